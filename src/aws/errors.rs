@@ -1,0 +1,53 @@
+//! Recognising AWS errors by their code, the same way for every service.
+//!
+//! The SDK gives each operation its own error enum; the resource steps only need to know a few
+//! things about an error — is it "not found", "already exists", "still in use" — so they ask
+//! here, by error code, which works across all services and protocols.
+
+use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// The error code AWS returned, if the call got as far as an AWS answer.
+pub fn code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> {
+    match error {
+        SdkError::ServiceError(service) => service.err().code(),
+        _ => None,
+    }
+}
+
+/// Whether the error code is one of `codes`.
+pub fn is_code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>, codes: &[&str]) -> bool {
+    code(error).is_some_and(|c| codes.contains(&c))
+}
+
+/// The message AWS returned with the error, if any.
+pub fn message<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> {
+    match error {
+        SdkError::ServiceError(service) => service.err().message(),
+        _ => None,
+    }
+}
+
+/// Converts an SDK error into an `anyhow` error whose one-line display has the whole cause
+/// chain: the SDK's own `Display` only says "service error".
+pub fn describe<E, R>(error: SdkError<E, R>, doing: impl std::fmt::Display) -> anyhow::Error
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    anyhow::anyhow!("{doing}: {}", DisplayErrorContext(&error))
+}
+
+/// Extension for SDK results: attach what was being done, keeping AWS's message.
+pub trait AwsResultExt<T> {
+    fn or_context(self, doing: impl std::fmt::Display) -> anyhow::Result<T>;
+}
+
+impl<T, E, R> AwsResultExt<T> for Result<T, SdkError<E, R>>
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    fn or_context(self, doing: impl std::fmt::Display) -> anyhow::Result<T> {
+        self.map_err(|e| describe(e, doing))
+    }
+}

@@ -1,0 +1,241 @@
+//! The command line: argument definitions, and one module per command that turns arguments into
+//! calls of the library. Nothing here knows about AWS resources.
+
+mod apply;
+mod destroy;
+mod outputs;
+mod plan;
+mod report;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::aws::{AwsClients, ConnectOptions};
+use crate::config::Config;
+use crate::exit::{exit_for, Exit, ExitError};
+use crate::printer::Printer;
+use crate::state::{State, StateFile};
+
+/// Deploys a containerized web app to AWS ECS Fargate behind an Application Load Balancer.
+///
+/// The stack is described by a TOML file per environment (`envs/<env>.toml`). `apply` creates or
+/// updates everything to match it, `destroy` removes everything it created, `outputs` prints the
+/// values other tools need (such as the load balancer's DNS name) without calling AWS.
+#[derive(Debug, Parser)]
+#[command(
+    name = "deployer",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(after_help = "Examples:
+  deployer plan --env dev                 show what apply would change
+  deployer apply --env dev --yes          converge the dev stack without asking (CI)
+  curl \"http://$(deployer outputs alb_dns_name)/\"
+  deployer destroy --env dev              remove the stack, after confirmation
+
+Exit codes: 0 success, 1 error, 2 changes pending (plan --detailed-exitcode),
+3 invalid input, 4 deployment failed, 5 timed out, 130 interrupted.")]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The environment: reads envs/<ENV>.toml.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "DEPLOYER_ENV",
+        default_value = "dev"
+    )]
+    env: String,
+
+    /// Read the configuration from this file instead of envs/<ENV>.toml.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    /// Where state files are kept (one JSON file per environment).
+    #[arg(
+        long,
+        global = true,
+        env = "DEPLOYER_STATE_DIR",
+        default_value = ".deployer",
+        value_name = "DIR"
+    )]
+    state_dir: PathBuf,
+
+    /// The AWS profile to use (default: the standard chain: environment, AWS_PROFILE, SSO, ...).
+    #[arg(long, global = true, value_name = "NAME")]
+    profile: Option<String>,
+
+    /// Override the region of the configuration file.
+    #[arg(long, global = true, value_name = "REGION")]
+    region: Option<String>,
+
+    /// Print only errors and warnings on stderr.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+
+    /// Log what the tool does, including every AWS call (-vv for more).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create or update every resource so the stack matches the configuration.
+    Apply(apply::ApplyArgs),
+    /// Show what apply (or destroy) would change, without changing anything.
+    Plan(plan::PlanArgs),
+    /// Delete everything this tool created for the environment.
+    Destroy(destroy::DestroyArgs),
+    /// Print the stack's outputs from the state file (no AWS call, no credentials).
+    Outputs(outputs::OutputsArgs),
+    /// Check the configuration file and report every problem; no AWS call.
+    Validate,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                Exit::InvalidInput.code()
+            } else {
+                Exit::Success.code()
+            });
+        }
+    };
+    init_tracing(cli.global.verbose);
+    let printer = Printer::new(cli.global.quiet);
+    let outcome = match cli.command {
+        // Outputs must answer fast and without a runtime: it touches only local files.
+        Command::Outputs(args) => outputs::run(&cli.global, &args, &printer),
+        Command::Validate => validate::run(&cli.global, &printer),
+        command => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(run_async(command, &cli.global, &printer))),
+    };
+    match outcome {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(error) => {
+            // The whole cause chain on one line: what failed, and why.
+            eprintln!("error: {error:#}");
+            ExitCode::from(exit_for(&error).code())
+        }
+    }
+}
+
+async fn run_async(command: Command, global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
+    match command {
+        Command::Apply(args) => apply::run(global, &args, printer).await,
+        Command::Plan(args) => plan::run(global, &args, printer).await,
+        Command::Destroy(args) => destroy::run(global, &args, printer).await,
+        Command::Outputs(_) | Command::Validate => unreachable!("handled without a runtime"),
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "deployer=debug,aws_smithy_runtime=debug",
+        _ => "debug",
+    };
+    let filter =
+        EnvFilter::try_from_env("DEPLOYER_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+impl GlobalArgs {
+    /// The configuration file this run reads.
+    fn config_path(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(|| Path::new("envs").join(format!("{}.toml", self.env)))
+    }
+
+    /// Reads and validates the configuration. Any problem is invalid input: the run stops here,
+    /// before any AWS call.
+    fn load_config(&self) -> Result<Config> {
+        let path = self.config_path();
+        let config = Config::load(&path).map_err(|e| ExitError::new(Exit::InvalidInput, e))?;
+        if self.config.is_none() && config.environment != self.env {
+            return Err(ExitError::new(
+                Exit::InvalidInput,
+                anyhow::anyhow!(
+                    "{}: environment is \"{}\" but the file was chosen with --env {}; make them \
+                     the same",
+                    path.display(),
+                    config.environment,
+                    self.env
+                ),
+            )
+            .into());
+        }
+        Ok(config)
+    }
+
+    fn state_file(&self, config: &Config) -> StateFile {
+        StateFile::new(&self.state_dir, &config.environment)
+    }
+
+    /// Reads the state of the configured environment; a broken state file is invalid input.
+    fn load_state(&self, config: &Config) -> Result<(StateFile, Option<State>)> {
+        let file = self.state_file(config);
+        let state = file
+            .load_for(&config.project, &config.environment)
+            .map_err(|e| ExitError::new(Exit::InvalidInput, e))?;
+        Ok((file, state))
+    }
+
+    fn region<'a>(&'a self, config: &'a Config) -> &'a str {
+        self.region.as_deref().unwrap_or(&config.region)
+    }
+
+    async fn connect(&self, config: &Config) -> AwsClients {
+        AwsClients::connect(&ConnectOptions {
+            profile: self.profile.clone(),
+            region: self.region(config).to_owned(),
+            endpoint_url: config.endpoint_url.clone(),
+        })
+        .await
+    }
+}
+
+/// Asks before a change unless `--yes`; refuses when nobody can be asked.
+fn confirm(printer: &Printer, yes: bool, question: &str) -> Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !printer.can_prompt() {
+        return Err(ExitError::new(
+            Exit::InvalidInput,
+            anyhow::anyhow!(
+                "not running on a terminal, so there is nobody to confirm; pass --yes (or \
+                 --auto-approve) to go ahead without asking"
+            ),
+        )
+        .into());
+    }
+    Ok(printer.confirm(question)?)
+}

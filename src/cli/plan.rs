@@ -1,0 +1,62 @@
+//! `deployer plan`: what apply (or destroy) would do, read from the live account; changes
+//! nothing.
+
+use anyhow::Result;
+use clap::Args;
+
+use super::report::{self, PlanJson, Summary};
+use super::GlobalArgs;
+use crate::engine::{self, Ctx, Pass};
+use crate::exit::Exit;
+use crate::printer::Printer;
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Print the plan as JSON on stdout (see the README for its format).
+    #[arg(long)]
+    json: bool,
+
+    /// Exit 0 when there is nothing to change, 2 when there is, 1 on error (as Terraform does).
+    #[arg(long)]
+    detailed_exitcode: bool,
+
+    /// Show what destroy would delete instead.
+    #[arg(long)]
+    destroy: bool,
+}
+
+pub async fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Result<Exit> {
+    let config = global.load_config()?;
+    let (state_file, state) = global.load_state(&config)?;
+    let aws = global.connect(&config).await;
+    // Plan never adopts; it reports what it found.
+    let ctx = Ctx::new(config, aws, state_file, state, true);
+    let pass = if args.destroy {
+        Pass::Destroy
+    } else {
+        Pass::Apply
+    };
+    let plan = {
+        let _progress = printer.progress("Reading the live stack");
+        engine::plan(&ctx, pass).await?
+    };
+    if args.json {
+        let json = PlanJson::new(&ctx.config, &plan);
+        printer.data(&serde_json::to_string_pretty(&json)?);
+    } else {
+        for line in report::plan_lines(&plan) {
+            printer.data(&line);
+        }
+        let summary = Summary::of(plan.actions().iter().map(|(_, r)| &r.action));
+        if plan.has_changes() {
+            printer.data(&format!("Plan: {}.", summary.line()));
+        } else {
+            printer.data("No changes: the stack matches the configuration.");
+        }
+    }
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        Exit::ChangesPending
+    } else {
+        Exit::Success
+    })
+}

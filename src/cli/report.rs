@@ -1,0 +1,205 @@
+//! How plans, step results and outputs look, as text for people and JSON for programs.
+//!
+//! Kept apart from the commands so that `plan`, `apply` and `destroy` describe the same thing the
+//! same way.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::engine::{Action, Change, Facts, Finished, Plan, StepId, StepResult};
+
+/// The symbol and word of an action, as Terraform users know them.
+fn marker(action: &Action, done: bool) -> (&'static str, &'static str) {
+    match (action, done) {
+        (Action::Read, _) => ("", "found"),
+        (Action::Create, false) => ("+", "create"),
+        (Action::Create, true) => ("+", "created"),
+        (Action::Update(_), false) => ("~", "update"),
+        (Action::Update(_), true) => ("~", "updated"),
+        (Action::NoChange, _) => ("=", "up to date"),
+        (Action::Delete, false) => ("-", "delete"),
+        (Action::Delete, true) => ("-", "deleted"),
+        (Action::Absent, _) => ("", "not found"),
+        (Action::NotOurs(_), _) => ("!", "not ours, left alone"),
+    }
+}
+
+/// One line per step, and one per changed field below it.
+pub fn step_lines(step: StepId, result: &StepResult, done: bool) -> Vec<String> {
+    let (symbol, word) = marker(&result.action, done);
+    let id = result.display_id.as_deref().unwrap_or("");
+    let mut lines = vec![format!("{symbol:>2} {:<26} {word:<12} {id}", step.label())
+        .trim_end()
+        .to_owned()];
+    match &result.action {
+        Action::Update(changes) => lines.extend(changes.iter().map(change_line)),
+        Action::NotOurs(why) => lines.push(format!("      it has {why}")),
+        _ => {}
+    }
+    lines
+}
+
+fn change_line(change: &Change) -> String {
+    format!("      {}: {} -> {}", change.field, change.old, change.new)
+}
+
+/// The line for a step that failed or was skipped during apply or destroy.
+pub fn finished_lines(step: StepId, finished: &Finished<StepResult>) -> Vec<String> {
+    match finished {
+        Finished::Done(result) => step_lines(step, result, true),
+        Finished::Failed(error) => vec![format!(" x {:<26} failed: {error:#}", step.label())],
+        Finished::Skipped => vec![format!("   {:<26} skipped", step.label())],
+    }
+}
+
+/// Counts of what a plan would do.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+}
+
+impl Summary {
+    pub fn of<'a>(actions: impl IntoIterator<Item = &'a Action>) -> Self {
+        let mut summary = Summary::default();
+        for action in actions {
+            match action {
+                Action::Create => summary.create += 1,
+                Action::Update(_) => summary.update += 1,
+                Action::Delete => summary.delete += 1,
+                _ => {}
+            }
+        }
+        summary
+    }
+
+    pub fn line(&self) -> String {
+        format!(
+            "{} to create, {} to update, {} to delete",
+            self.create, self.update, self.delete
+        )
+    }
+}
+
+/// The plan as text, one block per step in the order the pass would act.
+pub fn plan_lines(plan: &Plan) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (step, result) in plan.actions() {
+        lines.extend(step_lines(step, result, false));
+    }
+    lines
+}
+
+/// The stable, documented JSON form of a plan (`plan --json`).
+#[derive(Debug, Serialize)]
+pub struct PlanJson<'a> {
+    pub format_version: u32,
+    pub project: &'a str,
+    pub environment: &'a str,
+    pub operation: &'static str,
+    pub resources: Vec<ResourceJson<'a>>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResourceJson<'a> {
+    pub step: &'static str,
+    pub resource: &'static str,
+    pub id: Option<&'a str>,
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<&'a Change>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+}
+
+impl<'a> PlanJson<'a> {
+    pub fn new(config: &'a Config, plan: &'a Plan) -> Self {
+        let actions = plan.actions();
+        let resources = actions
+            .iter()
+            .map(|(step, result)| ResourceJson {
+                step: step.key(),
+                resource: step.label(),
+                id: result.display_id.as_deref(),
+                action: match &result.action {
+                    Action::Read => "read",
+                    Action::Create => "create",
+                    Action::Update(_) => "update",
+                    Action::NoChange => "no-change",
+                    Action::Delete => "delete",
+                    Action::Absent => "absent",
+                    Action::NotOurs(_) => "not-ours",
+                },
+                changes: match &result.action {
+                    Action::Update(changes) => changes.iter().collect(),
+                    _ => Vec::new(),
+                },
+                reason: match &result.action {
+                    Action::NotOurs(why) => Some(why.as_str()),
+                    _ => None,
+                },
+            })
+            .collect();
+        PlanJson {
+            format_version: 1,
+            project: &config.project,
+            environment: &config.environment,
+            operation: match plan.pass {
+                crate::engine::Pass::Apply => "apply",
+                crate::engine::Pass::Destroy => "destroy",
+            },
+            resources,
+            summary: Summary::of(actions.iter().map(|(_, r)| &r.action)),
+        }
+    }
+}
+
+/// The outputs of the old Terraform stack, computed from what the run found or made.
+pub fn outputs(
+    config: &Config,
+    names: &crate::names::Names,
+    facts: &Facts,
+) -> BTreeMap<String, String> {
+    let mut outputs = BTreeMap::new();
+    let mut put = |key: &str, value: Option<String>| {
+        if let Some(value) = value {
+            outputs.insert(key.to_owned(), value);
+        }
+    };
+    put("alb_dns_name", facts.load_balancer_dns_name.clone());
+    put("alb_zone_id", facts.load_balancer_zone_id.clone());
+    put("ecr_repository_url", facts.repository_url.clone());
+    put(
+        "ecs_cluster_name",
+        facts.cluster_arn.as_ref().map(|_| names.cluster.clone()),
+    );
+    put(
+        "ecs_service_name",
+        facts.service_arn.as_ref().map(|_| names.service.clone()),
+    );
+    put(
+        "application_url",
+        facts
+            .load_balancer_dns_name
+            .as_ref()
+            .map(|dns| match config.load_balancer.port {
+                80 => format!("http://{dns}"),
+                port => format!("http://{dns}:{port}"),
+            }),
+    );
+    outputs
+}
+
+/// The names `deployer outputs` knows, in the order they are documented.
+pub const OUTPUT_NAMES: [&str; 6] = [
+    "alb_dns_name",
+    "alb_zone_id",
+    "ecr_repository_url",
+    "ecs_cluster_name",
+    "ecs_service_name",
+    "application_url",
+];

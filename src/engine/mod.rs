@@ -1,0 +1,498 @@
+//! The engine: reads the live stack, works out what to change, and carries it out, one resource
+//! step at a time in dependency order and as many at once as the order allows.
+//!
+//! A run has two passes over the step graph. The *plan* pass reads every resource by its
+//! deterministic name and compares it with the configuration; it makes no change, so `plan` is
+//! just this pass. The *apply* pass (or the *destroy* pass) then acts on what the plan pass read,
+//! without reading it again. Each resource kind implements [`Resource`]; the engine only sees the
+//! trait, so it knows nothing about AWS.
+
+mod graph;
+mod step;
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use anyhow::{bail, Result};
+
+pub use graph::Finished;
+pub use step::StepId;
+
+use crate::aws::AwsClients;
+use crate::config::Config;
+use crate::names::{Names, OwnerTags};
+use crate::resources;
+use crate::state::{ResourceRecord, State, StateFile};
+
+/// Shown in a plan where a value depends on a resource that does not exist yet.
+pub const UNKNOWN: &str = "(known after apply)";
+
+/// What earlier steps found or made, for the steps after them.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub vpc_id: Option<String>,
+    pub subnet_ids: Vec<String>,
+    pub alb_security_group_id: Option<String>,
+    pub ecs_security_group_id: Option<String>,
+    pub repository_url: Option<String>,
+    pub execution_role_arn: Option<String>,
+    pub log_group_name: Option<String>,
+    pub load_balancer_arn: Option<String>,
+    pub load_balancer_dns_name: Option<String>,
+    pub load_balancer_zone_id: Option<String>,
+    pub target_group_arn: Option<String>,
+    pub listener_arn: Option<String>,
+    pub cluster_arn: Option<String>,
+    pub task_definition_arn: Option<String>,
+    pub service_arn: Option<String>,
+}
+
+/// A value of a fact, or [`UNKNOWN`] while its step has not run.
+pub fn known(value: &Option<String>) -> String {
+    value.clone().unwrap_or_else(|| UNKNOWN.to_owned())
+}
+
+/// One field that differs between AWS and the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Change {
+    pub field: String,
+    pub old: String,
+    pub new: String,
+}
+
+impl Change {
+    pub fn new(field: impl Into<String>, old: impl ToString, new: impl ToString) -> Self {
+        Self {
+            field: field.into(),
+            old: old.to_string(),
+            new: new.to_string(),
+        }
+    }
+}
+
+/// Compares one field and pushes a [`Change`] when it differs.
+pub fn compare<T: PartialEq + std::fmt::Debug>(
+    changes: &mut Vec<Change>,
+    field: &str,
+    old: &T,
+    new: &T,
+) {
+    if old != new {
+        changes.push(Change::new(field, format!("{old:?}"), format!("{new:?}")));
+    }
+}
+
+/// What a step will do, or did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Only read (the default VPC): nothing to make.
+    Read,
+    Create,
+    Update(Vec<Change>),
+    NoChange,
+    Delete,
+    /// Nothing to delete: it does not exist.
+    Absent,
+    /// Found under our name but not ours: left alone.
+    NotOurs(String),
+}
+
+impl Action {
+    pub fn is_change(&self) -> bool {
+        matches!(self, Action::Create | Action::Update(_) | Action::Delete)
+    }
+}
+
+/// The result of one step in either pass.
+#[derive(Debug)]
+pub struct StepResult {
+    pub action: Action,
+    /// The resource's name or ID, for display.
+    pub display_id: Option<String>,
+}
+
+/// What the plan pass found for one step, kept for the pass that acts on it.
+pub struct Planned {
+    pub result: StepResult,
+    live: Option<Box<dyn Any + Send + Sync>>,
+}
+
+/// A resource kind: how to read, compare, create, update and delete it.
+///
+/// `desired` and `diff` are pure; everything async talks to AWS. Implementations live in
+/// [`crate::resources`], one module per kind.
+pub(crate) trait Resource {
+    const STEP: StepId;
+    /// Whether the tool creates and deletes it (false for the default VPC, which is only read).
+    const MANAGED: bool = true;
+    /// The resource as AWS reports it, with what `diff` and later steps need.
+    type Live: Send + Sync + 'static;
+    /// The resource as the configuration wants it.
+    type Desired;
+
+    fn desired(ctx: &Ctx, facts: &Facts) -> Self::Desired;
+    /// Finds the resource by its deterministic name; `None` when it does not exist.
+    async fn read(ctx: &Ctx, facts: &Facts) -> Result<Option<Self::Live>>;
+    fn diff(live: &Self::Live, desired: &Self::Desired) -> Vec<Change>;
+    async fn create(ctx: &Ctx, desired: &Self::Desired) -> Result<Self::Live>;
+    async fn update(ctx: &Ctx, live: &Self::Live, desired: &Self::Desired) -> Result<Self::Live>;
+    async fn delete(ctx: &Ctx, live: &Self::Live) -> Result<()>;
+    /// The resource's tags, as (key, value) pairs; may cost a call where `read` does not return
+    /// them, so it is only asked when ownership is in question.
+    async fn tags(ctx: &Ctx, live: &Self::Live) -> Result<Vec<(String, String)>>;
+    /// Its identity in the state file.
+    fn record(live: &Self::Live) -> ResourceRecord;
+    /// What later steps learn from it.
+    fn publish(live: &Self::Live, facts: &mut Facts);
+}
+
+/// Everything a run shares between its steps.
+pub struct Ctx {
+    pub config: Config,
+    pub names: Names,
+    pub owner: OwnerTags,
+    pub aws: AwsClients,
+    /// Take over resources found under our names without our tags.
+    pub adopt: bool,
+    state_file: StateFile,
+    state: Mutex<State>,
+    pub(crate) cache: resources::ReadCache,
+}
+
+impl Ctx {
+    pub fn new(
+        config: Config,
+        aws: AwsClients,
+        state_file: StateFile,
+        state: Option<State>,
+        adopt: bool,
+    ) -> Self {
+        let state =
+            state.unwrap_or_else(|| State::new(&config.project, &config.environment, &aws.region));
+        Self {
+            names: Names::new(&config),
+            owner: OwnerTags::new(&config),
+            config,
+            aws,
+            adopt,
+            state_file,
+            state: Mutex::new(state),
+            cache: resources::ReadCache::default(),
+        }
+    }
+
+    /// A copy of the state as it is now.
+    pub fn state(&self) -> State {
+        self.state.lock().expect("state lock").clone()
+    }
+
+    /// Records (or, with `None`, forgets) a step's resource and writes the state file at once, so
+    /// that a crash right after a create still knows about it.
+    fn remember(&self, step: StepId, record: Option<ResourceRecord>) -> Result<()> {
+        let mut state = self.state.lock().expect("state lock");
+        let key = step.key().to_owned();
+        let changed = match record {
+            Some(record) => state.resources.insert(key, record.clone()) != Some(record),
+            None => state.resources.remove(&key).is_some(),
+        };
+        if changed {
+            self.state_file.save(&state)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the outputs in the state and writes it.
+    pub fn save_outputs(&self, outputs: BTreeMap<String, String>) -> Result<()> {
+        let mut state = self.state.lock().expect("state lock");
+        if state.outputs != outputs {
+            state.outputs = outputs;
+            self.state_file.save(&state)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the state file once nothing is left in it.
+    pub fn forget_all(&self) -> Result<()> {
+        let mut state = self.state.lock().expect("state lock");
+        state.outputs.clear();
+        if state.resources.is_empty() {
+            self.state_file.remove()?;
+        } else {
+            self.state_file.save(&state)?;
+        }
+        Ok(())
+    }
+
+    fn in_state(&self, step: StepId, record: &ResourceRecord) -> bool {
+        let state = self.state.lock().expect("state lock");
+        state.resources.get(step.key()).map(|r| &r.id) == Some(&record.id)
+    }
+
+    /// Whether a live resource is ours: recorded in the state, or tagged for this project and
+    /// environment.
+    async fn owns<R: Resource>(&self, live: &R::Live) -> Result<Ownership> {
+        if self.in_state(R::STEP, &R::record(live)) {
+            return Ok(Ownership::Ours);
+        }
+        let tags = R::tags(self, live).await?;
+        let pairs = tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        Ok(if self.owner.matches(pairs) {
+            Ownership::Ours
+        } else {
+            Ownership::Foreign(describe_tags(&tags))
+        })
+    }
+}
+
+enum Ownership {
+    Ours,
+    Foreign(String),
+}
+
+fn describe_tags(tags: &[(String, String)]) -> String {
+    if tags.is_empty() {
+        "no tags".to_owned()
+    } else {
+        let pairs: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("tags {}", pairs.join(", "))
+    }
+}
+
+/// The plan pass for one step: read it and compare it with the configuration.
+pub(crate) async fn plan_step<R: Resource>(ctx: &Ctx, facts: &Mutex<Facts>) -> Result<Planned> {
+    let known = facts.lock().expect("facts lock").clone();
+    let live = R::read(ctx, &known).await?;
+    let desired = R::desired(ctx, &known);
+    let action = match &live {
+        None if !R::MANAGED => Action::Read,
+        None => Action::Create,
+        Some(_) if !R::MANAGED => Action::Read,
+        Some(live) => {
+            if let Ownership::Foreign(tags) = ctx.owns::<R>(live).await? {
+                if !ctx.adopt {
+                    bail!(
+                        "found an existing {} named {} with {tags}, not the tags of {}-{} \
+                         (Project, Environment, ManagedBy=deployer); it may belong to someone \
+                         else. Rename this stack's project or environment, delete that resource, \
+                         or run again with --adopt to take it over",
+                        R::STEP,
+                        R::record(live).id,
+                        ctx.owner.project,
+                        ctx.owner.environment,
+                    );
+                }
+            }
+            let changes = R::diff(live, &desired);
+            if changes.is_empty() {
+                Action::NoChange
+            } else {
+                Action::Update(changes)
+            }
+        }
+    };
+    if let Some(live) = &live {
+        R::publish(live, &mut facts.lock().expect("facts lock"));
+    }
+    Ok(Planned {
+        result: StepResult {
+            display_id: live.as_ref().map(|l| R::record(l).id),
+            action,
+        },
+        live: live.map(|l| Box::new(l) as Box<dyn Any + Send + Sync>),
+    })
+}
+
+/// The apply pass for one step: create or update what the plan pass found missing or different.
+pub(crate) async fn apply_step<R: Resource>(
+    ctx: &Ctx,
+    facts: &Mutex<Facts>,
+    planned: Option<Box<dyn Any + Send + Sync>>,
+) -> Result<StepResult> {
+    let known = facts.lock().expect("facts lock").clone();
+    let live = planned.map(|l| *l.downcast::<R::Live>().expect("plan of the same step"));
+    let desired = R::desired(ctx, &known);
+    let (live, action) = match live {
+        None if !R::MANAGED => bail!("{} not found", R::STEP),
+        None => (R::create(ctx, &desired).await?, Action::Create),
+        Some(live) if !R::MANAGED => (live, Action::Read),
+        Some(live) => {
+            let changes = R::diff(&live, &desired);
+            if changes.is_empty() {
+                (live, Action::NoChange)
+            } else {
+                (
+                    R::update(ctx, &live, &desired).await?,
+                    Action::Update(changes),
+                )
+            }
+        }
+    };
+    let record = R::record(&live);
+    if R::MANAGED {
+        ctx.remember(R::STEP, Some(record.clone()))?;
+    }
+    R::publish(&live, &mut facts.lock().expect("facts lock"));
+    Ok(StepResult {
+        action,
+        display_id: Some(record.id),
+    })
+}
+
+/// The destroy pass for one step: delete what the plan pass found, if it is ours.
+pub(crate) async fn destroy_step<R: Resource>(
+    ctx: &Ctx,
+    planned: Option<Box<dyn Any + Send + Sync>>,
+) -> Result<StepResult> {
+    let live = planned.map(|l| *l.downcast::<R::Live>().expect("plan of the same step"));
+    if !R::MANAGED {
+        return Ok(StepResult {
+            action: Action::Read,
+            display_id: live.as_ref().map(|l| R::record(l).id),
+        });
+    }
+    let Some(live) = live else {
+        ctx.remember(R::STEP, None)?;
+        return Ok(StepResult {
+            action: Action::Absent,
+            display_id: None,
+        });
+    };
+    let record = R::record(&live);
+    // Even a resource in the state must still carry our tags to be deleted: the state could be
+    // stale, or copied from another stack.
+    let tags = R::tags(ctx, &live).await?;
+    let pairs = tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    if !ctx.owner.matches(pairs) {
+        return Ok(StepResult {
+            action: Action::NotOurs(describe_tags(&tags)),
+            display_id: Some(record.id),
+        });
+    }
+    R::delete(ctx, &live).await?;
+    ctx.remember(R::STEP, None)?;
+    Ok(StepResult {
+        action: Action::Delete,
+        display_id: Some(record.id),
+    })
+}
+
+/// Which pass to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    Apply,
+    Destroy,
+}
+
+/// The plan of a whole run: what each step found.
+pub struct Plan {
+    pub pass: Pass,
+    pub steps: BTreeMap<StepId, Planned>,
+    pub facts: Facts,
+}
+
+impl Plan {
+    /// What the acting pass would do at each step, in the documented order (reversed for destroy).
+    pub fn actions(&self) -> Vec<(StepId, &StepResult)> {
+        let mut actions: Vec<_> = self.steps.iter().map(|(s, p)| (*s, &p.result)).collect();
+        if self.pass == Pass::Destroy {
+            actions.reverse();
+        }
+        actions
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.actions().iter().any(|(_, r)| r.action.is_change())
+    }
+}
+
+/// Reads every step and works out what `pass` would do. Makes no change in AWS.
+pub async fn plan(ctx: &Ctx, pass: Pass) -> Result<Plan> {
+    let facts = Mutex::new(Facts::default());
+    let results = graph::run(
+        &StepId::ALL,
+        |s| s.depends_on().to_vec(),
+        |step| resources::plan(step, ctx, &facts),
+        |_, _| {},
+    )
+    .await;
+    let mut steps = BTreeMap::new();
+    for (step, finished) in results {
+        match finished {
+            Finished::Done(mut planned) => {
+                if pass == Pass::Destroy {
+                    planned.result.action = match (&planned.result.action, &planned.live) {
+                        (_, None) => Action::Absent,
+                        (Action::Read, _) => Action::Read,
+                        _ => Action::Delete,
+                    };
+                }
+                steps.insert(step, planned);
+            }
+            Finished::Failed(error) => {
+                return Err(error.context(format!("reading the {step}")));
+            }
+            Finished::Skipped => unreachable!("no step is skipped without a failure"),
+        }
+    }
+    Ok(Plan {
+        pass,
+        steps,
+        facts: facts.into_inner().expect("facts lock"),
+    })
+}
+
+/// Carries out a plan: creates and updates (or deletes) in dependency order, reporting each step
+/// in the documented order as it finishes. Returns the facts gathered, for the outputs.
+pub async fn execute(
+    ctx: &Ctx,
+    plan: Plan,
+    mut report: impl FnMut(StepId, &Finished<StepResult>),
+) -> Result<Facts> {
+    let Plan { pass, steps, facts } = plan;
+    let lives: Mutex<BTreeMap<StepId, Option<Box<dyn Any + Send + Sync>>>> = Mutex::new(
+        steps
+            .into_iter()
+            .map(|(step, planned)| (step, planned.live))
+            .collect(),
+    );
+    let take = |step: StepId| lives.lock().expect("lives lock").remove(&step).flatten();
+    let facts = Mutex::new(match pass {
+        Pass::Apply => Facts::default(),
+        Pass::Destroy => facts,
+    });
+    let results = match pass {
+        Pass::Apply => {
+            graph::run(
+                &StepId::ALL,
+                |s| s.depends_on().to_vec(),
+                |step| resources::apply(step, ctx, &facts, take(step)),
+                &mut report,
+            )
+            .await
+        }
+        Pass::Destroy => {
+            let mut order = StepId::ALL;
+            order.reverse();
+            graph::run(
+                &order,
+                |s| s.dependents().collect(),
+                |step| resources::destroy(step, ctx, take(step)),
+                &mut report,
+            )
+            .await
+        }
+    };
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|(step, f)| match f {
+            Finished::Failed(e) => Some(format!("{step}: {e:#}")),
+            _ => None,
+        })
+        .collect();
+    match failures.len() {
+        0 => Ok(facts.into_inner().expect("facts lock")),
+        1 => bail!("{}", failures[0]),
+        _ => bail!("{} steps failed: {}", failures.len(), failures.join("; ")),
+    }
+}

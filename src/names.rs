@@ -1,0 +1,112 @@
+//! The names and tags of everything the deployer makes.
+//!
+//! Every resource is named `{project}-{environment}-{type}` and tagged with the project, the
+//! environment and `ManagedBy=deployer`. Because names are deterministic, a lost state file costs
+//! nothing: each resource can be found again by its name, and its tags prove that it is ours.
+
+use crate::config::Config;
+
+/// The value of the `ManagedBy` tag on everything this tool creates.
+pub const MANAGED_BY: &str = "deployer";
+
+/// The name of the container inside the task definition; the load balancer routes to it.
+pub const CONTAINER_NAME: &str = "app";
+
+/// Names of every resource of one environment, derived once from the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    pub alb_security_group: String,
+    pub ecs_security_group: String,
+    pub ecr_repository: String,
+    pub execution_role: String,
+    pub log_group: String,
+    pub load_balancer: String,
+    pub target_group: String,
+    pub cluster: String,
+    pub task_family: String,
+    pub service: String,
+}
+
+impl Names {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            alb_security_group: config.resource_name("alb-sg"),
+            ecs_security_group: config.resource_name("ecs-sg"),
+            ecr_repository: config.resource_name("ecr"),
+            execution_role: config.resource_name("ecs-task-execution-role"),
+            log_group: config.resource_name("logs"),
+            load_balancer: config.resource_name("alb"),
+            target_group: config.resource_name("tg"),
+            cluster: config.resource_name("cluster"),
+            task_family: config.resource_name("task"),
+            service: config.resource_name("service"),
+        }
+    }
+}
+
+/// The tags that mark a resource as belonging to one project and environment of this tool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerTags {
+    pub project: String,
+    pub environment: String,
+}
+
+impl OwnerTags {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            project: config.project.clone(),
+            environment: config.environment.clone(),
+        }
+    }
+
+    /// The tags to put on a new resource, as key/value pairs in a stable order.
+    pub fn pairs(&self) -> [(&'static str, &str); 3] {
+        [
+            ("Environment", self.environment.as_str()),
+            ("ManagedBy", MANAGED_BY),
+            ("Project", self.project.as_str()),
+        ]
+    }
+
+    /// Whether a resource's tags say that it belongs to this project and environment.
+    pub fn matches<'a>(&self, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
+        let mut found = [false; 3];
+        for (key, value) in tags {
+            for (slot, (want_key, want_value)) in found.iter_mut().zip(self.pairs()) {
+                if key == want_key && value == want_value {
+                    *slot = true;
+                }
+            }
+        }
+        found.iter().all(|f| *f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner() -> OwnerTags {
+        OwnerTags {
+            project: "simhill".into(),
+            environment: "dev".into(),
+        }
+    }
+
+    #[test]
+    fn all_three_tags_are_needed_to_match() {
+        let full = [
+            ("Project", "simhill"),
+            ("Environment", "dev"),
+            ("ManagedBy", "deployer"),
+            ("Other", "x"),
+        ];
+        assert!(owner().matches(full));
+        assert!(!owner().matches(full[..2].iter().copied()));
+        assert!(!owner().matches([
+            ("Project", "simhill"),
+            ("Environment", "prod"),
+            ("ManagedBy", "deployer"),
+        ]));
+    }
+}

@@ -1,0 +1,303 @@
+//! The ECR repository the service's images are pushed to: scan on push, tag mutability as
+//! configured, and a lifecycle policy that keeps only the last N images so storage does not grow
+//! without bound.
+
+use anyhow::{Context as _, Result};
+use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
+use serde_json::{json, Value};
+
+use crate::aws::errors::{is_code, AwsResultExt};
+use crate::engine::{compare, Change, Ctx, Facts, Resource, StepId};
+use crate::state::ResourceRecord;
+
+pub struct EcrRepository;
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub name: String,
+    pub arn: String,
+    pub uri: String,
+    pub scan_on_push: bool,
+    pub immutable_tags: bool,
+    pub lifecycle_policy: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub name: String,
+    pub scan_on_push: bool,
+    pub immutable_tags: bool,
+    pub lifecycle_policy: Value,
+}
+
+fn lifecycle_policy(keep: u32) -> Value {
+    json!({
+        "rules": [{
+            "rulePriority": 1,
+            "description": format!("keep the last {keep} images"),
+            "selection": {
+                "tagStatus": "any",
+                "countType": "imageCountMoreThan",
+                "countNumber": keep,
+            },
+            "action": { "type": "expire" },
+        }]
+    })
+}
+
+fn mutability(immutable: bool) -> ImageTagMutability {
+    if immutable {
+        ImageTagMutability::Immutable
+    } else {
+        ImageTagMutability::Mutable
+    }
+}
+
+impl EcrRepository {
+    async fn put_lifecycle_policy(ctx: &Ctx, desired: &Desired) -> Result<()> {
+        ctx.aws
+            .ecr
+            .put_lifecycle_policy()
+            .repository_name(&desired.name)
+            .lifecycle_policy_text(desired.lifecycle_policy.to_string())
+            .send()
+            .await
+            .or_context(format!("setting the lifecycle policy of {}", desired.name))?;
+        Ok(())
+    }
+}
+
+impl Resource for EcrRepository {
+    const STEP: StepId = StepId::EcrRepository;
+    type Live = Live;
+    type Desired = Desired;
+
+    fn desired(ctx: &Ctx, _: &Facts) -> Desired {
+        Desired {
+            name: ctx.names.ecr_repository.clone(),
+            scan_on_push: ctx.config.ecr.scan_on_push,
+            immutable_tags: ctx.config.ecr.immutable_tags,
+            lifecycle_policy: lifecycle_policy(ctx.config.ecr.keep_images),
+        }
+    }
+
+    async fn read(ctx: &Ctx, _: &Facts) -> Result<Option<Live>> {
+        let name = &ctx.names.ecr_repository;
+        let answer = ctx
+            .aws
+            .ecr
+            .describe_repositories()
+            .repository_names(name)
+            .send()
+            .await;
+        let answer = match answer {
+            Err(e) if is_code(&e, &["RepositoryNotFoundException"]) => return Ok(None),
+            other => other.or_context(format!("reading ECR repository {name}"))?,
+        };
+        let Some(repo) = answer.repositories().first() else {
+            return Ok(None);
+        };
+        let policy = ctx
+            .aws
+            .ecr
+            .get_lifecycle_policy()
+            .repository_name(name)
+            .send()
+            .await;
+        let lifecycle_policy = match policy {
+            Err(e) if is_code(&e, &["LifecyclePolicyNotFoundException"]) => None,
+            other => other
+                .or_context(format!("reading the lifecycle policy of {name}"))?
+                .lifecycle_policy_text()
+                .and_then(|text| serde_json::from_str(text).ok()),
+        };
+        Ok(Some(Live {
+            name: name.clone(),
+            arn: repo.repository_arn().unwrap_or_default().to_owned(),
+            uri: repo.repository_uri().unwrap_or_default().to_owned(),
+            scan_on_push: repo
+                .image_scanning_configuration()
+                .is_some_and(|c| c.scan_on_push()),
+            immutable_tags: repo.image_tag_mutability() == Some(&ImageTagMutability::Immutable),
+            lifecycle_policy,
+        }))
+    }
+
+    fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
+        let mut changes = Vec::new();
+        compare(
+            &mut changes,
+            "scan_on_push",
+            &live.scan_on_push,
+            &desired.scan_on_push,
+        );
+        compare(
+            &mut changes,
+            "immutable_tags",
+            &live.immutable_tags,
+            &desired.immutable_tags,
+        );
+        if live.lifecycle_policy.as_ref() != Some(&desired.lifecycle_policy) {
+            let old = live
+                .lifecycle_policy
+                .as_ref()
+                .map_or("(none)".to_owned(), Value::to_string);
+            changes.push(Change::new(
+                "lifecycle_policy",
+                old,
+                &desired.lifecycle_policy,
+            ));
+        }
+        changes
+    }
+
+    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
+        let tags = ctx
+            .owner
+            .pairs()
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()?;
+        let created = ctx
+            .aws
+            .ecr
+            .create_repository()
+            .repository_name(&desired.name)
+            .image_scanning_configuration(
+                ImageScanningConfiguration::builder()
+                    .scan_on_push(desired.scan_on_push)
+                    .build(),
+            )
+            .image_tag_mutability(mutability(desired.immutable_tags))
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .or_context(format!("creating ECR repository {}", desired.name))?;
+        let repo = created
+            .repository()
+            .context("CreateRepository returned no repository")?;
+        Self::put_lifecycle_policy(ctx, desired).await?;
+        Ok(Live {
+            name: desired.name.clone(),
+            arn: repo.repository_arn().unwrap_or_default().to_owned(),
+            uri: repo.repository_uri().unwrap_or_default().to_owned(),
+            scan_on_push: desired.scan_on_push,
+            immutable_tags: desired.immutable_tags,
+            lifecycle_policy: Some(desired.lifecycle_policy.clone()),
+        })
+    }
+
+    async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
+        if live.scan_on_push != desired.scan_on_push {
+            ctx.aws
+                .ecr
+                .put_image_scanning_configuration()
+                .repository_name(&desired.name)
+                .image_scanning_configuration(
+                    ImageScanningConfiguration::builder()
+                        .scan_on_push(desired.scan_on_push)
+                        .build(),
+                )
+                .send()
+                .await
+                .or_context(format!("setting scan on push of {}", desired.name))?;
+        }
+        if live.immutable_tags != desired.immutable_tags {
+            ctx.aws
+                .ecr
+                .put_image_tag_mutability()
+                .repository_name(&desired.name)
+                .image_tag_mutability(mutability(desired.immutable_tags))
+                .send()
+                .await
+                .or_context(format!("setting tag mutability of {}", desired.name))?;
+        }
+        if live.lifecycle_policy.as_ref() != Some(&desired.lifecycle_policy) {
+            Self::put_lifecycle_policy(ctx, desired).await?;
+        }
+        Ok(Live {
+            scan_on_push: desired.scan_on_push,
+            immutable_tags: desired.immutable_tags,
+            lifecycle_policy: Some(desired.lifecycle_policy.clone()),
+            ..live.clone()
+        })
+    }
+
+    async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
+        // `force` deletes the images too: the repository exists only for this stack.
+        let result = ctx
+            .aws
+            .ecr
+            .delete_repository()
+            .repository_name(&live.name)
+            .force(true)
+            .send()
+            .await;
+        match result {
+            Err(e) if is_code(&e, &["RepositoryNotFoundException"]) => Ok(()),
+            other => other
+                .map(drop)
+                .or_context(format!("deleting ECR repository {}", live.name)),
+        }
+    }
+
+    async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
+        let answer = ctx
+            .aws
+            .ecr
+            .list_tags_for_resource()
+            .resource_arn(&live.arn)
+            .send()
+            .await
+            .or_context(format!("reading the tags of {}", live.name))?;
+        Ok(answer
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect())
+    }
+
+    fn record(live: &Live) -> ResourceRecord {
+        ResourceRecord {
+            id: live.name.clone(),
+            arn: Some(live.arn.clone()),
+        }
+    }
+
+    fn publish(live: &Live, facts: &mut Facts) {
+        facts.repository_url = Some(live.uri.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle_policy_is_compared_as_json_not_text() {
+        let desired = Desired {
+            name: "r".into(),
+            scan_on_push: true,
+            immutable_tags: false,
+            lifecycle_policy: lifecycle_policy(30),
+        };
+        // AWS may hand back the same policy with other spacing and key order.
+        let text = serde_json::to_string_pretty(&lifecycle_policy(30)).unwrap();
+        let live = Live {
+            name: "r".into(),
+            arn: "a".into(),
+            uri: "u".into(),
+            scan_on_push: true,
+            immutable_tags: false,
+            lifecycle_policy: Some(serde_json::from_str(&text).unwrap()),
+        };
+        assert!(EcrRepository::diff(&live, &desired).is_empty());
+        let fewer = Desired {
+            lifecycle_policy: lifecycle_policy(10),
+            ..desired
+        };
+        let changes = EcrRepository::diff(&live, &fewer);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].field, "lifecycle_policy");
+    }
+}

@@ -1,0 +1,287 @@
+//! The task execution role: what ECS itself uses to pull the image and write the logs. Trusted
+//! only by `ecs-tasks.amazonaws.com`, with the AWS-managed `AmazonECSTaskExecutionRolePolicy`
+//! attached.
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context as _, Result};
+use aws_sdk_iam::types::Tag;
+use serde_json::{json, Value};
+
+use crate::aws::errors::{is_code, AwsResultExt};
+use crate::engine::{Change, Ctx, Facts, Resource, StepId};
+use crate::state::ResourceRecord;
+
+pub struct ExecutionRole;
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub name: String,
+    pub arn: String,
+    pub trust_policy: Value,
+    pub attached: BTreeSet<String>,
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub name: String,
+    pub trust_policy: Value,
+    pub attached: BTreeSet<String>,
+}
+
+fn trust_policy() -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": "ecs-tasks.amazonaws.com" },
+            "Action": "sts:AssumeRole",
+        }],
+    })
+}
+
+/// The ARN of the AWS-managed execution policy in the region's partition.
+pub fn managed_policy_arn(region: &str) -> String {
+    format!(
+        "arn:{}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+        super::partition(region)
+    )
+}
+
+/// IAM returns policy documents URL-encoded; some emulators return them as plain JSON.
+fn parse_policy_document(text: &str) -> Option<Value> {
+    serde_json::from_str(text).ok().or_else(|| {
+        let decoded = urlencoding::decode(text).ok()?;
+        serde_json::from_str(&decoded).ok()
+    })
+}
+
+/// Compares trust policies as IAM means them: a one-element list and the element alone are the
+/// same, and so are statement fields in any order.
+fn same_policy(a: &Value, b: &Value) -> bool {
+    fn normalize(v: &Value) -> Value {
+        match v {
+            Value::Array(items) if items.len() == 1 => normalize(&items[0]),
+            Value::Array(items) => Value::Array(items.iter().map(normalize).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .filter(|(k, _)| k.as_str() != "Sid")
+                    .map(|(k, v)| (k.clone(), normalize(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    normalize(a) == normalize(b)
+}
+
+impl Resource for ExecutionRole {
+    const STEP: StepId = StepId::ExecutionRole;
+    type Live = Live;
+    type Desired = Desired;
+
+    fn desired(ctx: &Ctx, _: &Facts) -> Desired {
+        Desired {
+            name: ctx.names.execution_role.clone(),
+            trust_policy: trust_policy(),
+            attached: BTreeSet::from([managed_policy_arn(&ctx.aws.region)]),
+        }
+    }
+
+    async fn read(ctx: &Ctx, _: &Facts) -> Result<Option<Live>> {
+        let name = &ctx.names.execution_role;
+        let answer = ctx.aws.iam.get_role().role_name(name).send().await;
+        let role = match answer {
+            Err(e) if is_code(&e, &["NoSuchEntity"]) => return Ok(None),
+            other => other.or_context(format!("reading IAM role {name}"))?,
+        };
+        let role = role.role().context("GetRole returned no role")?;
+        let attached = ctx
+            .aws
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .or_context(format!("reading the policies of IAM role {name}"))?;
+        Ok(Some(Live {
+            name: name.clone(),
+            arn: role.arn().to_owned(),
+            trust_policy: role
+                .assume_role_policy_document()
+                .and_then(parse_policy_document)
+                .unwrap_or(Value::Null),
+            attached: attached
+                .attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_owned))
+                .collect(),
+            tags: role
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect(),
+        }))
+    }
+
+    fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
+        let mut changes = Vec::new();
+        if !same_policy(&live.trust_policy, &desired.trust_policy) {
+            changes.push(Change::new(
+                "trust_policy",
+                &live.trust_policy,
+                &desired.trust_policy,
+            ));
+        }
+        for missing in desired.attached.difference(&live.attached) {
+            changes.push(Change::new("attached_policy", "(none)", missing));
+        }
+        for extra in live.attached.difference(&desired.attached) {
+            changes.push(Change::new("attached_policy", extra, "(none)"));
+        }
+        changes
+    }
+
+    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
+        let tags = ctx
+            .owner
+            .pairs()
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()?;
+        let created = ctx
+            .aws
+            .iam
+            .create_role()
+            .role_name(&desired.name)
+            .assume_role_policy_document(desired.trust_policy.to_string())
+            .description(format!(
+                "ECS task execution role of {}-{}, managed by deployer",
+                ctx.config.project, ctx.config.environment
+            ))
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .or_context(format!("creating IAM role {}", desired.name))?;
+        let role = created.role().context("CreateRole returned no role")?;
+        let live = Live {
+            name: desired.name.clone(),
+            arn: role.arn().to_owned(),
+            trust_policy: desired.trust_policy.clone(),
+            attached: BTreeSet::new(),
+            tags: Vec::new(),
+        };
+        Self::update(ctx, &live, desired).await
+    }
+
+    async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
+        let iam = &ctx.aws.iam;
+        if !same_policy(&live.trust_policy, &desired.trust_policy) {
+            iam.update_assume_role_policy()
+                .role_name(&live.name)
+                .policy_document(desired.trust_policy.to_string())
+                .send()
+                .await
+                .or_context(format!("setting the trust policy of {}", live.name))?;
+        }
+        for arn in desired.attached.difference(&live.attached) {
+            iam.attach_role_policy()
+                .role_name(&live.name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .or_context(format!("attaching {arn} to {}", live.name))?;
+        }
+        for arn in live.attached.difference(&desired.attached) {
+            iam.detach_role_policy()
+                .role_name(&live.name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .or_context(format!("detaching {arn} from {}", live.name))?;
+        }
+        Ok(Live {
+            trust_policy: desired.trust_policy.clone(),
+            attached: desired.attached.clone(),
+            ..live.clone()
+        })
+    }
+
+    async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
+        let iam = &ctx.aws.iam;
+        // IAM refuses to delete a role that still has policies.
+        for arn in &live.attached {
+            let result = iam
+                .detach_role_policy()
+                .role_name(&live.name)
+                .policy_arn(arn)
+                .send()
+                .await;
+            match result {
+                Err(e) if is_code(&e, &["NoSuchEntity"]) => {}
+                other => {
+                    other.or_context(format!("detaching {arn} from {}", live.name))?;
+                }
+            }
+        }
+        let inline = iam
+            .list_role_policies()
+            .role_name(&live.name)
+            .send()
+            .await
+            .or_context(format!("listing the inline policies of {}", live.name))?;
+        for policy in inline.policy_names() {
+            iam.delete_role_policy()
+                .role_name(&live.name)
+                .policy_name(policy)
+                .send()
+                .await
+                .or_context(format!("deleting policy {policy} of {}", live.name))?;
+        }
+        let result = iam.delete_role().role_name(&live.name).send().await;
+        match result {
+            Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(()),
+            other => other
+                .map(drop)
+                .or_context(format!("deleting IAM role {}", live.name)),
+        }
+    }
+
+    async fn tags(_: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
+        Ok(live.tags.clone())
+    }
+
+    fn record(live: &Live) -> ResourceRecord {
+        ResourceRecord {
+            id: live.name.clone(),
+            arn: Some(live.arn.clone()),
+        }
+    }
+
+    fn publish(live: &Live, facts: &mut Facts) {
+        facts.execution_role_arn = Some(live.arn.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_encoded_trust_policy_is_the_same_policy() {
+        let encoded = urlencoding::encode(&trust_policy().to_string()).into_owned();
+        let parsed = parse_policy_document(&encoded).unwrap();
+        assert!(same_policy(&parsed, &trust_policy()));
+    }
+
+    #[test]
+    fn statement_as_list_or_single_object_is_the_same_policy() {
+        let mut single = trust_policy();
+        single["Statement"] = single["Statement"][0].clone();
+        assert!(same_policy(&single, &trust_policy()));
+        let mut other = trust_policy();
+        other["Statement"][0]["Principal"]["Service"] = json!("ec2.amazonaws.com");
+        assert!(!same_policy(&other, &trust_policy()));
+    }
+}

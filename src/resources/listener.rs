@@ -1,0 +1,184 @@
+//! The HTTP listener on the load balancer's port, forwarding everything to the target group.
+
+use anyhow::{Context as _, Result};
+use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ProtocolEnum};
+
+use super::load_balancer::{elb_owner_tags, elb_tags};
+use crate::aws::errors::{is_code, AwsResultExt};
+use crate::engine::{compare, known, Change, Ctx, Facts, Resource, StepId};
+use crate::state::ResourceRecord;
+
+pub struct Listener;
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub arn: String,
+    pub port: i32,
+    pub protocol: String,
+    /// The target groups of the default action, when it is a plain forward.
+    pub forward_to: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub load_balancer_arn: String,
+    pub port: i32,
+    pub target_group_arn: String,
+}
+
+fn forward(target_group_arn: &str) -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .target_group_arn(target_group_arn)
+        .build()
+}
+
+impl Resource for Listener {
+    const STEP: StepId = StepId::Listener;
+    type Live = Live;
+    type Desired = Desired;
+
+    fn desired(ctx: &Ctx, facts: &Facts) -> Desired {
+        Desired {
+            load_balancer_arn: known(&facts.load_balancer_arn),
+            port: ctx.config.load_balancer.port.into(),
+            target_group_arn: known(&facts.target_group_arn),
+        }
+    }
+
+    async fn read(ctx: &Ctx, facts: &Facts) -> Result<Option<Live>> {
+        // No load balancer yet, so no listener either: nothing to ask.
+        let Some(lb_arn) = &facts.load_balancer_arn else {
+            return Ok(None);
+        };
+        let answer = ctx
+            .aws
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(lb_arn)
+            .send()
+            .await;
+        let answer = match answer {
+            Err(e) if is_code(&e, &["LoadBalancerNotFound", "ListenerNotFound"]) => {
+                return Ok(None)
+            }
+            other => other.or_context("reading the listeners of the load balancer")?,
+        };
+        // The stack has one listener. Prefer the one on the configured port; otherwise take the
+        // lowest port, so a changed port updates that listener instead of adding a second one.
+        let port = i32::from(ctx.config.load_balancer.port);
+        let mut listeners: Vec<_> = answer.listeners().iter().collect();
+        listeners.sort_by_key(|l| (l.port() != Some(port), l.port()));
+        Ok(listeners.first().map(|l| Live {
+            arn: l.listener_arn().unwrap_or_default().to_owned(),
+            port: l.port().unwrap_or_default(),
+            protocol: l
+                .protocol()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+            forward_to: l
+                .default_actions()
+                .iter()
+                .filter(|a| a.r#type() == Some(&ActionTypeEnum::Forward))
+                .flat_map(|a| {
+                    let direct = a.target_group_arn().map(str::to_owned);
+                    let weighted = a
+                        .forward_config()
+                        .map(|f| f.target_groups())
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|t| t.target_group_arn().map(str::to_owned));
+                    direct.into_iter().chain(weighted)
+                })
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+        }))
+    }
+
+    fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
+        let mut changes = Vec::new();
+        compare(&mut changes, "port", &live.port, &desired.port);
+        compare(&mut changes, "protocol", &live.protocol.as_str(), &"HTTP");
+        compare(
+            &mut changes,
+            "default_action.forward",
+            &live.forward_to,
+            &vec![desired.target_group_arn.clone()],
+        );
+        changes
+    }
+
+    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
+        let created = ctx
+            .aws
+            .elb
+            .create_listener()
+            .load_balancer_arn(&desired.load_balancer_arn)
+            .protocol(ProtocolEnum::Http)
+            .port(desired.port)
+            .default_actions(forward(&desired.target_group_arn))
+            .set_tags(Some(elb_owner_tags(ctx)))
+            .send()
+            .await
+            .or_context("creating the listener")?;
+        let listener = created
+            .listeners()
+            .first()
+            .context("CreateListener returned no listener")?;
+        Ok(Live {
+            arn: listener.listener_arn().unwrap_or_default().to_owned(),
+            port: desired.port,
+            protocol: "HTTP".to_owned(),
+            forward_to: vec![desired.target_group_arn.clone()],
+        })
+    }
+
+    async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
+        ctx.aws
+            .elb
+            .modify_listener()
+            .listener_arn(&live.arn)
+            .protocol(ProtocolEnum::Http)
+            .port(desired.port)
+            .default_actions(forward(&desired.target_group_arn))
+            .send()
+            .await
+            .or_context("updating the listener")?;
+        Ok(Live {
+            arn: live.arn.clone(),
+            port: desired.port,
+            protocol: "HTTP".to_owned(),
+            forward_to: vec![desired.target_group_arn.clone()],
+        })
+    }
+
+    async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
+        let result = ctx
+            .aws
+            .elb
+            .delete_listener()
+            .listener_arn(&live.arn)
+            .send()
+            .await;
+        match result {
+            Err(e) if is_code(&e, &["ListenerNotFound"]) => Ok(()),
+            other => other.map(drop).or_context("deleting the listener"),
+        }
+    }
+
+    async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
+        elb_tags(ctx, &live.arn).await
+    }
+
+    fn record(live: &Live) -> ResourceRecord {
+        ResourceRecord {
+            id: live.arn.clone(),
+            arn: Some(live.arn.clone()),
+        }
+    }
+
+    fn publish(live: &Live, facts: &mut Facts) {
+        facts.listener_arn = Some(live.arn.clone());
+    }
+}

@@ -1,0 +1,179 @@
+//! The CloudWatch log group the containers write to, with a retention period so logs do not
+//! pile up (and cost) forever.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+
+use crate::aws::errors::{is_code, AwsResultExt};
+use crate::engine::{compare, Change, Ctx, Facts, Resource, StepId};
+use crate::state::ResourceRecord;
+
+pub struct LogGroup;
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub name: String,
+    /// Without the `:*` suffix that `DescribeLogGroups` adds to `arn`: the form tag calls take.
+    /// Unknown right after a create, whose answer has no ARN.
+    pub arn: Option<String>,
+    pub retention_days: Option<i32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub name: String,
+    pub retention_days: Option<i32>,
+}
+
+impl LogGroup {
+    async fn put_retention(ctx: &Ctx, desired: &Desired) -> Result<()> {
+        ctx.aws
+            .logs
+            .put_retention_policy()
+            .log_group_name(&desired.name)
+            .set_retention_in_days(desired.retention_days)
+            .send()
+            .await
+            .or_context(format!(
+                "setting the retention of log group {}",
+                desired.name
+            ))?;
+        Ok(())
+    }
+}
+
+impl Resource for LogGroup {
+    const STEP: StepId = StepId::LogGroup;
+    type Live = Live;
+    type Desired = Desired;
+
+    fn desired(ctx: &Ctx, _: &Facts) -> Desired {
+        Desired {
+            name: ctx.names.log_group.clone(),
+            retention_days: i32::try_from(ctx.config.logs.retention_days).ok(),
+        }
+    }
+
+    async fn read(ctx: &Ctx, _: &Facts) -> Result<Option<Live>> {
+        let name = &ctx.names.log_group;
+        let answer = ctx
+            .aws
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(name)
+            .send()
+            .await
+            .or_context(format!("reading log group {name}"))?;
+        Ok(answer
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(name))
+            .map(|g| Live {
+                name: name.clone(),
+                arn: g
+                    .log_group_arn()
+                    .map(str::to_owned)
+                    .or_else(|| g.arn().map(|a| a.trim_end_matches(":*").to_owned())),
+                retention_days: g.retention_in_days(),
+            }))
+    }
+
+    fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
+        let mut changes = Vec::new();
+        compare(
+            &mut changes,
+            "retention_days",
+            &live.retention_days,
+            &desired.retention_days,
+        );
+        changes
+    }
+
+    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
+        let tags: HashMap<String, String> = ctx
+            .owner
+            .pairs()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        ctx.aws
+            .logs
+            .create_log_group()
+            .log_group_name(&desired.name)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .or_context(format!("creating log group {}", desired.name))?;
+        Self::put_retention(ctx, desired).await?;
+        Ok(Live {
+            name: desired.name.clone(),
+            arn: None,
+            retention_days: desired.retention_days,
+        })
+    }
+
+    async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
+        Self::put_retention(ctx, desired).await?;
+        Ok(Live {
+            retention_days: desired.retention_days,
+            ..live.clone()
+        })
+    }
+
+    async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
+        let result = ctx
+            .aws
+            .logs
+            .delete_log_group()
+            .log_group_name(&live.name)
+            .send()
+            .await;
+        match result {
+            Err(e) if is_code(&e, &["ResourceNotFoundException"]) => Ok(()),
+            other => other
+                .map(drop)
+                .or_context(format!("deleting log group {}", live.name)),
+        }
+    }
+
+    async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
+        let doing = || format!("reading the tags of log group {}", live.name);
+        let tags = match &live.arn {
+            Some(arn) => {
+                ctx.aws
+                    .logs
+                    .list_tags_for_resource()
+                    .resource_arn(arn)
+                    .send()
+                    .await
+                    .or_context(doing())?
+                    .tags
+            }
+            // The older call takes a name, for the one case where the ARN is not known.
+            #[allow(deprecated)]
+            None => {
+                ctx.aws
+                    .logs
+                    .list_tags_log_group()
+                    .log_group_name(&live.name)
+                    .send()
+                    .await
+                    .or_context(doing())?
+                    .tags
+            }
+        };
+        Ok(tags.unwrap_or_default().into_iter().collect())
+    }
+
+    fn record(live: &Live) -> ResourceRecord {
+        ResourceRecord {
+            id: live.name.clone(),
+            arn: live.arn.clone(),
+        }
+    }
+
+    fn publish(live: &Live, facts: &mut Facts) {
+        facts.log_group_name = Some(live.name.clone());
+    }
+}

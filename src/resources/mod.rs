@@ -1,0 +1,115 @@
+//! One module per kind of AWS resource, each implementing [`Resource`](crate::engine::Resource):
+//! read by deterministic name, compare with the configuration (pure), create, update in place,
+//! delete.
+//!
+//! This module maps engine steps to those implementations and holds the reads that several steps
+//! share, so that each is made once per run.
+
+mod cluster;
+mod ecr_repository;
+mod execution_role;
+mod listener;
+mod load_balancer;
+mod log_group;
+mod network;
+mod security_group;
+mod service;
+mod target_group;
+mod task_definition;
+
+use std::any::Any;
+use std::sync::Mutex;
+
+use anyhow::Result;
+
+use crate::engine::{apply_step, destroy_step, plan_step, Ctx, Facts, Planned, StepId, StepResult};
+
+pub(crate) use security_group::ReadCache;
+
+/// Runs `$body` with `$R` bound to the resource type of `$step`.
+macro_rules! with_resource {
+    ($step:expr, $R:ident => $body:expr) => {
+        match $step {
+            StepId::Network => {
+                type $R = network::Network;
+                $body
+            }
+            StepId::AlbSecurityGroup => {
+                type $R = security_group::AlbSecurityGroup;
+                $body
+            }
+            StepId::EcsSecurityGroup => {
+                type $R = security_group::EcsSecurityGroup;
+                $body
+            }
+            StepId::EcrRepository => {
+                type $R = ecr_repository::EcrRepository;
+                $body
+            }
+            StepId::ExecutionRole => {
+                type $R = execution_role::ExecutionRole;
+                $body
+            }
+            StepId::LogGroup => {
+                type $R = log_group::LogGroup;
+                $body
+            }
+            StepId::LoadBalancer => {
+                type $R = load_balancer::LoadBalancer;
+                $body
+            }
+            StepId::TargetGroup => {
+                type $R = target_group::TargetGroup;
+                $body
+            }
+            StepId::Listener => {
+                type $R = listener::Listener;
+                $body
+            }
+            StepId::Cluster => {
+                type $R = cluster::Cluster;
+                $body
+            }
+            StepId::TaskDefinition => {
+                type $R = task_definition::TaskDefinition;
+                $body
+            }
+            StepId::Service => {
+                type $R = service::Service;
+                $body
+            }
+        }
+    };
+}
+
+pub(crate) async fn plan(step: StepId, ctx: &Ctx, facts: &Mutex<Facts>) -> Result<Planned> {
+    with_resource!(step, R => plan_step::<R>(ctx, facts).await)
+}
+
+pub(crate) async fn apply(
+    step: StepId,
+    ctx: &Ctx,
+    facts: &Mutex<Facts>,
+    planned: Option<Box<dyn Any + Send + Sync>>,
+) -> Result<StepResult> {
+    with_resource!(step, R => apply_step::<R>(ctx, facts, planned).await)
+}
+
+pub(crate) async fn destroy(
+    step: StepId,
+    ctx: &Ctx,
+    planned: Option<Box<dyn Any + Send + Sync>>,
+) -> Result<StepResult> {
+    with_resource!(step, R => destroy_step::<R>(ctx, planned).await)
+}
+
+/// The ARN partition of a region (`aws`, `aws-cn`, `aws-us-gov`), for ARNs built by hand.
+pub(crate) fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}

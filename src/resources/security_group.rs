@@ -1,0 +1,415 @@
+//! The two security groups: the load balancer's (open on the ALB port to the world) and the
+//! tasks' (open on the container port to the load balancer's group only).
+//!
+//! Both are read with one `DescribeSecurityGroups` call, which also returns their rules and tags;
+//! whichever step reads first makes the call, the other reuses the answer.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use anyhow::{Context as _, Result};
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, IpRange, ResourceType, SecurityGroup, Tag, TagSpecification,
+    UserIdGroupPair,
+};
+use tokio::sync::OnceCell;
+
+use crate::aws::errors::AwsResultExt;
+use crate::engine::{known, Change, Ctx, Facts, Resource, StepId};
+use crate::state::ResourceRecord;
+
+/// Reads shared by several steps of one run.
+#[derive(Default)]
+pub(crate) struct ReadCache {
+    security_groups: OnceCell<Vec<SecurityGroup>>,
+}
+
+/// One inbound rule: TCP on a port from a CIDR block or from another security group.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ingress {
+    pub protocol: String,
+    pub from_port: i32,
+    pub to_port: i32,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Source {
+    Cidr(String),
+    Group(String),
+}
+
+impl fmt::Display for Ingress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ports = if self.from_port == self.to_port {
+            self.from_port.to_string()
+        } else {
+            format!("{}-{}", self.from_port, self.to_port)
+        };
+        let source = match &self.source {
+            Source::Cidr(cidr) => cidr,
+            Source::Group(group) => group,
+        };
+        write!(f, "{} {ports} from {source}", self.protocol)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub id: String,
+    pub arn: Option<String>,
+    pub ingress: BTreeSet<Ingress>,
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub name: String,
+    pub description: String,
+    pub vpc_id: String,
+    pub ingress: BTreeSet<Ingress>,
+}
+
+/// The load balancer's security group.
+pub struct AlbSecurityGroup;
+/// The ECS tasks' security group.
+pub struct EcsSecurityGroup;
+
+fn tcp_from(port: u16, source: Source) -> BTreeSet<Ingress> {
+    BTreeSet::from([Ingress {
+        protocol: "tcp".to_owned(),
+        from_port: port.into(),
+        to_port: port.into(),
+        source,
+    }])
+}
+
+/// Reads a group of this stack by name. Both groups come from one call, made by whichever step
+/// asks first.
+async fn read_named(ctx: &Ctx, facts: &Facts, name: &str) -> Result<Option<Live>> {
+    let Some(vpc_id) = &facts.vpc_id else {
+        return Ok(None);
+    };
+    let groups = ctx
+        .cache
+        .security_groups
+        .get_or_try_init(|| async {
+            let answer = ctx
+                .aws
+                .ec2
+                .describe_security_groups()
+                .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+                .filters(
+                    Filter::builder()
+                        .name("group-name")
+                        .values(&ctx.names.alb_security_group)
+                        .values(&ctx.names.ecs_security_group)
+                        .build(),
+                )
+                .send()
+                .await
+                .or_context("reading the security groups")?;
+            anyhow::Ok(answer.security_groups.unwrap_or_default())
+        })
+        .await?;
+    Ok(groups
+        .iter()
+        .find(|g| g.group_name() == Some(name))
+        .map(live_from))
+}
+
+fn live_from(group: &SecurityGroup) -> Live {
+    let mut ingress = BTreeSet::new();
+    for permission in group.ip_permissions() {
+        let protocol = permission.ip_protocol().unwrap_or("-1").to_owned();
+        let (from_port, to_port) = (
+            permission.from_port().unwrap_or(-1),
+            permission.to_port().unwrap_or(-1),
+        );
+        let rule = |source| Ingress {
+            protocol: protocol.clone(),
+            from_port,
+            to_port,
+            source,
+        };
+        for range in permission.ip_ranges() {
+            if let Some(cidr) = range.cidr_ip() {
+                ingress.insert(rule(Source::Cidr(cidr.to_owned())));
+            }
+        }
+        for range in permission.ipv6_ranges() {
+            if let Some(cidr) = range.cidr_ipv6() {
+                ingress.insert(rule(Source::Cidr(cidr.to_owned())));
+            }
+        }
+        for pair in permission.user_id_group_pairs() {
+            if let Some(group) = pair.group_id() {
+                ingress.insert(rule(Source::Group(group.to_owned())));
+            }
+        }
+    }
+    Live {
+        id: group.group_id().unwrap_or_default().to_owned(),
+        arn: group.security_group_arn().map(str::to_owned),
+        ingress,
+        tags: group
+            .tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+    }
+}
+
+fn permission(rule: &Ingress) -> IpPermission {
+    let builder = IpPermission::builder()
+        .ip_protocol(&rule.protocol)
+        .from_port(rule.from_port)
+        .to_port(rule.to_port);
+    match &rule.source {
+        Source::Cidr(cidr) if cidr.contains(':') => builder
+            .ipv6_ranges(
+                aws_sdk_ec2::types::Ipv6Range::builder()
+                    .cidr_ipv6(cidr)
+                    .build(),
+            )
+            .build(),
+        Source::Cidr(cidr) => builder
+            .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+            .build(),
+        Source::Group(group) => builder
+            .user_id_group_pairs(UserIdGroupPair::builder().group_id(group).build())
+            .build(),
+    }
+}
+
+fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for missing in desired.ingress.difference(&live.ingress) {
+        changes.push(Change::new("ingress", "(none)", missing));
+    }
+    for extra in live.ingress.difference(&desired.ingress) {
+        changes.push(Change::new("ingress", extra, "(none)"));
+    }
+    changes
+}
+
+async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
+    let mut tags = TagSpecification::builder()
+        .resource_type(ResourceType::SecurityGroup)
+        .tags(Tag::builder().key("Name").value(&desired.name).build());
+    for (key, value) in ctx.owner.pairs() {
+        tags = tags.tags(Tag::builder().key(key).value(value).build());
+    }
+    let created = ctx
+        .aws
+        .ec2
+        .create_security_group()
+        .group_name(&desired.name)
+        .description(&desired.description)
+        .vpc_id(&desired.vpc_id)
+        .tag_specifications(tags.build())
+        .send()
+        .await
+        .or_context(format!("creating security group {}", desired.name))?;
+    let id = created
+        .group_id()
+        .context("CreateSecurityGroup returned no group id")?
+        .to_owned();
+    let live = Live {
+        id,
+        arn: created.security_group_arn().map(str::to_owned),
+        ingress: BTreeSet::new(),
+        tags: Vec::new(),
+    };
+    update(ctx, &live, desired).await
+}
+
+async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
+    let missing: Vec<IpPermission> = desired
+        .ingress
+        .difference(&live.ingress)
+        .map(permission)
+        .collect();
+    let extra: Vec<IpPermission> = live
+        .ingress
+        .difference(&desired.ingress)
+        .map(permission)
+        .collect();
+    // Revoke first: a rule that changes source would otherwise briefly allow both.
+    if !extra.is_empty() {
+        ctx.aws
+            .ec2
+            .revoke_security_group_ingress()
+            .group_id(&live.id)
+            .set_ip_permissions(Some(extra))
+            .send()
+            .await
+            .or_context(format!("removing rules from security group {}", live.id))?;
+    }
+    if !missing.is_empty() {
+        ctx.aws
+            .ec2
+            .authorize_security_group_ingress()
+            .group_id(&live.id)
+            .set_ip_permissions(Some(missing))
+            .send()
+            .await
+            .or_context(format!("adding rules to security group {}", live.id))?;
+    }
+    Ok(Live {
+        ingress: desired.ingress.clone(),
+        ..live.clone()
+    })
+}
+
+async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
+    ctx.aws
+        .ec2
+        .delete_security_group()
+        .group_id(&live.id)
+        .send()
+        .await
+        .or_context(format!("deleting security group {}", live.id))?;
+    Ok(())
+}
+
+/// Implements [`Resource`] for a security group type, given its step, the fact it publishes and
+/// how its desired state is built.
+macro_rules! security_group_resource {
+    ($ty:ty, $step:expr, $fact:ident, |$ctx:ident, $facts:ident| $desired:expr) => {
+        impl Resource for $ty {
+            const STEP: StepId = $step;
+            type Live = Live;
+            type Desired = Desired;
+
+            fn desired($ctx: &Ctx, $facts: &Facts) -> Desired {
+                $desired
+            }
+
+            async fn read(ctx: &Ctx, facts: &Facts) -> Result<Option<Live>> {
+                read_named(ctx, facts, &Self::desired(ctx, facts).name).await
+            }
+
+            fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
+                diff(live, desired)
+            }
+
+            async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
+                create(ctx, desired).await
+            }
+
+            async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
+                update(ctx, live, desired).await
+            }
+
+            async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
+                delete(ctx, live).await
+            }
+
+            async fn tags(_: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
+                Ok(live.tags.clone())
+            }
+
+            fn record(live: &Live) -> ResourceRecord {
+                ResourceRecord {
+                    id: live.id.clone(),
+                    arn: live.arn.clone(),
+                }
+            }
+
+            fn publish(live: &Live, facts: &mut Facts) {
+                facts.$fact = Some(live.id.clone());
+            }
+        }
+    };
+}
+
+security_group_resource!(
+    AlbSecurityGroup,
+    StepId::AlbSecurityGroup,
+    alb_security_group_id,
+    |ctx, facts| Desired {
+        name: ctx.names.alb_security_group.clone(),
+        description: format!(
+            "Load balancer of {}-{}: HTTP from anywhere",
+            ctx.config.project, ctx.config.environment
+        ),
+        vpc_id: known(&facts.vpc_id),
+        ingress: tcp_from(
+            ctx.config.load_balancer.port,
+            Source::Cidr("0.0.0.0/0".into())
+        ),
+    }
+);
+
+security_group_resource!(
+    EcsSecurityGroup,
+    StepId::EcsSecurityGroup,
+    ecs_security_group_id,
+    |ctx, facts| Desired {
+        name: ctx.names.ecs_security_group.clone(),
+        description: format!(
+            "ECS tasks of {}-{}: the container port from the load balancer only",
+            ctx.config.project, ctx.config.environment
+        ),
+        vpc_id: known(&facts.vpc_id),
+        ingress: tcp_from(
+            ctx.config.container.port,
+            Source::Group(known(&facts.alb_security_group_id)),
+        ),
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(ingress: BTreeSet<Ingress>) -> Live {
+        Live {
+            id: "sg-1".into(),
+            arn: None,
+            ingress,
+            tags: Vec::new(),
+        }
+    }
+
+    fn desired(ingress: BTreeSet<Ingress>) -> Desired {
+        Desired {
+            name: "x".into(),
+            description: "x".into(),
+            vpc_id: "vpc-1".into(),
+            ingress,
+        }
+    }
+
+    #[test]
+    fn same_rules_no_change() {
+        let rules = tcp_from(80, Source::Cidr("0.0.0.0/0".into()));
+        assert!(diff(&live(rules.clone()), &desired(rules)).is_empty());
+    }
+
+    #[test]
+    fn missing_and_extra_rules_are_both_reported() {
+        let wanted = tcp_from(80, Source::Cidr("0.0.0.0/0".into()));
+        let mut found = tcp_from(22, Source::Cidr("10.0.0.0/8".into()));
+        found.extend(tcp_from(443, Source::Group("sg-9".into())));
+        let changes = diff(&live(found), &desired(wanted));
+        let shown: Vec<String> = changes
+            .iter()
+            .map(|c| format!("{}: {} -> {}", c.field, c.old, c.new))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "ingress: (none) -> tcp 80 from 0.0.0.0/0",
+                "ingress: tcp 22 from 10.0.0.0/8 -> (none)",
+                "ingress: tcp 443 from sg-9 -> (none)",
+            ]
+        );
+    }
+}

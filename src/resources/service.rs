@@ -1,0 +1,423 @@
+//! The ECS service: runs the task definition on Fargate in the default subnets with a public IP,
+//! behind the tasks' security group, registered in the target group.
+//!
+//! Deleting it scales it to zero first, so tasks drain from the load balancer instead of being
+//! killed mid-request, and then waits until ECS reports it INACTIVE, since the cluster cannot be
+//! deleted while it still lists the service.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration,
+    LaunchType, LoadBalancer, NetworkConfiguration, ServiceField,
+};
+
+use super::cluster::{ecs_owner_tags, ecs_tag_pairs};
+use crate::aws::errors::{is_code, AwsResultExt};
+use crate::engine::{compare, known, Change, Ctx, Facts, Resource, StepId};
+use crate::names::CONTAINER_NAME;
+use crate::state::ResourceRecord;
+
+pub struct Service;
+
+/// The part of a service this tool manages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub desired_count: i32,
+    pub task_definition: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: bool,
+    /// (target group ARN, container name, container port)
+    pub load_balancers: Vec<(String, String, i32)>,
+    pub min_healthy_percent: i32,
+    pub max_percent: i32,
+    pub circuit_breaker: bool,
+    pub health_check_grace_seconds: i32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub name: String,
+    pub arn: String,
+    pub cluster: String,
+    pub spec: Spec,
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub name: String,
+    pub cluster: String,
+    pub spec: Spec,
+}
+
+fn to_i32(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+fn sorted(mut items: Vec<String>) -> Vec<String> {
+    items.sort();
+    items
+}
+
+fn network(spec: &Spec) -> Result<NetworkConfiguration> {
+    Ok(NetworkConfiguration::builder()
+        .awsvpc_configuration(
+            AwsVpcConfiguration::builder()
+                .set_subnets(Some(spec.subnets.clone()))
+                .set_security_groups(Some(spec.security_groups.clone()))
+                .assign_public_ip(if spec.assign_public_ip {
+                    AssignPublicIp::Enabled
+                } else {
+                    AssignPublicIp::Disabled
+                })
+                .build()?,
+        )
+        .build())
+}
+
+fn deployment(spec: &Spec) -> Result<DeploymentConfiguration> {
+    Ok(DeploymentConfiguration::builder()
+        .minimum_healthy_percent(spec.min_healthy_percent)
+        .maximum_percent(spec.max_percent)
+        .deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder()
+                .enable(spec.circuit_breaker)
+                .rollback(spec.circuit_breaker)
+                .build(),
+        )
+        .build())
+}
+
+fn load_balancers(spec: &Spec) -> Vec<LoadBalancer> {
+    spec.load_balancers
+        .iter()
+        .map(|(tg, container, port)| {
+            LoadBalancer::builder()
+                .target_group_arn(tg)
+                .container_name(container)
+                .container_port(*port)
+                .build()
+        })
+        .collect()
+}
+
+impl Service {
+    /// Polls until ECS no longer lists the service as ACTIVE or DRAINING.
+    async fn wait_until_inactive(ctx: &Ctx, live: &Live) -> Result<()> {
+        let budget = Duration::from_secs(ctx.config.timeouts.resource_release.into());
+        let started = tokio::time::Instant::now();
+        let mut delay = Duration::from_millis(250);
+        loop {
+            let answer = ctx
+                .aws
+                .ecs
+                .describe_services()
+                .cluster(&live.cluster)
+                .services(&live.name)
+                .send()
+                .await;
+            let status = match answer {
+                Err(e) if is_code(&e, &["ClusterNotFoundException"]) => return Ok(()),
+                other => other
+                    .or_context(format!("waiting for ECS service {} to go away", live.name))?
+                    .services()
+                    .first()
+                    .and_then(|s| s.status().map(str::to_owned)),
+            };
+            if !matches!(status.as_deref(), Some("ACTIVE" | "DRAINING")) {
+                return Ok(());
+            }
+            if started.elapsed() + delay > budget {
+                bail!(
+                    "ECS service {} is still {} after {}s (timeouts.resource_release); run \
+                     destroy again later",
+                    live.name,
+                    status.unwrap_or_default(),
+                    budget.as_secs()
+                );
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(10));
+        }
+    }
+}
+
+impl Resource for Service {
+    const STEP: StepId = StepId::Service;
+    type Live = Live;
+    type Desired = Desired;
+
+    fn desired(ctx: &Ctx, facts: &Facts) -> Desired {
+        let config = &ctx.config;
+        Desired {
+            name: ctx.names.service.clone(),
+            cluster: ctx.names.cluster.clone(),
+            spec: Spec {
+                desired_count: to_i32(config.service.desired_count),
+                task_definition: known(&facts.task_definition_arn),
+                subnets: sorted(facts.subnet_ids.clone()),
+                security_groups: vec![known(&facts.ecs_security_group_id)],
+                assign_public_ip: true,
+                load_balancers: vec![(
+                    known(&facts.target_group_arn),
+                    CONTAINER_NAME.to_owned(),
+                    config.container.port.into(),
+                )],
+                min_healthy_percent: to_i32(config.service.min_healthy_percent),
+                max_percent: to_i32(config.service.max_percent),
+                circuit_breaker: config.service.circuit_breaker,
+                health_check_grace_seconds: to_i32(config.service.health_check_grace_seconds),
+            },
+        }
+    }
+
+    async fn read(ctx: &Ctx, _: &Facts) -> Result<Option<Live>> {
+        let (cluster, name) = (&ctx.names.cluster, &ctx.names.service);
+        let answer = ctx
+            .aws
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(name)
+            .include(ServiceField::Tags)
+            .send()
+            .await;
+        let answer = match answer {
+            Err(e) if is_code(&e, &["ClusterNotFoundException"]) => return Ok(None),
+            other => other.or_context(format!("reading ECS service {name}"))?,
+        };
+        // A deleted service is listed as INACTIVE (or DRAINING while it goes) for a while.
+        let Some(service) = answer
+            .services()
+            .iter()
+            .find(|s| s.status() == Some("ACTIVE"))
+        else {
+            return Ok(None);
+        };
+        let vpc = service
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration());
+        let deployment = service.deployment_configuration();
+        let breaker = deployment.and_then(|d| d.deployment_circuit_breaker());
+        Ok(Some(Live {
+            name: name.clone(),
+            arn: service.service_arn().unwrap_or_default().to_owned(),
+            cluster: cluster.clone(),
+            tags: ecs_tag_pairs(service.tags()),
+            spec: Spec {
+                desired_count: service.desired_count(),
+                task_definition: service.task_definition().unwrap_or_default().to_owned(),
+                subnets: sorted(vpc.map(|v| v.subnets().to_vec()).unwrap_or_default()),
+                security_groups: sorted(
+                    vpc.map(|v| v.security_groups().to_vec())
+                        .unwrap_or_default(),
+                ),
+                assign_public_ip: vpc.and_then(|v| v.assign_public_ip())
+                    == Some(&AssignPublicIp::Enabled),
+                load_balancers: service
+                    .load_balancers()
+                    .iter()
+                    .map(|lb| {
+                        (
+                            lb.target_group_arn().unwrap_or_default().to_owned(),
+                            lb.container_name().unwrap_or_default().to_owned(),
+                            lb.container_port().unwrap_or_default(),
+                        )
+                    })
+                    .collect(),
+                // AWS fills in 100/200 when they were never set.
+                min_healthy_percent: deployment
+                    .and_then(|d| d.minimum_healthy_percent())
+                    .unwrap_or(100),
+                max_percent: deployment.and_then(|d| d.maximum_percent()).unwrap_or(200),
+                circuit_breaker: breaker.is_some_and(|b| b.enable() && b.rollback()),
+                health_check_grace_seconds: service
+                    .health_check_grace_period_seconds()
+                    .unwrap_or(0),
+            },
+        }))
+    }
+
+    fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
+        let (old, new) = (&live.spec, &desired.spec);
+        let mut changes = Vec::new();
+        compare(
+            &mut changes,
+            "desired_count",
+            &old.desired_count,
+            &new.desired_count,
+        );
+        compare(
+            &mut changes,
+            "task_definition",
+            &old.task_definition,
+            &new.task_definition,
+        );
+        compare(&mut changes, "subnets", &old.subnets, &new.subnets);
+        compare(
+            &mut changes,
+            "security_groups",
+            &old.security_groups,
+            &new.security_groups,
+        );
+        compare(
+            &mut changes,
+            "assign_public_ip",
+            &old.assign_public_ip,
+            &new.assign_public_ip,
+        );
+        compare(
+            &mut changes,
+            "load_balancers",
+            &old.load_balancers,
+            &new.load_balancers,
+        );
+        compare(
+            &mut changes,
+            "min_healthy_percent",
+            &old.min_healthy_percent,
+            &new.min_healthy_percent,
+        );
+        compare(
+            &mut changes,
+            "max_percent",
+            &old.max_percent,
+            &new.max_percent,
+        );
+        compare(
+            &mut changes,
+            "circuit_breaker",
+            &old.circuit_breaker,
+            &new.circuit_breaker,
+        );
+        compare(
+            &mut changes,
+            "health_check_grace_seconds",
+            &old.health_check_grace_seconds,
+            &new.health_check_grace_seconds,
+        );
+        changes
+    }
+
+    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
+        let spec = &desired.spec;
+        let created = ctx
+            .aws
+            .ecs
+            .create_service()
+            .cluster(&desired.cluster)
+            .service_name(&desired.name)
+            .task_definition(&spec.task_definition)
+            .desired_count(spec.desired_count)
+            .launch_type(LaunchType::Fargate)
+            .network_configuration(network(spec)?)
+            .set_load_balancers(Some(load_balancers(spec)))
+            .deployment_configuration(deployment(spec)?)
+            .health_check_grace_period_seconds(spec.health_check_grace_seconds)
+            .set_tags(Some(ecs_owner_tags(ctx)))
+            .propagate_tags(aws_sdk_ecs::types::PropagateTags::Service)
+            .send()
+            .await
+            .or_context(format!("creating ECS service {}", desired.name))?;
+        let service = created
+            .service()
+            .context("CreateService returned no service")?;
+        Ok(Live {
+            name: desired.name.clone(),
+            arn: service.service_arn().unwrap_or_default().to_owned(),
+            cluster: desired.cluster.clone(),
+            spec: spec.clone(),
+            tags: Vec::new(),
+        })
+    }
+
+    async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
+        let (old, new) = (&live.spec, &desired.spec);
+        let mut call = ctx
+            .aws
+            .ecs
+            .update_service()
+            .cluster(&live.cluster)
+            .service(&live.name);
+        // Send only what differs: an unchanged task definition must not start a deployment.
+        if old.desired_count != new.desired_count {
+            call = call.desired_count(new.desired_count);
+        }
+        if old.task_definition != new.task_definition {
+            call = call.task_definition(&new.task_definition);
+        }
+        if (&old.subnets, &old.security_groups, old.assign_public_ip)
+            != (&new.subnets, &new.security_groups, new.assign_public_ip)
+        {
+            call = call.network_configuration(network(new)?);
+        }
+        if old.load_balancers != new.load_balancers {
+            call = call.set_load_balancers(Some(load_balancers(new)));
+        }
+        if (
+            old.min_healthy_percent,
+            old.max_percent,
+            old.circuit_breaker,
+        ) != (
+            new.min_healthy_percent,
+            new.max_percent,
+            new.circuit_breaker,
+        ) {
+            call = call.deployment_configuration(deployment(new)?);
+        }
+        if old.health_check_grace_seconds != new.health_check_grace_seconds {
+            call = call.health_check_grace_period_seconds(new.health_check_grace_seconds);
+        }
+        call.send()
+            .await
+            .or_context(format!("updating ECS service {}", live.name))?;
+        Ok(Live {
+            spec: new.clone(),
+            ..live.clone()
+        })
+    }
+
+    async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
+        let ecs = &ctx.aws.ecs;
+        if live.spec.desired_count != 0 {
+            ecs.update_service()
+                .cluster(&live.cluster)
+                .service(&live.name)
+                .desired_count(0)
+                .send()
+                .await
+                .or_context(format!("scaling ECS service {} to zero", live.name))?;
+        }
+        let result = ecs
+            .delete_service()
+            .cluster(&live.cluster)
+            .service(&live.name)
+            .send()
+            .await;
+        match result {
+            Err(e) if is_code(&e, &["ServiceNotFoundException"]) => return Ok(()),
+            other => {
+                other.or_context(format!("deleting ECS service {}", live.name))?;
+            }
+        }
+        Self::wait_until_inactive(ctx, live).await
+    }
+
+    async fn tags(_: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
+        Ok(live.tags.clone())
+    }
+
+    fn record(live: &Live) -> ResourceRecord {
+        ResourceRecord {
+            id: live.name.clone(),
+            arn: Some(live.arn.clone()),
+        }
+    }
+
+    fn publish(live: &Live, facts: &mut Facts) {
+        facts.service_arn = Some(live.arn.clone());
+    }
+}

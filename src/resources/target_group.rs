@@ -1,0 +1,307 @@
+//! The target group the service registers its tasks in: target type `ip` (what Fargate's
+//! awsvpc networking needs), HTTP on the container port, the configured health check, and a
+//! short deregistration delay so deployments do not wait AWS's default five minutes per task.
+
+use anyhow::{bail, Context as _, Result};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum,
+};
+
+use super::load_balancer::{elb_owner_tags, elb_tags};
+use crate::aws::errors::{is_code, AwsResultExt};
+use crate::engine::{compare, known, Change, Ctx, Facts, Resource, StepId};
+use crate::state::ResourceRecord;
+
+pub struct TargetGroup;
+
+const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
+
+/// The settings that can be changed in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub path: String,
+    pub interval_seconds: i32,
+    pub timeout_seconds: i32,
+    pub healthy_threshold: i32,
+    pub unhealthy_threshold: i32,
+    pub matcher: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub name: String,
+    pub arn: String,
+    pub port: i32,
+    pub protocol: String,
+    pub target_type: String,
+    pub vpc_id: String,
+    pub health_check: HealthCheck,
+    pub deregistration_delay_seconds: Option<i32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub name: String,
+    pub port: i32,
+    pub vpc_id: String,
+    pub health_check: HealthCheck,
+    pub deregistration_delay_seconds: i32,
+}
+
+fn to_i32(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+impl Resource for TargetGroup {
+    const STEP: StepId = StepId::TargetGroup;
+    type Live = Live;
+    type Desired = Desired;
+
+    fn desired(ctx: &Ctx, facts: &Facts) -> Desired {
+        let hc = &ctx.config.health_check;
+        Desired {
+            name: ctx.names.target_group.clone(),
+            port: ctx.config.container.port.into(),
+            vpc_id: known(&facts.vpc_id),
+            health_check: HealthCheck {
+                path: hc.path.clone(),
+                interval_seconds: to_i32(hc.interval_seconds),
+                timeout_seconds: to_i32(hc.timeout_seconds),
+                healthy_threshold: to_i32(hc.healthy_threshold),
+                unhealthy_threshold: to_i32(hc.unhealthy_threshold),
+                matcher: hc.matcher.clone(),
+            },
+            deregistration_delay_seconds: to_i32(
+                ctx.config.load_balancer.deregistration_delay_seconds,
+            ),
+        }
+    }
+
+    async fn read(ctx: &Ctx, _: &Facts) -> Result<Option<Live>> {
+        let name = &ctx.names.target_group;
+        let answer = ctx
+            .aws
+            .elb
+            .describe_target_groups()
+            .names(name)
+            .send()
+            .await;
+        let answer = match answer {
+            Err(e) if is_code(&e, &["TargetGroupNotFound"]) => return Ok(None),
+            other => other.or_context(format!("reading target group {name}"))?,
+        };
+        let Some(tg) = answer.target_groups().first() else {
+            return Ok(None);
+        };
+        let arn = tg.target_group_arn().unwrap_or_default().to_owned();
+        let attributes = ctx
+            .aws
+            .elb
+            .describe_target_group_attributes()
+            .target_group_arn(&arn)
+            .send()
+            .await
+            .or_context(format!("reading the attributes of target group {name}"))?;
+        Ok(Some(Live {
+            name: name.clone(),
+            arn,
+            port: tg.port().unwrap_or_default(),
+            protocol: tg
+                .protocol()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+            target_type: tg
+                .target_type()
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
+            vpc_id: tg.vpc_id().unwrap_or_default().to_owned(),
+            health_check: HealthCheck {
+                path: tg.health_check_path().unwrap_or_default().to_owned(),
+                interval_seconds: tg.health_check_interval_seconds().unwrap_or_default(),
+                timeout_seconds: tg.health_check_timeout_seconds().unwrap_or_default(),
+                healthy_threshold: tg.healthy_threshold_count().unwrap_or_default(),
+                unhealthy_threshold: tg.unhealthy_threshold_count().unwrap_or_default(),
+                matcher: tg
+                    .matcher()
+                    .and_then(|m| m.http_code())
+                    .unwrap_or_default()
+                    .to_owned(),
+            },
+            deregistration_delay_seconds: attributes
+                .attributes()
+                .iter()
+                .find(|a| a.key() == Some(DEREGISTRATION_DELAY))
+                .and_then(|a| a.value()?.parse().ok()),
+        }))
+    }
+
+    fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
+        let mut changes = Vec::new();
+        compare(&mut changes, "port", &live.port, &desired.port);
+        compare(&mut changes, "protocol", &live.protocol.as_str(), &"HTTP");
+        compare(
+            &mut changes,
+            "target_type",
+            &live.target_type.as_str(),
+            &"ip",
+        );
+        compare(&mut changes, "vpc_id", &live.vpc_id, &desired.vpc_id);
+        let (old, new) = (&live.health_check, &desired.health_check);
+        compare(&mut changes, "health_check.path", &old.path, &new.path);
+        compare(
+            &mut changes,
+            "health_check.interval_seconds",
+            &old.interval_seconds,
+            &new.interval_seconds,
+        );
+        compare(
+            &mut changes,
+            "health_check.timeout_seconds",
+            &old.timeout_seconds,
+            &new.timeout_seconds,
+        );
+        compare(
+            &mut changes,
+            "health_check.healthy_threshold",
+            &old.healthy_threshold,
+            &new.healthy_threshold,
+        );
+        compare(
+            &mut changes,
+            "health_check.unhealthy_threshold",
+            &old.unhealthy_threshold,
+            &new.unhealthy_threshold,
+        );
+        compare(
+            &mut changes,
+            "health_check.matcher",
+            &old.matcher,
+            &new.matcher,
+        );
+        compare(
+            &mut changes,
+            "deregistration_delay_seconds",
+            &live.deregistration_delay_seconds,
+            &Some(desired.deregistration_delay_seconds),
+        );
+        changes
+    }
+
+    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
+        let hc = &desired.health_check;
+        let created = ctx
+            .aws
+            .elb
+            .create_target_group()
+            .name(&desired.name)
+            .protocol(ProtocolEnum::Http)
+            .port(desired.port)
+            .vpc_id(&desired.vpc_id)
+            .target_type(TargetTypeEnum::Ip)
+            .health_check_enabled(true)
+            .health_check_protocol(ProtocolEnum::Http)
+            .health_check_path(&hc.path)
+            .health_check_interval_seconds(hc.interval_seconds)
+            .health_check_timeout_seconds(hc.timeout_seconds)
+            .healthy_threshold_count(hc.healthy_threshold)
+            .unhealthy_threshold_count(hc.unhealthy_threshold)
+            .matcher(Matcher::builder().http_code(&hc.matcher).build())
+            .set_tags(Some(elb_owner_tags(ctx)))
+            .send()
+            .await
+            .or_context(format!("creating target group {}", desired.name))?;
+        let tg = created
+            .target_groups()
+            .first()
+            .context("CreateTargetGroup returned no target group")?;
+        let live = Live {
+            name: desired.name.clone(),
+            arn: tg.target_group_arn().unwrap_or_default().to_owned(),
+            port: desired.port,
+            protocol: "HTTP".to_owned(),
+            target_type: "ip".to_owned(),
+            vpc_id: desired.vpc_id.clone(),
+            health_check: desired.health_check.clone(),
+            deregistration_delay_seconds: None,
+        };
+        Self::update(ctx, &live, desired).await
+    }
+
+    async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
+        let fixed = [
+            ("port", live.port != desired.port),
+            ("protocol", live.protocol != "HTTP"),
+            ("target type", live.target_type != "ip"),
+            ("VPC", live.vpc_id != desired.vpc_id),
+        ];
+        if let Some((what, _)) = fixed.iter().find(|(_, differs)| *differs) {
+            bail!(
+                "the {what} of target group {} differs from the configuration and cannot be \
+                 changed in place; run `deployer destroy` and apply again",
+                live.name
+            );
+        }
+        let hc = &desired.health_check;
+        if live.health_check != *hc {
+            ctx.aws
+                .elb
+                .modify_target_group()
+                .target_group_arn(&live.arn)
+                .health_check_path(&hc.path)
+                .health_check_interval_seconds(hc.interval_seconds)
+                .health_check_timeout_seconds(hc.timeout_seconds)
+                .healthy_threshold_count(hc.healthy_threshold)
+                .unhealthy_threshold_count(hc.unhealthy_threshold)
+                .matcher(Matcher::builder().http_code(&hc.matcher).build())
+                .send()
+                .await
+                .or_context(format!("updating the health check of {}", live.name))?;
+        }
+        if live.deregistration_delay_seconds != Some(desired.deregistration_delay_seconds) {
+            ctx.aws
+                .elb
+                .modify_target_group_attributes()
+                .target_group_arn(&live.arn)
+                .attributes(
+                    TargetGroupAttribute::builder()
+                        .key(DEREGISTRATION_DELAY)
+                        .value(desired.deregistration_delay_seconds.to_string())
+                        .build(),
+                )
+                .send()
+                .await
+                .or_context(format!("setting the deregistration delay of {}", live.name))?;
+        }
+        Ok(Live {
+            health_check: hc.clone(),
+            deregistration_delay_seconds: Some(desired.deregistration_delay_seconds),
+            ..live.clone()
+        })
+    }
+
+    async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
+        ctx.aws
+            .elb
+            .delete_target_group()
+            .target_group_arn(&live.arn)
+            .send()
+            .await
+            .or_context(format!("deleting target group {}", live.name))?;
+        Ok(())
+    }
+
+    async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
+        elb_tags(ctx, &live.arn).await
+    }
+
+    fn record(live: &Live) -> ResourceRecord {
+        ResourceRecord {
+            id: live.name.clone(),
+            arn: Some(live.arn.clone()),
+        }
+    }
+
+    fn publish(live: &Live, facts: &mut Facts) {
+        facts.target_group_arn = Some(live.arn.clone());
+    }
+}

@@ -1,0 +1,295 @@
+//! The Fargate task definition: one container with the configured image, port, environment and
+//! `awslogs` logging, run by the execution role.
+//!
+//! Task definitions are immutable; a change registers a new revision. To never churn revisions
+//! (each one restarts every task), the live definition is reduced to exactly the fields this tool
+//! sets before comparing, so AWS's filled-in defaults never look like a difference.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, Result};
+use aws_sdk_ecs::types::{
+    Compatibility, ContainerDefinition, KeyValuePair, LogConfiguration, LogDriver, NetworkMode,
+    PortMapping, Secret, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
+};
+
+use super::cluster::{ecs_owner_tags, ecs_tag_pairs};
+use crate::aws::errors::{is_code, AwsResultExt};
+use crate::engine::{compare, known, Change, Ctx, Facts, Resource, StepId};
+use crate::names::CONTAINER_NAME;
+use crate::state::ResourceRecord;
+
+pub struct TaskDefinition;
+
+/// The part of a task definition this tool manages, in a form that compares field by field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub family: String,
+    pub cpu: String,
+    pub memory: String,
+    pub execution_role_arn: String,
+    pub image: String,
+    pub container_port: i32,
+    pub environment: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+    pub log_group: String,
+    pub log_region: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub arn: String,
+    pub spec: Spec,
+    pub tags: Vec<(String, String)>,
+}
+
+const LOG_STREAM_PREFIX: &str = "ecs";
+
+fn spec_of(definition: &aws_sdk_ecs::types::TaskDefinition) -> Option<Spec> {
+    let container = definition
+        .container_definitions()
+        .iter()
+        .find(|c| c.name() == Some(CONTAINER_NAME))?;
+    let log_options = container
+        .log_configuration()
+        .and_then(|l| l.options())
+        .cloned()
+        .unwrap_or_default();
+    Some(Spec {
+        family: definition.family().unwrap_or_default().to_owned(),
+        cpu: definition.cpu().unwrap_or_default().to_owned(),
+        memory: definition.memory().unwrap_or_default().to_owned(),
+        execution_role_arn: definition
+            .execution_role_arn()
+            .unwrap_or_default()
+            .to_owned(),
+        image: container.image().unwrap_or_default().to_owned(),
+        container_port: container
+            .port_mappings()
+            .first()
+            .and_then(|p| p.container_port())
+            .unwrap_or_default(),
+        environment: container
+            .environment()
+            .iter()
+            .filter_map(|kv| Some((kv.name()?.to_owned(), kv.value()?.to_owned())))
+            .collect(),
+        secrets: container
+            .secrets()
+            .iter()
+            .map(|s| (s.name().to_owned(), s.value_from().to_owned()))
+            .collect(),
+        log_group: log_options
+            .get("awslogs-group")
+            .cloned()
+            .unwrap_or_default(),
+        log_region: log_options
+            .get("awslogs-region")
+            .cloned()
+            .unwrap_or_default(),
+    })
+}
+
+impl Resource for TaskDefinition {
+    const STEP: StepId = StepId::TaskDefinition;
+    type Live = Live;
+    type Desired = Spec;
+
+    fn desired(ctx: &Ctx, facts: &Facts) -> Spec {
+        let config = &ctx.config;
+        Spec {
+            family: ctx.names.task_family.clone(),
+            cpu: config.task.cpu.to_string(),
+            memory: config.task.memory.to_string(),
+            execution_role_arn: known(&facts.execution_role_arn),
+            image: config.container.image.clone(),
+            container_port: config.container.port.into(),
+            environment: config.container.environment.clone(),
+            secrets: config.container.secrets.clone(),
+            log_group: ctx.names.log_group.clone(),
+            log_region: ctx.aws.region.clone(),
+        }
+    }
+
+    async fn read(ctx: &Ctx, _: &Facts) -> Result<Option<Live>> {
+        let family = &ctx.names.task_family;
+        // Naming the family alone returns its latest ACTIVE revision.
+        let answer = ctx
+            .aws
+            .ecs
+            .describe_task_definition()
+            .task_definition(family)
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await;
+        let answer = match answer {
+            Err(e) if is_code(&e, &["ClientException"]) => return Ok(None),
+            other => other.or_context(format!("reading task definition {family}"))?,
+        };
+        let Some(definition) = answer.task_definition() else {
+            return Ok(None);
+        };
+        if definition.status() != Some(&TaskDefinitionStatus::Active) {
+            return Ok(None);
+        }
+        // A revision without our container (registered by hand) differs in every field.
+        let spec = spec_of(definition).unwrap_or_else(|| Spec {
+            family: family.clone(),
+            cpu: String::new(),
+            memory: String::new(),
+            execution_role_arn: String::new(),
+            image: String::new(),
+            container_port: 0,
+            environment: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            log_group: String::new(),
+            log_region: String::new(),
+        });
+        Ok(Some(Live {
+            arn: definition
+                .task_definition_arn()
+                .unwrap_or_default()
+                .to_owned(),
+            spec,
+            tags: ecs_tag_pairs(answer.tags()),
+        }))
+    }
+
+    fn diff(live: &Live, desired: &Spec) -> Vec<Change> {
+        let (old, new) = (&live.spec, desired);
+        let mut changes = Vec::new();
+        compare(&mut changes, "cpu", &old.cpu, &new.cpu);
+        compare(&mut changes, "memory", &old.memory, &new.memory);
+        compare(
+            &mut changes,
+            "execution_role_arn",
+            &old.execution_role_arn,
+            &new.execution_role_arn,
+        );
+        compare(&mut changes, "image", &old.image, &new.image);
+        compare(
+            &mut changes,
+            "container_port",
+            &old.container_port,
+            &new.container_port,
+        );
+        compare(
+            &mut changes,
+            "environment",
+            &old.environment,
+            &new.environment,
+        );
+        // Secret ARNs are not secret, but keep the plan short: names only.
+        compare(
+            &mut changes,
+            "secrets",
+            &old.secrets.keys().collect::<Vec<_>>(),
+            &new.secrets.keys().collect::<Vec<_>>(),
+        );
+        if changes.iter().all(|c| c.field != "secrets") && old.secrets != new.secrets {
+            changes.push(Change::new("secrets", "(other ARNs)", "(configured ARNs)"));
+        }
+        compare(&mut changes, "log_group", &old.log_group, &new.log_group);
+        compare(&mut changes, "log_region", &old.log_region, &new.log_region);
+        changes
+    }
+
+    async fn create(ctx: &Ctx, spec: &Spec) -> Result<Live> {
+        let mut container = ContainerDefinition::builder()
+            .name(CONTAINER_NAME)
+            .image(&spec.image)
+            .essential(true)
+            .port_mappings(
+                PortMapping::builder()
+                    .container_port(spec.container_port)
+                    .protocol(TransportProtocol::Tcp)
+                    .build(),
+            )
+            .log_configuration(
+                LogConfiguration::builder()
+                    .log_driver(LogDriver::Awslogs)
+                    .options("awslogs-group", &spec.log_group)
+                    .options("awslogs-region", &spec.log_region)
+                    .options("awslogs-stream-prefix", LOG_STREAM_PREFIX)
+                    .build()?,
+            );
+        for (name, value) in &spec.environment {
+            container =
+                container.environment(KeyValuePair::builder().name(name).value(value).build());
+        }
+        for (name, arn) in &spec.secrets {
+            container = container.secrets(Secret::builder().name(name).value_from(arn).build()?);
+        }
+        let registered = ctx
+            .aws
+            .ecs
+            .register_task_definition()
+            .family(&spec.family)
+            .requires_compatibilities(Compatibility::Fargate)
+            .network_mode(NetworkMode::Awsvpc)
+            .cpu(&spec.cpu)
+            .memory(&spec.memory)
+            .execution_role_arn(&spec.execution_role_arn)
+            .container_definitions(container.build())
+            .set_tags(Some(ecs_owner_tags(ctx)))
+            .send()
+            .await
+            .or_context(format!("registering task definition {}", spec.family))?;
+        let definition = registered
+            .task_definition()
+            .context("RegisterTaskDefinition returned no task definition")?;
+        Ok(Live {
+            arn: definition
+                .task_definition_arn()
+                .unwrap_or_default()
+                .to_owned(),
+            spec: spec.clone(),
+            tags: Vec::new(),
+        })
+    }
+
+    async fn update(ctx: &Ctx, _: &Live, spec: &Spec) -> Result<Live> {
+        // Older revisions stay ACTIVE: they are what a rollback goes back to.
+        Self::create(ctx, spec).await
+    }
+
+    async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
+        let ecs = &ctx.aws.ecs;
+        let mut revisions = Vec::new();
+        let mut pages = ecs
+            .list_task_definitions()
+            .family_prefix(&live.spec.family)
+            .status(TaskDefinitionStatus::Active)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.or_context("listing task definition revisions")?;
+            revisions.extend(page.task_definition_arns().iter().cloned());
+        }
+        // The family prefix also matches longer family names; keep exactly ours.
+        let ours = format!(":task-definition/{}:", live.spec.family);
+        for arn in revisions.iter().filter(|arn| arn.contains(&ours)) {
+            ecs.deregister_task_definition()
+                .task_definition(arn)
+                .send()
+                .await
+                .or_context(format!("deregistering {arn}"))?;
+        }
+        Ok(())
+    }
+
+    async fn tags(_: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
+        Ok(live.tags.clone())
+    }
+
+    fn record(live: &Live) -> ResourceRecord {
+        ResourceRecord {
+            id: live.arn.clone(),
+            arn: Some(live.arn.clone()),
+        }
+    }
+
+    fn publish(live: &Live, facts: &mut Facts) {
+        facts.task_definition_arn = Some(live.arn.clone());
+    }
+}

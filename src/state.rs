@@ -1,0 +1,274 @@
+//! The local state file: what this tool created for one environment, and the outputs of the last
+//! apply.
+//!
+//! AWS stays the source of truth — every run reads the live resources by their deterministic
+//! names — so the state is small: the IDs and ARNs of what we made (which is also our record of
+//! ownership) and the outputs, so that `deployer outputs` needs neither network nor credentials.
+//! It is written atomically after every completed step, so a crash at any point leaves a file that
+//! parses and lists every resource that was created.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// The schema version written by this build. Older versions are migrated on read; newer ones are
+/// refused, so an old binary never silently drops what a newer one recorded.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything recorded about one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub version: u32,
+    pub project: String,
+    pub environment: String,
+    pub region: String,
+    /// Seconds since the Unix epoch of the last write.
+    #[serde(default)]
+    pub updated_at: u64,
+    /// Resources this tool created or adopted, by step key (`load_balancer`, `service`, ...).
+    #[serde(default)]
+    pub resources: BTreeMap<String, ResourceRecord>,
+    /// The stack's outputs (`alb_dns_name`, ...), as of the last apply.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// The identity of one resource. Never holds secrets: only IDs, ARNs and names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceRecord {
+    /// The ID AWS gave the resource, or its name where the name is its ID.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+}
+
+impl State {
+    pub fn new(project: &str, environment: &str, region: &str) -> Self {
+        Self {
+            version: SCHEMA_VERSION,
+            project: project.to_owned(),
+            environment: environment.to_owned(),
+            region: region.to_owned(),
+            updated_at: 0,
+            resources: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    /// Whether nothing is recorded: no resource and no output.
+    pub fn is_empty(&self) -> bool {
+        self.resources.is_empty() && self.outputs.is_empty()
+    }
+}
+
+/// Why the state file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read state file {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("state file {} is not valid: {message}; fix or move it aside (AWS is unchanged, and `deployer apply` finds the resources again by name)", path.display())]
+    Corrupt { path: PathBuf, message: String },
+    #[error("state file {} has schema version {found}, newer than the {SCHEMA_VERSION} this deployer understands; upgrade deployer", path.display())]
+    TooNew { path: PathBuf, found: u32 },
+    #[error("state file {} belongs to {found}, not {expected}", path.display())]
+    WrongEnvironment {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error("cannot write state file {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+}
+
+/// The state file of one environment: `<dir>/<environment>.json`.
+#[derive(Debug, Clone)]
+pub struct StateFile {
+    path: PathBuf,
+}
+
+impl StateFile {
+    pub fn new(dir: &Path, environment: &str) -> Self {
+        Self {
+            path: dir.join(format!("{environment}.json")),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the state; `Ok(None)` when there is no file yet.
+    pub fn load(&self) -> Result<Option<State>, StateError> {
+        let text = match fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(StateError::Read {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+        };
+        // Read the version on its own first, so that a newer schema is reported as such rather
+        // than as an unknown field.
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        let corrupt = |e: serde_json::Error| StateError::Corrupt {
+            path: self.path.clone(),
+            message: e.to_string(),
+        };
+        let Version { version } = serde_json::from_str(&text).map_err(corrupt)?;
+        if version > SCHEMA_VERSION {
+            return Err(StateError::TooNew {
+                path: self.path.clone(),
+                found: version,
+            });
+        }
+        serde_json::from_str(&text).map(Some).map_err(corrupt)
+    }
+
+    /// Reads the state and checks that it belongs to this project and environment.
+    pub fn load_for(&self, project: &str, environment: &str) -> Result<Option<State>, StateError> {
+        let state = self.load()?;
+        if let Some(state) = &state {
+            if state.project != project || state.environment != environment {
+                return Err(StateError::WrongEnvironment {
+                    path: self.path.clone(),
+                    found: format!("{}-{}", state.project, state.environment),
+                    expected: format!("{project}-{environment}"),
+                });
+            }
+        }
+        Ok(state)
+    }
+
+    /// Writes the state atomically: a temporary file in the same directory, flushed to disk, then
+    /// renamed over the old one. Readers see the old file or the new one, never half of either.
+    /// The directory is created private to the user (0700) and the file is 0600.
+    pub fn save(&self, state: &State) -> Result<(), StateError> {
+        let write_err = |source| StateError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        create_private_dir(dir).map_err(write_err)?;
+        let mut state = state.clone();
+        state.version = SCHEMA_VERSION;
+        state.updated_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut json = serde_json::to_vec_pretty(&state).expect("state serializes");
+        json.push(b'\n');
+        // tempfile creates the file with mode 0600 on Unix.
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(write_err)?;
+        file.write_all(&json).map_err(write_err)?;
+        file.as_file().sync_all().map_err(write_err)?;
+        file.persist(&self.path).map_err(|e| write_err(e.error))?;
+        Ok(())
+    }
+
+    /// Removes the state file, after a destroy has removed everything it listed.
+    pub fn remove(&self) -> Result<(), StateError> {
+        match fs::remove_file(&self.path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StateError::Write {
+                path: self.path.clone(),
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> State {
+        let mut state = State::new("simhill", "dev", "eu-central-1");
+        state.resources.insert(
+            "load_balancer".into(),
+            ResourceRecord {
+                id: "simhill-dev-alb".into(),
+                arn: Some(
+                    "arn:aws:elasticloadbalancing:eu-central-1:1:loadbalancer/app/x/1".into(),
+                ),
+            },
+        );
+        state
+            .outputs
+            .insert("alb_dns_name".into(), "x.elb.amazonaws.com".into());
+        state
+    }
+
+    #[test]
+    fn round_trips_and_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(&dir.path().join(".deployer"), "dev");
+        assert_eq!(file.load().unwrap(), None);
+        file.save(&sample()).unwrap();
+        let loaded = file.load().unwrap().unwrap();
+        assert_eq!(loaded.resources, sample().resources);
+        assert_eq!(loaded.outputs, sample().outputs);
+        assert!(loaded.updated_at > 0);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(file.path()), 0o600);
+            assert_eq!(mode(file.path().parent().unwrap()), 0o700);
+        }
+        // No temporary files are left beside it.
+        let entries = fs::read_dir(file.path().parent().unwrap()).unwrap().count();
+        assert_eq!(entries, 1);
+    }
+
+    #[test]
+    fn corrupt_file_is_reported_with_its_path_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path(), "dev");
+        fs::write(file.path(), "{ not json").unwrap();
+        let err = file.load().unwrap_err();
+        assert!(matches!(err, StateError::Corrupt { .. }));
+        assert!(err.to_string().contains(&file.path().display().to_string()));
+        assert_eq!(fs::read_to_string(file.path()).unwrap(), "{ not json");
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path(), "dev");
+        fs::write(file.path(), r#"{"version": 99, "something_new": true}"#).unwrap();
+        assert!(matches!(
+            file.load().unwrap_err(),
+            StateError::TooNew { found: 99, .. }
+        ));
+    }
+
+    #[test]
+    fn state_of_another_environment_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path(), "dev");
+        file.save(&sample()).unwrap();
+        let err = file.load_for("simhill", "prod").unwrap_err();
+        assert!(matches!(err, StateError::WrongEnvironment { .. }));
+    }
+}
