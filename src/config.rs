@@ -394,12 +394,13 @@ pub enum ConfigError {
     /// The file could not be read (missing, unreadable, not UTF-8). For a
     /// missing file the message also lists the `.toml` files that do exist
     /// next to it.
-    #[error("{}", display_read(path, source))]
+    #[error("{}", display_read(path, error))]
     Read {
         /// The file that was asked for.
         path: PathBuf,
-        /// The underlying I/O error.
-        source: std::io::Error,
+        /// The underlying I/O error. Not a `source`: the message already says it, and a cause
+        /// chain printed on one line would say it twice.
+        error: std::io::Error,
     },
     /// The text is not TOML, or does not have the expected shape: an unknown
     /// key, a wrong type, a missing required key.
@@ -485,7 +486,11 @@ fn not_found_hint(path: &Path) -> Option<String> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Some(format!("directory {} does not exist", dir.display()));
+            return Some(format!(
+                "directory {} does not exist here; run deployer from the directory that holds \
+                 it, or name the file with --config PATH",
+                dir.display()
+            ));
         }
         Err(_) => return None,
     };
@@ -538,9 +543,9 @@ fn display_invalid(path: &Path, problems: &[Problem]) -> String {
 impl Config {
     /// Reads, parses and validates a file. Never touches the network.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Self::from_toml_str(&text, path)
     }
@@ -2518,7 +2523,7 @@ image = "nginx:1.27"
             .unwrap_err()
             .to_string();
         assert!(
-            gone.ends_with("hint: directory /nonexistent-deployer-dir does not exist"),
+            gone.contains("hint: directory /nonexistent-deployer-dir does not exist here"),
             "{gone}"
         );
     }

@@ -1,0 +1,119 @@
+//! Bad input never reaches AWS: a clear message naming the file, the key or line and what is
+//! allowed; exit code 3; no request to the emulator; the state file untouched.
+
+use std::path::Path;
+
+use crate::lifecycle::DEV_TOML;
+use crate::support::TestEnv;
+
+const STATE: &str = r#"{
+  "version": 1,
+  "project": "simhill",
+  "environment": "dev",
+  "region": "eu-central-1",
+  "updated_at": 1,
+  "resources": {},
+  "outputs": { "alb_dns_name": "x.elb.amazonaws.com" }
+}
+"#;
+
+/// Runs `args` in an environment whose `envs/dev.toml` is `config` (or absent) and whose state
+/// file exists; asserts the invalid-input contract and returns stderr.
+fn rejected(config: Option<&str>, args: &[&str]) -> String {
+    let env = TestEnv::start();
+    if let Some(config) = config {
+        env.write_config("dev", config);
+    }
+    let state = env.dir.path().join(".deployer/dev.json");
+    std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+    std::fs::write(&state, STATE).unwrap();
+    let output = env.deployer().args(args).assert().code(3);
+    assert_eq!(env.proxy.calls(), [], "no AWS call on bad input");
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        STATE,
+        "state untouched"
+    );
+    let out = output.get_output();
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+#[test]
+fn malformed_toml_names_file_and_line() {
+    let stderr = rejected(Some("project = \"simhill\n"), &["apply", "--yes"]);
+    insta::assert_snapshot!(stderr);
+}
+
+#[test]
+fn unknown_key_names_key_and_allowed_keys() {
+    let config = DEV_TOML.replace("[health_check]", "[health_check]\nintervall = 10");
+    let stderr = rejected(Some(&config), &["apply", "--yes"]);
+    insta::assert_snapshot!(stderr);
+}
+
+#[test]
+fn wrong_type_names_key_and_expected_type() {
+    let config = DEV_TOML.replace("desired_count = 2", "desired_count = \"two\"");
+    let stderr = rejected(Some(&config), &["apply", "--yes"]);
+    insta::assert_snapshot!(stderr);
+}
+
+#[test]
+fn missing_value_names_the_key() {
+    let config = DEV_TOML.replace("region = \"eu-central-1\"", "");
+    let stderr = rejected(Some(&config), &["destroy", "--yes"]);
+    insta::assert_snapshot!(stderr);
+}
+
+#[test]
+fn missing_file_names_the_path() {
+    let stderr = rejected(None, &["plan"]);
+    insta::assert_snapshot!(stderr);
+}
+
+#[test]
+fn environment_in_file_must_match_env_flag() {
+    let config = DEV_TOML.replace("environment = \"dev\"", "environment = \"prod\"");
+    let stderr = rejected(Some(&config), &["apply", "--yes", "--env", "dev"]);
+    insta::assert_snapshot!(stderr);
+}
+
+#[test]
+fn unknown_flag_is_invalid_input() {
+    let stderr = rejected(Some(DEV_TOML), &["apply", "--yes", "--colour"]);
+    assert!(stderr.contains("--colour"), "{stderr}");
+}
+
+/// Every file of the corpus of bad configurations is refused before any AWS call, with a
+/// message that names its file. The messages themselves are snapshots.
+#[test]
+fn corpus_of_bad_configurations() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad-configs");
+    let mut files: Vec<_> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 15, "corpus too small: {files:?}");
+    let env = TestEnv::start();
+    for file in files {
+        let stem = file.file_stem().unwrap().to_str().unwrap();
+        let relative = format!("envs/{stem}.toml");
+        env.write_config(stem, &std::fs::read_to_string(&file).unwrap());
+        let output = env
+            .deployer()
+            .args(["apply", "--yes", "--config", &relative])
+            .assert()
+            .code(3);
+        let stderr = String::from_utf8(output.get_output().stderr.clone()).unwrap();
+        assert!(stderr.contains(&relative), "{stem}: {stderr}");
+        insta::assert_snapshot!(format!("corpus-{stem}"), stderr);
+    }
+    assert_eq!(
+        env.proxy.calls(),
+        [],
+        "no AWS call for any bad configuration"
+    );
+}

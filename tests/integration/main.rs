@@ -1,0 +1,9 @@
+//! The integration tests: the real `deployer` binary against a local AWS emulator (moto server),
+//! through a proxy that records (and can fault) every AWS call. One test binary, so the AWS SDK
+//! is linked once.
+
+mod support;
+
+mod bad_input;
+mod lifecycle;
+mod stack;
