@@ -68,6 +68,16 @@ impl OwnerTags {
         ]
     }
 
+    /// The tags as `Key=Value` pairs, for messages.
+    pub fn describe(&self) -> String {
+        let pairs: Vec<String> = self
+            .pairs()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        pairs.join(", ")
+    }
+
     /// Whether a resource's tags say that it belongs to this project and environment.
     pub fn matches<'a>(&self, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
         let mut found = [false; 3];

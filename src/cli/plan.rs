@@ -23,14 +23,18 @@ pub struct PlanArgs {
     /// Show what destroy would delete instead.
     #[arg(long)]
     destroy: bool,
+
+    /// Plan to take over resources found under this stack's names without its tags, as
+    /// `apply --adopt` would.
+    #[arg(long)]
+    adopt: bool,
 }
 
 pub async fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Result<Exit> {
     let config = global.load_config()?;
     let (state_file, state) = global.load_state(&config)?;
     let aws = global.connect(&config).await;
-    // Plan never adopts; it reports what it found.
-    let ctx = Ctx::new(config, aws, state_file, state, true);
+    let ctx = Ctx::new(config, aws, state_file, state, args.adopt);
     let pass = if args.destroy {
         Pass::Destroy
     } else {

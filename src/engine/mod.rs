@@ -116,6 +116,14 @@ pub struct StepResult {
 pub struct Planned {
     pub result: StepResult,
     live: Option<Box<dyn Any + Send + Sync>>,
+    /// The resource is someone else's and `--adopt` was given: tag it as ours.
+    adopt: bool,
+}
+
+/// What the plan pass found for one step, handed to the pass that acts on it.
+pub(crate) struct Found {
+    live: Option<Box<dyn Any + Send + Sync>>,
+    adopt: bool,
 }
 
 /// A resource kind: how to read, compare, create, update and delete it.
@@ -141,6 +149,8 @@ pub(crate) trait Resource {
     /// The resource's tags, as (key, value) pairs; may cost a call where `read` does not return
     /// them, so it is only asked when ownership is in question.
     async fn tags(ctx: &Ctx, live: &Self::Live) -> Result<Vec<(String, String)>>;
+    /// Puts this stack's owner tags on a resource found without them (`--adopt`).
+    async fn tag(ctx: &Ctx, live: &Self::Live) -> Result<()>;
     /// Its identity in the state file.
     fn record(live: &Self::Live) -> ResourceRecord;
     /// What later steps learn from it.
@@ -260,30 +270,43 @@ fn describe_tags(tags: &[(String, String)]) -> String {
 }
 
 /// The plan pass for one step: read it and compare it with the configuration.
-pub(crate) async fn plan_step<R: Resource>(ctx: &Ctx, facts: &Mutex<Facts>) -> Result<Planned> {
+pub(crate) async fn plan_step<R: Resource>(
+    ctx: &Ctx,
+    facts: &Mutex<Facts>,
+    pass: Pass,
+) -> Result<Planned> {
     let known = facts.lock().expect("facts lock").clone();
     let live = R::read(ctx, &known).await?;
     let desired = R::desired(ctx, &known);
+    let mut adopt = false;
     let action = match &live {
         None if !R::MANAGED => Action::Read,
         None => Action::Create,
         Some(_) if !R::MANAGED => Action::Read,
         Some(live) => {
-            if let Ownership::Foreign(tags) = ctx.owns::<R>(live).await? {
+            let mut changes = Vec::new();
+            // Destroy checks ownership itself, and leaves what is not ours alone.
+            let ownership = match pass {
+                Pass::Apply => ctx.owns::<R>(live).await?,
+                Pass::Destroy => Ownership::Ours,
+            };
+            if let Ownership::Foreign(tags) = ownership {
                 if !ctx.adopt {
                     bail!(
-                        "found an existing {} named {} with {tags}, not the tags of {}-{} \
-                         (Project, Environment, ManagedBy=deployer); it may belong to someone \
-                         else. Rename this stack's project or environment, delete that resource, \
-                         or run again with --adopt to take it over",
+                        "found an existing {} {} with {tags}, not the tags of {}-{} (Project, \
+                         Environment, ManagedBy=deployer); it may belong to someone else. Rename \
+                         this stack's project or environment, delete that resource, or run again \
+                         with --adopt to take it over",
                         R::STEP,
                         R::record(live).id,
                         ctx.owner.project,
                         ctx.owner.environment,
                     );
                 }
+                adopt = true;
+                changes.push(Change::new("tags", tags, ctx.owner.describe()));
             }
-            let changes = R::diff(live, &desired);
+            changes.extend(R::diff(live, &desired));
             if changes.is_empty() {
                 Action::NoChange
             } else {
@@ -300,6 +323,7 @@ pub(crate) async fn plan_step<R: Resource>(ctx: &Ctx, facts: &Mutex<Facts>) -> R
             action,
         },
         live: live.map(|l| Box::new(l) as Box<dyn Any + Send + Sync>),
+        adopt,
     })
 }
 
@@ -307,19 +331,29 @@ pub(crate) async fn plan_step<R: Resource>(ctx: &Ctx, facts: &Mutex<Facts>) -> R
 pub(crate) async fn apply_step<R: Resource>(
     ctx: &Ctx,
     facts: &Mutex<Facts>,
-    planned: Option<Box<dyn Any + Send + Sync>>,
+    planned: Found,
 ) -> Result<StepResult> {
     let known = facts.lock().expect("facts lock").clone();
-    let live = planned.map(|l| *l.downcast::<R::Live>().expect("plan of the same step"));
+    let live = planned
+        .live
+        .map(|l| *l.downcast::<R::Live>().expect("plan of the same step"));
     let desired = R::desired(ctx, &known);
     let (live, action) = match live {
         None if !R::MANAGED => bail!("{} not found", R::STEP),
         None => (R::create(ctx, &desired).await?, Action::Create),
         Some(live) if !R::MANAGED => (live, Action::Read),
         Some(live) => {
-            let changes = R::diff(&live, &desired);
-            if changes.is_empty() {
+            let mut changes = Vec::new();
+            if planned.adopt {
+                R::tag(ctx, &live).await?;
+                changes.push(Change::new("tags", "(not ours)", ctx.owner.describe()));
+            }
+            let updates = R::diff(&live, &desired);
+            changes.extend(updates.iter().cloned());
+            if updates.is_empty() && changes.is_empty() {
                 (live, Action::NoChange)
+            } else if updates.is_empty() {
+                (live, Action::Update(changes))
             } else {
                 (
                     R::update(ctx, &live, &desired).await?,
@@ -340,11 +374,10 @@ pub(crate) async fn apply_step<R: Resource>(
 }
 
 /// The destroy pass for one step: delete what the plan pass found, if it is ours.
-pub(crate) async fn destroy_step<R: Resource>(
-    ctx: &Ctx,
-    planned: Option<Box<dyn Any + Send + Sync>>,
-) -> Result<StepResult> {
-    let live = planned.map(|l| *l.downcast::<R::Live>().expect("plan of the same step"));
+pub(crate) async fn destroy_step<R: Resource>(ctx: &Ctx, planned: Found) -> Result<StepResult> {
+    let live = planned
+        .live
+        .map(|l| *l.downcast::<R::Live>().expect("plan of the same step"));
     if !R::MANAGED {
         return Ok(StepResult {
             action: Action::Read,
@@ -412,7 +445,7 @@ pub async fn plan(ctx: &Ctx, pass: Pass) -> Result<Plan> {
     let results = graph::run(
         &StepId::ALL,
         |s| s.depends_on().to_vec(),
-        |step| resources::plan(step, ctx, &facts),
+        |step| resources::plan(step, ctx, &facts, pass),
         |_, _| {},
     )
     .await;
@@ -450,13 +483,25 @@ pub async fn execute(
     mut report: impl FnMut(StepId, &Finished<StepResult>),
 ) -> Result<Facts> {
     let Plan { pass, steps, facts } = plan;
-    let lives: Mutex<BTreeMap<StepId, Option<Box<dyn Any + Send + Sync>>>> = Mutex::new(
+    let found: Mutex<BTreeMap<StepId, Found>> = Mutex::new(
         steps
             .into_iter()
-            .map(|(step, planned)| (step, planned.live))
+            .map(|(step, planned)| {
+                let found = Found {
+                    live: planned.live,
+                    adopt: planned.adopt,
+                };
+                (step, found)
+            })
             .collect(),
     );
-    let take = |step: StepId| lives.lock().expect("lives lock").remove(&step).flatten();
+    let take = |step: StepId| {
+        found
+            .lock()
+            .expect("found lock")
+            .remove(&step)
+            .expect("every step was planned")
+    };
     let facts = Mutex::new(match pass {
         Pass::Apply => Facts::default(),
         Pass::Destroy => facts,

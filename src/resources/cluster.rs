@@ -25,6 +25,19 @@ pub(crate) fn ecs_owner_tags(ctx: &Ctx) -> Vec<Tag> {
         .collect()
 }
 
+/// Puts our tags on an ECS resource.
+pub(crate) async fn tag_ecs(ctx: &Ctx, arn: &str) -> Result<()> {
+    ctx.aws
+        .ecs
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(ecs_owner_tags(ctx)))
+        .send()
+        .await
+        .or_context(format!("tagging {arn}"))?;
+    Ok(())
+}
+
 pub(crate) fn ecs_tag_pairs(tags: &[Tag]) -> Vec<(String, String)> {
     tags.iter()
         .map(|t| {
@@ -109,6 +122,10 @@ impl Resource for Cluster {
 
     async fn tags(_: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
         Ok(live.tags.clone())
+    }
+
+    async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
+        tag_ecs(ctx, &live.arn).await
     }
 
     fn record(live: &Live) -> ResourceRecord {

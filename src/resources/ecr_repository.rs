@@ -257,6 +257,24 @@ impl Resource for EcrRepository {
             .collect())
     }
 
+    async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
+        let tags = ctx
+            .owner
+            .pairs()
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()?;
+        ctx.aws
+            .ecr
+            .tag_resource()
+            .resource_arn(&live.arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .or_context(format!("tagging ECR repository {}", live.name))?;
+        Ok(())
+    }
+
     fn record(live: &Live) -> ResourceRecord {
         ResourceRecord {
             id: live.name.clone(),

@@ -252,6 +252,24 @@ impl Resource for ExecutionRole {
         Ok(live.tags.clone())
     }
 
+    async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
+        let tags = ctx
+            .owner
+            .pairs()
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()?;
+        ctx.aws
+            .iam
+            .tag_role()
+            .role_name(&live.name)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .or_context(format!("tagging IAM role {}", live.name))?;
+        Ok(())
+    }
+
     fn record(live: &Live) -> ResourceRecord {
         ResourceRecord {
             id: live.name.clone(),

@@ -3,7 +3,7 @@
 use anyhow::{Context as _, Result};
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ProtocolEnum};
 
-use super::load_balancer::{elb_owner_tags, elb_tags};
+use super::load_balancer::{elb_owner_tags, elb_tags, tag_elb};
 use crate::aws::errors::{is_code, AwsResultExt};
 use crate::engine::{compare, known, Change, Ctx, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
@@ -169,6 +169,10 @@ impl Resource for Listener {
 
     async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
         elb_tags(ctx, &live.arn).await
+    }
+
+    async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
+        tag_elb(ctx, &live.arn).await
     }
 
     fn record(live: &Live) -> ResourceRecord {

@@ -68,6 +68,19 @@ pub(crate) fn elb_owner_tags(ctx: &Ctx) -> Vec<Tag> {
         .collect()
 }
 
+/// Puts our tags on an ELBv2 resource.
+pub(crate) async fn tag_elb(ctx: &Ctx, arn: &str) -> Result<()> {
+    ctx.aws
+        .elb
+        .add_tags()
+        .resource_arns(arn)
+        .set_tags(Some(elb_owner_tags(ctx)))
+        .send()
+        .await
+        .or_context(format!("tagging {arn}"))?;
+    Ok(())
+}
+
 fn sorted(mut items: Vec<String>) -> Vec<String> {
     items.sort();
     items
@@ -221,6 +234,10 @@ impl Resource for LoadBalancer {
 
     async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
         elb_tags(ctx, &live.arn).await
+    }
+
+    async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
+        tag_elb(ctx, &live.arn).await
     }
 
     fn record(live: &Live) -> ResourceRecord {

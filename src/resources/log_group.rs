@@ -166,6 +166,40 @@ impl Resource for LogGroup {
         Ok(tags.unwrap_or_default().into_iter().collect())
     }
 
+    async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
+        let tags: HashMap<String, String> = ctx
+            .owner
+            .pairs()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let doing = || format!("tagging log group {}", live.name);
+        match &live.arn {
+            Some(arn) => {
+                ctx.aws
+                    .logs
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .or_context(doing())?;
+            }
+            #[allow(deprecated)]
+            None => {
+                ctx.aws
+                    .logs
+                    .tag_log_group()
+                    .log_group_name(&live.name)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .or_context(doing())?;
+            }
+        }
+        Ok(())
+    }
+
     fn record(live: &Live) -> ResourceRecord {
         ResourceRecord {
             id: live.name.clone(),

@@ -17,12 +17,13 @@ mod service;
 mod target_group;
 mod task_definition;
 
-use std::any::Any;
 use std::sync::Mutex;
 
 use anyhow::Result;
 
-use crate::engine::{apply_step, destroy_step, plan_step, Ctx, Facts, Planned, StepId, StepResult};
+use crate::engine::{
+    apply_step, destroy_step, plan_step, Ctx, Facts, Found, Pass, Planned, StepId, StepResult,
+};
 
 pub(crate) use security_group::ReadCache;
 
@@ -82,24 +83,25 @@ macro_rules! with_resource {
     };
 }
 
-pub(crate) async fn plan(step: StepId, ctx: &Ctx, facts: &Mutex<Facts>) -> Result<Planned> {
-    with_resource!(step, R => plan_step::<R>(ctx, facts).await)
+pub(crate) async fn plan(
+    step: StepId,
+    ctx: &Ctx,
+    facts: &Mutex<Facts>,
+    pass: Pass,
+) -> Result<Planned> {
+    with_resource!(step, R => plan_step::<R>(ctx, facts, pass).await)
 }
 
 pub(crate) async fn apply(
     step: StepId,
     ctx: &Ctx,
     facts: &Mutex<Facts>,
-    planned: Option<Box<dyn Any + Send + Sync>>,
+    planned: Found,
 ) -> Result<StepResult> {
     with_resource!(step, R => apply_step::<R>(ctx, facts, planned).await)
 }
 
-pub(crate) async fn destroy(
-    step: StepId,
-    ctx: &Ctx,
-    planned: Option<Box<dyn Any + Send + Sync>>,
-) -> Result<StepResult> {
+pub(crate) async fn destroy(step: StepId, ctx: &Ctx, planned: Found) -> Result<StepResult> {
     with_resource!(step, R => destroy_step::<R>(ctx, planned).await)
 }
 

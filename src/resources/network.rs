@@ -88,6 +88,10 @@ impl Resource for Network {
         Ok(Vec::new())
     }
 
+    async fn tag(_: &Ctx, _: &Live) -> Result<()> {
+        Ok(())
+    }
+
     fn record(live: &Live) -> ResourceRecord {
         ResourceRecord {
             id: live.vpc_id.clone(),

@@ -315,6 +315,24 @@ macro_rules! security_group_resource {
                 Ok(live.tags.clone())
             }
 
+            async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
+                let tags = ctx
+                    .owner
+                    .pairs()
+                    .into_iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect();
+                ctx.aws
+                    .ec2
+                    .create_tags()
+                    .resources(&live.id)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .or_context(format!("tagging security group {}", live.id))?;
+                Ok(())
+            }
+
             fn record(live: &Live) -> ResourceRecord {
                 ResourceRecord {
                     id: live.id.clone(),

@@ -7,7 +7,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum,
 };
 
-use super::load_balancer::{elb_owner_tags, elb_tags};
+use super::load_balancer::{elb_owner_tags, elb_tags, tag_elb};
 use crate::aws::errors::{is_code, AwsResultExt};
 use crate::engine::{compare, known, Change, Ctx, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
@@ -292,6 +292,10 @@ impl Resource for TargetGroup {
 
     async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
         elb_tags(ctx, &live.arn).await
+    }
+
+    async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
+        tag_elb(ctx, &live.arn).await
     }
 
     fn record(live: &Live) -> ResourceRecord {

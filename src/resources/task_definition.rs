@@ -13,7 +13,7 @@ use aws_sdk_ecs::types::{
     PortMapping, Secret, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
 };
 
-use super::cluster::{ecs_owner_tags, ecs_tag_pairs};
+use super::cluster::{ecs_owner_tags, ecs_tag_pairs, tag_ecs};
 use crate::aws::errors::{is_code, AwsResultExt};
 use crate::engine::{compare, known, Change, Ctx, Facts, Resource, StepId};
 use crate::names::CONTAINER_NAME;
@@ -280,6 +280,10 @@ impl Resource for TaskDefinition {
 
     async fn tags(_: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
         Ok(live.tags.clone())
+    }
+
+    async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
+        tag_ecs(ctx, &live.arn).await
     }
 
     fn record(live: &Live) -> ResourceRecord {

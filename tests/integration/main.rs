@@ -5,5 +5,7 @@
 mod support;
 
 mod bad_input;
+mod drift;
 mod lifecycle;
+mod plan;
 mod stack;

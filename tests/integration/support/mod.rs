@@ -91,9 +91,14 @@ impl TestEnv {
             }
         }
         // ~/.aws/config could set a region, retries or endpoints too.
-        let missing = self.dir.path().join(".no-aws-config");
-        cmd.env("AWS_CONFIG_FILE", &missing)
-            .env("AWS_SHARED_CREDENTIALS_FILE", &missing)
+        // An empty file rather than a missing one: the SDK warns about a missing one.
+        let empty = self.dir.path().join(".aws-config-empty");
+        if !empty.exists() {
+            std::fs::write(&empty, "")
+                .unwrap_or_else(|e| panic!("cannot write {}: {e}", empty.display()));
+        }
+        cmd.env("AWS_CONFIG_FILE", &empty)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
             .env("AWS_ENDPOINT_URL", self.proxy.url())
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
