@@ -51,3 +51,64 @@ where
         self.map_err(|e| describe(e, doing))
     }
 }
+
+/// Whether the call failed in a way that says nothing about whether AWS applied it: the
+/// connection dropped, it timed out, AWS was throttling or had an internal error. The SDK retries
+/// these by itself; code that turns SDK retries off to check before retrying (a create that is not
+/// idempotent) asks here.
+pub fn is_transient<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    const THROTTLING: &[&str] = &[
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "InternalFailure",
+        "InternalError",
+        "ServiceUnavailable",
+        "ServerException",
+    ];
+    match error {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(_) => is_code(error, THROTTLING),
+        _ => false,
+    }
+}
+
+/// Whether AWS's answer is one of the ways it says "the new IAM role is not usable yet", or "the
+/// target group is not attached to the load balancer yet": both settle within minutes of the
+/// create that caused them.
+pub fn not_propagated_yet<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    const CODES: &[&str] = &[
+        "InvalidParameterException",
+        "ClientException",
+        "AccessDeniedException",
+        "AccessDenied",
+        "MalformedPolicyDocument",
+    ];
+    const SIGNS: &[&str] = &[
+        "unable to assume",
+        "assume the role",
+        "verify that the ecs service role",
+        "iam:passrole",
+        "invalid principal",
+        "role is not valid",
+        "does not have an associated load balancer",
+    ];
+    is_code(error, CODES)
+        && message(error).is_some_and(|m| {
+            let m = m.to_ascii_lowercase();
+            SIGNS.iter().any(|sign| m.contains(sign))
+        })
+}
+
+/// The code and message of an error, for progress lines.
+pub fn brief<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> String {
+    match (code(error), message(error)) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => "the connection failed".to_owned(),
+    }
+}

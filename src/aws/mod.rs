@@ -4,5 +4,6 @@
 
 mod clients;
 pub mod errors;
+pub mod retry;
 
 pub use clients::{AwsClients, ConnectOptions};

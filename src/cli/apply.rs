@@ -24,7 +24,7 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Re
     let config = global.load_config()?;
     let (state_file, state) = global.load_state(&config)?;
     let aws = global.connect(&config).await;
-    let ctx = Ctx::new(config, aws, state_file, state, args.adopt);
+    let ctx = Ctx::new(config, aws, state_file, state, args.adopt, printer.clone());
 
     let plan = {
         let _progress = printer.progress("Reading the live stack");

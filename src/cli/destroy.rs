@@ -21,7 +21,7 @@ pub async fn run(global: &GlobalArgs, args: &DestroyArgs, printer: &Printer) -> 
     let config = global.load_config()?;
     let (state_file, state) = global.load_state(&config)?;
     let aws = global.connect(&config).await;
-    let ctx = Ctx::new(config, aws, state_file, state, false);
+    let ctx = Ctx::new(config, aws, state_file, state, false, printer.clone());
 
     let plan = {
         let _progress = printer.progress("Reading the live stack");
@@ -53,6 +53,8 @@ pub async fn run(global: &GlobalArgs, args: &DestroyArgs, printer: &Printer) -> 
         return Ok(Exit::Success);
     }
 
+    // From here on the outputs describe a stack that is going away.
+    ctx.save_outputs(Default::default())?;
     let progress = printer.progress("Destroying");
     let result = engine::execute(&ctx, plan, |step, finished| {
         for line in report::finished_lines(step, finished) {

@@ -34,7 +34,7 @@ pub async fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Res
     let config = global.load_config()?;
     let (state_file, state) = global.load_state(&config)?;
     let aws = global.connect(&config).await;
-    let ctx = Ctx::new(config, aws, state_file, state, args.adopt);
+    let ctx = Ctx::new(config, aws, state_file, state, args.adopt, printer.clone());
     let pass = if args.destroy {
         Pass::Destroy
     } else {

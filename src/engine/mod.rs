@@ -13,15 +13,18 @@ mod step;
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 
 pub use graph::Finished;
 pub use step::StepId;
 
+use crate::aws::retry::Budget;
 use crate::aws::AwsClients;
 use crate::config::Config;
 use crate::names::{Names, OwnerTags};
+use crate::printer::Printer;
 use crate::resources;
 use crate::state::{ResourceRecord, State, StateFile};
 
@@ -165,6 +168,7 @@ pub struct Ctx {
     pub aws: AwsClients,
     /// Take over resources found under our names without our tags.
     pub adopt: bool,
+    pub printer: Printer,
     state_file: StateFile,
     state: Mutex<State>,
     pub(crate) cache: resources::ReadCache,
@@ -177,6 +181,7 @@ impl Ctx {
         state_file: StateFile,
         state: Option<State>,
         adopt: bool,
+        printer: Printer,
     ) -> Self {
         let state =
             state.unwrap_or_else(|| State::new(&config.project, &config.environment, &aws.region));
@@ -186,9 +191,26 @@ impl Ctx {
             config,
             aws,
             adopt,
+            printer,
             state_file,
             state: Mutex::new(state),
             cache: resources::ReadCache::default(),
+        }
+    }
+
+    /// How long to wait for a new IAM role (or a new listener) to be usable.
+    pub fn iam_budget(&self) -> Budget {
+        Budget {
+            limit: Duration::from_secs(self.config.timeouts.iam_propagation.into()),
+            setting: "timeouts.iam_propagation",
+        }
+    }
+
+    /// How long to wait for a deleted resource to let go of what it used.
+    pub fn release_budget(&self) -> Budget {
+        Budget {
+            limit: Duration::from_secs(self.config.timeouts.resource_release.into()),
+            setting: "timeouts.resource_release",
         }
     }
 
@@ -528,16 +550,18 @@ pub async fn execute(
             .await
         }
     };
-    let failures: Vec<String> = results
-        .iter()
-        .filter_map(|(step, f)| match f {
-            Finished::Failed(e) => Some(format!("{step}: {e:#}")),
-            _ => None,
-        })
-        .collect();
-    match failures.len() {
-        0 => Ok(facts.into_inner().expect("facts lock")),
-        1 => bail!("{}", failures[0]),
-        _ => bail!("{} steps failed: {}", failures.len(), failures.join("; ")),
-    }
+    // The first failure is the error (it keeps its exit code); any others are named with it.
+    let mut failures = results.into_iter().filter_map(|(step, f)| match f {
+        Finished::Failed(error) => Some((step, error)),
+        _ => None,
+    });
+    let Some((step, error)) = failures.next() else {
+        return Ok(facts.into_inner().expect("facts lock"));
+    };
+    let others: Vec<String> = failures.map(|(s, e)| format!("{s}: {e:#}")).collect();
+    Err(if others.is_empty() {
+        error.context(step.label())
+    } else {
+        error.context(format!("{step} (and also {})", others.join("; ")))
+    })
 }

@@ -3,7 +3,8 @@
 use anyhow::{Context as _, Result};
 use aws_sdk_ecs::types::{ClusterField, Tag};
 
-use crate::aws::errors::AwsResultExt;
+use crate::aws::errors::{brief, describe, is_code, AwsResultExt};
+use crate::aws::retry::{until_done, Attempt};
 use crate::engine::{Change, Ctx, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
@@ -110,14 +111,34 @@ impl Resource for Cluster {
     }
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
-        ctx.aws
-            .ecs
-            .delete_cluster()
-            .cluster(&live.name)
-            .send()
-            .await
-            .or_context(format!("deleting ECS cluster {}", live.name))?;
-        Ok(())
+        // ECS keeps listing a deleted service (and its stopping tasks) for a while.
+        let what = format!("deleting ECS cluster {}", live.name);
+        until_done(&what, ctx.release_budget(), &ctx.printer, || async {
+            let result = ctx
+                .aws
+                .ecs
+                .delete_cluster()
+                .cluster(&live.name)
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(Attempt::Done(())),
+                Err(e) if is_code(&e, &["ClusterNotFoundException"]) => Ok(Attempt::Done(())),
+                Err(e)
+                    if is_code(
+                        &e,
+                        &[
+                            "ClusterContainsServicesException",
+                            "ClusterContainsTasksException",
+                        ],
+                    ) =>
+                {
+                    Ok(Attempt::Wait(brief(&e)))
+                }
+                Err(e) => Err(describe(e, &what)),
+            }
+        })
+        .await
     }
 
     async fn tags(_: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {

@@ -6,7 +6,7 @@ use anyhow::{Context as _, Result};
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
 use serde_json::{json, Value};
 
-use crate::aws::errors::{is_code, AwsResultExt};
+use crate::aws::errors::{describe, is_code, AwsResultExt};
 use crate::engine::{compare, Change, Ctx, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
@@ -171,11 +171,26 @@ impl Resource for EcrRepository {
             .image_tag_mutability(mutability(desired.immutable_tags))
             .set_tags(Some(tags))
             .send()
-            .await
-            .or_context(format!("creating ECR repository {}", desired.name))?;
-        let repo = created
-            .repository()
-            .context("CreateRepository returned no repository")?;
+            .await;
+        let repo = match created {
+            Ok(created) => created
+                .repository()
+                .context("CreateRepository returned no repository")?
+                .clone(),
+            // An earlier attempt whose answer was lost created it: converge that one.
+            Err(e) if is_code(&e, &["RepositoryAlreadyExistsException"]) => {
+                let live = Self::read(ctx, &Facts::default()).await?.with_context(|| {
+                    format!("ECR repository {} exists but cannot be read", desired.name)
+                })?;
+                return Self::update(ctx, &live, desired).await;
+            }
+            Err(e) => {
+                return Err(describe(
+                    e,
+                    format!("creating ECR repository {}", desired.name),
+                ))
+            }
+        };
         Self::put_lifecycle_policy(ctx, desired).await?;
         Ok(Live {
             name: desired.name.clone(),

@@ -8,7 +8,8 @@ use anyhow::{Context as _, Result};
 use aws_sdk_iam::types::Tag;
 use serde_json::{json, Value};
 
-use crate::aws::errors::{is_code, AwsResultExt};
+use crate::aws::errors::{brief, describe, is_code, not_propagated_yet, AwsResultExt};
+use crate::aws::retry::{until_done, Attempt};
 use crate::engine::{Change, Ctx, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
@@ -150,7 +151,7 @@ impl Resource for ExecutionRole {
             .into_iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect::<Result<Vec<_>, _>>()?;
-        let created = ctx
+        let create = ctx
             .aws
             .iam
             .create_role()
@@ -160,17 +161,30 @@ impl Resource for ExecutionRole {
                 "ECS task execution role of {}-{}, managed by deployer",
                 ctx.config.project, ctx.config.environment
             ))
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .or_context(format!("creating IAM role {}", desired.name))?;
-        let role = created.role().context("CreateRole returned no role")?;
-        let live = Live {
-            name: desired.name.clone(),
-            arn: role.arn().to_owned(),
-            trust_policy: desired.trust_policy.clone(),
-            attached: BTreeSet::new(),
-            tags: Vec::new(),
+            .set_tags(Some(tags));
+        let what = format!("creating IAM role {}", desired.name);
+        let created = until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
+            match create.clone().send().await {
+                Ok(created) => Ok(Attempt::Done(created.role.map(|r| r.arn))),
+                // An earlier attempt whose answer was lost created it: converge that one.
+                Err(e) if is_code(&e, &["EntityAlreadyExists"]) => Ok(Attempt::Done(None)),
+                // IAM checks the principal against a service that may not see it yet.
+                Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
+                Err(e) => Err(describe(e, &what)),
+            }
+        })
+        .await?;
+        let live = match created {
+            Some(arn) => Live {
+                name: desired.name.clone(),
+                arn,
+                trust_policy: desired.trust_policy.clone(),
+                attached: BTreeSet::new(),
+                tags: Vec::new(),
+            },
+            None => Self::read(ctx, &Facts::default())
+                .await?
+                .with_context(|| format!("IAM role {} exists but cannot be read", desired.name))?,
         };
         Self::update(ctx, &live, desired).await
     }
@@ -225,6 +239,18 @@ impl Resource for ExecutionRole {
                 }
             }
         }
+        // Inline policies (added by hand) block the delete too; look for them only then, which
+        // saves a call in the usual case.
+        let result = iam.delete_role().role_name(&live.name).send().await;
+        match result {
+            Err(e) if is_code(&e, &["NoSuchEntity"]) => return Ok(()),
+            Err(e) if is_code(&e, &["DeleteConflict"]) => {}
+            other => {
+                return other
+                    .map(drop)
+                    .or_context(format!("deleting IAM role {}", live.name))
+            }
+        }
         let inline = iam
             .list_role_policies()
             .role_name(&live.name)
@@ -239,13 +265,12 @@ impl Resource for ExecutionRole {
                 .await
                 .or_context(format!("deleting policy {policy} of {}", live.name))?;
         }
-        let result = iam.delete_role().role_name(&live.name).send().await;
-        match result {
-            Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(()),
-            other => other
-                .map(drop)
-                .or_context(format!("deleting IAM role {}", live.name)),
-        }
+        iam.delete_role()
+            .role_name(&live.name)
+            .send()
+            .await
+            .or_context(format!("deleting IAM role {}", live.name))?;
+        Ok(())
     }
 
     async fn tags(_: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {

@@ -4,7 +4,7 @@ use anyhow::{Context as _, Result};
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ProtocolEnum};
 
 use super::load_balancer::{elb_owner_tags, elb_tags, tag_elb};
-use crate::aws::errors::{is_code, AwsResultExt};
+use crate::aws::errors::{describe, is_code, AwsResultExt};
 use crate::engine::{compare, known, Change, Ctx, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
@@ -120,8 +120,22 @@ impl Resource for Listener {
             .default_actions(forward(&desired.target_group_arn))
             .set_tags(Some(elb_owner_tags(ctx)))
             .send()
-            .await
-            .or_context("creating the listener")?;
+            .await;
+        let created = match created {
+            Ok(created) => created,
+            // An earlier attempt whose answer was lost created it: converge that one.
+            Err(e) if is_code(&e, &["DuplicateListener"]) => {
+                let facts = Facts {
+                    load_balancer_arn: Some(desired.load_balancer_arn.clone()),
+                    ..Facts::default()
+                };
+                let live = Self::read(ctx, &facts)
+                    .await?
+                    .context("the listener exists but cannot be read")?;
+                return Self::update(ctx, &live, desired).await;
+            }
+            Err(e) => return Err(describe(e, "creating the listener")),
+        };
         let listener = created
             .listeners()
             .first()

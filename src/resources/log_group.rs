@@ -97,14 +97,21 @@ impl Resource for LogGroup {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-        ctx.aws
+        let created = ctx
+            .aws
             .logs
             .create_log_group()
             .log_group_name(&desired.name)
             .set_tags(Some(tags))
             .send()
-            .await
-            .or_context(format!("creating log group {}", desired.name))?;
+            .await;
+        match created {
+            // An earlier attempt whose answer was lost created it.
+            Err(e) if is_code(&e, &["ResourceAlreadyExistsException"]) => {}
+            other => {
+                other.or_context(format!("creating log group {}", desired.name))?;
+            }
+        }
         Self::put_retention(ctx, desired).await?;
         Ok(Live {
             name: desired.name.clone(),

@@ -14,7 +14,8 @@ use aws_sdk_ec2::types::{
 };
 use tokio::sync::OnceCell;
 
-use crate::aws::errors::AwsResultExt;
+use crate::aws::errors::{describe as describe_error, is_code, AwsResultExt};
+use crate::aws::retry::{until_done, Attempt};
 use crate::engine::{known, Change, Ctx, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
@@ -90,32 +91,38 @@ async fn read_named(ctx: &Ctx, facts: &Facts, name: &str) -> Result<Option<Live>
     let Some(vpc_id) = &facts.vpc_id else {
         return Ok(None);
     };
+    let names = [
+        ctx.names.alb_security_group.as_str(),
+        ctx.names.ecs_security_group.as_str(),
+    ];
     let groups = ctx
         .cache
         .security_groups
-        .get_or_try_init(|| async {
-            let answer = ctx
-                .aws
-                .ec2
-                .describe_security_groups()
-                .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
-                .filters(
-                    Filter::builder()
-                        .name("group-name")
-                        .values(&ctx.names.alb_security_group)
-                        .values(&ctx.names.ecs_security_group)
-                        .build(),
-                )
-                .send()
-                .await
-                .or_context("reading the security groups")?;
-            anyhow::Ok(answer.security_groups.unwrap_or_default())
-        })
+        .get_or_try_init(|| describe(ctx, vpc_id, &names))
         .await?;
     Ok(groups
         .iter()
         .find(|g| g.group_name() == Some(name))
         .map(live_from))
+}
+
+/// One `DescribeSecurityGroups` call for the named groups of the VPC.
+async fn describe(ctx: &Ctx, vpc_id: &str, names: &[&str]) -> Result<Vec<SecurityGroup>> {
+    let answer = ctx
+        .aws
+        .ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+        .filters(
+            Filter::builder()
+                .name("group-name")
+                .set_values(Some(names.iter().map(|n| n.to_string()).collect()))
+                .build(),
+        )
+        .send()
+        .await
+        .or_context("reading the security groups")?;
+    Ok(answer.security_groups.unwrap_or_default())
 }
 
 fn live_from(group: &SecurityGroup) -> Live {
@@ -214,17 +221,33 @@ async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
         .vpc_id(&desired.vpc_id)
         .tag_specifications(tags.build())
         .send()
-        .await
-        .or_context(format!("creating security group {}", desired.name))?;
-    let id = created
-        .group_id()
-        .context("CreateSecurityGroup returned no group id")?
-        .to_owned();
-    let live = Live {
-        id,
-        arn: created.security_group_arn().map(str::to_owned),
-        ingress: BTreeSet::new(),
-        tags: Vec::new(),
+        .await;
+    let live = match created {
+        Ok(created) => Live {
+            id: created
+                .group_id()
+                .context("CreateSecurityGroup returned no group id")?
+                .to_owned(),
+            arn: created.security_group_arn().map(str::to_owned),
+            ingress: BTreeSet::new(),
+            tags: Vec::new(),
+        },
+        // An earlier attempt whose answer was lost created it: carry on with that one.
+        Err(e) if is_code(&e, &["InvalidGroup.Duplicate"]) => {
+            describe(ctx, &desired.vpc_id, &[desired.name.as_str()])
+                .await?
+                .first()
+                .map(live_from)
+                .with_context(|| {
+                    format!("security group {} exists but cannot be read", desired.name)
+                })?
+        }
+        Err(e) => {
+            return Err(describe_error(
+                e,
+                format!("creating security group {}", desired.name),
+            ))
+        }
     };
     update(ctx, &live, desired).await
 }
@@ -241,25 +264,39 @@ async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
         .map(permission)
         .collect();
     // Revoke first: a rule that changes source would otherwise briefly allow both.
+    // A rule already gone (or already there) is what was asked for: a retried call whose first
+    // answer was lost meets exactly that.
     if !extra.is_empty() {
-        ctx.aws
+        let result = ctx
+            .aws
             .ec2
             .revoke_security_group_ingress()
             .group_id(&live.id)
             .set_ip_permissions(Some(extra))
             .send()
-            .await
-            .or_context(format!("removing rules from security group {}", live.id))?;
+            .await;
+        match result {
+            Err(e) if is_code(&e, &["InvalidPermission.NotFound"]) => {}
+            other => {
+                other.or_context(format!("removing rules from security group {}", live.id))?;
+            }
+        }
     }
     if !missing.is_empty() {
-        ctx.aws
+        let result = ctx
+            .aws
             .ec2
             .authorize_security_group_ingress()
             .group_id(&live.id)
             .set_ip_permissions(Some(missing))
             .send()
-            .await
-            .or_context(format!("adding rules to security group {}", live.id))?;
+            .await;
+        match result {
+            Err(e) if is_code(&e, &["InvalidPermission.Duplicate"]) => {}
+            other => {
+                other.or_context(format!("adding rules to security group {}", live.id))?;
+            }
+        }
     }
     Ok(Live {
         ingress: desired.ingress.clone(),
@@ -267,15 +304,61 @@ async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
     })
 }
 
+/// Deletes a group, waiting while network interfaces still use it: those of stopped tasks and
+/// of a deleted load balancer detach minutes after their owners are gone.
 async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
-    ctx.aws
+    let what = format!("deleting security group {}", live.id);
+    until_done(&what, ctx.release_budget(), &ctx.printer, || async {
+        let result = ctx
+            .aws
+            .ec2
+            .delete_security_group()
+            .group_id(&live.id)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Attempt::Done(())),
+            Err(e) if is_code(&e, &["InvalidGroup.NotFound"]) => Ok(Attempt::Done(())),
+            Err(e) if is_code(&e, &["DependencyViolation", "InvalidGroup.InUse"]) => {
+                Ok(Attempt::Wait(users_of(ctx, &live.id).await))
+            }
+            Err(e) => Err(describe_error(e, &what)),
+        }
+    })
+    .await
+}
+
+/// Which network interfaces still use a group, for the message while waiting.
+async fn users_of(ctx: &Ctx, group_id: &str) -> String {
+    let answer = ctx
+        .aws
         .ec2
-        .delete_security_group()
-        .group_id(&live.id)
+        .describe_network_interfaces()
+        .filters(Filter::builder().name("group-id").values(group_id).build())
         .send()
-        .await
-        .or_context(format!("deleting security group {}", live.id))?;
-    Ok(())
+        .await;
+    let interfaces: Vec<String> = match &answer {
+        Ok(answer) => answer
+            .network_interfaces()
+            .iter()
+            .map(|eni| {
+                let id = eni.network_interface_id().unwrap_or("?");
+                match eni.description() {
+                    Some(d) if !d.is_empty() => format!("{id} ({d})"),
+                    _ => id.to_owned(),
+                }
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    if interfaces.is_empty() {
+        "it is still in use (DependencyViolation)".to_owned()
+    } else {
+        format!(
+            "still in use by network interface(s) {} that are detaching",
+            interfaces.join(", ")
+        )
+    }
 }
 
 /// Implements [`Resource`] for a security group type, given its step, the fact it publishes and

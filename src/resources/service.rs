@@ -5,16 +5,15 @@
 //! killed mid-request, and then waits until ECS reports it INACTIVE, since the cluster cannot be
 //! deleted while it still lists the service.
 
-use std::time::Duration;
-
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration,
     LaunchType, LoadBalancer, NetworkConfiguration, ServiceField,
 };
 
 use super::cluster::{ecs_owner_tags, ecs_tag_pairs, tag_ecs};
-use crate::aws::errors::{is_code, AwsResultExt};
+use crate::aws::errors::{brief, describe, is_code, not_propagated_yet, AwsResultExt};
+use crate::aws::retry::{until_done, Attempt};
 use crate::engine::{compare, known, Change, Ctx, Facts, Resource, StepId};
 use crate::names::CONTAINER_NAME;
 use crate::state::ResourceRecord;
@@ -51,6 +50,12 @@ pub struct Desired {
     pub name: String,
     pub cluster: String,
     pub spec: Spec,
+}
+
+/// A fresh idempotency token for one create: 32 random hex digits (ECS allows up to 36 ASCII
+/// characters).
+fn client_token() -> String {
+    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
 }
 
 fn to_i32(value: u32) -> i32 {
@@ -105,12 +110,11 @@ fn load_balancers(spec: &Spec) -> Vec<LoadBalancer> {
 }
 
 impl Service {
-    /// Polls until ECS no longer lists the service as ACTIVE or DRAINING.
+    /// Polls until ECS no longer lists the service as ACTIVE or DRAINING: until then the
+    /// cluster cannot be deleted.
     async fn wait_until_inactive(ctx: &Ctx, live: &Live) -> Result<()> {
-        let budget = Duration::from_secs(ctx.config.timeouts.resource_release.into());
-        let started = tokio::time::Instant::now();
-        let mut delay = Duration::from_millis(250);
-        loop {
+        let what = format!("waiting for ECS service {} to go away", live.name);
+        until_done(&what, ctx.release_budget(), &ctx.printer, || async {
             let answer = ctx
                 .aws
                 .ecs
@@ -120,28 +124,19 @@ impl Service {
                 .send()
                 .await;
             let status = match answer {
-                Err(e) if is_code(&e, &["ClusterNotFoundException"]) => return Ok(()),
+                Err(e) if is_code(&e, &["ClusterNotFoundException"]) => None,
                 other => other
-                    .or_context(format!("waiting for ECS service {} to go away", live.name))?
+                    .or_context(&what)?
                     .services()
                     .first()
                     .and_then(|s| s.status().map(str::to_owned)),
             };
-            if !matches!(status.as_deref(), Some("ACTIVE" | "DRAINING")) {
-                return Ok(());
-            }
-            if started.elapsed() + delay > budget {
-                bail!(
-                    "ECS service {} is still {} after {}s (timeouts.resource_release); run \
-                     destroy again later",
-                    live.name,
-                    status.unwrap_or_default(),
-                    budget.as_secs()
-                );
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(10));
-        }
+            Ok(match status.as_deref() {
+                Some(status @ ("ACTIVE" | "DRAINING")) => Attempt::Wait(format!("it is {status}")),
+                _ => Attempt::Done(()),
+            })
+        })
+        .await
     }
 }
 
@@ -304,7 +299,7 @@ impl Resource for Service {
 
     async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
         let spec = &desired.spec;
-        let created = ctx
+        let create = ctx
             .aws
             .ecs
             .create_service()
@@ -319,9 +314,19 @@ impl Resource for Service {
             .health_check_grace_period_seconds(spec.health_check_grace_seconds)
             .set_tags(Some(ecs_owner_tags(ctx)))
             .propagate_tags(aws_sdk_ecs::types::PropagateTags::Service)
-            .send()
-            .await
-            .or_context(format!("creating ECS service {}", desired.name))?;
+            // The same token on every attempt makes a retried create return the service the lost
+            // attempt made instead of failing.
+            .client_token(client_token());
+        let what = format!("creating ECS service {}", desired.name);
+        let created = until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
+            match create.clone().send().await {
+                Ok(created) => Ok(Attempt::Done(created)),
+                // A new execution role or listener takes a while to be usable by ECS.
+                Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
+                Err(e) => Err(describe(e, &what)),
+            }
+        })
+        .await?;
         let service = created
             .service()
             .context("CreateService returned no service")?;
@@ -371,9 +376,15 @@ impl Resource for Service {
         if old.health_check_grace_seconds != new.health_check_grace_seconds {
             call = call.health_check_grace_period_seconds(new.health_check_grace_seconds);
         }
-        call.send()
-            .await
-            .or_context(format!("updating ECS service {}", live.name))?;
+        let what = format!("updating ECS service {}", live.name);
+        until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
+            match call.clone().send().await {
+                Ok(_) => Ok(Attempt::Done(())),
+                Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
+                Err(e) => Err(describe(e, &what)),
+            }
+        })
+        .await?;
         Ok(Live {
             spec: new.clone(),
             ..live.clone()

@@ -8,7 +8,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::load_balancer::{elb_owner_tags, elb_tags, tag_elb};
-use crate::aws::errors::{is_code, AwsResultExt};
+use crate::aws::errors::{brief, describe, is_code, AwsResultExt};
+use crate::aws::retry::{until_done, Attempt};
 use crate::engine::{compare, known, Change, Ctx, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
@@ -208,8 +209,23 @@ impl Resource for TargetGroup {
             .matcher(Matcher::builder().http_code(&hc.matcher).build())
             .set_tags(Some(elb_owner_tags(ctx)))
             .send()
-            .await
-            .or_context(format!("creating target group {}", desired.name))?;
+            .await;
+        let created = match created {
+            Ok(created) => created,
+            // An earlier attempt whose answer was lost created it: converge that one.
+            Err(e) if is_code(&e, &["DuplicateTargetGroupName"]) => {
+                let live = Self::read(ctx, &Facts::default()).await?.with_context(|| {
+                    format!("target group {} exists but cannot be read", desired.name)
+                })?;
+                return Self::update(ctx, &live, desired).await;
+            }
+            Err(e) => {
+                return Err(describe(
+                    e,
+                    format!("creating target group {}", desired.name),
+                ))
+            }
+        };
         let tg = created
             .target_groups()
             .first()
@@ -280,14 +296,24 @@ impl Resource for TargetGroup {
     }
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
-        ctx.aws
-            .elb
-            .delete_target_group()
-            .target_group_arn(&live.arn)
-            .send()
-            .await
-            .or_context(format!("deleting target group {}", live.name))?;
-        Ok(())
+        // A listener or rule that was just deleted may still hold it for a moment.
+        let what = format!("deleting target group {}", live.name);
+        until_done(&what, ctx.release_budget(), &ctx.printer, || async {
+            let result = ctx
+                .aws
+                .elb
+                .delete_target_group()
+                .target_group_arn(&live.arn)
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(Attempt::Done(())),
+                Err(e) if is_code(&e, &["TargetGroupNotFound"]) => Ok(Attempt::Done(())),
+                Err(e) if is_code(&e, &["ResourceInUse"]) => Ok(Attempt::Wait(brief(&e))),
+                Err(e) => Err(describe(e, &what)),
+            }
+        })
+        .await
     }
 
     async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {

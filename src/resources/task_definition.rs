@@ -8,13 +8,17 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
+use aws_config::retry::RetryConfig;
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, KeyValuePair, LogConfiguration, LogDriver, NetworkMode,
     PortMapping, Secret, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
 };
 
 use super::cluster::{ecs_owner_tags, ecs_tag_pairs, tag_ecs};
-use crate::aws::errors::{is_code, AwsResultExt};
+use crate::aws::errors::{
+    brief, describe, is_code, is_transient, not_propagated_yet, AwsResultExt,
+};
+use crate::aws::retry::{until_done, Attempt};
 use crate::engine::{compare, known, Change, Ctx, Facts, Resource, StepId};
 use crate::names::CONTAINER_NAME;
 use crate::state::ResourceRecord;
@@ -220,7 +224,7 @@ impl Resource for TaskDefinition {
         for (name, arn) in &spec.secrets {
             container = container.secrets(Secret::builder().name(name).value_from(arn).build()?);
         }
-        let registered = ctx
+        let register = ctx
             .aws
             .ecs
             .register_task_definition()
@@ -231,21 +235,52 @@ impl Resource for TaskDefinition {
             .memory(&spec.memory)
             .execution_role_arn(&spec.execution_role_arn)
             .container_definitions(container.build())
-            .set_tags(Some(ecs_owner_tags(ctx)))
-            .send()
-            .await
-            .or_context(format!("registering task definition {}", spec.family))?;
-        let definition = registered
-            .task_definition()
-            .context("RegisterTaskDefinition returned no task definition")?;
-        Ok(Live {
-            arn: definition
-                .task_definition_arn()
-                .unwrap_or_default()
-                .to_owned(),
-            spec: spec.clone(),
-            tags: Vec::new(),
+            .set_tags(Some(ecs_owner_tags(ctx)));
+        // Registering is not idempotent: a blind retry after a lost answer adds a revision (and
+        // a restart of every task). So the SDK does not retry it; before trying again, this looks
+        // whether the lost attempt registered it after all.
+        let before = Self::read(ctx, &Facts::default()).await?.map(|l| l.arn);
+        let what = format!("registering task definition {}", spec.family);
+        until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
+            let answer = register
+                .clone()
+                .customize()
+                .config_override(
+                    aws_sdk_ecs::config::Builder::default().retry_config(RetryConfig::disabled()),
+                )
+                .send()
+                .await;
+            match answer {
+                Ok(registered) => {
+                    let definition = registered
+                        .task_definition()
+                        .context("RegisterTaskDefinition returned no task definition")?;
+                    Ok(Attempt::Done(Live {
+                        arn: definition
+                            .task_definition_arn()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        spec: spec.clone(),
+                        tags: Vec::new(),
+                    }))
+                }
+                Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
+                Err(e) if is_transient(&e) => {
+                    let reason = brief(&e);
+                    match Self::read(ctx, &Facts::default()).await? {
+                        Some(latest)
+                            if latest.arn != before.clone().unwrap_or_default()
+                                && latest.spec == *spec =>
+                        {
+                            Ok(Attempt::Done(latest))
+                        }
+                        _ => Ok(Attempt::Wait(reason)),
+                    }
+                }
+                Err(e) => Err(describe(e, &what)),
+            }
         })
+        .await
     }
 
     async fn update(ctx: &Ctx, _: &Live, spec: &Spec) -> Result<Live> {

@@ -7,7 +7,9 @@ behaviour rather than against a gap of the emulator. Usage is that of `python -m
 
 import sys
 
+from moto.core.responses import ActionResult
 from moto.ecs.responses import EC2ContainerServiceResponse
+from moto.elbv2.responses import ELBV2Response
 from moto.server import main
 
 _create_service = EC2ContainerServiceResponse.create_service
@@ -30,6 +32,43 @@ def _create_service_keeping_settings(self):
 
 
 EC2ContainerServiceResponse.create_service = _create_service_keeping_settings
+
+_create_load_balancer = ELBV2Response.create_load_balancer
+
+
+def _create_load_balancer_idempotent(self):
+    """CreateLoadBalancer "is idempotent ... If you attempt to create multiple load balancers with
+    the same settings, each call succeeds" and returns the existing one
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html);
+    moto makes a second load balancer with the same name. A retried create whose first answer
+    was lost depends on this."""
+    name = self._get_param("Name")
+    for balancer in self.elbv2_backend.load_balancers.values():
+        if balancer.name == name:
+            return ActionResult({"LoadBalancers": [balancer]})
+    return _create_load_balancer(self)
+
+
+ELBV2Response.create_load_balancer = _create_load_balancer_idempotent
+
+_create_listener = ELBV2Response.create_listener
+
+
+def _create_listener_idempotent(self):
+    """CreateListener: "If you attempt to create multiple listeners with the same settings, each
+    call succeeds" (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateListener.html),
+    returning the existing listener; moto adds a second listener on the same port (its duplicate
+    check compares the port with listener ARNs)."""
+    balancer = self.elbv2_backend.load_balancers.get(self._get_param("LoadBalancerArn"))
+    port = self._get_param("Port")
+    if balancer is not None:
+        for listener in balancer.listeners.values():
+            if str(listener.port) == str(port):
+                return ActionResult({"Listeners": [listener]})
+    return _create_listener(self)
+
+
+ELBV2Response.create_listener = _create_listener_idempotent
 
 if __name__ == "__main__":
     main(sys.argv[1:])

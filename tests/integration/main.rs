@@ -6,6 +6,7 @@ mod support;
 
 mod bad_input;
 mod drift;
+mod faults;
 mod lifecycle;
 mod plan;
 mod stack;
