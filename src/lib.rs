@@ -11,6 +11,8 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod exit;
+pub mod interrupt;
+pub mod lock;
 pub mod names;
 pub mod printer;
 pub mod resources;

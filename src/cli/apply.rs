@@ -7,6 +7,7 @@ use super::report::{self, Summary};
 use super::{confirm, GlobalArgs};
 use crate::engine::{self, Ctx, Pass};
 use crate::exit::Exit;
+use crate::interrupt::Interrupt;
 use crate::printer::Printer;
 
 #[derive(Debug, Args)]
@@ -22,6 +23,7 @@ pub struct ApplyArgs {
 
 pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<Exit> {
     let config = global.load_config()?;
+    let _lock = global.lock(&config, "apply")?;
     let (state_file, state) = global.load_state(&config)?;
     let aws = global.connect(&config).await;
     let ctx = Ctx::new(config, aws, state_file, state, args.adopt, printer.clone());
@@ -48,7 +50,7 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Re
 
     let progress = printer.progress("Applying");
     // Every step is reported, changed or not, so the log shows the whole stack.
-    let facts = engine::execute(&ctx, plan, |step, finished| {
+    let facts = engine::execute(&ctx, plan, &Interrupt::listen(), |step, finished| {
         for line in report::finished_lines(step, finished) {
             progress.line(printer, &line);
         }

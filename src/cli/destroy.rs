@@ -8,6 +8,7 @@ use super::report::{self, Summary};
 use super::{confirm, GlobalArgs};
 use crate::engine::{self, Ctx, Pass};
 use crate::exit::Exit;
+use crate::interrupt::Interrupt;
 use crate::printer::Printer;
 
 #[derive(Debug, Args)]
@@ -19,6 +20,7 @@ pub struct DestroyArgs {
 
 pub async fn run(global: &GlobalArgs, args: &DestroyArgs, printer: &Printer) -> Result<Exit> {
     let config = global.load_config()?;
+    let _lock = global.lock(&config, "destroy")?;
     let (state_file, state) = global.load_state(&config)?;
     let aws = global.connect(&config).await;
     let ctx = Ctx::new(config, aws, state_file, state, false, printer.clone());
@@ -56,7 +58,7 @@ pub async fn run(global: &GlobalArgs, args: &DestroyArgs, printer: &Printer) -> 
     // From here on the outputs describe a stack that is going away.
     ctx.save_outputs(Default::default())?;
     let progress = printer.progress("Destroying");
-    let result = engine::execute(&ctx, plan, |step, finished| {
+    let result = engine::execute(&ctx, plan, &Interrupt::listen(), |step, finished| {
         for line in report::finished_lines(step, finished) {
             progress.line(printer, &line);
         }

@@ -3,6 +3,7 @@
 
 mod apply;
 mod destroy;
+mod force_unlock;
 mod outputs;
 mod plan;
 mod report;
@@ -17,6 +18,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::aws::{AwsClients, ConnectOptions};
 use crate::config::Config;
 use crate::exit::{exit_for, Exit, ExitError};
+use crate::lock::Lock;
 use crate::printer::Printer;
 use crate::state::{State, StateFile};
 
@@ -103,6 +105,8 @@ enum Command {
     Outputs(outputs::OutputsArgs),
     /// Check the configuration file and report every problem; no AWS call.
     Validate,
+    /// Remove the lock of an environment left by a run that is gone (on another machine).
+    ForceUnlock,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -124,6 +128,7 @@ pub fn main() -> ExitCode {
         // Outputs must answer fast and without a runtime: it touches only local files.
         Command::Outputs(args) => outputs::run(&cli.global, &args, &printer),
         Command::Validate => validate::run(&cli.global, &printer),
+        Command::ForceUnlock => force_unlock::run(&cli.global, &printer),
         command => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -146,7 +151,9 @@ async fn run_async(command: Command, global: &GlobalArgs, printer: &Printer) -> 
         Command::Apply(args) => apply::run(global, &args, printer).await,
         Command::Plan(args) => plan::run(global, &args, printer).await,
         Command::Destroy(args) => destroy::run(global, &args, printer).await,
-        Command::Outputs(_) | Command::Validate => unreachable!("handled without a runtime"),
+        Command::Outputs(_) | Command::Validate | Command::ForceUnlock => {
+            unreachable!("handled without a runtime")
+        }
     }
 }
 
@@ -193,6 +200,15 @@ impl GlobalArgs {
             .into());
         }
         Ok(config)
+    }
+
+    /// Takes the environment's lock for a command that changes AWS; held until dropped.
+    fn lock(&self, config: &Config, command: &str) -> Result<Lock> {
+        Ok(Lock::acquire(
+            &self.state_dir,
+            &config.environment,
+            command,
+        )?)
     }
 
     fn state_file(&self, config: &Config) -> StateFile {

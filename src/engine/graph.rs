@@ -23,13 +23,14 @@ pub enum Finished<T> {
 }
 
 /// Runs `work` for each of `steps`. A step starts once every step `waits_for` names (among
-/// `steps`) is done. After the first failure no new step starts, but steps already in flight are
-/// finished, so that whatever they created is recorded. `report` sees every step exactly once, in
-/// the order of `steps`.
+/// `steps`) is done. After the first failure, or once `stop` says so, no new step starts, but
+/// steps already in flight are finished, so that whatever they created is recorded. `report` sees
+/// every step exactly once, in the order of `steps`.
 pub async fn run<T, W, Fut>(
     steps: &[StepId],
     waits_for: impl Fn(StepId) -> Vec<StepId>,
     work: W,
+    stop: impl Fn() -> bool,
     mut report: impl FnMut(StepId, &Finished<T>),
 ) -> BTreeMap<StepId, Finished<T>>
 where
@@ -51,7 +52,7 @@ where
     let mut reported = 0;
 
     loop {
-        if !failed {
+        if !failed && !stop() {
             for &step in steps {
                 let ready = !started.contains(&step)
                     && prerequisites[&step]
@@ -117,6 +118,7 @@ mod tests {
                     Ok(step as usize)
                 }
             },
+            || false,
             |step, _| reports.push(step),
         )
         .await;
@@ -161,6 +163,7 @@ mod tests {
                 }
                 Ok(())
             },
+            || false,
             |_, _| {},
         )
         .await;

@@ -11,7 +11,7 @@ mod graph;
 mod step;
 
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -23,6 +23,8 @@ pub use step::StepId;
 use crate::aws::retry::Budget;
 use crate::aws::AwsClients;
 use crate::config::Config;
+use crate::exit::{Exit, ExitError};
+use crate::interrupt::Interrupt;
 use crate::names::{Names, OwnerTags};
 use crate::printer::Printer;
 use crate::resources;
@@ -468,6 +470,7 @@ pub async fn plan(ctx: &Ctx, pass: Pass) -> Result<Plan> {
         &StepId::ALL,
         |s| s.depends_on().to_vec(),
         |step| resources::plan(step, ctx, &facts, pass),
+        || false,
         |_, _| {},
     )
     .await;
@@ -497,11 +500,32 @@ pub async fn plan(ctx: &Ctx, pass: Pass) -> Result<Plan> {
     })
 }
 
+/// Runs one step's work, keeping it in `in_flight` meanwhile, so that an interrupted run can say
+/// which steps it abandoned.
+async fn tracked<T>(
+    in_flight: &Mutex<BTreeSet<StepId>>,
+    step: StepId,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    in_flight.lock().expect("in-flight lock").insert(step);
+    let result = work.await;
+    in_flight.lock().expect("in-flight lock").remove(&step);
+    result
+}
+
+/// How long the calls in flight get to finish after Ctrl-C or SIGTERM before they are abandoned.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(20);
+
 /// Carries out a plan: creates and updates (or deletes) in dependency order, reporting each step
 /// in the documented order as it finishes. Returns the facts gathered, for the outputs.
+///
+/// When `interrupt` is raised, no new step starts; the steps in flight get a grace period to
+/// finish (each records what it made in the state file as it completes), and the run ends with
+/// [`Exit::Interrupted`].
 pub async fn execute(
     ctx: &Ctx,
     plan: Plan,
+    interrupt: &Interrupt,
     mut report: impl FnMut(StepId, &Finished<StepResult>),
 ) -> Result<Facts> {
     let Plan { pass, steps, facts } = plan;
@@ -528,28 +552,79 @@ pub async fn execute(
         Pass::Apply => Facts::default(),
         Pass::Destroy => facts,
     });
-    let results = match pass {
-        Pass::Apply => {
-            graph::run(
-                &StepId::ALL,
-                |s| s.depends_on().to_vec(),
-                |step| resources::apply(step, ctx, &facts, take(step)),
-                &mut report,
-            )
-            .await
-        }
-        Pass::Destroy => {
-            let mut order = StepId::ALL;
-            order.reverse();
-            graph::run(
-                &order,
-                |s| s.dependents().collect(),
-                |step| resources::destroy(step, ctx, take(step)),
-                &mut report,
-            )
-            .await
+    let in_flight: Mutex<BTreeSet<StepId>> = Mutex::default();
+    let stop = || interrupt.is_raised();
+    let run = async {
+        match pass {
+            Pass::Apply => {
+                graph::run(
+                    &StepId::ALL,
+                    |s| s.depends_on().to_vec(),
+                    |step| {
+                        tracked(
+                            &in_flight,
+                            step,
+                            resources::apply(step, ctx, &facts, take(step)),
+                        )
+                    },
+                    stop,
+                    &mut report,
+                )
+                .await
+            }
+            Pass::Destroy => {
+                let mut order = StepId::ALL;
+                order.reverse();
+                graph::run(
+                    &order,
+                    |s| s.dependents().collect(),
+                    |step| tracked(&in_flight, step, resources::destroy(step, ctx, take(step))),
+                    stop,
+                    &mut report,
+                )
+                .await
+            }
         }
     };
+    let results = {
+        tokio::pin!(run);
+        tokio::select! {
+            results = &mut run => Some(results),
+            () = interrupt.raised() => {
+                ctx.printer.warn(&format!(
+                    "interrupted: starting nothing new, letting the calls in flight finish (up \
+                     to {}s)",
+                    INTERRUPT_GRACE.as_secs()
+                ));
+                tokio::time::timeout(INTERRUPT_GRACE, &mut run).await.ok()
+            }
+        }
+    };
+    if interrupt.is_raised() {
+        let abandoned: Vec<&str> = in_flight
+            .lock()
+            .expect("in-flight lock")
+            .iter()
+            .map(|s| s.label())
+            .collect();
+        let left = if abandoned.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; abandoned while in progress: {} (the next run finds them by name)",
+                abandoned.join(", ")
+            )
+        };
+        return Err(ExitError::new(
+            Exit::Interrupted,
+            anyhow::anyhow!(
+                "interrupted; the state file {} records everything completed{left}",
+                ctx.state_file.path().display()
+            ),
+        )
+        .into());
+    }
+    let results = results.expect("finished unless interrupted");
     // The first failure is the error (it keeps its exit code); any others are named with it.
     let mut failures = results.into_iter().filter_map(|(step, f)| match f {
         Finished::Failed(error) => Some((step, error)),

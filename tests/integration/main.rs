@@ -7,6 +7,7 @@ mod support;
 mod bad_input;
 mod drift;
 mod faults;
+mod interruptions;
 mod lifecycle;
 mod plan;
 mod stack;

@@ -74,10 +74,18 @@ impl TestEnv {
     /// The `deployer` binary, run in [`TestEnv::dir`] against the proxy with
     /// fixed fake credentials and nothing from the developer's AWS setup.
     pub fn deployer(&self) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::from_std(self.deployer_process());
+        cmd.timeout(DEPLOYER_TIMEOUT);
+        cmd
+    }
+
+    /// The same as [`TestEnv::deployer`] as a plain `std::process::Command`, for tests that
+    /// start the binary in the background (to signal or kill it).
+    pub fn deployer_process(&self) -> std::process::Command {
         // `env!` rather than `Command::cargo_bin`: cargo sets this path at
         // compile time for integration tests, so there is no run-time lookup
         // that can fail (and no deprecation churn in assert_cmd).
-        let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_deployer"));
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_deployer"));
         cmd.current_dir(self.dir.path());
         // Hermetic: any AWS_* variable of the developer (a profile, a
         // service-specific AWS_ENDPOINT_URL_ECS that would bypass the proxy,
@@ -104,8 +112,7 @@ impl TestEnv {
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", REGION)
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("NO_COLOR", "1")
-            .timeout(DEPLOYER_TIMEOUT);
+            .env("NO_COLOR", "1");
         cmd
     }
 

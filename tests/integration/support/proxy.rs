@@ -10,7 +10,10 @@
 //! * it injects faults — scripted per operation or random with a seed — in
 //!   the wire format of the service, so the SDK parses them exactly like a
 //!   real AWS error and retries (or not) exactly as it would in production;
-//! * it can rewrite moto's JSON answers, e.g. to script an ECS rollout.
+//! * it can rewrite moto's JSON answers, e.g. to script an ECS rollout;
+//! * it can add latency to every call, and records when each call started
+//!   and ended ([`AwsProxy::timed_calls`]), for the benchmark
+//!   (`examples/bench.rs`) that measures the binary as if AWS were far away.
 //!
 //! It runs on a tokio runtime of its own on a background thread, so tests
 //! stay plain `#[test]` functions that run the binary with
@@ -22,13 +25,15 @@
 //! uploads from the SDK a non-issue (hyper answers the `100 Continue` itself,
 //! and the upstream request gets a plain `Content-Length`).
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -75,6 +80,24 @@ impl fmt::Display for ApiCall {
         }
         Ok(())
     }
+}
+
+/// An [`ApiCall`] with when it ran, as seen by the proxy: for benchmarks that
+/// want per-call latency or the critical path (the longest chain of calls
+/// that each started after the previous one ended).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimedCall {
+    pub call: ApiCall,
+    /// When the proxy started reading the request, before any latency or
+    /// fault it injects.
+    pub start: Instant,
+    /// When the proxy had the answer ready to send (or, for
+    /// `DropAfterForward`, was about to drop the connection).
+    pub end: Instant,
+    /// A hash of the request's method, path, query and body, without the
+    /// headers (which carry a fresh signature each time): equal for
+    /// identical requests, such as the polls of a wait loop.
+    pub request_hash: u64,
 }
 
 /// Read-only operations whose names do not start with a read-only verb.
@@ -135,6 +158,9 @@ type Rewriter = Box<dyn FnMut(&mut serde_json::Value) + Send>;
 #[derive(Default)]
 struct State {
     calls: Vec<ApiCall>,
+    /// The same calls, with timings (kept apart so `calls` stays cheap to
+    /// compare in tests).
+    timed: Vec<TimedCall>,
     latency: Duration,
     /// Per operation, a queue of (remaining uses, fault).
     scripts: HashMap<String, VecDeque<(usize, Fault)>>,
@@ -222,9 +248,17 @@ impl AwsProxy {
         self.lock().calls.clone()
     }
 
+    /// All AWS calls so far with their start and end times, in the order
+    /// they completed (like [`AwsProxy::calls`]).
+    pub fn timed_calls(&self) -> Vec<TimedCall> {
+        self.lock().timed.clone()
+    }
+
     /// Forgets the recorded calls (faults, scripts and rewriters stay).
     pub fn clear(&self) {
-        self.lock().calls.clear();
+        let mut state = self.lock();
+        state.calls.clear();
+        state.timed.clear();
     }
 
     /// Recorded calls of operations that may change state. Includes attempts
@@ -435,6 +469,7 @@ async fn handle(
     context: &Context,
     request: Request<Incoming>,
 ) -> Result<ProxyResponse, DropConnection> {
+    let start = Instant::now();
     let (parts, body) = request.into_parts();
     // A client that disconnects mid-body gets nothing back anyway.
     let body = body.collect().await.map_err(|_| DropConnection)?.to_bytes();
@@ -447,6 +482,7 @@ async fn handle(
     }
 
     let (service, protocol, operation) = identify(&parts, &body);
+    let request_hash = request_hash(&parts, &body);
 
     // Decide everything under one short lock, act on it without the lock.
     let (latency, fault) = {
@@ -459,11 +495,20 @@ async fn handle(
         tokio::time::sleep(latency).await;
     }
     let record = |status: u16, fault: Option<String>| {
-        lock(&context.state).calls.push(ApiCall {
+        let call = ApiCall {
             service: service.clone(),
             operation: operation.clone(),
             status,
             fault,
+        };
+        let end = Instant::now();
+        let mut state = lock(&context.state);
+        state.calls.push(call.clone());
+        state.timed.push(TimedCall {
+            call,
+            start,
+            end,
+            request_hash,
         });
     };
 
@@ -551,6 +596,16 @@ fn identify(parts: &hyper::http::request::Parts, body: &Bytes) -> (String, Proto
             (service, Protocol::Other, operation)
         }
     }
+}
+
+/// See [`TimedCall::request_hash`].
+fn request_hash(parts: &hyper::http::request::Parts, body: &Bytes) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    parts.method.as_str().hash(&mut hasher);
+    parts.uri.path().hash(&mut hasher);
+    parts.uri.query().unwrap_or("").hash(&mut hasher);
+    body.hash(&mut hasher);
+    hasher.finish()
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

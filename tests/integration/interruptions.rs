@@ -1,0 +1,168 @@
+//! Runs that end badly: killed at any point, interrupted, or racing another run on the same
+//! environment. The state file must always parse, a re-run must converge with no duplicate and
+//! nothing leaked, and a second run must never go ahead while one is under way.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::lifecycle::{apply, assert_complete_stack, dev_env};
+use crate::stack::Stack;
+use crate::support::TestEnv;
+
+/// Starts `deployer <args>` in the background.
+fn start(env: &TestEnv, args: &[&str]) -> Child {
+    env.deployer_process()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the proxy has seen `calls` AWS calls (or the process ended).
+fn wait_for_calls(env: &TestEnv, child: &mut Child, calls: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while env.proxy.calls().len() < calls && child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the run never reached {calls} calls"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The state file, if any, must parse.
+fn assert_state_parses(env: &TestEnv) {
+    let path = env.dir.path().join(".deployer/dev.json");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let state: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("state does not parse after a crash: {e}\n{text}"));
+        assert_eq!(state["version"], serde_json::json!(1));
+    }
+}
+
+#[test]
+fn killed_at_any_point_of_apply_or_destroy_a_rerun_converges() {
+    let env = dev_env();
+    // Each call takes a little while, so the kill lands between calls and inside them.
+    env.proxy.set_latency(Duration::from_millis(15));
+    for kill_after in [1, 3, 5, 8, 11, 14, 17, 20, 24] {
+        env.proxy.clear();
+        let mut child = start(&env, &["apply", "--yes"]);
+        wait_for_calls(&env, &mut child, kill_after);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_state_parses(&env);
+
+        apply(&env);
+        assert_complete_stack(&env, &Stack::read(&env));
+
+        env.proxy.clear();
+        let mut child = start(&env, &["destroy", "--yes"]);
+        wait_for_calls(&env, &mut child, kill_after + 12);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_state_parses(&env);
+
+        env.deployer().args(["destroy", "--yes"]).assert().success();
+        assert_eq!(
+            Stack::read(&env).leftovers(),
+            Vec::<String>::new(),
+            "kill after {kill_after}"
+        );
+    }
+}
+
+#[test]
+fn a_second_run_fails_fast_while_one_holds_the_lock() {
+    let env = dev_env();
+    env.proxy.set_latency(Duration::from_millis(100));
+    let mut first = start(&env, &["apply", "--yes"]);
+    wait_for_calls(&env, &mut first, 2);
+
+    let started = Instant::now();
+    for args in [&["apply", "--yes"][..], &["destroy", "--yes"][..]] {
+        let output = env.deployer().args(args).assert().code(1);
+        let stderr = String::from_utf8_lossy(&output.get_output().stderr);
+        assert!(
+            stderr.contains(&format!(
+                "locked by `deployer apply` (pid {} on host",
+                first.id()
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains("force-unlock"), "{stderr}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the second run must not wait"
+    );
+
+    let status = first.wait().unwrap();
+    assert!(status.success());
+    env.proxy.set_latency(Duration::ZERO);
+    assert_complete_stack(&env, &Stack::read(&env));
+    // The lock is gone with its holder.
+    assert!(!env.dir.path().join(".deployer/dev.lock").exists());
+}
+
+#[test]
+fn force_unlock_removes_a_lock_left_elsewhere() {
+    let env = dev_env();
+    let lock = env.dir.path().join(".deployer/dev.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    std::fs::write(
+        &lock,
+        r#"{"pid": 1, "host": "ci-runner-7", "started_at": 0, "command": "apply"}"#,
+    )
+    .unwrap();
+    let output = env.deployer().args(["apply", "--yes"]).assert().code(1);
+    let stderr = String::from_utf8_lossy(&output.get_output().stderr);
+    assert!(stderr.contains("on host ci-runner-7"), "{stderr}");
+    assert_eq!(env.proxy.calls(), [], "a locked run calls nothing");
+
+    env.deployer().arg("force-unlock").assert().success();
+    apply(&env);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_saves_the_state_explains_and_exits_130() {
+    let env = dev_env();
+    env.proxy.set_latency(Duration::from_millis(60));
+    let mut child = start(&env, &["apply", "--yes"]);
+    // Past the reads, into the creates.
+    wait_for_calls(&env, &mut child, 14);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(stderr.contains("records everything completed"), "{stderr}");
+    assert_state_parses(&env);
+    // Everything made before the signal is in the state: a re-run creates only the rest.
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.dir.path().join(".deployer/dev.json")).unwrap(),
+    )
+    .unwrap();
+    let recorded = state["resources"].as_object().unwrap().len();
+    assert!(recorded > 0 && recorded < 11, "{state:#}");
+    env.proxy.set_latency(Duration::ZERO);
+    env.proxy.clear();
+    apply(&env);
+    let creates = env
+        .proxy
+        .mutating_calls()
+        .iter()
+        .filter(|c| c.operation.starts_with("Create") || c.operation == "RegisterTaskDefinition")
+        .count();
+    assert!(
+        creates <= 11 - recorded,
+        "re-created something already made"
+    );
+    assert_complete_stack(&env, &Stack::read(&env));
+}
