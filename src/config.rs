@@ -1844,7 +1844,7 @@ fn region_error(region: &str) -> Option<String> {
 /// Checks `[registry[:port]/]path[:tag][@sha256:<64 hex>]`, following the
 /// grammar of the distribution project's reference parser that Docker and ECS
 /// use.
-fn check_image_reference(image: &str) -> Result<(), String> {
+pub fn check_image_reference(image: &str) -> Result<(), String> {
     if image.is_empty() {
         return Err("it is empty".to_string());
     }

@@ -16,4 +16,5 @@ pub mod lock;
 pub mod names;
 pub mod printer;
 pub mod resources;
+pub mod rollout;
 pub mod state;

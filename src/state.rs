@@ -36,6 +36,74 @@ pub struct State {
     /// The stack's outputs (`alb_dns_name`, ...), as of the last apply.
     #[serde(default)]
     pub outputs: BTreeMap<String, String>,
+    /// The image deployed with `--image-tag`/`--image` (or by a rollback), which later runs keep
+    /// until the configured image changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_override: Option<ImageOverride>,
+    /// Task definition revisions the service ran, oldest first: what `rollback` goes back to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub task_definition_history: Vec<String>,
+}
+
+/// An image deployed instead of the configured one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageOverride {
+    pub image: String,
+    /// The configured image when the override was made. Once the configuration names another
+    /// image, that one wins again.
+    pub configured: String,
+}
+
+/// How many revisions the history keeps.
+const HISTORY_LENGTH: usize = 20;
+
+impl State {
+    /// The image to deploy: the override while the configured image is the one it overrode.
+    pub fn effective_image<'a>(&'a self, configured: &'a str) -> &'a str {
+        match &self.image_override {
+            Some(o) if o.configured == configured => &o.image,
+            _ => configured,
+        }
+    }
+
+    /// The revision a rollback from `current` goes back to: the one deployed before it.
+    pub fn rollback_target(&self, current: &str) -> Option<&str> {
+        let history = &self.task_definition_history;
+        let end = history
+            .iter()
+            .rposition(|r| r == current)
+            .unwrap_or(history.len());
+        history[..end]
+            .iter()
+            .rev()
+            .find(|r| *r != current)
+            .map(String::as_str)
+    }
+
+    /// Records a rollback to `revision`: what was deployed after it leaves the history, so a
+    /// second rollback goes further back.
+    pub fn rolled_back_to(&mut self, revision: &str) {
+        if let Some(at) = self
+            .task_definition_history
+            .iter()
+            .rposition(|r| r == revision)
+        {
+            self.task_definition_history.truncate(at + 1);
+        }
+    }
+
+    /// Appends the revision the service now runs, if it is not already the last one.
+    pub fn record_revision(&mut self, arn: &str) {
+        if self.task_definition_history.last().map(String::as_str) != Some(arn) {
+            self.task_definition_history.push(arn.to_owned());
+            let excess = self
+                .task_definition_history
+                .len()
+                .saturating_sub(HISTORY_LENGTH);
+            self.task_definition_history.drain(..excess);
+        }
+    }
 }
 
 /// The identity of one resource. Never holds secrets: only IDs, ARNs and names.
@@ -58,6 +126,8 @@ impl State {
             updated_at: 0,
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
+            image_override: None,
+            task_definition_history: Vec::new(),
         }
     }
 
@@ -250,6 +320,45 @@ mod tests {
         assert!(matches!(err, StateError::Corrupt { .. }));
         assert!(err.to_string().contains(&file.path().display().to_string()));
         assert_eq!(fs::read_to_string(file.path()).unwrap(), "{ not json");
+    }
+
+    #[test]
+    fn image_override_holds_until_the_configured_image_changes() {
+        let mut state = sample();
+        assert_eq!(state.effective_image("repo:v1"), "repo:v1");
+        state.image_override = Some(ImageOverride {
+            image: "repo:abc123".into(),
+            configured: "repo:v1".into(),
+        });
+        assert_eq!(state.effective_image("repo:v1"), "repo:abc123");
+        assert_eq!(state.effective_image("repo:v2"), "repo:v2");
+    }
+
+    #[test]
+    fn revision_history_skips_repeats_and_is_bounded() {
+        let mut state = sample();
+        for n in 0..30 {
+            state.record_revision(&format!("td:{n}"));
+            state.record_revision(&format!("td:{n}"));
+        }
+        assert_eq!(state.task_definition_history.len(), HISTORY_LENGTH);
+        assert_eq!(state.task_definition_history.first().unwrap(), "td:10");
+        assert_eq!(state.task_definition_history.last().unwrap(), "td:29");
+    }
+
+    #[test]
+    fn rollback_walks_back_through_the_history() {
+        let mut state = sample();
+        for revision in ["td:1", "td:2", "td:3"] {
+            state.record_revision(revision);
+        }
+        assert_eq!(state.rollback_target("td:3"), Some("td:2"));
+        state.rolled_back_to("td:2");
+        assert_eq!(state.rollback_target("td:2"), Some("td:1"));
+        state.rolled_back_to("td:1");
+        assert_eq!(state.rollback_target("td:1"), None);
+        // A revision deployed outside the tool goes back to the last one recorded.
+        assert_eq!(state.rollback_target("td:9"), Some("td:1"));
     }
 
     #[test]

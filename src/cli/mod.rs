@@ -7,6 +7,8 @@ mod force_unlock;
 mod outputs;
 mod plan;
 mod report;
+mod rollback;
+mod status;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -37,11 +39,12 @@ use crate::state::{State, StateFile};
 #[command(after_help = "Examples:
   deployer plan --env dev                 show what apply would change
   deployer apply --env dev --yes          converge the dev stack without asking (CI)
+  deployer apply --image-tag v42 --yes    deploy a freshly pushed image and follow it
   curl \"http://$(deployer outputs alb_dns_name)/\"
   deployer destroy --env dev              remove the stack, after confirmation
 
 Exit codes: 0 success, 1 error, 2 changes pending (plan --detailed-exitcode),
-3 invalid input, 4 deployment failed, 5 timed out, 130 interrupted.")]
+3 invalid input, 4 deployment failed or rolled back, 5 timed out, 130 interrupted.")]
 pub struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -103,6 +106,10 @@ enum Command {
     Destroy(destroy::DestroyArgs),
     /// Print the stack's outputs from the state file (no AWS call, no credentials).
     Outputs(outputs::OutputsArgs),
+    /// Show the service's deployments, running tasks, target health and URL.
+    Status(status::StatusArgs),
+    /// Put the service back on the previously deployed task definition revision.
+    Rollback(rollback::RollbackArgs),
     /// Check the configuration file and report every problem; no AWS call.
     Validate,
     /// Remove the lock of an environment left by a run that is gone (on another machine).
@@ -151,6 +158,8 @@ async fn run_async(command: Command, global: &GlobalArgs, printer: &Printer) -> 
         Command::Apply(args) => apply::run(global, &args, printer).await,
         Command::Plan(args) => plan::run(global, &args, printer).await,
         Command::Destroy(args) => destroy::run(global, &args, printer).await,
+        Command::Status(args) => status::run(global, &args, printer).await,
+        Command::Rollback(args) => rollback::run(global, &args, printer).await,
         Command::Outputs(_) | Command::Validate | Command::ForceUnlock => {
             unreachable!("handled without a runtime")
         }

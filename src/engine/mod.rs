@@ -28,7 +28,7 @@ use crate::interrupt::Interrupt;
 use crate::names::{Names, OwnerTags};
 use crate::printer::Printer;
 use crate::resources;
-use crate::state::{ResourceRecord, State, StateFile};
+use crate::state::{ImageOverride, ResourceRecord, State, StateFile};
 
 /// Shown in a plan where a value depends on a resource that does not exist yet.
 pub const UNKNOWN: &str = "(known after apply)";
@@ -51,6 +51,8 @@ pub struct Facts {
     pub cluster_arn: Option<String>,
     pub task_definition_arn: Option<String>,
     pub service_arn: Option<String>,
+    /// The service's PRIMARY deployment: after a create or update, the one this run started.
+    pub deployment_id: Option<String>,
 }
 
 /// A value of a fact, or [`UNKNOWN`] while its step has not run.
@@ -162,6 +164,17 @@ pub(crate) trait Resource {
     fn publish(live: &Self::Live, facts: &mut Facts);
 }
 
+/// Which image the task definition runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageChoice {
+    /// The configured image, or the override an earlier `--image-tag` recorded in the state.
+    Recorded(String),
+    /// `--image URI`.
+    Uri(String),
+    /// `--image-tag TAG`: that tag in the stack's ECR repository.
+    Tag(String),
+}
+
 /// Everything a run shares between its steps.
 pub struct Ctx {
     pub config: Config,
@@ -171,6 +184,8 @@ pub struct Ctx {
     /// Take over resources found under our names without our tags.
     pub adopt: bool,
     pub printer: Printer,
+    /// The image the task definition runs.
+    pub image: ImageChoice,
     state_file: StateFile,
     state: Mutex<State>,
     pub(crate) cache: resources::ReadCache,
@@ -187,7 +202,10 @@ impl Ctx {
     ) -> Self {
         let state =
             state.unwrap_or_else(|| State::new(&config.project, &config.environment, &aws.region));
+        let image =
+            ImageChoice::Recorded(state.effective_image(&config.container.image).to_owned());
         Self {
+            image,
             names: Names::new(&config),
             owner: OwnerTags::new(&config),
             config,
@@ -214,6 +232,43 @@ impl Ctx {
             limit: Duration::from_secs(self.config.timeouts.resource_release.into()),
             setting: "timeouts.resource_release",
         }
+    }
+
+    /// The image to run, given what earlier steps found (the ECR repository's URL).
+    pub fn image(&self, facts: &Facts) -> String {
+        match &self.image {
+            ImageChoice::Recorded(image) | ImageChoice::Uri(image) => image.clone(),
+            ImageChoice::Tag(tag) => format!("{}:{tag}", known(&facts.repository_url)),
+        }
+    }
+
+    /// Records a successful deployment: the image, when it was chosen on the command line, and
+    /// the revision the service runs now.
+    pub fn record_deployment(&self, image: Option<String>, revision: Option<&str>) -> Result<()> {
+        let mut state = self.state.lock().expect("state lock");
+        if let Some(image) = image {
+            state.image_override = (image != self.config.container.image).then(|| ImageOverride {
+                image,
+                configured: self.config.container.image.clone(),
+            });
+        }
+        if let Some(revision) = revision {
+            state.record_revision(revision);
+        }
+        self.state_file.save(&state)?;
+        Ok(())
+    }
+
+    /// Records a rollback to `revision`, which runs `image`.
+    pub fn record_rollback(&self, revision: &str, image: String) -> Result<()> {
+        let mut state = self.state.lock().expect("state lock");
+        state.rolled_back_to(revision);
+        state.image_override = (image != self.config.container.image).then(|| ImageOverride {
+            image,
+            configured: self.config.container.image.clone(),
+        });
+        self.state_file.save(&state)?;
+        Ok(())
     }
 
     /// A copy of the state as it is now.

@@ -46,7 +46,8 @@ impl StepId {
             EcsSecurityGroup => &[Network, AlbSecurityGroup],
             LoadBalancer => &[Network, AlbSecurityGroup],
             Listener => &[LoadBalancer, TargetGroup],
-            TaskDefinition => &[ExecutionRole, LogGroup],
+            // The repository's URL names the image of `--image-tag`.
+            TaskDefinition => &[EcrRepository, ExecutionRole, LogGroup],
             Service => &[
                 Network,
                 EcsSecurityGroup,

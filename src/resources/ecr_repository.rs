@@ -3,7 +3,7 @@
 //! without bound.
 
 use anyhow::{Context as _, Result};
-use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
+use aws_sdk_ecr::types::{ImageIdentifier, ImageScanningConfiguration, ImageTagMutability, Tag};
 use serde_json::{json, Value};
 
 use crate::aws::errors::{describe, is_code, AwsResultExt};
@@ -64,6 +64,45 @@ impl EcrRepository {
             .await
             .or_context(format!("setting the lifecycle policy of {}", desired.name))?;
         Ok(())
+    }
+}
+
+/// Whether an image (by tag, or by digest `sha256:...`) is in a repository of ECR; `registry` is
+/// the account ID, or `None` for this account.
+pub async fn image_exists(
+    ctx: &Ctx,
+    registry: Option<&str>,
+    repository: &str,
+    reference: &str,
+) -> Result<bool> {
+    let id = if reference.starts_with("sha256:") {
+        ImageIdentifier::builder().image_digest(reference).build()
+    } else {
+        ImageIdentifier::builder().image_tag(reference).build()
+    };
+    let answer = ctx
+        .aws
+        .ecr
+        .describe_images()
+        .set_registry_id(registry.map(str::to_owned))
+        .repository_name(repository)
+        .image_ids(id)
+        .send()
+        .await;
+    match answer {
+        Ok(found) => Ok(!found.image_details().is_empty()),
+        Err(e)
+            if is_code(
+                &e,
+                &["ImageNotFoundException", "RepositoryNotFoundException"],
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(describe(
+            e,
+            format!("looking up image {repository}:{reference}"),
+        )),
     }
 }
 

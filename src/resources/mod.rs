@@ -25,6 +25,7 @@ use crate::engine::{
     apply_step, destroy_step, plan_step, Ctx, Facts, Found, Pass, Planned, StepId, StepResult,
 };
 
+pub use ecr_repository::image_exists;
 pub(crate) use security_group::ReadCache;
 
 /// Runs `$body` with `$R` bound to the resource type of `$step`.

@@ -43,6 +43,17 @@ pub struct Live {
     pub cluster: String,
     pub spec: Spec,
     pub tags: Vec<(String, String)>,
+    /// The PRIMARY deployment: after a create or update, the one it started.
+    pub deployment_id: Option<String>,
+}
+
+/// The ID of a service's PRIMARY deployment.
+fn primary_deployment(service: &aws_sdk_ecs::types::Service) -> Option<String> {
+    service
+        .deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"))
+        .and_then(|d| d.id().map(str::to_owned))
 }
 
 #[derive(Debug, Clone)]
@@ -202,6 +213,7 @@ impl Resource for Service {
             arn: service.service_arn().unwrap_or_default().to_owned(),
             cluster: cluster.clone(),
             tags: ecs_tag_pairs(service.tags()),
+            deployment_id: primary_deployment(service),
             spec: Spec {
                 desired_count: service.desired_count(),
                 task_definition: service.task_definition().unwrap_or_default().to_owned(),
@@ -336,6 +348,7 @@ impl Resource for Service {
             cluster: desired.cluster.clone(),
             spec: spec.clone(),
             tags: Vec::new(),
+            deployment_id: primary_deployment(service),
         })
     }
 
@@ -377,9 +390,9 @@ impl Resource for Service {
             call = call.health_check_grace_period_seconds(new.health_check_grace_seconds);
         }
         let what = format!("updating ECS service {}", live.name);
-        until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
+        let updated = until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
             match call.clone().send().await {
-                Ok(_) => Ok(Attempt::Done(())),
+                Ok(updated) => Ok(Attempt::Done(updated)),
                 Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
                 Err(e) => Err(describe(e, &what)),
             }
@@ -387,6 +400,10 @@ impl Resource for Service {
         .await?;
         Ok(Live {
             spec: new.clone(),
+            deployment_id: updated
+                .service()
+                .and_then(primary_deployment)
+                .or_else(|| live.deployment_id.clone()),
             ..live.clone()
         })
     }
@@ -434,5 +451,6 @@ impl Resource for Service {
 
     fn publish(live: &Live, facts: &mut Facts) {
         facts.service_arn = Some(live.arn.clone());
+        facts.deployment_id = live.deployment_id.clone();
     }
 }

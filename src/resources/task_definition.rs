@@ -94,6 +94,50 @@ fn spec_of(definition: &aws_sdk_ecs::types::TaskDefinition) -> Option<Spec> {
     })
 }
 
+/// Reads one ACTIVE revision: by ARN, or the latest of a family when given the family's name.
+async fn describe_revision(ctx: &Ctx, reference: &str) -> Result<Option<Live>> {
+    let family = &ctx.names.task_family;
+    let answer = ctx
+        .aws
+        .ecs
+        .describe_task_definition()
+        .task_definition(reference)
+        .include(TaskDefinitionField::Tags)
+        .send()
+        .await;
+    let answer = match answer {
+        Err(e) if is_code(&e, &["ClientException"]) => return Ok(None),
+        other => other.or_context(format!("reading task definition {reference}"))?,
+    };
+    let Some(definition) = answer.task_definition() else {
+        return Ok(None);
+    };
+    if definition.status() != Some(&TaskDefinitionStatus::Active) {
+        return Ok(None);
+    }
+    // A revision without our container (registered by hand) differs in every field.
+    let spec = spec_of(definition).unwrap_or_else(|| Spec {
+        family: family.clone(),
+        cpu: String::new(),
+        memory: String::new(),
+        execution_role_arn: String::new(),
+        image: String::new(),
+        container_port: 0,
+        environment: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        log_group: String::new(),
+        log_region: String::new(),
+    });
+    Ok(Some(Live {
+        arn: definition
+            .task_definition_arn()
+            .unwrap_or_default()
+            .to_owned(),
+        spec,
+        tags: ecs_tag_pairs(answer.tags()),
+    }))
+}
+
 impl Resource for TaskDefinition {
     const STEP: StepId = StepId::TaskDefinition;
     type Live = Live;
@@ -106,7 +150,7 @@ impl Resource for TaskDefinition {
             cpu: config.task.cpu.to_string(),
             memory: config.task.memory.to_string(),
             execution_role_arn: known(&facts.execution_role_arn),
-            image: config.container.image.clone(),
+            image: ctx.image(facts),
             container_port: config.container.port.into(),
             environment: config.container.environment.clone(),
             secrets: config.container.secrets.clone(),
@@ -116,47 +160,16 @@ impl Resource for TaskDefinition {
     }
 
     async fn read(ctx: &Ctx, _: &Facts) -> Result<Option<Live>> {
-        let family = &ctx.names.task_family;
-        // Naming the family alone returns its latest ACTIVE revision.
-        let answer = ctx
-            .aws
-            .ecs
-            .describe_task_definition()
-            .task_definition(family)
-            .include(TaskDefinitionField::Tags)
-            .send()
-            .await;
-        let answer = match answer {
-            Err(e) if is_code(&e, &["ClientException"]) => return Ok(None),
-            other => other.or_context(format!("reading task definition {family}"))?,
-        };
-        let Some(definition) = answer.task_definition() else {
-            return Ok(None);
-        };
-        if definition.status() != Some(&TaskDefinitionStatus::Active) {
-            return Ok(None);
+        // The revision the service was last deployed with is the one to compare with: after a
+        // rollback it is not the family's latest. Without a history (a lost state), or when it
+        // was deregistered, the family's latest stands in.
+        let deployed = ctx.state().task_definition_history.last().cloned();
+        if let Some(deployed) = deployed {
+            if let Some(live) = describe_revision(ctx, &deployed).await? {
+                return Ok(Some(live));
+            }
         }
-        // A revision without our container (registered by hand) differs in every field.
-        let spec = spec_of(definition).unwrap_or_else(|| Spec {
-            family: family.clone(),
-            cpu: String::new(),
-            memory: String::new(),
-            execution_role_arn: String::new(),
-            image: String::new(),
-            container_port: 0,
-            environment: BTreeMap::new(),
-            secrets: BTreeMap::new(),
-            log_group: String::new(),
-            log_region: String::new(),
-        });
-        Ok(Some(Live {
-            arn: definition
-                .task_definition_arn()
-                .unwrap_or_default()
-                .to_owned(),
-            spec,
-            tags: ecs_tag_pairs(answer.tags()),
-        }))
+        describe_revision(ctx, &ctx.names.task_family).await
     }
 
     fn diff(live: &Live, desired: &Spec) -> Vec<Change> {
@@ -239,7 +252,8 @@ impl Resource for TaskDefinition {
         // Registering is not idempotent: a blind retry after a lost answer adds a revision (and
         // a restart of every task). So the SDK does not retry it; before trying again, this looks
         // whether the lost attempt registered it after all.
-        let before = Self::read(ctx, &Facts::default()).await?.map(|l| l.arn);
+        let family = &spec.family;
+        let before = describe_revision(ctx, family).await?.map(|l| l.arn);
         let what = format!("registering task definition {}", spec.family);
         until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
             let answer = register
@@ -267,7 +281,7 @@ impl Resource for TaskDefinition {
                 Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
                 Err(e) if is_transient(&e) => {
                     let reason = brief(&e);
-                    match Self::read(ctx, &Facts::default()).await? {
+                    match describe_revision(ctx, family).await? {
                         Some(latest)
                             if latest.arn != before.clone().unwrap_or_default()
                                 && latest.spec == *spec =>

@@ -10,4 +10,5 @@ mod faults;
 mod interruptions;
 mod lifecycle;
 mod plan;
+mod rollout;
 mod stack;

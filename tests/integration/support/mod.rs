@@ -56,8 +56,16 @@ pub struct TestEnv {
 impl TestEnv {
     /// A fresh moto (default settings), a proxy in front of it, an empty
     /// temporary directory.
+    ///
+    /// The emulator runs no containers; `MOTO_ECS_SERVICE_RUNNING=2` makes it report the two
+    /// tasks of the shipped configuration as running, so a deployment completes as it would in
+    /// AWS once the tasks are up.
     pub fn start() -> TestEnv {
-        TestEnv::with_moto(MotoServer::start())
+        TestEnv::with_moto(
+            MotoServer::builder()
+                .env("MOTO_ECS_SERVICE_RUNNING", "2")
+                .start(),
+        )
     }
 
     /// Like [`TestEnv::start`] with a moto configured by the caller, e.g.

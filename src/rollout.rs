@@ -1,0 +1,341 @@
+//! Following an ECS deployment until it has really succeeded, or saying why it has not.
+//!
+//! "Running count equals desired" is not success: ECS may have rolled the deployment back (the
+//! circuit breaker) and be running the *old* revision at full strength. So the watcher follows
+//! the one deployment this run started, by ID: COMPLETED is success; FAILED, or the deployment
+//! replaced by another, is a failed deploy (exit 4); the time budget running out is exit 5. While
+//! it waits it prints what a person watching a CI log needs: the rollout counts, new service
+//! events, why new tasks stopped, and the load balancer's view of the targets. When new tasks keep
+//! stopping it fails after a few of them with their reasons, instead of waiting for the timeout.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Result};
+use aws_sdk_ecs::types::{DeploymentRolloutState, DesiredStatus, Task};
+use tokio::time::Instant;
+
+use crate::aws::errors::AwsResultExt;
+use crate::engine::Ctx;
+use crate::exit::{Exit, ExitError};
+use crate::interrupt::Interrupt;
+
+/// After this many stopped tasks of the new deployment, stop waiting: it is not going to work.
+const FAIL_FAST_STOPPED_TASKS: i32 = 3;
+
+/// Pauses between polls: quick at first (small changes roll out in seconds), then every 5 s.
+const POLL_DELAYS: [Duration; 4] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(3),
+    Duration::from_secs(5),
+];
+
+/// What to follow.
+pub struct Rollout<'a> {
+    pub ctx: &'a Ctx,
+    pub deployment_id: String,
+    pub target_group_arn: Option<String>,
+    pub timeout: Duration,
+}
+
+/// What the watcher has already reported, so each line is printed once.
+#[derive(Default)]
+struct Seen {
+    counts: Option<(i32, i32, i32, i32)>,
+    events: BTreeSet<String>,
+    stopped_tasks: BTreeSet<String>,
+    stop_reasons: Vec<String>,
+    targets: Option<String>,
+}
+
+impl Rollout<'_> {
+    /// Waits for the deployment to complete; an error carries exit code 4, 5 or 130.
+    pub async fn follow(&self, interrupt: &Interrupt) -> Result<()> {
+        let ctx = self.ctx;
+        let progress = ctx.printer.progress(&format!(
+            "Waiting for deployment {} to complete",
+            self.deployment_id
+        ));
+        let started = Instant::now();
+        let started_at = SystemTime::now();
+        let mut seen = Seen::default();
+        for poll in 0.. {
+            let service = self.describe().await?;
+            let deployment = service
+                .deployments()
+                .iter()
+                .find(|d| d.id() == Some(self.deployment_id.as_str()));
+            // Events are printed first: they usually say why whatever follows happened.
+            let mut events: Vec<_> = service
+                .events()
+                .iter()
+                .filter(|e| {
+                    e.created_at()
+                        .and_then(|t| SystemTime::try_from(*t).ok())
+                        .is_some_and(|t| t + Duration::from_secs(5) >= started_at)
+                })
+                .collect();
+            events.reverse(); // ECS lists the newest first.
+            for event in events {
+                let id = event.id().unwrap_or_default().to_owned();
+                if seen.events.insert(id) {
+                    progress.line(
+                        &ctx.printer,
+                        &stamp(&format!("event: {}", event.message().unwrap_or_default())),
+                    );
+                }
+            }
+            let Some(deployment) = deployment else {
+                return Err(failed(format!(
+                    "deployment {} is no longer listed: ECS replaced it (rolled back){}",
+                    self.deployment_id,
+                    reasons(&seen)
+                )));
+            };
+            let counts = (
+                deployment.desired_count(),
+                deployment.pending_count(),
+                deployment.running_count(),
+                deployment.failed_tasks(),
+            );
+            if seen.counts != Some(counts) {
+                seen.counts = Some(counts);
+                let (desired, pending, running, failed_tasks) = counts;
+                let line = format!(
+                    "rollout: {running}/{desired} running, {pending} pending, {failed_tasks} failed"
+                );
+                progress.set_message(&line);
+                progress.line(&ctx.printer, &stamp(&line));
+            }
+            match deployment.rollout_state() {
+                Some(DeploymentRolloutState::Completed) => {
+                    progress.line(
+                        &ctx.printer,
+                        &stamp(&format!("deployment {} completed", self.deployment_id)),
+                    );
+                    return Ok(());
+                }
+                Some(DeploymentRolloutState::Failed) => {
+                    return Err(failed(format!(
+                        "deployment {} failed: {}{}",
+                        self.deployment_id,
+                        deployment
+                            .rollout_state_reason()
+                            .unwrap_or("ECS gave no reason"),
+                        reasons(&seen)
+                    )));
+                }
+                _ => {}
+            }
+            if deployment.failed_tasks() > seen.stopped_tasks.len() as i32 {
+                for line in self.new_stopped_tasks(&mut seen).await? {
+                    progress.line(&ctx.printer, &stamp(&line));
+                }
+            }
+            if deployment.failed_tasks() >= FAIL_FAST_STOPPED_TASKS {
+                return Err(failed(format!(
+                    "new tasks keep stopping ({} so far){}; not waiting for the circuit breaker \
+                     to roll back",
+                    deployment.failed_tasks(),
+                    reasons(&seen)
+                )));
+            }
+            if let Some(line) = self.target_health(&mut seen).await? {
+                progress.line(&ctx.printer, &stamp(&line));
+            }
+
+            let delay = POLL_DELAYS[poll.min(POLL_DELAYS.len() - 1)];
+            if started.elapsed() + delay > self.timeout {
+                let (desired, pending, running, _) = seen.counts.unwrap_or_default();
+                return Err(ExitError::new(
+                    Exit::TimedOut,
+                    anyhow!(
+                        "deployment {} did not complete within {}s ({running}/{desired} running, \
+                         {pending} pending){}; it goes on in ECS. Wait longer with --timeout or \
+                         timeouts.deployment, or see `deployer status`",
+                        self.deployment_id,
+                        self.timeout.as_secs(),
+                        reasons(&seen)
+                    ),
+                )
+                .into());
+            }
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = interrupt.raised() => {
+                    return Err(ExitError::new(
+                        Exit::Interrupted,
+                        anyhow!(
+                            "stopped waiting for deployment {}; it goes on in ECS (see \
+                             `deployer status`)",
+                            self.deployment_id
+                        ),
+                    )
+                    .into());
+                }
+            }
+        }
+        unreachable!("the loop only ends by returning")
+    }
+
+    async fn describe(&self) -> Result<aws_sdk_ecs::types::Service> {
+        let ctx = self.ctx;
+        let answer = ctx
+            .aws
+            .ecs
+            .describe_services()
+            .cluster(&ctx.names.cluster)
+            .services(&ctx.names.service)
+            .send()
+            .await
+            .or_context("reading the ECS service")?;
+        answer
+            .services()
+            .first()
+            .cloned()
+            .ok_or_else(|| anyhow!("ECS service {} not found", ctx.names.service))
+    }
+
+    /// Why the deployment's tasks that stopped since the last look stopped.
+    async fn new_stopped_tasks(&self, seen: &mut Seen) -> Result<Vec<String>> {
+        let ctx = self.ctx;
+        let listed = ctx
+            .aws
+            .ecs
+            .list_tasks()
+            .cluster(&ctx.names.cluster)
+            .started_by(&self.deployment_id)
+            .desired_status(DesiredStatus::Stopped)
+            .send()
+            .await
+            .or_context("listing the stopped tasks")?;
+        let new: Vec<String> = listed
+            .task_arns()
+            .iter()
+            .filter(|arn| !seen.stopped_tasks.contains(*arn))
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            return Ok(Vec::new());
+        }
+        let described = ctx
+            .aws
+            .ecs
+            .describe_tasks()
+            .cluster(&ctx.names.cluster)
+            .set_tasks(Some(new))
+            .send()
+            .await
+            .or_context("reading the stopped tasks")?;
+        let mut lines = Vec::new();
+        for task in described.tasks() {
+            let arn = task.task_arn().unwrap_or_default().to_owned();
+            if seen.stopped_tasks.insert(arn) {
+                let why = stop_reason(task);
+                lines.push(format!("task stopped: {why}"));
+                seen.stop_reasons.push(why);
+            }
+        }
+        Ok(lines)
+    }
+
+    /// The load balancer's view of the targets, when it changed.
+    async fn target_health(&self, seen: &mut Seen) -> Result<Option<String>> {
+        let Some(arn) = &self.target_group_arn else {
+            return Ok(None);
+        };
+        let answer = self
+            .ctx
+            .aws
+            .elb
+            .describe_target_health()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .or_context("reading the target health")?;
+        let summary = describe_targets(answer.target_health_descriptions());
+        if seen.targets.as_deref() == Some(summary.as_str()) {
+            return Ok(None);
+        }
+        seen.targets = Some(summary.clone());
+        Ok(Some(summary))
+    }
+}
+
+/// One line about the targets: how many in each state, with the reasons of unhealthy ones.
+pub fn describe_targets(
+    targets: &[aws_sdk_elasticloadbalancingv2::types::TargetHealthDescription],
+) -> String {
+    if targets.is_empty() {
+        return "targets: none registered yet".to_owned();
+    }
+    let parts: Vec<String> = targets
+        .iter()
+        .map(|t| {
+            let id = t
+                .target()
+                .map(|d| format!("{}:{}", d.id().unwrap_or("?"), d.port().unwrap_or_default()))
+                .unwrap_or_default();
+            let health = t.target_health();
+            let state = health
+                .and_then(|h| h.state())
+                .map_or("unknown", |s| s.as_str());
+            match health.and_then(|h| h.description()) {
+                Some(why) if state != "healthy" => format!("{id} {state} ({why})"),
+                _ => format!("{id} {state}"),
+            }
+        })
+        .collect();
+    format!("targets: {}", parts.join(", "))
+}
+
+/// Why a task stopped: ECS's reason and each container's exit code and reason.
+fn stop_reason(task: &Task) -> String {
+    let mut why = task
+        .stopped_reason()
+        .unwrap_or("no reason given")
+        .to_owned();
+    for container in task.containers() {
+        let name = container.name().unwrap_or("container");
+        match (container.exit_code(), container.reason()) {
+            (Some(code), Some(reason)) => {
+                why.push_str(&format!("; {name} exited {code}: {reason}"))
+            }
+            (Some(code), None) => why.push_str(&format!("; {name} exited {code}")),
+            (None, Some(reason)) => why.push_str(&format!("; {name}: {reason}")),
+            (None, None) => {}
+        }
+        if let Some(health) = container.health_status() {
+            if health.as_str() == "UNHEALTHY" {
+                why.push_str(&format!("; {name} failed its health check"));
+            }
+        }
+    }
+    why
+}
+
+fn reasons(seen: &Seen) -> String {
+    if seen.stop_reasons.is_empty() {
+        String::new()
+    } else {
+        format!("; stopped tasks: {}", seen.stop_reasons.join(" | "))
+    }
+}
+
+fn failed(message: String) -> anyhow::Error {
+    ExitError::new(Exit::DeploymentFailed, anyhow!(message)).into()
+}
+
+/// Prefixes a progress line with the UTC time of day, so CI logs show how long each phase took.
+fn stamp(line: &str) -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!(
+        "[{:02}:{:02}:{:02}] {line}",
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
