@@ -114,6 +114,11 @@ pub struct ResourceRecord {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
+    /// Parts this tool added to the resource that cost a call to find again (the execution
+    /// role's inline policy), so that they are looked for even once the configuration no longer
+    /// asks for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<String>,
 }
 
 impl State {

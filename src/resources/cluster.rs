@@ -153,6 +153,7 @@ impl Resource for Cluster {
         ResourceRecord {
             id: live.name.clone(),
             arn: Some(live.arn.clone()),
+            parts: Vec::new(),
         }
     }
 

@@ -333,6 +333,7 @@ impl Resource for EcrRepository {
         ResourceRecord {
             id: live.name.clone(),
             arn: Some(live.arn.clone()),
+            parts: Vec::new(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The task execution role: what ECS itself uses to pull the image and write the logs. Trusted
 //! only by `ecs-tasks.amazonaws.com`, with the AWS-managed `AmazonECSTaskExecutionRolePolicy`
-//! attached.
+//! attached, and — when the configuration has container secrets — an inline policy that lets it
+//! read exactly those secrets, which ECS fetches at task start.
 
 use std::collections::BTreeSet;
 
@@ -22,6 +23,43 @@ pub struct Live {
     pub trust_policy: Value,
     pub attached: BTreeSet<String>,
     pub tags: Vec<(String, String)>,
+    /// The inline policy for container secrets, when it was looked for and found.
+    pub secrets_policy: Option<Value>,
+}
+
+/// The name of the inline policy that lets the role read the container secrets.
+pub const SECRETS_POLICY: &str = "read-container-secrets";
+
+/// The policy that lets ECS read exactly the configured secrets: SSM parameters with
+/// `ssm:GetParameters`, Secrets Manager secrets with `secretsmanager:GetSecretValue`.
+fn secrets_policy(secrets: &std::collections::BTreeMap<String, String>) -> Option<Value> {
+    let arns: BTreeSet<&String> = secrets.values().collect();
+    let of = |service: &str| -> Vec<&String> {
+        arns.iter()
+            .copied()
+            .filter(|arn| arn.split(':').nth(2) == Some(service))
+            .collect()
+    };
+    let mut statements = Vec::new();
+    let parameters = of("ssm");
+    if !parameters.is_empty() {
+        statements.push(json!({
+            "Sid": "ReadParameters",
+            "Effect": "Allow",
+            "Action": "ssm:GetParameters",
+            "Resource": parameters,
+        }));
+    }
+    let managed = of("secretsmanager");
+    if !managed.is_empty() {
+        statements.push(json!({
+            "Sid": "ReadSecrets",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": managed,
+        }));
+    }
+    (!statements.is_empty()).then(|| json!({ "Version": "2012-10-17", "Statement": statements }))
 }
 
 #[derive(Debug, Clone)]
@@ -29,6 +67,7 @@ pub struct Desired {
     pub name: String,
     pub trust_policy: Value,
     pub attached: BTreeSet<String>,
+    pub secrets_policy: Option<Value>,
 }
 
 fn trust_policy() -> Value {
@@ -87,6 +126,7 @@ impl Resource for ExecutionRole {
             name: ctx.names.execution_role.clone(),
             trust_policy: trust_policy(),
             attached: BTreeSet::from([managed_policy_arn(&ctx.aws.region)]),
+            secrets_policy: secrets_policy(&ctx.config.container.secrets),
         }
     }
 
@@ -106,7 +146,35 @@ impl Resource for ExecutionRole {
             .send()
             .await
             .or_context(format!("reading the policies of IAM role {name}"))?;
+        // The inline policy costs a call, so it is only looked for when the configuration has
+        // secrets or the state says this tool put it there.
+        let recorded = ctx
+            .state()
+            .resources
+            .get(Self::STEP.key())
+            .is_some_and(|r| r.parts.iter().any(|p| p == SECRETS_POLICY));
+        let secrets_policy = if recorded || !ctx.config.container.secrets.is_empty() {
+            let answer = ctx
+                .aws
+                .iam
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(SECRETS_POLICY)
+                .send()
+                .await;
+            match answer {
+                Err(e) if is_code(&e, &["NoSuchEntity"]) => None,
+                other => parse_policy_document(
+                    other
+                        .or_context(format!("reading the secrets policy of {name}"))?
+                        .policy_document(),
+                ),
+            }
+        } else {
+            None
+        };
         Ok(Some(Live {
+            secrets_policy,
             name: name.clone(),
             arn: role.arn().to_owned(),
             trust_policy: role
@@ -140,6 +208,18 @@ impl Resource for ExecutionRole {
         }
         for extra in live.attached.difference(&desired.attached) {
             changes.push(Change::new("attached_policy", extra, "(none)"));
+        }
+        let same_secrets = match (&live.secrets_policy, &desired.secrets_policy) {
+            (Some(a), Some(b)) => same_policy(a, b),
+            (a, b) => a == b,
+        };
+        if !same_secrets {
+            let show = |p: &Option<Value>| p.as_ref().map_or("(none)".to_owned(), Value::to_string);
+            changes.push(Change::new(
+                "secrets_policy",
+                show(&live.secrets_policy),
+                show(&desired.secrets_policy),
+            ));
         }
         changes
     }
@@ -181,6 +261,7 @@ impl Resource for ExecutionRole {
                 trust_policy: desired.trust_policy.clone(),
                 attached: BTreeSet::new(),
                 tags: Vec::new(),
+                secrets_policy: None,
             },
             None => Self::read(ctx, &Facts::default())
                 .await?
@@ -215,9 +296,38 @@ impl Resource for ExecutionRole {
                 .await
                 .or_context(format!("detaching {arn} from {}", live.name))?;
         }
+        match (&live.secrets_policy, &desired.secrets_policy) {
+            (Some(old), Some(new)) if same_policy(old, new) => {}
+            (_, Some(new)) => {
+                iam.put_role_policy()
+                    .role_name(&live.name)
+                    .policy_name(SECRETS_POLICY)
+                    .policy_document(new.to_string())
+                    .send()
+                    .await
+                    .or_context(format!("letting {} read the container secrets", live.name))?;
+            }
+            (Some(_), None) => {
+                let result = iam
+                    .delete_role_policy()
+                    .role_name(&live.name)
+                    .policy_name(SECRETS_POLICY)
+                    .send()
+                    .await;
+                match result {
+                    Err(e) if is_code(&e, &["NoSuchEntity"]) => {}
+                    other => {
+                        other
+                            .or_context(format!("removing the secrets policy of {}", live.name))?;
+                    }
+                }
+            }
+            (None, None) => {}
+        }
         Ok(Live {
             trust_policy: desired.trust_policy.clone(),
             attached: desired.attached.clone(),
+            secrets_policy: desired.secrets_policy.clone(),
             ..live.clone()
         })
     }
@@ -299,6 +409,11 @@ impl Resource for ExecutionRole {
         ResourceRecord {
             id: live.name.clone(),
             arn: Some(live.arn.clone()),
+            parts: live
+                .secrets_policy
+                .iter()
+                .map(|_| SECRETS_POLICY.to_owned())
+                .collect(),
         }
     }
 

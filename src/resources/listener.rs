@@ -193,6 +193,7 @@ impl Resource for Listener {
         ResourceRecord {
             id: live.arn.clone(),
             arn: Some(live.arn.clone()),
+            parts: Vec::new(),
         }
     }
 

@@ -244,6 +244,7 @@ impl Resource for LoadBalancer {
         ResourceRecord {
             id: live.name.clone(),
             arn: Some(live.arn.clone()),
+            parts: Vec::new(),
         }
     }
 

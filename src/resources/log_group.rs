@@ -211,6 +211,7 @@ impl Resource for LogGroup {
         ResourceRecord {
             id: live.name.clone(),
             arn: live.arn.clone(),
+            parts: Vec::new(),
         }
     }
 

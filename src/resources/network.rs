@@ -96,6 +96,7 @@ impl Resource for Network {
         ResourceRecord {
             id: live.vpc_id.clone(),
             arn: None,
+            parts: Vec::new(),
         }
     }
 

@@ -420,6 +420,7 @@ macro_rules! security_group_resource {
                 ResourceRecord {
                     id: live.id.clone(),
                     arn: live.arn.clone(),
+                    parts: Vec::new(),
                 }
             }
 

@@ -446,6 +446,7 @@ impl Resource for Service {
         ResourceRecord {
             id: live.name.clone(),
             arn: Some(live.arn.clone()),
+            parts: Vec::new(),
         }
     }
 

@@ -328,6 +328,7 @@ impl Resource for TargetGroup {
         ResourceRecord {
             id: live.name.clone(),
             arn: Some(live.arn.clone()),
+            parts: Vec::new(),
         }
     }
 

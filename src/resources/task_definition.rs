@@ -339,6 +339,7 @@ impl Resource for TaskDefinition {
         ResourceRecord {
             id: live.arn.clone(),
             arn: Some(live.arn.clone()),
+            parts: Vec::new(),
         }
     }
 

@@ -11,4 +11,5 @@ mod interruptions;
 mod lifecycle;
 mod plan;
 mod rollout;
+mod secrets;
 mod stack;
