@@ -286,6 +286,7 @@ mod tests {
                 arn: Some(
                     "arn:aws:elasticloadbalancing:eu-central-1:1:loadbalancer/app/x/1".into(),
                 ),
+                parts: Vec::new(),
             },
         );
         state
