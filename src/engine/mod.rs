@@ -147,8 +147,10 @@ pub(crate) trait Resource {
     type Desired;
 
     fn desired(ctx: &Ctx, facts: &Facts) -> Self::Desired;
-    /// Finds the resource by its deterministic name; `None` when it does not exist.
-    async fn read(ctx: &Ctx, facts: &Facts) -> Result<Option<Self::Live>>;
+    /// Finds the resource by its deterministic name; `None` when it does not exist. For
+    /// [`Pass::Destroy`] only what is needed to delete it must be read: settings that only `diff`
+    /// compares can be skipped.
+    async fn read(ctx: &Ctx, facts: &Facts, pass: Pass) -> Result<Option<Self::Live>>;
     fn diff(live: &Self::Live, desired: &Self::Desired) -> Vec<Change>;
     async fn create(ctx: &Ctx, desired: &Self::Desired) -> Result<Self::Live>;
     async fn update(ctx: &Ctx, live: &Self::Live, desired: &Self::Desired) -> Result<Self::Live>;
@@ -355,7 +357,7 @@ pub(crate) async fn plan_step<R: Resource>(
     pass: Pass,
 ) -> Result<Planned> {
     let known = facts.lock().expect("facts lock").clone();
-    let live = R::read(ctx, &known).await?;
+    let live = R::read(ctx, &known, pass).await?;
     let desired = R::desired(ctx, &known);
     let mut adopt = false;
     let action = match &live {

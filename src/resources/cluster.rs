@@ -5,7 +5,7 @@ use aws_sdk_ecs::types::{ClusterField, Tag};
 
 use crate::aws::errors::{brief, describe, is_code, AwsResultExt};
 use crate::aws::retry::{until_done, Attempt};
-use crate::engine::{Change, Ctx, Facts, Resource, StepId};
+use crate::engine::{Change, Ctx, Facts, Pass, Resource, StepId};
 use crate::state::ResourceRecord;
 
 pub struct Cluster;
@@ -59,7 +59,7 @@ impl Resource for Cluster {
         ctx.names.cluster.clone()
     }
 
-    async fn read(ctx: &Ctx, _: &Facts) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, _: Pass) -> Result<Option<Live>> {
         let name = &ctx.names.cluster;
         let answer = ctx
             .aws

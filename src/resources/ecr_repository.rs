@@ -7,7 +7,7 @@ use aws_sdk_ecr::types::{ImageIdentifier, ImageScanningConfiguration, ImageTagMu
 use serde_json::{json, Value};
 
 use crate::aws::errors::{describe, is_code, AwsResultExt};
-use crate::engine::{compare, Change, Ctx, Facts, Resource, StepId};
+use crate::engine::{compare, Change, Ctx, Facts, Pass, Resource, StepId};
 use crate::state::ResourceRecord;
 
 pub struct EcrRepository;
@@ -120,7 +120,7 @@ impl Resource for EcrRepository {
         }
     }
 
-    async fn read(ctx: &Ctx, _: &Facts) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, pass: Pass) -> Result<Option<Live>> {
         let name = &ctx.names.ecr_repository;
         let answer = ctx
             .aws
@@ -136,19 +136,26 @@ impl Resource for EcrRepository {
         let Some(repo) = answer.repositories().first() else {
             return Ok(None);
         };
-        let policy = ctx
-            .aws
-            .ecr
-            .get_lifecycle_policy()
-            .repository_name(name)
-            .send()
-            .await;
+        let policy = match pass {
+            Pass::Apply => Some(
+                ctx.aws
+                    .ecr
+                    .get_lifecycle_policy()
+                    .repository_name(name)
+                    .send()
+                    .await,
+            ),
+            Pass::Destroy => None,
+        };
         let lifecycle_policy = match policy {
-            Err(e) if is_code(&e, &["LifecyclePolicyNotFoundException"]) => None,
-            other => other
-                .or_context(format!("reading the lifecycle policy of {name}"))?
-                .lifecycle_policy_text()
-                .and_then(|text| serde_json::from_str(text).ok()),
+            None => None,
+            Some(policy) => match policy {
+                Err(e) if is_code(&e, &["LifecyclePolicyNotFoundException"]) => None,
+                other => other
+                    .or_context(format!("reading the lifecycle policy of {name}"))?
+                    .lifecycle_policy_text()
+                    .and_then(|text| serde_json::from_str(text).ok()),
+            },
         };
         Ok(Some(Live {
             name: name.clone(),
@@ -218,9 +225,11 @@ impl Resource for EcrRepository {
                 .clone(),
             // An earlier attempt whose answer was lost created it: converge that one.
             Err(e) if is_code(&e, &["RepositoryAlreadyExistsException"]) => {
-                let live = Self::read(ctx, &Facts::default()).await?.with_context(|| {
-                    format!("ECR repository {} exists but cannot be read", desired.name)
-                })?;
+                let live = Self::read(ctx, &Facts::default(), Pass::Apply)
+                    .await?
+                    .with_context(|| {
+                        format!("ECR repository {} exists but cannot be read", desired.name)
+                    })?;
                 return Self::update(ctx, &live, desired).await;
             }
             Err(e) => {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::aws::errors::{brief, describe, is_code, not_propagated_yet, AwsResultExt};
 use crate::aws::retry::{until_done, Attempt};
-use crate::engine::{Change, Ctx, Facts, Resource, StepId};
+use crate::engine::{Change, Ctx, Facts, Pass, Resource, StepId};
 use crate::state::ResourceRecord;
 
 pub struct ExecutionRole;
@@ -130,7 +130,7 @@ impl Resource for ExecutionRole {
         }
     }
 
-    async fn read(ctx: &Ctx, _: &Facts) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, _: Pass) -> Result<Option<Live>> {
         let name = &ctx.names.execution_role;
         let answer = ctx.aws.iam.get_role().role_name(name).send().await;
         let role = match answer {
@@ -263,7 +263,7 @@ impl Resource for ExecutionRole {
                 tags: Vec::new(),
                 secrets_policy: None,
             },
-            None => Self::read(ctx, &Facts::default())
+            None => Self::read(ctx, &Facts::default(), Pass::Apply)
                 .await?
                 .with_context(|| format!("IAM role {} exists but cannot be read", desired.name))?,
         };

@@ -3,9 +3,9 @@
 use anyhow::{Context as _, Result};
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ProtocolEnum};
 
-use super::load_balancer::{elb_owner_tags, elb_tags, tag_elb};
+use super::load_balancer::{elb_owner_tags, elb_tags, remember_elb_arn, tag_elb};
 use crate::aws::errors::{describe, is_code, AwsResultExt};
-use crate::engine::{compare, known, Change, Ctx, Facts, Resource, StepId};
+use crate::engine::{compare, known, Change, Ctx, Facts, Pass, Resource, StepId};
 use crate::state::ResourceRecord;
 
 pub struct Listener;
@@ -46,7 +46,7 @@ impl Resource for Listener {
         }
     }
 
-    async fn read(ctx: &Ctx, facts: &Facts) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, facts: &Facts, _: Pass) -> Result<Option<Live>> {
         // No load balancer yet, so no listener either: nothing to ask.
         let Some(lb_arn) = &facts.load_balancer_arn else {
             return Ok(None);
@@ -69,6 +69,9 @@ impl Resource for Listener {
         let port = i32::from(ctx.config.load_balancer.port);
         let mut listeners: Vec<_> = answer.listeners().iter().collect();
         listeners.sort_by_key(|l| (l.port() != Some(port), l.port()));
+        if let Some(arn) = listeners.first().and_then(|l| l.listener_arn()) {
+            remember_elb_arn(ctx, arn);
+        }
         Ok(listeners.first().map(|l| Live {
             arn: l.listener_arn().unwrap_or_default().to_owned(),
             port: l.port().unwrap_or_default(),
@@ -129,7 +132,7 @@ impl Resource for Listener {
                     load_balancer_arn: Some(desired.load_balancer_arn.clone()),
                     ..Facts::default()
                 };
-                let live = Self::read(ctx, &facts)
+                let live = Self::read(ctx, &facts, Pass::Apply)
                     .await?
                     .context("the listener exists but cannot be read")?;
                 return Self::update(ctx, &live, desired).await;

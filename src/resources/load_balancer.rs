@@ -10,7 +10,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use crate::aws::errors::{is_code, AwsResultExt};
-use crate::engine::{compare, known, Change, Ctx, Facts, Resource, StepId};
+use crate::engine::{compare, known, Change, Ctx, Facts, Pass, Resource, StepId};
 use crate::state::ResourceRecord;
 
 pub struct LoadBalancer;
@@ -35,28 +35,66 @@ pub struct Desired {
 
 const SCHEME: &str = "internet-facing";
 
-/// Tags of ELBv2 resources (load balancers, target groups, listeners), which its describe calls
-/// do not return.
+/// Tags of ELBv2 resources (load balancers, target groups, listeners), which their describe calls
+/// do not return. The first call asks for every ELBv2 resource read so far (one call for all
+/// three during destroy); anything not in that answer is asked for on its own.
 pub(crate) async fn elb_tags(ctx: &Ctx, arn: &str) -> Result<Vec<(String, String)>> {
+    let batch = ctx
+        .cache
+        .elb_tags
+        .get_or_try_init(|| async {
+            let mut arns = ctx.cache.elb_arns.lock().expect("arns lock").clone();
+            arns.insert(arn.to_owned());
+            describe_elb_tags(ctx, arns.into_iter().collect()).await
+        })
+        .await?;
+    match batch.get(arn) {
+        Some(tags) => Ok(tags.clone()),
+        None => Ok(describe_elb_tags(ctx, vec![arn.to_owned()])
+            .await?
+            .remove(arn)
+            .unwrap_or_default()),
+    }
+}
+
+async fn describe_elb_tags(
+    ctx: &Ctx,
+    arns: Vec<String>,
+) -> Result<std::collections::HashMap<String, Vec<(String, String)>>> {
     let answer = ctx
         .aws
         .elb
         .describe_tags()
-        .resource_arns(arn)
+        .set_resource_arns(Some(arns))
         .send()
         .await
-        .or_context(format!("reading the tags of {arn}"))?;
+        .or_context("reading the tags of the load balancer resources")?;
     Ok(answer
         .tag_descriptions()
         .iter()
-        .flat_map(|d| d.tags())
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            )
+        .map(|d| {
+            let tags = d
+                .tags()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_owned(),
+                        t.value().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            (d.resource_arn().unwrap_or_default().to_owned(), tags)
         })
         .collect())
+}
+
+/// Notes an ELBv2 resource found by a read, for the batched tag lookup.
+pub(crate) fn remember_elb_arn(ctx: &Ctx, arn: &str) {
+    ctx.cache
+        .elb_arns
+        .lock()
+        .expect("arns lock")
+        .insert(arn.to_owned());
 }
 
 /// Our tags, in the form every ELBv2 create call takes.
@@ -99,7 +137,7 @@ impl Resource for LoadBalancer {
         }
     }
 
-    async fn read(ctx: &Ctx, _: &Facts) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, _: Pass) -> Result<Option<Live>> {
         let name = &ctx.names.load_balancer;
         let answer = ctx
             .aws
@@ -115,6 +153,7 @@ impl Resource for LoadBalancer {
         let Some(lb) = answer.load_balancers().first() else {
             return Ok(None);
         };
+        remember_elb_arn(ctx, lb.load_balancer_arn().unwrap_or_default());
         Ok(Some(Live {
             name: name.clone(),
             arn: lb.load_balancer_arn().unwrap_or_default().to_owned(),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 
 use crate::aws::errors::{is_code, AwsResultExt};
-use crate::engine::{compare, Change, Ctx, Facts, Resource, StepId};
+use crate::engine::{compare, Change, Ctx, Facts, Pass, Resource, StepId};
 use crate::state::ResourceRecord;
 
 pub struct LogGroup;
@@ -55,7 +55,7 @@ impl Resource for LogGroup {
         }
     }
 
-    async fn read(ctx: &Ctx, _: &Facts) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, _: Pass) -> Result<Option<Live>> {
         let name = &ctx.names.log_group;
         let answer = ctx
             .aws

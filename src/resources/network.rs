@@ -4,7 +4,7 @@ use anyhow::{bail, Result};
 use aws_sdk_ec2::types::Filter;
 
 use crate::aws::errors::AwsResultExt;
-use crate::engine::{Change, Ctx, Facts, Resource, StepId};
+use crate::engine::{Change, Ctx, Facts, Pass, Resource, StepId};
 use crate::state::ResourceRecord;
 
 pub struct Network;
@@ -24,7 +24,7 @@ impl Resource for Network {
 
     fn desired(_: &Ctx, _: &Facts) {}
 
-    async fn read(ctx: &Ctx, _: &Facts) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, _: Pass) -> Result<Option<Live>> {
         // The default subnets (one per availability zone) all belong to the default VPC, so one
         // call finds both.
         let answer = ctx

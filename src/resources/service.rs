@@ -14,7 +14,7 @@ use aws_sdk_ecs::types::{
 use super::cluster::{ecs_owner_tags, ecs_tag_pairs, tag_ecs};
 use crate::aws::errors::{brief, describe, is_code, not_propagated_yet, AwsResultExt};
 use crate::aws::retry::{until_done, Attempt};
-use crate::engine::{compare, known, Change, Ctx, Facts, Resource, StepId};
+use crate::engine::{compare, known, Change, Ctx, Facts, Pass, Resource, StepId};
 use crate::names::CONTAINER_NAME;
 use crate::state::ResourceRecord;
 
@@ -180,7 +180,7 @@ impl Resource for Service {
         }
     }
 
-    async fn read(ctx: &Ctx, _: &Facts) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, _: Pass) -> Result<Option<Live>> {
         let (cluster, name) = (&ctx.names.cluster, &ctx.names.service);
         let answer = ctx
             .aws

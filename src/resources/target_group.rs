@@ -7,10 +7,10 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum,
 };
 
-use super::load_balancer::{elb_owner_tags, elb_tags, tag_elb};
+use super::load_balancer::{elb_owner_tags, elb_tags, remember_elb_arn, tag_elb};
 use crate::aws::errors::{brief, describe, is_code, AwsResultExt};
 use crate::aws::retry::{until_done, Attempt};
-use crate::engine::{compare, known, Change, Ctx, Facts, Resource, StepId};
+use crate::engine::{compare, known, Change, Ctx, Facts, Pass, Resource, StepId};
 use crate::state::ResourceRecord;
 
 pub struct TargetGroup;
@@ -78,7 +78,7 @@ impl Resource for TargetGroup {
         }
     }
 
-    async fn read(ctx: &Ctx, _: &Facts) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, pass: Pass) -> Result<Option<Live>> {
         let name = &ctx.names.target_group;
         let answer = ctx
             .aws
@@ -95,14 +95,22 @@ impl Resource for TargetGroup {
             return Ok(None);
         };
         let arn = tg.target_group_arn().unwrap_or_default().to_owned();
-        let attributes = ctx
-            .aws
-            .elb
-            .describe_target_group_attributes()
-            .target_group_arn(&arn)
-            .send()
-            .await
-            .or_context(format!("reading the attributes of target group {name}"))?;
+        remember_elb_arn(ctx, &arn);
+        let deregistration_delay_seconds = match pass {
+            Pass::Apply => ctx
+                .aws
+                .elb
+                .describe_target_group_attributes()
+                .target_group_arn(&arn)
+                .send()
+                .await
+                .or_context(format!("reading the attributes of target group {name}"))?
+                .attributes()
+                .iter()
+                .find(|a| a.key() == Some(DEREGISTRATION_DELAY))
+                .and_then(|a| a.value()?.parse().ok()),
+            Pass::Destroy => None,
+        };
         Ok(Some(Live {
             name: name.clone(),
             arn,
@@ -128,11 +136,7 @@ impl Resource for TargetGroup {
                     .unwrap_or_default()
                     .to_owned(),
             },
-            deregistration_delay_seconds: attributes
-                .attributes()
-                .iter()
-                .find(|a| a.key() == Some(DEREGISTRATION_DELAY))
-                .and_then(|a| a.value()?.parse().ok()),
+            deregistration_delay_seconds,
         }))
     }
 
@@ -214,9 +218,11 @@ impl Resource for TargetGroup {
             Ok(created) => created,
             // An earlier attempt whose answer was lost created it: converge that one.
             Err(e) if is_code(&e, &["DuplicateTargetGroupName"]) => {
-                let live = Self::read(ctx, &Facts::default()).await?.with_context(|| {
-                    format!("target group {} exists but cannot be read", desired.name)
-                })?;
+                let live = Self::read(ctx, &Facts::default(), Pass::Apply)
+                    .await?
+                    .with_context(|| {
+                        format!("target group {} exists but cannot be read", desired.name)
+                    })?;
                 return Self::update(ctx, &live, desired).await;
             }
             Err(e) => {

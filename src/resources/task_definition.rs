@@ -19,7 +19,7 @@ use crate::aws::errors::{
     brief, describe, is_code, is_transient, not_propagated_yet, AwsResultExt,
 };
 use crate::aws::retry::{until_done, Attempt};
-use crate::engine::{compare, known, Change, Ctx, Facts, Resource, StepId};
+use crate::engine::{compare, known, Change, Ctx, Facts, Pass, Resource, StepId};
 use crate::names::CONTAINER_NAME;
 use crate::state::ResourceRecord;
 
@@ -159,7 +159,7 @@ impl Resource for TaskDefinition {
         }
     }
 
-    async fn read(ctx: &Ctx, _: &Facts) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, _: Pass) -> Result<Option<Live>> {
         // The revision the service was last deployed with is the one to compare with: after a
         // rollback it is not the family's latest. Without a history (a lost state), or when it
         // was deregistered, the family's latest stands in.

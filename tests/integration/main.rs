@@ -5,6 +5,7 @@
 mod support;
 
 mod bad_input;
+mod calls;
 mod drift;
 mod faults;
 mod interruptions;

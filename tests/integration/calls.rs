@@ -1,0 +1,84 @@
+//! Every AWS call costs a round trip (about 50 ms from a CI runner). These are the call budgets
+//! of each command on the shipped stack; the counts are deterministic, so a regression that adds
+//! calls fails here. (Wall time and memory are measured by `scripts/bench`, not by tests.)
+
+use std::collections::BTreeMap;
+
+use crate::lifecycle::{apply, dev_env};
+use crate::support::TestEnv;
+
+/// The calls made since the last `clear`, by `service:Operation`.
+fn calls(env: &TestEnv) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for operation in env.proxy.operations() {
+        *counts.entry(operation).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn total(counts: &BTreeMap<String, usize>) -> usize {
+    counts.values().sum()
+}
+
+#[test]
+fn each_command_stays_within_its_call_budget() {
+    let env = dev_env();
+
+    apply(&env);
+    let cold = calls(&env);
+    assert!(
+        total(&cold) <= 35,
+        "cold apply: {} calls {cold:#?}",
+        total(&cold)
+    );
+
+    env.proxy.clear();
+    apply(&env);
+    let no_op = calls(&env);
+    assert!(
+        total(&no_op) <= 15,
+        "no-op apply: {} calls {no_op:#?}",
+        total(&no_op)
+    );
+
+    env.proxy.clear();
+    env.deployer().arg("plan").assert().success();
+    let plan = calls(&env);
+    assert!(total(&plan) <= 15, "plan: {} calls {plan:#?}", total(&plan));
+    assert_eq!(plan, no_op, "plan reads exactly what a no-op apply reads");
+
+    env.proxy.clear();
+    env.deployer()
+        .args(["outputs", "alb_dns_name"])
+        .assert()
+        .success();
+    assert_eq!(total(&calls(&env)), 0, "outputs makes no call");
+
+    env.proxy.clear();
+    env.deployer().args(["destroy", "--yes"]).assert().success();
+    let destroy = calls(&env);
+    // The wait for the service to become INACTIVE polls DescribeServices after DeleteService.
+    let polls = env
+        .proxy
+        .operations()
+        .iter()
+        .skip_while(|o| *o != "ecs:DeleteService")
+        .filter(|o| *o == "ecs:DescribeServices")
+        .count();
+    assert!(
+        polls >= 1,
+        "the service's deletion is waited for: {destroy:#?}"
+    );
+    eprintln!(
+        "calls: cold apply {}, no-op apply {}, plan {}, destroy {} + {polls} polls",
+        total(&cold),
+        total(&no_op),
+        total(&plan),
+        total(&destroy) - polls
+    );
+    assert!(
+        total(&destroy) - polls <= 30,
+        "destroy: {} calls besides {polls} polls {destroy:#?}",
+        total(&destroy) - polls
+    );
+}
