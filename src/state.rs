@@ -121,6 +121,16 @@ pub struct ResourceRecord {
     pub parts: Vec<String>,
 }
 
+impl ResourceRecord {
+    pub fn new(id: impl Into<String>, arn: Option<String>) -> Self {
+        Self {
+            id: id.into(),
+            arn,
+            parts: Vec::new(),
+        }
+    }
+}
+
 impl State {
     pub fn new(project: &str, environment: &str, region: &str) -> Self {
         Self {

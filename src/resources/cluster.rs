@@ -150,11 +150,7 @@ impl Resource for Cluster {
     }
 
     fn record(live: &Live) -> ResourceRecord {
-        ResourceRecord {
-            id: live.name.clone(),
-            arn: Some(live.arn.clone()),
-            parts: Vec::new(),
-        }
+        ResourceRecord::new(live.name.clone(), Some(live.arn.clone()))
     }
 
     fn publish(live: &Live, facts: &mut Facts) {

@@ -106,6 +106,16 @@ pub async fn image_exists(
     }
 }
 
+/// Our tags in the form this service's calls take.
+fn owner_tags(ctx: &Ctx) -> Result<Vec<Tag>> {
+    Ok(ctx
+        .owner
+        .pairs()
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
 impl Resource for EcrRepository {
     const STEP: StepId = StepId::EcrRepository;
     type Live = Live;
@@ -198,12 +208,7 @@ impl Resource for EcrRepository {
     }
 
     async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
-        let tags = ctx
-            .owner
-            .pairs()
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect::<Result<Vec<_>, _>>()?;
+        let tags = owner_tags(ctx)?;
         let created = ctx
             .aws
             .ecr
@@ -321,12 +326,7 @@ impl Resource for EcrRepository {
     }
 
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-        let tags = ctx
-            .owner
-            .pairs()
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect::<Result<Vec<_>, _>>()?;
+        let tags = owner_tags(ctx)?;
         ctx.aws
             .ecr
             .tag_resource()
@@ -339,11 +339,7 @@ impl Resource for EcrRepository {
     }
 
     fn record(live: &Live) -> ResourceRecord {
-        ResourceRecord {
-            id: live.name.clone(),
-            arn: Some(live.arn.clone()),
-            parts: Vec::new(),
-        }
+        ResourceRecord::new(live.name.clone(), Some(live.arn.clone()))
     }
 
     fn publish(live: &Live, facts: &mut Facts) {

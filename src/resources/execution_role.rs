@@ -116,6 +116,16 @@ fn same_policy(a: &Value, b: &Value) -> bool {
     normalize(a) == normalize(b)
 }
 
+/// Our tags in the form this service's calls take.
+fn owner_tags(ctx: &Ctx) -> Result<Vec<Tag>> {
+    Ok(ctx
+        .owner
+        .pairs()
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
 impl Resource for ExecutionRole {
     const STEP: StepId = StepId::ExecutionRole;
     type Live = Live;
@@ -225,12 +235,7 @@ impl Resource for ExecutionRole {
     }
 
     async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
-        let tags = ctx
-            .owner
-            .pairs()
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect::<Result<Vec<_>, _>>()?;
+        let tags = owner_tags(ctx)?;
         let create = ctx
             .aws
             .iam
@@ -388,12 +393,7 @@ impl Resource for ExecutionRole {
     }
 
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-        let tags = ctx
-            .owner
-            .pairs()
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect::<Result<Vec<_>, _>>()?;
+        let tags = owner_tags(ctx)?;
         ctx.aws
             .iam
             .tag_role()

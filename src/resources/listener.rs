@@ -193,11 +193,7 @@ impl Resource for Listener {
     }
 
     fn record(live: &Live) -> ResourceRecord {
-        ResourceRecord {
-            id: live.arn.clone(),
-            arn: Some(live.arn.clone()),
-            parts: Vec::new(),
-        }
+        ResourceRecord::new(live.arn.clone(), Some(live.arn.clone()))
     }
 
     fn publish(live: &Live, facts: &mut Facts) {

@@ -280,11 +280,7 @@ impl Resource for LoadBalancer {
     }
 
     fn record(live: &Live) -> ResourceRecord {
-        ResourceRecord {
-            id: live.name.clone(),
-            arn: Some(live.arn.clone()),
-            parts: Vec::new(),
-        }
+        ResourceRecord::new(live.name.clone(), Some(live.arn.clone()))
     }
 
     fn publish(live: &Live, facts: &mut Facts) {

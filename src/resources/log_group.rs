@@ -208,11 +208,7 @@ impl Resource for LogGroup {
     }
 
     fn record(live: &Live) -> ResourceRecord {
-        ResourceRecord {
-            id: live.name.clone(),
-            arn: live.arn.clone(),
-            parts: Vec::new(),
-        }
+        ResourceRecord::new(live.name.clone(), live.arn.clone())
     }
 
     fn publish(live: &Live, facts: &mut Facts) {

@@ -93,11 +93,7 @@ impl Resource for Network {
     }
 
     fn record(live: &Live) -> ResourceRecord {
-        ResourceRecord {
-            id: live.vpc_id.clone(),
-            arn: None,
-            parts: Vec::new(),
-        }
+        ResourceRecord::new(live.vpc_id.clone(), None)
     }
 
     fn publish(live: &Live, facts: &mut Facts) {

@@ -421,11 +421,7 @@ macro_rules! security_group_resource {
             }
 
             fn record(live: &Live) -> ResourceRecord {
-                ResourceRecord {
-                    id: live.id.clone(),
-                    arn: live.arn.clone(),
-                    parts: Vec::new(),
-                }
+                ResourceRecord::new(live.id.clone(), live.arn.clone())
             }
 
             fn publish(live: &Live, facts: &mut Facts) {

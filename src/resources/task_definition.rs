@@ -336,11 +336,7 @@ impl Resource for TaskDefinition {
     }
 
     fn record(live: &Live) -> ResourceRecord {
-        ResourceRecord {
-            id: live.arn.clone(),
-            arn: Some(live.arn.clone()),
-            parts: Vec::new(),
-        }
+        ResourceRecord::new(live.arn.clone(), Some(live.arn.clone()))
     }
 
     fn publish(live: &Live, facts: &mut Facts) {
