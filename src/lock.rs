@@ -56,8 +56,8 @@ pub enum LockError {
          gone, remove the lock with `deployer force-unlock --env {environment}`"
     )]
     Held { environment: String, holder: Holder },
-    #[error("cannot use lock file {}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    #[error("cannot use lock file {}: {error}", path.display())]
+    Io { path: PathBuf, error: io::Error },
 }
 
 /// A held lock; released (the file removed) when dropped.
@@ -75,9 +75,9 @@ impl Lock {
     /// Takes the lock of `environment` for `command`, or says who holds it.
     pub fn acquire(state_dir: &Path, environment: &str, command: &str) -> Result<Lock, LockError> {
         let path = Self::path(state_dir, environment);
-        let io_err = |source| LockError::Io {
+        let io_err = |error| LockError::Io {
             path: path.clone(),
-            source,
+            error,
         };
         crate::state::create_private_dir(state_dir).map_err(io_err)?;
         // Two tries: the second after removing a lock whose holder died on this host.
@@ -122,7 +122,7 @@ impl Lock {
         match fs::remove_file(&path) {
             Ok(()) => Ok(holder),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(LockError::Io { path, source }),
+            Err(error) => Err(LockError::Io { path, error }),
         }
     }
 }

@@ -145,18 +145,15 @@ impl State {
             task_definition_history: Vec::new(),
         }
     }
-
-    /// Whether nothing is recorded: no resource and no output.
-    pub fn is_empty(&self) -> bool {
-        self.resources.is_empty() && self.outputs.is_empty()
-    }
 }
 
 /// Why the state file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot read state file {}: {source}", path.display())]
-    Read { path: PathBuf, source: io::Error },
+    // The I/O errors are fields, not `source`s: the message already says them, and a cause chain
+    // printed on one line would say them twice.
+    #[error("cannot read state file {}: {error}", path.display())]
+    Read { path: PathBuf, error: io::Error },
     #[error("state file {} is not valid: {message}; fix or move it aside (AWS is unchanged, and `deployer apply` finds the resources again by name)", path.display())]
     Corrupt { path: PathBuf, message: String },
     #[error("state file {} has schema version {found}, newer than the {SCHEMA_VERSION} this deployer understands; upgrade deployer", path.display())]
@@ -167,8 +164,8 @@ pub enum StateError {
         found: String,
         expected: String,
     },
-    #[error("cannot write state file {}: {source}", path.display())]
-    Write { path: PathBuf, source: io::Error },
+    #[error("cannot write state file {}: {error}", path.display())]
+    Write { path: PathBuf, error: io::Error },
 }
 
 /// The state file of one environment: `<dir>/<environment>.json`.
@@ -193,10 +190,10 @@ impl StateFile {
         let text = match fs::read_to_string(&self.path) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
+            Err(error) => {
                 return Err(StateError::Read {
                     path: self.path.clone(),
-                    source,
+                    error,
                 })
             }
         };
@@ -239,9 +236,9 @@ impl StateFile {
     /// renamed over the old one. Readers see the old file or the new one, never half of either.
     /// The directory is created private to the user (0700) and the file is 0600.
     pub fn save(&self, state: &State) -> Result<(), StateError> {
-        let write_err = |source| StateError::Write {
+        let write_err = |error| StateError::Write {
             path: self.path.clone(),
-            source,
+            error,
         };
         let dir = self.path.parent().unwrap_or(Path::new("."));
         create_private_dir(dir).map_err(write_err)?;
@@ -263,9 +260,9 @@ impl StateFile {
     /// Removes the state file, after a destroy has removed everything it listed.
     pub fn remove(&self) -> Result<(), StateError> {
         match fs::remove_file(&self.path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StateError::Write {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => Err(StateError::Write {
                 path: self.path.clone(),
-                source: e,
+                error,
             }),
             _ => Ok(()),
         }
