@@ -4,6 +4,7 @@
 mod apply;
 mod destroy;
 mod force_unlock;
+mod iam_policy;
 mod outputs;
 mod plan;
 mod report;
@@ -114,6 +115,8 @@ enum Command {
     Validate,
     /// Remove the lock of an environment left by a run that is gone (on another machine).
     ForceUnlock,
+    /// Print the least-privilege IAM policy the other commands need for this stack (no AWS call).
+    IamPolicy(iam_policy::IamPolicyArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -136,6 +139,7 @@ pub fn main() -> ExitCode {
         Command::Outputs(args) => outputs::run(&cli.global, &args, &printer),
         Command::Validate => validate::run(&cli.global, &printer),
         Command::ForceUnlock => force_unlock::run(&cli.global, &printer),
+        Command::IamPolicy(args) => iam_policy::run(&cli.global, &args, &printer),
         command => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -160,7 +164,7 @@ async fn run_async(command: Command, global: &GlobalArgs, printer: &Printer) -> 
         Command::Destroy(args) => destroy::run(global, &args, printer).await,
         Command::Status(args) => status::run(global, &args, printer).await,
         Command::Rollback(args) => rollback::run(global, &args, printer).await,
-        Command::Outputs(_) | Command::Validate | Command::ForceUnlock => {
+        Command::Outputs(_) | Command::Validate | Command::ForceUnlock | Command::IamPolicy(_) => {
             unreachable!("handled without a runtime")
         }
     }
@@ -230,6 +234,24 @@ impl GlobalArgs {
         let state = file
             .load_for(&config.project, &config.environment)
             .map_err(|e| ExitError::new(Exit::InvalidInput, e))?;
+        // A stack lives in one region: a different one would build a second stack and lose track
+        // of the first.
+        if let Some(state) = &state {
+            let region = self.region(config);
+            if !state.resources.is_empty() && state.region != region {
+                return Err(ExitError::new(
+                    Exit::InvalidInput,
+                    anyhow::anyhow!(
+                        "{} records a stack in {}, but this run targets {region}; use --region {} \
+                         (or destroy that stack first)",
+                        file.path().display(),
+                        state.region,
+                        state.region
+                    ),
+                )
+                .into());
+            }
+        }
         Ok((file, state))
     }
 

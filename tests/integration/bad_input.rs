@@ -117,3 +117,28 @@ fn corpus_of_bad_configurations() {
         "no AWS call for any bad configuration"
     );
 }
+
+#[test]
+fn region_other_than_the_stacks_is_refused() {
+    let env = TestEnv::start();
+    env.write_config("dev", DEV_TOML);
+    let state = STATE.replace(
+        r#""resources": {}"#,
+        r#""resources": { "cluster": { "id": "simhill-dev-cluster" } }"#,
+    );
+    let path = env.dir.path().join(".deployer/dev.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, &state).unwrap();
+    let output = env
+        .deployer()
+        .args(["apply", "--yes", "--region", "us-east-1"])
+        .assert()
+        .code(3);
+    let stderr = String::from_utf8_lossy(&output.get_output().stderr);
+    assert!(
+        stderr.contains("records a stack in eu-central-1, but this run targets us-east-1"),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.calls(), []);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), state);
+}
