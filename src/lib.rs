@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod exit;
+pub mod iam_policy;
 pub mod interrupt;
 pub mod lock;
 pub mod names;

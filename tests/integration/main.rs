@@ -8,6 +8,7 @@ mod bad_input;
 mod calls;
 mod drift;
 mod faults;
+mod iam_policy;
 mod interruptions;
 mod lifecycle;
 mod plan;

@@ -1,0 +1,642 @@
+//! The least-privilege IAM policy that `apply`, `plan`, `status`, `rollback` and `destroy` need
+//! for one environment, printed by `deployer iam-policy`.
+//!
+//! Every action is one the code calls (or one AWS checks on a call the code makes: `iam:PassRole`
+//! and `iam:CreateServiceLinkedRole`), scoped to this stack's ARNs wherever the action supports
+//! resource-level permissions. The resource names come from [`Names`], the same place the
+//! resources get them, so the policy follows any change of a name. The account is not known
+//! without an AWS call, so ARNs have `*` as their account.
+//!
+//! `tests/integration/iam_policy.rs` runs the binary through a whole life cycle and checks that
+//! every call it makes is allowed here, and that nothing here goes unused.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::names::Names;
+use crate::resources::partition;
+
+/// The service the execution role is passed to.
+pub const PASSED_TO_SERVICE: &str = "ecs-tasks.amazonaws.com";
+
+/// Builds one ARN of this stack: the partition and region of the configuration, any account.
+struct Arns<'a> {
+    partition: &'static str,
+    region: &'a str,
+    names: Names,
+}
+
+impl Arns<'_> {
+    /// `arn:{partition}:{service}:{region}:*:{resource}`.
+    fn regional(&self, service: &str, resource: &str) -> String {
+        format!(
+            "arn:{}:{service}:{}:*:{resource}",
+            self.partition, self.region
+        )
+    }
+
+    /// IAM ARNs have no region.
+    fn iam(&self, resource: &str) -> String {
+        format!("arn:{}:iam::*:{resource}", self.partition)
+    }
+
+    /// The AWS-managed policy the execution role gets attached (AWS's account is `aws`).
+    fn managed_execution_policy(&self) -> String {
+        format!(
+            "arn:{}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+            self.partition
+        )
+    }
+
+    fn execution_role(&self) -> String {
+        self.iam(&format!("role/{}", self.names.execution_role))
+    }
+
+    fn cluster(&self) -> String {
+        self.regional("ecs", &format!("cluster/{}", self.names.cluster))
+    }
+
+    fn service(&self) -> String {
+        self.regional(
+            "ecs",
+            &format!("service/{}/{}", self.names.cluster, self.names.service),
+        )
+    }
+
+    fn task_definitions(&self) -> String {
+        self.regional(
+            "ecs",
+            &format!("task-definition/{}:*", self.names.task_family),
+        )
+    }
+
+    fn load_balancer(&self) -> String {
+        self.regional(
+            "elasticloadbalancing",
+            &format!("loadbalancer/app/{}/*", self.names.load_balancer),
+        )
+    }
+
+    fn listeners(&self) -> String {
+        self.regional(
+            "elasticloadbalancing",
+            &format!("listener/app/{}/*/*", self.names.load_balancer),
+        )
+    }
+
+    fn target_group(&self) -> String {
+        self.regional(
+            "elasticloadbalancing",
+            &format!("targetgroup/{}/*", self.names.target_group),
+        )
+    }
+
+    fn security_groups(&self) -> String {
+        self.regional("ec2", "security-group/*")
+    }
+}
+
+/// An IAM policy document; serializes to the JSON IAM takes, fields in the usual order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Policy {
+    #[serde(rename = "Version")]
+    pub version: &'static str,
+    #[serde(rename = "Statement")]
+    pub statements: Vec<Statement>,
+}
+
+/// One `Allow` statement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Statement {
+    #[serde(rename = "Sid")]
+    pub sid: &'static str,
+    #[serde(rename = "Effect")]
+    pub effect: &'static str,
+    #[serde(rename = "Action")]
+    pub actions: Vec<&'static str>,
+    #[serde(rename = "Resource")]
+    pub resources: Vec<String>,
+    #[serde(rename = "Condition", skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Value>,
+}
+
+fn allow(
+    sid: &'static str,
+    actions: &[&'static str],
+    resources: &[String],
+    condition: Option<Value>,
+) -> Statement {
+    Statement {
+        sid,
+        effect: "Allow",
+        actions: actions.to_vec(),
+        resources: resources.to_vec(),
+        condition,
+    }
+}
+
+/// `Resource: "*"`, for actions without resource-level permissions.
+fn any() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+
+/// The policy for the stack of `config`, in its region (set `config.region` to honour
+/// `--region`).
+pub fn policy(config: &Config) -> Policy {
+    let arns = Arns {
+        partition: partition(&config.region),
+        region: &config.region,
+        names: Names::new(config),
+    };
+    let names = &arns.names;
+    // The tags every resource of the stack carries (see `names::OwnerTags`).
+    let (project, environment) = (config.project.as_str(), config.environment.as_str());
+    let log_group = arns.regional("logs", &format!("log-group:{}", names.log_group));
+
+    let statements = vec![
+        // EC2: the default VPC and subnets are only read; the two security groups are created
+        // with the stack's tags, and only groups carrying them are changed or deleted.
+        allow(
+            "Ec2Read",
+            &[
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeNetworkInterfaces",
+            ],
+            &any(),
+            None,
+        ),
+        allow(
+            "Ec2CreateSecurityGroupInVpc",
+            &["ec2:CreateSecurityGroup"],
+            &[arns.regional("ec2", "vpc/*")],
+            None,
+        ),
+        allow(
+            "Ec2CreateTaggedSecurityGroup",
+            &["ec2:CreateSecurityGroup"],
+            &[arns.security_groups()],
+            Some(json!({
+                "StringEquals": {
+                    "aws:RequestTag/Project": project,
+                    "aws:RequestTag/Environment": environment,
+                }
+            })),
+        ),
+        // Tags on create, and our tags on a group taken over with `--adopt`.
+        allow(
+            "Ec2TagOwnSecurityGroups",
+            &["ec2:CreateTags"],
+            &[arns.security_groups()],
+            Some(json!({
+                "StringEquals": {
+                    "aws:RequestTag/Project": project,
+                    "aws:RequestTag/Environment": environment,
+                    "aws:RequestTag/ManagedBy": crate::names::MANAGED_BY,
+                },
+                "ForAllValues:StringEquals": {
+                    "aws:TagKeys": ["Environment", "ManagedBy", "Name", "Project"],
+                },
+            })),
+        ),
+        allow(
+            "Ec2ChangeOwnSecurityGroups",
+            &[
+                "ec2:AuthorizeSecurityGroupIngress",
+                "ec2:RevokeSecurityGroupIngress",
+                "ec2:DeleteSecurityGroup",
+            ],
+            &[arns.security_groups()],
+            Some(json!({
+                "StringEquals": {
+                    "aws:ResourceTag/Project": project,
+                    "aws:ResourceTag/Environment": environment,
+                }
+            })),
+        ),
+        // ECR: the stack's repository; `DescribeImages` checks an `--image-tag` before a deploy.
+        allow(
+            "EcrRepository",
+            &[
+                "ecr:DescribeRepositories",
+                "ecr:GetLifecyclePolicy",
+                "ecr:ListTagsForResource",
+                "ecr:DescribeImages",
+                "ecr:CreateRepository",
+                "ecr:TagResource",
+                "ecr:PutLifecyclePolicy",
+                "ecr:PutImageScanningConfiguration",
+                "ecr:PutImageTagMutability",
+                "ecr:DeleteRepository",
+            ],
+            &[arns.regional("ecr", &format!("repository/{}", names.ecr_repository))],
+            None,
+        ),
+        // IAM: the execution role, its inline secrets policy, and only the AWS-managed execution
+        // policy attached. Detaching stays unconditioned so that `apply` can remove a policy
+        // attached by hand.
+        allow(
+            "IamExecutionRole",
+            &[
+                "iam:GetRole",
+                "iam:ListAttachedRolePolicies",
+                "iam:GetRolePolicy",
+                "iam:CreateRole",
+                "iam:TagRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:PutRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:ListRolePolicies",
+                "iam:DeleteRolePolicy",
+                "iam:DeleteRole",
+            ],
+            &[arns.execution_role()],
+            None,
+        ),
+        allow(
+            "IamAttachExecutionPolicy",
+            &["iam:AttachRolePolicy"],
+            &[arns.execution_role()],
+            Some(json!({
+                "ArnEquals": {
+                    "iam:PolicyARN": arns.managed_execution_policy(),
+                }
+            })),
+        ),
+        allow(
+            "IamPassExecutionRoleToEcsTasks",
+            &["iam:PassRole"],
+            &[arns.execution_role()],
+            Some(json!({ "StringEquals": { "iam:PassedToService": PASSED_TO_SERVICE } })),
+        ),
+        // ECS and Elastic Load Balancing create their service-linked roles on first use in an
+        // account; once they exist this statement is never used.
+        allow(
+            "IamCreateServiceLinkedRoles",
+            &["iam:CreateServiceLinkedRole"],
+            &[arns.iam("role/aws-service-role/*")],
+            Some(json!({
+                "StringEquals": {
+                    "iam:AWSServiceName": ["ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com"],
+                }
+            })),
+        ),
+        // CloudWatch Logs: the log group is found by name prefix, which needs `*`.
+        allow(
+            "LogsFindLogGroup",
+            &["logs:DescribeLogGroups"],
+            &any(),
+            None,
+        ),
+        allow(
+            "LogsLogGroup",
+            &[
+                "logs:ListTagsForResource",
+                "logs:ListTagsLogGroup",
+                "logs:CreateLogGroup",
+                "logs:TagResource",
+                "logs:TagLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:DeleteLogGroup",
+            ],
+            &[log_group.clone(), format!("{log_group}:*")],
+            None,
+        ),
+        // Elastic Load Balancing: its describe calls have no resource-level permissions.
+        allow(
+            "ElbRead",
+            &[
+                "elasticloadbalancing:DescribeLoadBalancers",
+                "elasticloadbalancing:DescribeTargetGroups",
+                "elasticloadbalancing:DescribeTargetGroupAttributes",
+                "elasticloadbalancing:DescribeListeners",
+                "elasticloadbalancing:DescribeTags",
+                "elasticloadbalancing:DescribeTargetHealth",
+            ],
+            &any(),
+            None,
+        ),
+        allow(
+            "ElbLoadBalancer",
+            &[
+                "elasticloadbalancing:CreateLoadBalancer",
+                "elasticloadbalancing:CreateListener",
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:SetSubnets",
+                "elasticloadbalancing:SetSecurityGroups",
+                "elasticloadbalancing:ModifyListener",
+                "elasticloadbalancing:DeleteListener",
+                "elasticloadbalancing:DeleteLoadBalancer",
+            ],
+            &[arns.load_balancer(), arns.listeners()],
+            None,
+        ),
+        allow(
+            "ElbTargetGroup",
+            &[
+                "elasticloadbalancing:CreateTargetGroup",
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:ModifyTargetGroup",
+                "elasticloadbalancing:ModifyTargetGroupAttributes",
+                "elasticloadbalancing:DeleteTargetGroup",
+            ],
+            &[arns.target_group()],
+            None,
+        ),
+        // ECS: task definitions are read, listed and deregistered without resource-level
+        // permissions; tasks are listed by cluster.
+        allow(
+            "EcsCluster",
+            &[
+                "ecs:DescribeClusters",
+                "ecs:CreateCluster",
+                "ecs:TagResource",
+                "ecs:DeleteCluster",
+            ],
+            &[arns.cluster()],
+            None,
+        ),
+        allow(
+            "EcsRegisterTaskDefinition",
+            &["ecs:RegisterTaskDefinition", "ecs:TagResource"],
+            &[arns.task_definitions()],
+            None,
+        ),
+        allow(
+            "EcsTaskDefinitions",
+            &[
+                "ecs:DescribeTaskDefinition",
+                "ecs:ListTaskDefinitions",
+                "ecs:DeregisterTaskDefinition",
+            ],
+            &any(),
+            None,
+        ),
+        allow(
+            "EcsService",
+            &[
+                "ecs:DescribeServices",
+                "ecs:CreateService",
+                "ecs:TagResource",
+                "ecs:UpdateService",
+                "ecs:DeleteService",
+            ],
+            &[arns.service()],
+            None,
+        ),
+        allow(
+            "EcsListTasks",
+            &["ecs:ListTasks"],
+            &any(),
+            Some(json!({ "ArnLike": { "ecs:cluster": arns.cluster() } })),
+        ),
+        allow(
+            "EcsDescribeTasks",
+            &["ecs:DescribeTasks"],
+            &[arns.regional("ecs", &format!("task/{}/*", names.cluster))],
+            None,
+        ),
+    ];
+    Policy {
+        version: "2012-10-17",
+        statements,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use super::*;
+
+    fn config_of(project: &str, region: &str) -> Config {
+        let text = format!(
+            "project = \"{project}\"\nenvironment = \"dev\"\nregion = \"{region}\"\n\n\
+             [container]\nimage = \"nginx:1.27\"\n"
+        );
+        Config::from_toml_str(&text, Path::new("dev.toml")).unwrap()
+    }
+
+    fn config(region: &str) -> Config {
+        config_of("simhill", region)
+    }
+
+    fn policy(config: &Config) -> Value {
+        serde_json::to_value(super::policy(config)).unwrap()
+    }
+
+    fn statements(policy: &Value) -> &Vec<Value> {
+        policy["Statement"].as_array().unwrap()
+    }
+
+    fn strings(value: &Value) -> Vec<&str> {
+        value
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect()
+    }
+
+    fn statement<'a>(policy: &'a Value, sid: &str) -> &'a Value {
+        statements(policy)
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("no statement {sid}"))
+    }
+
+    #[test]
+    fn every_statement_is_a_complete_allow_with_a_unique_sid() {
+        let policy = policy(&config("eu-central-1"));
+        assert_eq!(policy["Version"], "2012-10-17");
+        let mut sids = BTreeSet::new();
+        for s in statements(&policy) {
+            let sid = s["Sid"].as_str().unwrap();
+            assert!(
+                !sid.is_empty() && sid.chars().all(|c| c.is_ascii_alphanumeric()),
+                "IAM allows only letters and digits in a Sid: {sid}"
+            );
+            assert!(sids.insert(sid), "duplicate Sid {sid}");
+            assert_eq!(s["Effect"], "Allow", "{sid}");
+            assert!(!strings(&s["Action"]).is_empty(), "{sid}");
+            assert!(!strings(&s["Resource"]).is_empty(), "{sid}");
+            let keys: BTreeSet<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
+            let allowed = BTreeSet::from(["Sid", "Effect", "Action", "Resource", "Condition"]);
+            assert!(keys.is_subset(&allowed), "{sid}: {keys:?}");
+        }
+    }
+
+    #[test]
+    fn no_action_is_a_wildcard_or_granted_twice_on_a_resource() {
+        let policy = policy(&config("eu-central-1"));
+        let mut unconditioned = BTreeSet::new();
+        for s in statements(&policy) {
+            for action in strings(&s["Action"]) {
+                let (prefix, name) = action.split_once(':').unwrap();
+                assert!(
+                    ["ec2", "ecr", "ecs", "elasticloadbalancing", "iam", "logs"].contains(&prefix),
+                    "{action}"
+                );
+                assert!(
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()),
+                    "{action}"
+                );
+                if s.get("Condition").is_none() {
+                    for resource in strings(&s["Resource"]) {
+                        assert!(
+                            unconditioned.insert((action, resource)),
+                            "{action} on {resource} granted twice"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_actions_without_resource_level_permissions_get_every_resource() {
+        let policy = policy(&config("eu-central-1"));
+        let mut any: Vec<&str> = statements(&policy)
+            .iter()
+            .filter(|s| strings(&s["Resource"]).contains(&"*"))
+            .flat_map(|s| strings(&s["Action"]))
+            .collect();
+        any.sort_unstable();
+        assert_eq!(
+            any,
+            [
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSubnets",
+                "ecs:DeregisterTaskDefinition",
+                "ecs:DescribeTaskDefinition",
+                "ecs:ListTaskDefinitions",
+                "ecs:ListTasks",
+                "elasticloadbalancing:DescribeListeners",
+                "elasticloadbalancing:DescribeLoadBalancers",
+                "elasticloadbalancing:DescribeTags",
+                "elasticloadbalancing:DescribeTargetGroupAttributes",
+                "elasticloadbalancing:DescribeTargetGroups",
+                "elasticloadbalancing:DescribeTargetHealth",
+                "logs:DescribeLogGroups",
+            ]
+        );
+        // ListTasks is narrowed to the cluster by a condition instead.
+        assert_eq!(
+            statement(&policy, "EcsListTasks")["Condition"]["ArnLike"]["ecs:cluster"],
+            "arn:aws:ecs:eu-central-1:*:cluster/simhill-dev-cluster"
+        );
+    }
+
+    #[test]
+    fn resources_are_this_stacks_arns() {
+        let policy = policy(&config("eu-central-1"));
+        let resources: BTreeSet<&str> = statements(&policy)
+            .iter()
+            .flat_map(|s| strings(&s["Resource"]))
+            .filter(|r| *r != "*")
+            .collect();
+        for resource in &resources {
+            assert!(resource.starts_with("arn:aws:"), "{resource}");
+            let region_or_global = resource.split(':').nth(3).unwrap();
+            assert!(
+                ["eu-central-1", ""].contains(&region_or_global),
+                "{resource}"
+            );
+            assert_eq!(resource.split(':').nth(4), Some("*"), "{resource}");
+        }
+        for name in [
+            "role/simhill-dev-ecs-task-execution-role",
+            "repository/simhill-dev-ecr",
+            "log-group:simhill-dev-logs",
+            "loadbalancer/app/simhill-dev-alb/*",
+            "listener/app/simhill-dev-alb/*/*",
+            "targetgroup/simhill-dev-tg/*",
+            "cluster/simhill-dev-cluster",
+            "service/simhill-dev-cluster/simhill-dev-service",
+            "task-definition/simhill-dev-task:*",
+            "task/simhill-dev-cluster/*",
+        ] {
+            assert!(
+                resources.iter().any(|r| r.ends_with(name)),
+                "{name} in {resources:#?}"
+            );
+        }
+        // Security group IDs are random: what is not ours by name is ours by tag.
+        for sid in ["Ec2CreateTaggedSecurityGroup", "Ec2ChangeOwnSecurityGroups"] {
+            let condition = &statement(&policy, sid)["Condition"]["StringEquals"];
+            let tags = condition.as_object().unwrap();
+            assert_eq!(tags.len(), 2, "{sid}");
+            for (key, value) in tags {
+                let expected = if key.ends_with("/Project") {
+                    "simhill"
+                } else {
+                    "dev"
+                };
+                assert_eq!(value, expected, "{sid}: {key}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_execution_role_is_passed_only_to_ecs_tasks() {
+        let policy = policy(&config("eu-central-1"));
+        let passing: Vec<&Value> = statements(&policy)
+            .iter()
+            .filter(|s| strings(&s["Action"]).contains(&"iam:PassRole"))
+            .collect();
+        assert_eq!(passing.len(), 1);
+        let pass = passing[0];
+        assert_eq!(strings(&pass["Action"]), ["iam:PassRole"]);
+        assert_eq!(
+            strings(&pass["Resource"]),
+            ["arn:aws:iam::*:role/simhill-dev-ecs-task-execution-role"]
+        );
+        assert_eq!(
+            pass["Condition"],
+            json!({ "StringEquals": { "iam:PassedToService": "ecs-tasks.amazonaws.com" } })
+        );
+    }
+
+    #[test]
+    fn only_the_managed_execution_policy_may_be_attached() {
+        let policy = policy(&config("eu-central-1"));
+        assert_eq!(
+            statement(&policy, "IamAttachExecutionPolicy")["Condition"],
+            json!({ "ArnEquals": { "iam:PolicyARN":
+                "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy" } })
+        );
+    }
+
+    #[test]
+    fn arns_follow_the_partition_of_the_region() {
+        let policy = policy(&config("cn-north-1"));
+        let resources: Vec<&str> = statements(&policy)
+            .iter()
+            .flat_map(|s| strings(&s["Resource"]))
+            .filter(|r| *r != "*")
+            .collect();
+        assert!(resources.iter().all(|r| r.starts_with("arn:aws-cn:")));
+        assert!(resources.contains(&"arn:aws-cn:ecs:cn-north-1:*:cluster/simhill-dev-cluster"));
+        assert_eq!(
+            statement(&policy, "IamAttachExecutionPolicy")["Condition"]["ArnEquals"]
+                ["iam:PolicyARN"],
+            "arn:aws-cn:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+        );
+    }
+
+    #[test]
+    fn fits_in_a_managed_policy() {
+        // IAM counts a managed policy's size without whitespace; the limit is 6,144 characters.
+        // The longest names validation allows: project and environment of 27 characters.
+        let policy = policy(&config_of("long-project-name-abcdef", "ap-southeast-5"));
+        let size = serde_json::to_string(&policy)
+            .unwrap()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .count();
+        assert!(size <= 6144, "{size} characters");
+    }
+}

@@ -1,0 +1,485 @@
+//! `deployer iam-policy` against what the binary really calls: a whole life cycle (apply, plan,
+//! status, a CI deploy, rollback, drift repairs, adoption, container secrets added and removed,
+//! destroy) runs through the recording proxy, and every call must be allowed by the printed
+//! policy, while every action the policy grants must have been called, except for a short list
+//! of rare paths, each with its reason.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::{IpPermission, IpRange};
+use aws_sdk_ecr::types::ImageTagMutability;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, FixedResponseActionConfig, TargetGroupAttribute,
+};
+use serde_json::{json, Value};
+
+use crate::drift::plan_json;
+use crate::lifecycle::{dev_env, DEV_TOML};
+use crate::stack::{Stack, PREFIX};
+use crate::support::{block_on, Fault, TestEnv, REGION};
+
+/// Actions the policy grants that are permission checks made by AWS during a call, not calls:
+/// the proxy never sees them.
+const NOT_CALLS: &[(&str, &str)] = &[
+    (
+        "iam:PassRole",
+        "checked by RegisterTaskDefinition for the execution role it names",
+    ),
+    (
+        "iam:CreateServiceLinkedRole",
+        "checked when ECS or ELB create their service-linked role, once per account",
+    ),
+];
+
+/// Actions the code can call on paths the life cycle below does not take.
+const RARE: &[(&str, &str)] = &[
+    (
+        "logs:ListTagsLogGroup",
+        "reads tags by name only when DescribeLogGroups returns no ARN",
+    ),
+    (
+        "logs:TagLogGroup",
+        "tags by name only when DescribeLogGroups returns no ARN",
+    ),
+];
+
+const PARAMETER: &str = "arn:aws:ssm:eu-central-1:123456789012:parameter/simhill/dev/db-password";
+
+fn config_with_secret() -> String {
+    let config = DEV_TOML.replace(
+        "[container.secrets]",
+        &format!("[container.secrets]\nDATABASE_PASSWORD = \"{PARAMETER}\""),
+    );
+    assert_ne!(config, DEV_TOML);
+    config
+}
+
+/// Runs the binary, asserts success and returns its stdout.
+fn run(env: &TestEnv, args: &[&str]) -> String {
+    let output = env.deployer().args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "deployer {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The policy as the binary prints it; checks that printing it calls no AWS at all.
+fn printed_policy(env: &TestEnv) -> Value {
+    let before = env.proxy.calls().len();
+    let policy = serde_json::from_str(&run(env, &["iam-policy"])).unwrap();
+    assert_eq!(env.proxy.calls().len(), before, "iam-policy calls AWS");
+    policy
+}
+
+/// Puts an image with `tag` into the stack's ECR repository, as `docker push` would.
+fn push_image(env: &TestEnv, tag: &str) {
+    let ecr = aws_sdk_ecr::Client::new(&env.sdk_config());
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 1,
+            "digest": format!("sha256:{:0>64}", tag.len()),
+        },
+        "layers": []
+    });
+    block_on(
+        ecr.put_image()
+            .repository_name(format!("{PREFIX}-ecr"))
+            .image_manifest(manifest.to_string())
+            .image_tag(tag)
+            .send(),
+    )
+    .unwrap();
+}
+
+/// Changes behind the tool's back, one on each update path that `apply` repairs.
+fn drift_everything(env: &TestEnv) {
+    let config = env.sdk_config();
+    let stack = Stack::read(env);
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    let iam = aws_sdk_iam::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let ecs_group = stack.security_group("ecs-sg").group_id().unwrap();
+    let load_balancer = stack.load_balancers[0].load_balancer_arn().unwrap();
+    let target_group = stack.target_groups[0].target_group_arn().unwrap();
+    let listener = stack.listeners[0].listener_arn().unwrap();
+    assert!(
+        stack.default_subnets.len() > 2,
+        "{:?}",
+        stack.default_subnets
+    );
+    block_on(async {
+        ec2.authorize_security_group_ingress()
+            .group_id(ecs_group)
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(22)
+                    .to_port(22)
+                    .ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/8").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let repository = format!("{PREFIX}-ecr");
+        ecr.put_image_tag_mutability()
+            .repository_name(&repository)
+            .image_tag_mutability(ImageTagMutability::Immutable)
+            .send()
+            .await
+            .unwrap();
+        let trust = json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": { "Service": "ec2.amazonaws.com" },
+                "Action": "sts:AssumeRole",
+            }],
+        });
+        iam.update_assume_role_policy()
+            .role_name(format!("{PREFIX}-ecs-task-execution-role"))
+            .policy_document(trust.to_string())
+            .send()
+            .await
+            .unwrap();
+        logs.put_retention_policy()
+            .log_group_name(format!("{PREFIX}-logs"))
+            .retention_in_days(7)
+            .send()
+            .await
+            .unwrap();
+        elb.set_subnets()
+            .load_balancer_arn(load_balancer)
+            .set_subnets(Some(stack.default_subnets[..2].to_vec()))
+            .send()
+            .await
+            .unwrap();
+        elb.set_security_groups()
+            .load_balancer_arn(load_balancer)
+            .security_groups(ecs_group)
+            .send()
+            .await
+            .unwrap();
+        elb.modify_target_group()
+            .target_group_arn(target_group)
+            .health_check_path("/other")
+            .send()
+            .await
+            .unwrap();
+        elb.modify_target_group_attributes()
+            .target_group_arn(target_group)
+            .attributes(
+                TargetGroupAttribute::builder()
+                    .key("deregistration_delay.timeout_seconds")
+                    .value("300")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let fixed = Action::builder()
+            .r#type(ActionTypeEnum::FixedResponse)
+            .fixed_response_config(
+                FixedResponseActionConfig::builder()
+                    .status_code("503")
+                    .content_type("text/plain")
+                    .build(),
+            )
+            .build();
+        elb.modify_listener()
+            .listener_arn(listener)
+            .default_actions(fixed)
+            .send()
+            .await
+            .unwrap();
+        ecs.update_service()
+            .cluster(format!("{PREFIX}-cluster"))
+            .service(format!("{PREFIX}-service"))
+            .desired_count(5)
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+/// Removes this stack's tags from one resource of each tagging API, so that only `--adopt` takes
+/// them back.
+fn untag_one_of_each(env: &TestEnv) {
+    let config = env.sdk_config();
+    let stack = Stack::read(env);
+    let keys = ["Project", "Environment", "ManagedBy"].map(str::to_owned);
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    let iam = aws_sdk_iam::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    block_on(async {
+        let mut untag = ec2
+            .delete_tags()
+            .resources(stack.security_group("alb-sg").group_id().unwrap());
+        for key in &keys {
+            untag = untag.tags(aws_sdk_ec2::types::Tag::builder().key(key).build());
+        }
+        untag.send().await.unwrap();
+        ecr.untag_resource()
+            .resource_arn(stack.repositories[0].repository_arn().unwrap())
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        iam.untag_role()
+            .role_name(format!("{PREFIX}-ecs-task-execution-role"))
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        #[allow(deprecated)]
+        logs.untag_log_group()
+            .log_group_name(format!("{PREFIX}-logs"))
+            .set_tags(Some(keys.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        elb.remove_tags()
+            .resource_arns(stack.load_balancers[0].load_balancer_arn().unwrap())
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        ecs.untag_resource()
+            .resource_arn(stack.clusters[0].cluster_arn().unwrap())
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+/// Every AWS call of a whole life cycle, as IAM actions (`service:Operation`).
+fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
+    env.write_config("dev", &config_with_secret());
+    run(env, &["apply", "--yes"]);
+    run(env, &["plan"]);
+    run(env, &["plan", "--destroy"]);
+    // The emulator runs no tasks: show `status` one, so that it describes it.
+    let task = format!("arn:aws:ecs:{REGION}:123456789012:task/{PREFIX}-cluster/0123456789abcdef");
+    env.proxy
+        .set_rewriter("ListTasks", move |answer: &mut Value| {
+            answer["taskArns"] = json!([task]);
+        });
+    run(env, &["status"]);
+    env.proxy.clear_rewriter("ListTasks");
+
+    // A CI deploy of a pushed image, and back.
+    push_image(env, "v2");
+    run(env, &["apply", "--yes", "--image-tag", "v2"]);
+    run(env, &["rollback", "--yes"]);
+
+    // Repairs of changes made behind the tool's back.
+    drift_everything(env);
+    // Scan on push turned off: the SDK leaves `scanOnPush: false` out of the request, which the
+    // emulator then ignores, so the answer says it instead.
+    env.proxy
+        .set_rewriter("DescribeRepositories", |answer: &mut Value| {
+            for repository in answer["repositories"].as_array_mut().into_iter().flatten() {
+                repository["imageScanningConfiguration"] = json!({ "scanOnPush": false });
+            }
+        });
+    let (code, plan) = plan_json(env);
+    assert_eq!(code, 2, "{plan:#}");
+    run(env, &["apply", "--yes"]);
+    env.proxy.clear_rewriter("DescribeRepositories");
+    let (code, plan) = plan_json(env);
+    assert_eq!(code, 0, "apply must repair every drift: {plan:#}");
+
+    // A lost state file and resources without our tags: taken over with --adopt.
+    std::fs::remove_file(env.dir.path().join(".deployer/dev.json")).unwrap();
+    untag_one_of_each(env);
+    run(env, &["apply", "--yes", "--adopt"]);
+
+    // The last secret goes, and with it the role's inline policy.
+    env.write_config("dev", DEV_TOML);
+    run(env, &["apply", "--yes"]);
+
+    // Destroy meets an inline policy added by hand, and a security group still in use once.
+    let iam = aws_sdk_iam::Client::new(&env.sdk_config());
+    block_on(
+        iam.put_role_policy()
+            .role_name(format!("{PREFIX}-ecs-task-execution-role"))
+            .policy_name("added-by-hand")
+            .policy_document(
+                json!({
+                    "Version": "2012-10-17",
+                    "Statement": [{ "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*" }],
+                })
+                .to_string(),
+            )
+            .send(),
+    )
+    .unwrap();
+    env.proxy.script(
+        "DeleteSecurityGroup",
+        1,
+        Fault::error(
+            400,
+            "DependencyViolation",
+            "resource sg-0 has a dependent object",
+        ),
+    );
+    run(env, &["destroy", "--yes"]);
+    assert_eq!(Stack::read(env).leftovers(), Vec::<String>::new());
+
+    env.proxy
+        .calls()
+        .iter()
+        .map(|call| {
+            let prefix = match call.service.as_str() {
+                service @ ("ec2" | "ecr" | "ecs" | "elasticloadbalancing" | "iam" | "logs") => {
+                    service
+                }
+                other => panic!("a call to an unexpected service: {call} ({other})"),
+            };
+            format!("{prefix}:{}", call.operation)
+        })
+        .collect()
+}
+
+/// IAM's matching of an action against a pattern of the policy: case-insensitive, `*` for any
+/// run of characters, `?` for one.
+fn action_matches(pattern: &str, action: &str) -> bool {
+    fn matches(pattern: &[u8], text: &[u8]) -> bool {
+        match (pattern.first(), text.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => {
+                matches(&pattern[1..], text) || (!text.is_empty() && matches(pattern, &text[1..]))
+            }
+            (Some(b'?'), Some(_)) => matches(&pattern[1..], &text[1..]),
+            (Some(p), Some(t)) if p.eq_ignore_ascii_case(t) => matches(&pattern[1..], &text[1..]),
+            _ => false,
+        }
+    }
+    matches(pattern.as_bytes(), action.as_bytes())
+}
+
+/// The action patterns of a statement (a string or a list).
+fn statement_actions(statement: &Value) -> Vec<&str> {
+    match &statement["Action"] {
+        Value::String(action) => vec![action.as_str()],
+        Value::Array(actions) => actions.iter().map(|a| a.as_str().unwrap()).collect(),
+        other => panic!("Action is neither a string nor a list: {other}"),
+    }
+}
+
+fn allow_statements(policy: &Value) -> Vec<&Value> {
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .collect()
+}
+
+#[test]
+fn policy_allows_every_call_of_a_life_cycle_and_nothing_more() {
+    let env = dev_env();
+    let policy = printed_policy(&env);
+    let called = life_cycle_actions(&env);
+    // The policy does not depend on the state or on the configuration's secrets.
+    assert_eq!(printed_policy(&env), policy);
+
+    let statements = allow_statements(&policy);
+    let not_allowed: Vec<&String> = called
+        .iter()
+        .filter(|action| {
+            !statements.iter().any(|s| {
+                statement_actions(s)
+                    .iter()
+                    .any(|p| action_matches(p, action))
+            })
+        })
+        .collect();
+    assert!(
+        not_allowed.is_empty(),
+        "called but not allowed by the policy: {not_allowed:#?}"
+    );
+
+    let granted: BTreeSet<&str> = statements
+        .iter()
+        .flat_map(|s| statement_actions(s))
+        .collect();
+    for (action, why) in NOT_CALLS.iter().chain(RARE) {
+        assert!(granted.contains(action), "{action} ({why}) is not granted");
+    }
+    let rare_but_called: Vec<&str> = RARE
+        .iter()
+        .map(|(action, _)| *action)
+        .filter(|action| called.contains(*action))
+        .collect();
+    assert!(
+        rare_but_called.is_empty(),
+        "the life cycle calls these after all; remove them from RARE: {rare_but_called:?}"
+    );
+    assert!(RARE.len() <= 4, "the exceptions must stay few: {RARE:?}");
+    let unused: Vec<&str> = granted
+        .iter()
+        .copied()
+        .filter(|action| !called.contains(*action))
+        .filter(|action| !NOT_CALLS.iter().chain(RARE).any(|(a, _)| a == action))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "granted but never called in the life cycle: {unused:#?}\ncalled: {called:#?}"
+    );
+
+    // PassRole is checked, not called: only the execution role, only to ECS tasks.
+    let passing: Vec<&&Value> = statements
+        .iter()
+        .filter(|s| {
+            statement_actions(s)
+                .iter()
+                .any(|p| action_matches(p, "iam:PassRole"))
+        })
+        .collect();
+    assert_eq!(passing.len(), 1, "{passing:#?}");
+    assert_eq!(statement_actions(passing[0]), ["iam:PassRole"]);
+    assert_eq!(
+        passing[0]["Resource"],
+        json!([format!(
+            "arn:aws:iam::*:role/{PREFIX}-ecs-task-execution-role"
+        )])
+    );
+    assert_eq!(
+        passing[0]["Condition"],
+        json!({ "StringEquals": { "iam:PassedToService": "ecs-tasks.amazonaws.com" } })
+    );
+}
+
+#[test]
+fn policy_of_the_shipped_dev_environment() {
+    let env = dev_env();
+    let text = run(&env, &["iam-policy"]);
+    assert!(env.proxy.calls().is_empty(), "{:?}", env.proxy.calls());
+    insta::assert_snapshot!("iam-policy-dev", text);
+}
+
+#[test]
+fn region_option_changes_the_arns() {
+    let env = dev_env();
+    let policy: Value =
+        serde_json::from_str(&run(&env, &["iam-policy", "--region", "us-gov-west-1"])).unwrap();
+    let text = policy.to_string();
+    assert!(
+        text.contains("arn:aws-us-gov:ecs:us-gov-west-1:*:cluster/simhill-dev-cluster"),
+        "{policy:#}"
+    );
+    assert!(!text.contains("eu-central-1"), "{policy:#}");
+}
