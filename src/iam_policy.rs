@@ -293,10 +293,8 @@ pub fn policy(config: &Config) -> Policy {
             "LogsLogGroup",
             &[
                 "logs:ListTagsForResource",
-                "logs:ListTagsLogGroup",
                 "logs:CreateLogGroup",
                 "logs:TagResource",
-                "logs:TagLogGroup",
                 "logs:PutRetentionPolicy",
                 "logs:DeleteLogGroup",
             ],

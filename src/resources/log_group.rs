@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 use crate::aws::errors::{is_code, AwsResultExt};
 use crate::engine::{compare, Change, Ctx, Facts, Pass, Resource, StepId};
@@ -27,6 +27,18 @@ pub struct Desired {
 }
 
 impl LogGroup {
+    /// The group's ARN, which the tag calls take: from the read, or (right after a create, whose
+    /// answer has none) read now.
+    async fn arn(ctx: &Ctx, live: &Live) -> Result<String> {
+        if let Some(arn) = &live.arn {
+            return Ok(arn.clone());
+        }
+        Self::read(ctx, &Facts::default(), Pass::Destroy)
+            .await?
+            .and_then(|found| found.arn)
+            .with_context(|| format!("log group {} has no ARN", live.name))
+    }
+
     async fn put_retention(ctx: &Ctx, desired: &Desired) -> Result<()> {
         ctx.aws
             .logs
@@ -145,32 +157,15 @@ impl Resource for LogGroup {
     }
 
     async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
-        let doing = || format!("reading the tags of log group {}", live.name);
-        let tags = match &live.arn {
-            Some(arn) => {
-                ctx.aws
-                    .logs
-                    .list_tags_for_resource()
-                    .resource_arn(arn)
-                    .send()
-                    .await
-                    .or_context(doing())?
-                    .tags
-            }
-            // The older call takes a name, for the one case where the ARN is not known.
-            #[allow(deprecated)]
-            None => {
-                ctx.aws
-                    .logs
-                    .list_tags_log_group()
-                    .log_group_name(&live.name)
-                    .send()
-                    .await
-                    .or_context(doing())?
-                    .tags
-            }
-        };
-        Ok(tags.unwrap_or_default().into_iter().collect())
+        let answer = ctx
+            .aws
+            .logs
+            .list_tags_for_resource()
+            .resource_arn(Self::arn(ctx, live).await?)
+            .send()
+            .await
+            .or_context(format!("reading the tags of log group {}", live.name))?;
+        Ok(answer.tags.unwrap_or_default().into_iter().collect())
     }
 
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
@@ -180,30 +175,14 @@ impl Resource for LogGroup {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-        let doing = || format!("tagging log group {}", live.name);
-        match &live.arn {
-            Some(arn) => {
-                ctx.aws
-                    .logs
-                    .tag_resource()
-                    .resource_arn(arn)
-                    .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .or_context(doing())?;
-            }
-            #[allow(deprecated)]
-            None => {
-                ctx.aws
-                    .logs
-                    .tag_log_group()
-                    .log_group_name(&live.name)
-                    .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .or_context(doing())?;
-            }
-        }
+        ctx.aws
+            .logs
+            .tag_resource()
+            .resource_arn(Self::arn(ctx, live).await?)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .or_context(format!("tagging log group {}", live.name))?;
         Ok(())
     }
 

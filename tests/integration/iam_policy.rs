@@ -32,16 +32,7 @@ const NOT_CALLS: &[(&str, &str)] = &[
 ];
 
 /// Actions the code can call on paths the life cycle below does not take.
-const RARE: &[(&str, &str)] = &[
-    (
-        "logs:ListTagsLogGroup",
-        "reads tags by name only when DescribeLogGroups returns no ARN",
-    ),
-    (
-        "logs:TagLogGroup",
-        "tags by name only when DescribeLogGroups returns no ARN",
-    ),
-];
+const RARE: &[(&str, &str)] = &[];
 
 const PARAMETER: &str = "arn:aws:ssm:eu-central-1:123456789012:parameter/simhill/dev/db-password";
 
