@@ -4,16 +4,18 @@
 //! about what AWS costs from a CI runner).
 //!
 //! ```text
-//! scripts/bench [--latency-ms 50] [--runs 5] [--bin PATH] [--json]
+//! scripts/bench [--latency-ms 50] [--runs 5] [--bin PATH] [--json] [--calls]
 //! cargo run --example bench -- --help          # the same, with moto already installed
 //! ```
 //!
 //! Each run starts a fresh moto, warms it up (an `apply` and `destroy` of another environment,
 //! straight to moto, so moto's lazy start-up costs are not billed to the binary), puts the proxy
-//! in front of it, then measures in order: cold `apply` (`--no-wait` when the binary has it),
-//! no-op `apply`, `plan`, `outputs`, `destroy`. It prints the medians and the targets of
-//! BENCHMARKS.md next to them (met / missed). It is a measuring tool, not a test: it exits
-//! non-zero only when a command fails, never because a target is missed.
+//! in front of it, then measures in order: cold `apply`, no-op `apply`, `plan`, `outputs`,
+//! `destroy`. Both applies get `--no-wait` when the binary has it: moto never completes an ECS
+//! rollout by itself, and an apply that changes nothing has nothing to wait for anyway. It
+//! prints the medians and the targets of BENCHMARKS.md next to them (met / missed). It is a
+//! measuring tool, not a test: it exits non-zero only when a command fails, never because a
+//! target is missed.
 //!
 //! Definitions:
 //! * wall time: from spawning the process to its exit, measured here;
@@ -21,9 +23,11 @@
 //!   (`/usr/bin/time -f %M`), or via a tiny Python wrapper where GNU time is missing;
 //! * reads / writes: calls whose operation starts with Describe/List/Get (see
 //!   `proxy::is_read_only`) / all others;
-//! * polls: repeated identical reads (same operation and request body) made after the command's
-//!   first write, i.e. the iterations of a wait loop such as `ecs:DescribeServices` after
-//!   `DeleteService`; identical reads before any write are reported as repeats instead;
+//! * polls: reads identical (same operation and request body) to an earlier read that was itself
+//!   made after the command's first write: the second and later checks of a wait loop, such as
+//!   `ecs:DescribeServices` after `DeleteService` (the first check counts as an ordinary call);
+//! * repeats: other reads identical to an earlier one, e.g. a read of the plan pass made again
+//!   by the apply pass: candidates for redundant calls;
 //! * critical path: the longest chain of calls in which each call started after the previous one
 //!   had ended, as observed at the proxy. At latency L no run can beat chain length × L, however
 //!   parallel it is;
@@ -92,6 +96,10 @@ struct Args {
     /// Print the results as JSON instead of tables.
     #[arg(long)]
     json: bool,
+
+    /// Also list every call of each command's median run, with its start and end.
+    #[arg(long)]
+    calls: bool,
 }
 
 /// The measured commands, in the order each run makes them.
@@ -212,9 +220,10 @@ struct Call {
     write: bool,
     /// The answer was an error (HTTP ≥ 400), e.g. a "not found" of a read.
     failed: bool,
-    /// A repeated identical read after the first write: an iteration of a wait loop.
+    /// A read identical to an earlier one made after the first write: a wait loop's second or
+    /// later check.
     poll: bool,
-    /// A repeated identical read that is not a poll: a redundant call.
+    /// Any other read identical to an earlier one: a candidate for a redundant call.
     repeat: bool,
     start: Duration,
     end: Duration,
@@ -282,6 +291,7 @@ fn run(args: &Args) -> Result<(), String> {
             RssProbe::Python(python) => format!("{python} os.wait4"),
         }
     );
+    let machine = machine(&bench);
     // The first exec of a large debug binary pays for reading it from disk.
     let _ = Command::new(&bench.bin).arg("--version").output();
 
@@ -294,6 +304,9 @@ fn run(args: &Args) -> Result<(), String> {
     let report = Report {
         bench: &bench,
         samples,
+        machine,
+        load_after: load_average(),
+        list_calls: args.calls,
     };
     if args.json {
         println!(
@@ -392,15 +405,18 @@ impl Bench {
     /// anything is measured: the same stack under another environment name, created and
     /// destroyed straight against moto, without the proxy.
     fn warm_up(&self, moto_url: &str) -> Result<(), String> {
-        let environment = format!("{}-warmup", self.environment);
+        // Short: project and environment together have a length limit.
+        let environment = format!("{}-w", self.environment);
         let dir = self.work_dir(&environment)?;
-        for args in [["apply", "--yes"], ["destroy", "--yes"]] {
-            let output = self
-                .deployer(dir.path(), moto_url)
-                .args(args)
-                .args(["--env", &environment])
-                .output()
-                .map_err(|e| format!("cannot run {}: {e}", self.bin.display()))?;
+        let mut apply = vec!["apply", "--yes"];
+        if self.no_wait {
+            // moto never completes a rollout by itself.
+            apply.push("--no-wait");
+        }
+        for args in [apply, vec!["destroy", "--yes"]] {
+            let mut cmd = self.deployer(dir.path(), moto_url);
+            cmd.args(&args).args(["--env", &environment]);
+            let (_, output, _) = self.run_with_timeout(cmd)?;
             if !output.status.success() {
                 return Err(format!(
                     "`deployer {}` failed ({}):\n{}",
@@ -458,7 +474,6 @@ impl Bench {
 
     /// Runs the binary with `args` under the memory probe and measures it.
     fn measure(&self, dir: &Path, endpoint: &str, args: &[String]) -> Result<Finished, String> {
-        use std::os::unix::process::CommandExt;
         let answer = self.scratch.path().join("rss");
         let _ = std::fs::remove_file(&answer);
         let mut cmd = match &self.probe {
@@ -475,30 +490,7 @@ impl Bench {
         };
         cmd.args(args);
         self.hermetic(&mut cmd, dir, endpoint);
-        // Its own process group, so that a timeout kills the probe and the binary together.
-        cmd.stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-
-        let spawned = Instant::now();
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", self.bin.display()))?;
-        let pid = child.id();
-        let (done, watchdog) = mpsc::channel::<()>();
-        let killer = std::thread::spawn(move || {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = watchdog.recv_timeout(COMMAND_TIMEOUT) {
-                eprintln!("bench: killing process group {pid} after {COMMAND_TIMEOUT:?}");
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{pid}")])
-                    .status();
-            }
-        });
-        let output = child.wait_with_output();
-        let exited = Instant::now();
-        drop(done);
-        let _ = killer.join();
-        let output = output.map_err(|e| format!("waiting for {}: {e}", self.bin.display()))?;
+        let (spawned, output, exited) = self.run_with_timeout(cmd)?;
 
         let answer = std::fs::read_to_string(&answer).unwrap_or_default();
         // GNU time puts "Command exited with non-zero status N" before the figure.
@@ -526,6 +518,39 @@ impl Bench {
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         })
     }
+
+    /// Runs a command to its end, capturing its output, with [`COMMAND_TIMEOUT`]; returns when
+    /// it was spawned, its output, and when it had exited.
+    fn run_with_timeout(
+        &self,
+        mut cmd: Command,
+    ) -> Result<(Instant, std::process::Output, Instant), String> {
+        use std::os::unix::process::CommandExt;
+        // Its own process group, so that a timeout kills a wrapper and the binary together.
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let spawned = Instant::now();
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", self.bin.display()))?;
+        let pid = child.id();
+        let (done, watchdog) = mpsc::channel::<()>();
+        let killer = std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = watchdog.recv_timeout(COMMAND_TIMEOUT) {
+                eprintln!("bench: killing process group {pid} after {COMMAND_TIMEOUT:?}");
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{pid}")])
+                    .status();
+            }
+        });
+        let output = child.wait_with_output();
+        let exited = Instant::now();
+        drop(done);
+        let _ = killer.join();
+        let output = output.map_err(|e| format!("waiting for {}: {e}", self.bin.display()))?;
+        Ok((spawned, output, exited))
+    }
 }
 
 /// `deployer` next to this benchmark's target directory (`target/debug/examples/bench` →
@@ -545,6 +570,73 @@ fn default_bin() -> Result<PathBuf, String> {
             bin.display()
         ))
     }
+}
+
+/// What the figures depend on: the machine, its load, the binary and the toolchain.
+fn machine(bench: &Bench) -> Vec<(&'static str, String)> {
+    let first_line = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .output()
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| "unknown".into())
+    };
+    let proc_value = |file: &str, key: &str| {
+        std::fs::read_to_string(file)
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find(|l| l.starts_with(key))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown".into())
+    };
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    vec![
+        (
+            "cpu",
+            format!("{} × {}", cpus, proc_value("/proc/cpuinfo", "model name")),
+        ),
+        ("memory", proc_value("/proc/meminfo", "MemTotal")),
+        ("kernel", first_line("uname", &["-sr"])),
+        ("rustc", first_line("rustc", &["--version"])),
+        (
+            "binary",
+            format!(
+                "{} ({}, {})",
+                bench.bin.display(),
+                build_kind(&bench.bin),
+                first_line(&bench.bin.to_string_lossy(), &["--version"])
+            ),
+        ),
+        (
+            "moto",
+            first_line(
+                &moto_python(),
+                &["-c", "import moto; print(moto.__version__)"],
+            ),
+        ),
+        ("load before", load_average()),
+    ]
+}
+
+/// The 1, 5 and 15 minute load averages: other work on the machine skews wall times.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The Python that runs moto.
+fn moto_python() -> String {
+    std::env::var(moto::PYTHON_ENV).unwrap_or_else(|_| "python3".to_string())
 }
 
 /// "debug" or "release", guessed from the binary's path.
@@ -576,7 +668,7 @@ fn detect_probe(scratch: &Path) -> RssProbe {
     if gnu_time && parsed {
         RssProbe::GnuTime
     } else {
-        RssProbe::Python(std::env::var(moto::PYTHON_ENV).unwrap_or_else(|_| "python3".to_string()))
+        RssProbe::Python(moto_python())
     }
 }
 
@@ -590,14 +682,21 @@ fn analyse(finished: &Finished, mut timed: Vec<TimedCall>) -> Sample {
         .filter(|t| t.call.is_mutating())
         .map(|t| t.end)
         .min();
-    let mut seen: BTreeSet<(String, u64)> = BTreeSet::new();
+    let after_write = |at: Instant| first_write_end.is_some_and(|end| end <= at);
+    // Per identical read: whether one was made after the first write.
+    let mut seen: BTreeMap<(String, u64), bool> = BTreeMap::new();
     let calls: Vec<Call> = timed
         .iter()
         .map(|t| {
             let name = format!("{}:{}", t.call.service, t.call.operation);
             let write = t.call.is_mutating();
-            let again = !write && !seen.insert((name.clone(), t.request_hash));
-            let poll = again && first_write_end.is_some_and(|end| end <= t.start);
+            let key = (name.clone(), t.request_hash);
+            let earlier = if write { None } else { seen.get(&key).copied() };
+            if !write {
+                *seen.entry(key).or_default() |= after_write(t.start);
+            }
+            let again = earlier.is_some();
+            let poll = earlier == Some(true);
             Call {
                 name,
                 write,
@@ -619,27 +718,30 @@ fn analyse(finished: &Finished, mut timed: Vec<TimedCall>) -> Sample {
 }
 
 /// The longest chain of calls (sorted by start) in which each starts after the previous one
-/// ended; among chains of equal length the one that took longest.
+/// ended. Where several chains are as long, each call's predecessor is the one that ended last
+/// before it started (the call it most plausibly waited for), and the chain is the one that
+/// ends last.
 fn critical_path(calls: &[Call]) -> Vec<usize> {
-    // best[i]: (length, time) of the longest chain ending with call i; before[i]: its
-    // predecessor.
-    let mut best: Vec<(usize, Duration)> = Vec::with_capacity(calls.len());
+    // length[i]: the length of the longest chain ending with call i; before[i]: its predecessor.
+    let mut length: Vec<usize> = Vec::with_capacity(calls.len());
     let mut before: Vec<Option<usize>> = Vec::with_capacity(calls.len());
     for (i, call) in calls.iter().enumerate() {
-        let own = call.end - call.start;
-        let mut here = ((1, own), None);
+        let mut here: (usize, Option<usize>) = (1, None);
         for j in 0..i {
-            if calls[j].end <= call.start {
-                let candidate = (best[j].0 + 1, best[j].1 + own);
-                if candidate > here.0 {
-                    here = (candidate, Some(j));
-                }
+            if calls[j].end > call.start {
+                continue;
+            }
+            let longer = length[j] + 1 > here.0;
+            let later =
+                length[j] + 1 == here.0 && here.1.is_some_and(|k| calls[j].end > calls[k].end);
+            if longer || later {
+                here = (length[j] + 1, Some(j));
             }
         }
-        best.push(here.0);
+        length.push(here.0);
         before.push(here.1);
     }
-    let Some(mut at) = (0..calls.len()).max_by_key(|&i| best[i]) else {
+    let Some(mut at) = (0..calls.len()).max_by_key(|&i| (length[i], calls[i].end)) else {
         return Vec::new();
     };
     let mut chain = vec![at];
@@ -691,14 +793,21 @@ fn ms(d: Duration) -> f64 {
 /// One target, evaluated.
 struct Verdict {
     cmd: Cmd,
-    target: String,
+    /// "API calls", "wall time", ...
+    what: &'static str,
     measured: String,
+    /// The target, e.g. "≤ 15".
+    target: String,
     met: bool,
 }
 
 struct Report<'a> {
     bench: &'a Bench,
     samples: BTreeMap<Cmd, Vec<Sample>>,
+    /// (what, value) pairs describing the machine, taken before the runs.
+    machine: Vec<(&'static str, String)>,
+    load_after: String,
+    list_calls: bool,
 }
 
 /// The figures of one command over all runs.
@@ -754,11 +863,12 @@ impl Report<'_> {
     fn verdicts(&self) -> Vec<Verdict> {
         let latency = self.bench.latency;
         let mut verdicts = Vec::new();
-        let mut push = |cmd, target: String, measured: String, met| {
+        let mut push = |cmd, what, measured: String, target: String, met| {
             verdicts.push(Verdict {
                 cmd,
-                target,
+                what,
                 measured,
+                target,
                 met,
             })
         };
@@ -766,64 +876,72 @@ impl Report<'_> {
             let f = self.figures(cmd);
             push(
                 cmd,
-                format!("API calls ≤ {NOOP_MAX_CALLS}"),
+                "API calls",
                 f.calls.to_string(),
+                format!("≤ {NOOP_MAX_CALLS}"),
                 f.calls <= NOOP_MAX_CALLS,
             );
             push(
                 cmd,
-                format!("wall < {}", secs(NOOP_MAX_WALL)),
+                "wall time",
                 secs(f.wall),
+                format!("< {}", secs(NOOP_MAX_WALL)),
                 f.wall < NOOP_MAX_WALL,
             );
         }
         let f = self.figures(Cmd::ColdApply);
         push(
             Cmd::ColdApply,
-            format!("API calls ≤ {COLD_MAX_CALLS}"),
+            "API calls",
             f.calls.to_string(),
+            format!("≤ {COLD_MAX_CALLS}"),
             f.calls <= COLD_MAX_CALLS,
         );
         let start = f.start.unwrap_or_default();
         let budget = latency.mul_f64(f.chain as f64 * COLD_WALL_FACTOR) + start;
         push(
             Cmd::ColdApply,
+            "wall time",
+            secs(f.wall),
             format!(
-                "wall ≤ {COLD_WALL_FACTOR} × critical path ({} calls × {} ms) + start ({}) = {}",
+                "≤ {} = {COLD_WALL_FACTOR} × critical path ({} calls × {} ms) + start ({})",
+                secs(budget),
                 f.chain,
                 latency.as_millis(),
                 secs(start),
-                secs(budget)
             ),
-            secs(f.wall),
             f.wall <= budget,
         );
         let f = self.figures(Cmd::Destroy);
         push(
             Cmd::Destroy,
-            format!("API calls without polls ≤ {DESTROY_MAX_CALLS}"),
-            format!("{} ({} with {} polls)", f.calls - f.polls, f.calls, f.polls),
+            "API calls",
+            format!("{} + {} polls", f.calls - f.polls, f.polls),
+            format!("≤ {DESTROY_MAX_CALLS} without polls"),
             f.calls - f.polls <= DESTROY_MAX_CALLS,
         );
         let f = self.figures(Cmd::Outputs);
         push(
             Cmd::Outputs,
-            format!("wall < {}", secs(OUTPUTS_MAX_WALL)),
+            "wall time",
             secs(f.wall),
+            format!("< {}", secs(OUTPUTS_MAX_WALL)),
             f.wall < OUTPUTS_MAX_WALL,
         );
         push(
             Cmd::Outputs,
-            "API calls = 0".into(),
+            "API calls",
             f.calls.to_string(),
+            "= 0".into(),
             f.calls == 0,
         );
         for cmd in Cmd::ALL {
             let f = self.figures(cmd);
             push(
                 cmd,
-                format!("peak memory < {}", mb(MAX_RSS_KIB)),
+                "peak memory",
                 f.max_rss_kib.map(mb).unwrap_or_else(|| "unknown".into()),
+                format!("< {}", mb(MAX_RSS_KIB)),
                 f.max_rss_kib.is_some_and(|kib| kib < MAX_RSS_KIB),
             );
         }
@@ -851,12 +969,15 @@ impl Report<'_> {
     fn text(&self) -> String {
         let bench = self.bench;
         let mut out = String::new();
+        let _ = writeln!(out, "\ndeployer benchmark");
+        for (what, value) in &self.machine {
+            let _ = writeln!(out, "  {what:<12} {value}");
+        }
+        let _ = writeln!(out, "  {:<12} {}", "load after", self.load_after);
         let _ = writeln!(
             out,
-            "\ndeployer benchmark: {} ({})\n{} ms per AWS call, {} run(s) per command, medians \
-             over the runs; peak memory is the highest of the runs.",
-            bench.bin.display(),
-            build_kind(&bench.bin),
+            "{} ms per AWS call, {} run(s) per command, medians over the runs; peak memory is \
+             the highest of the runs.",
             bench.latency.as_millis(),
             bench.runs,
         );
@@ -908,8 +1029,8 @@ impl Report<'_> {
         let _ = writeln!(
             out,
             "\ncrit.path: the longest chain of calls each starting after the previous ended, and \
-             that many × latency; start: spawn → first AWS call; polls: repeated identical reads \
-             of a wait loop; repeats: repeated identical reads before any write."
+             that many × latency; start: spawn → first AWS call; polls: 2nd and later identical \
+             checks of a wait loop; repeats: other reads identical to an earlier one."
         );
 
         let _ = writeln!(
@@ -926,11 +1047,12 @@ impl Report<'_> {
         for v in self.verdicts() {
             let _ = writeln!(
                 out,
-                "  {:<6} {:<24} {:<62} measured {:<24}",
+                "  {:<6} {:<22} {:<11} {:>12}   target {}",
                 if v.met { "met" } else { "MISSED" },
                 v.cmd.label(bench),
-                v.target,
+                v.what,
                 v.measured,
+                v.target,
             );
         }
 
@@ -976,7 +1098,8 @@ impl Report<'_> {
                 .collect();
             let _ = writeln!(
                 out,
-                "  {} — {} calls, ideal {} at {} ms, the chain's calls took {}, the run {}:\n    {}",
+                "  {} — {} calls, ideal {} at {} ms, the chain's calls took {}, the run \
+                 {}:\n    {}",
                 cmd.label(bench),
                 sample.chain.len(),
                 secs(bench.latency * sample.chain.len() as u32),
@@ -986,7 +1109,52 @@ impl Report<'_> {
                 wrap_chain(&names, 100, 4),
             );
         }
+        if self.list_calls {
+            self.call_lists(&mut out);
+        }
         out
+    }
+
+    /// Every call of each command's median run: start and end since the spawn, and flags.
+    fn call_lists(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "\nCalls of the median runs (times since the process started; * on the critical \
+             path):"
+        );
+        for cmd in Cmd::ALL {
+            let Some(sample) = self.typical(cmd) else {
+                continue;
+            };
+            let _ = writeln!(
+                out,
+                "  {} (wall {}):",
+                cmd.label(self.bench),
+                secs(sample.wall)
+            );
+            for (i, call) in sample.calls.iter().enumerate() {
+                let mut flags = Vec::new();
+                for (on, flag) in [
+                    (call.write, "write"),
+                    (call.failed, "failed"),
+                    (call.poll, "poll"),
+                    (call.repeat, "repeat"),
+                ] {
+                    if on {
+                        flags.push(flag);
+                    }
+                }
+                let _ = writeln!(
+                    out,
+                    "    {} {:>8.1} … {:>7.1} ms  {:<52} {}",
+                    if sample.chain.contains(&i) { "*" } else { " " },
+                    ms(call.start),
+                    ms(call.end),
+                    call.name,
+                    flags.join(" "),
+                );
+            }
+        }
     }
 
     fn json(&self) -> serde_json::Value {
@@ -1037,11 +1205,18 @@ impl Report<'_> {
             .verdicts()
             .into_iter()
             .map(|v| {
-                json!({ "command": v.cmd.key(), "target": v.target, "measured": v.measured,
-                        "met": v.met })
+                json!({ "command": v.cmd.key(), "what": v.what, "measured": v.measured,
+                        "target": v.target, "met": v.met })
             })
             .collect();
+        let machine: serde_json::Map<String, serde_json::Value> = self
+            .machine
+            .iter()
+            .map(|(what, value)| (what.replace(' ', "_"), value.clone().into()))
+            .collect();
         json!({
+            "machine": machine,
+            "load_after": self.load_after,
             "binary": bench.bin,
             "build": build_kind(&bench.bin),
             "latency_ms": bench.latency.as_millis() as u64,
