@@ -350,44 +350,67 @@ fn describe_tags(tags: &[(String, String)]) -> String {
     }
 }
 
-/// The plan pass for one step: read it and compare it with the configuration.
-pub(crate) async fn plan_step<R: Resource>(
+/// What the plan pass read of one step, before comparing it with the configuration.
+pub(crate) struct Read {
+    live: Option<Box<dyn Any + Send + Sync>>,
+    /// The tags of a resource found under our name that is not ours, when `--adopt` takes it.
+    adopting: Option<String>,
+}
+
+/// The first half of the plan pass for one step: read the resource, and check that it is ours.
+/// Reads run as soon as what they need is read (see [`StepId::read_depends_on`]), which is
+/// sooner than the apply order.
+pub(crate) async fn read_step<R: Resource>(
     ctx: &Ctx,
     facts: &Mutex<Facts>,
     pass: Pass,
-) -> Result<Planned> {
+) -> Result<Read> {
     let known = facts.lock().expect("facts lock").clone();
     let live = R::read(ctx, &known, pass).await?;
-    let desired = R::desired(ctx, &known);
-    let mut adopt = false;
-    let action = match &live {
-        None if !R::MANAGED => Action::Read,
+    let mut adopting = None;
+    // Destroy checks ownership itself, and leaves what is not ours alone.
+    if let (Some(live), true, Pass::Apply) = (&live, R::MANAGED, pass) {
+        if let Ownership::Foreign(tags) = ctx.owns::<R>(live).await? {
+            if !ctx.adopt {
+                bail!(
+                    "found an existing {} {} with {tags}, not the tags of {}-{} (Project, \
+                     Environment, ManagedBy=deployer); it may belong to someone else. Rename \
+                     this stack's project or environment, delete that resource, or run again \
+                     with --adopt to take it over",
+                    R::STEP,
+                    R::record(live).id,
+                    ctx.owner.project,
+                    ctx.owner.environment,
+                );
+            }
+            adopting = Some(tags);
+        }
+    }
+    if let Some(live) = &live {
+        R::publish(live, &mut facts.lock().expect("facts lock"));
+    }
+    Ok(Read {
+        live: live.map(|l| Box::new(l) as Box<dyn Any + Send + Sync>),
+        adopting,
+    })
+}
+
+/// The second half of the plan pass for one step, once everything is read: compare what was
+/// found with what the configuration wants. Pure.
+pub(crate) fn judge_step<R: Resource>(ctx: &Ctx, facts: &Facts, read: Read) -> Planned {
+    let live = read
+        .live
+        .as_ref()
+        .map(|l| l.downcast_ref::<R::Live>().expect("read of the same step"));
+    let action = match live {
+        _ if !R::MANAGED => Action::Read,
         None => Action::Create,
-        Some(_) if !R::MANAGED => Action::Read,
         Some(live) => {
             let mut changes = Vec::new();
-            // Destroy checks ownership itself, and leaves what is not ours alone.
-            let ownership = match pass {
-                Pass::Apply => ctx.owns::<R>(live).await?,
-                Pass::Destroy => Ownership::Ours,
-            };
-            if let Ownership::Foreign(tags) = ownership {
-                if !ctx.adopt {
-                    bail!(
-                        "found an existing {} {} with {tags}, not the tags of {}-{} (Project, \
-                         Environment, ManagedBy=deployer); it may belong to someone else. Rename \
-                         this stack's project or environment, delete that resource, or run again \
-                         with --adopt to take it over",
-                        R::STEP,
-                        R::record(live).id,
-                        ctx.owner.project,
-                        ctx.owner.environment,
-                    );
-                }
-                adopt = true;
+            if let Some(tags) = &read.adopting {
                 changes.push(Change::new("tags", tags, ctx.owner.describe()));
             }
-            changes.extend(R::diff(live, &desired));
+            changes.extend(R::diff(live, &R::desired(ctx, facts)));
             if changes.is_empty() {
                 Action::NoChange
             } else {
@@ -395,17 +418,14 @@ pub(crate) async fn plan_step<R: Resource>(
             }
         }
     };
-    if let Some(live) = &live {
-        R::publish(live, &mut facts.lock().expect("facts lock"));
-    }
-    Ok(Planned {
+    Planned {
         result: StepResult {
-            display_id: live.as_ref().map(|l| R::record(l).id),
+            display_id: live.map(|l| R::record(l).id),
             action,
         },
-        live: live.map(|l| Box::new(l) as Box<dyn Any + Send + Sync>),
-        adopt,
-    })
+        adopt: read.adopting.is_some(),
+        live: read.live,
+    }
 }
 
 /// The apply pass for one step: create or update what the plan pass found missing or different.
@@ -525,16 +545,18 @@ pub async fn plan(ctx: &Ctx, pass: Pass) -> Result<Plan> {
     let facts = Mutex::new(Facts::default());
     let results = graph::run(
         &StepId::ALL,
-        |s| s.depends_on().to_vec(),
-        |step| resources::plan(step, ctx, &facts, pass),
+        |s| s.read_depends_on().to_vec(),
+        |step| resources::read(step, ctx, &facts, pass),
         || false,
         |_, _| {},
     )
     .await;
+    let facts = facts.into_inner().expect("facts lock");
     let mut steps = BTreeMap::new();
     for (step, finished) in results {
         match finished {
-            Finished::Done(mut planned) => {
+            Finished::Done(read) => {
+                let mut planned = resources::judge(step, ctx, &facts, read);
                 if pass == Pass::Destroy {
                     planned.result.action = match (&planned.result.action, &planned.live) {
                         (_, None) => Action::Absent,
@@ -550,11 +572,7 @@ pub async fn plan(ctx: &Ctx, pass: Pass) -> Result<Plan> {
             Finished::Skipped => unreachable!("no step is skipped without a failure"),
         }
     }
-    Ok(Plan {
-        pass,
-        steps,
-        facts: facts.into_inner().expect("facts lock"),
-    })
+    Ok(Plan { pass, steps, facts })
 }
 
 /// Runs one step's work, keeping it in `in_flight` meanwhile, so that an interrupted run can say

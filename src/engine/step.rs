@@ -59,6 +59,18 @@ impl StepId {
         }
     }
 
+    /// The steps whose *reads* this one's read needs: far fewer than [`StepId::depends_on`],
+    /// because almost everything is found by its deterministic name. Only the security groups
+    /// need the VPC's ID and the listener the load balancer's ARN.
+    pub fn read_depends_on(self) -> &'static [StepId] {
+        use StepId::*;
+        match self {
+            AlbSecurityGroup | EcsSecurityGroup => &[Network],
+            Listener => &[LoadBalancer],
+            _ => &[],
+        }
+    }
+
     /// The key of this step in the state file and in JSON output.
     pub fn key(self) -> &'static str {
         use StepId::*;
@@ -120,6 +132,18 @@ mod tests {
         for step in StepId::ALL {
             for dep in step.depends_on() {
                 assert!(dep < &step, "{step:?} depends on later {dep:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn what_a_read_needs_is_also_a_dependency() {
+        for step in StepId::ALL {
+            for dep in step.read_depends_on() {
+                assert!(
+                    step.depends_on().contains(dep),
+                    "{step:?} reads after {dep:?}"
+                );
             }
         }
     }

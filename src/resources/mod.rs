@@ -22,7 +22,8 @@ use std::sync::Mutex;
 use anyhow::Result;
 
 use crate::engine::{
-    apply_step, destroy_step, plan_step, Ctx, Facts, Found, Pass, Planned, StepId, StepResult,
+    apply_step, destroy_step, judge_step, read_step, Ctx, Facts, Found, Pass, Planned, Read,
+    StepId, StepResult,
 };
 
 pub use ecr_repository::image_exists;
@@ -84,13 +85,17 @@ macro_rules! with_resource {
     };
 }
 
-pub(crate) async fn plan(
+pub(crate) async fn read(
     step: StepId,
     ctx: &Ctx,
     facts: &Mutex<Facts>,
     pass: Pass,
-) -> Result<Planned> {
-    with_resource!(step, R => plan_step::<R>(ctx, facts, pass).await)
+) -> Result<Read> {
+    with_resource!(step, R => read_step::<R>(ctx, facts, pass).await)
+}
+
+pub(crate) fn judge(step: StepId, ctx: &Ctx, facts: &Facts, read: Read) -> Planned {
+    with_resource!(step, R => judge_step::<R>(ctx, facts, read))
 }
 
 pub(crate) async fn apply(
