@@ -317,13 +317,20 @@ impl Resource for TaskDefinition {
         }
         // The family prefix also matches longer family names; keep exactly ours.
         let ours = format!(":task-definition/{}:", live.spec.family);
-        for arn in revisions.iter().filter(|arn| arn.contains(&ours)) {
-            ecs.deregister_task_definition()
-                .task_definition(arn)
-                .send()
-                .await
-                .or_context(format!("deregistering {arn}"))?;
-        }
+        // All at once: every image deploy leaves one more revision, and one after another they
+        // would make destroy slower with every deploy.
+        let deregistrations =
+            revisions
+                .iter()
+                .filter(|arn| arn.contains(&ours))
+                .map(|arn| async move {
+                    ecs.deregister_task_definition()
+                        .task_definition(arn)
+                        .send()
+                        .await
+                        .or_context(format!("deregistering {arn}"))
+                });
+        futures_util::future::try_join_all(deregistrations).await?;
         Ok(())
     }
 
