@@ -64,29 +64,6 @@ fn printed_policy(env: &TestEnv) -> Value {
     policy
 }
 
-/// Puts an image with `tag` into the stack's ECR repository, as `docker push` would.
-fn push_image(env: &TestEnv, tag: &str) {
-    let ecr = aws_sdk_ecr::Client::new(&env.sdk_config());
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "size": 1,
-            "digest": format!("sha256:{:0>64}", tag.len()),
-        },
-        "layers": []
-    });
-    block_on(
-        ecr.put_image()
-            .repository_name(format!("{PREFIX}-ecr"))
-            .image_manifest(manifest.to_string())
-            .image_tag(tag)
-            .send(),
-    )
-    .unwrap();
-}
-
 /// Changes behind the tool's back, one on each update path that `apply` repairs.
 fn drift_everything(env: &TestEnv) {
     let config = env.sdk_config();
@@ -271,7 +248,7 @@ fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
     env.proxy.clear_rewriter("ListTasks");
 
     // A CI deploy of a pushed image, and back.
-    push_image(env, "v2");
+    crate::rollout::push_image(env, "v2");
     run(env, &["apply", "--yes", "--image-tag", "v2"]);
     run(env, &["rollback", "--yes"]);
 

@@ -14,7 +14,7 @@ use crate::stack::{Stack, PREFIX};
 use crate::support::{block_on, TestEnv};
 
 /// Puts an image with `tag` into the stack's ECR repository, as `docker push` would.
-fn push_image(env: &TestEnv, tag: &str) {
+pub fn push_image(env: &TestEnv, tag: &str) {
     let ecr = aws_sdk_ecr::Client::new(&env.sdk_config());
     let manifest = json!({
         "schemaVersion": 2,
