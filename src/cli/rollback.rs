@@ -13,6 +13,7 @@ use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
 use crate::names::CONTAINER_NAME;
 use crate::printer::Printer;
+use crate::resources::primary_deployment;
 use crate::rollout::Rollout;
 
 #[derive(Debug, Args)]
@@ -110,12 +111,7 @@ pub async fn run(global: &GlobalArgs, args: &RollbackArgs, printer: &Printer) ->
         ctx.names.service
     ));
 
-    let deployment = updated.service().and_then(|s| {
-        s.deployments()
-            .iter()
-            .find(|d| d.status() == Some("PRIMARY"))
-            .and_then(|d| d.id().map(str::to_owned))
-    });
+    let deployment = updated.service().and_then(primary_deployment);
     if let (Some(deployment_id), false) = (deployment, args.no_wait) {
         let target_group_arn = state
             .resources

@@ -48,7 +48,7 @@ pub struct Live {
 }
 
 /// The ID of a service's PRIMARY deployment.
-fn primary_deployment(service: &aws_sdk_ecs::types::Service) -> Option<String> {
+pub fn primary_deployment(service: &aws_sdk_ecs::types::Service) -> Option<String> {
     service
         .deployments()
         .iter()
