@@ -122,14 +122,13 @@ pub struct StepResult {
 /// What the plan pass found for one step, kept for the pass that acts on it.
 pub struct Planned {
     pub result: StepResult,
-    live: Option<Box<dyn Any + Send + Sync>>,
-    /// The resource is someone else's and `--adopt` was given: tag it as ours.
-    adopt: bool,
+    found: Found,
 }
 
 /// What the plan pass found for one step, handed to the pass that acts on it.
 pub(crate) struct Found {
     live: Option<Box<dyn Any + Send + Sync>>,
+    /// The resource is someone else's and `--adopt` was given: tag it as ours.
     adopt: bool,
 }
 
@@ -244,15 +243,20 @@ impl Ctx {
         }
     }
 
+    /// What the state records for running `image`: nothing when it is the configured one.
+    fn image_override(&self, image: String) -> Option<ImageOverride> {
+        (image != self.config.container.image).then(|| ImageOverride {
+            image,
+            configured: self.config.container.image.clone(),
+        })
+    }
+
     /// Records a successful deployment: the image, when it was chosen on the command line, and
     /// the revision the service runs now.
     pub fn record_deployment(&self, image: Option<String>, revision: Option<&str>) -> Result<()> {
         let mut state = self.state.lock().expect("state lock");
         if let Some(image) = image {
-            state.image_override = (image != self.config.container.image).then(|| ImageOverride {
-                image,
-                configured: self.config.container.image.clone(),
-            });
+            state.image_override = self.image_override(image);
         }
         if let Some(revision) = revision {
             state.record_revision(revision);
@@ -265,10 +269,7 @@ impl Ctx {
     pub fn record_rollback(&self, revision: &str, image: String) -> Result<()> {
         let mut state = self.state.lock().expect("state lock");
         state.rolled_back_to(revision);
-        state.image_override = (image != self.config.container.image).then(|| ImageOverride {
-            image,
-            configured: self.config.container.image.clone(),
-        });
+        state.image_override = self.image_override(image);
         self.state_file.save(&state)?;
         Ok(())
     }
@@ -423,8 +424,10 @@ pub(crate) fn judge_step<R: Resource>(ctx: &Ctx, facts: &Facts, read: Read) -> P
             display_id: live.map(|l| R::record(l).id),
             action,
         },
-        adopt: read.adopting.is_some(),
-        live: read.live,
+        found: Found {
+            adopt: read.adopting.is_some(),
+            live: read.live,
+        },
     }
 }
 
@@ -450,17 +453,18 @@ pub(crate) async fn apply_step<R: Resource>(
                 changes.push(Change::new("tags", "(not ours)", ctx.owner.describe()));
             }
             let updates = R::diff(&live, &desired);
-            changes.extend(updates.iter().cloned());
-            if updates.is_empty() && changes.is_empty() {
-                (live, Action::NoChange)
-            } else if updates.is_empty() {
-                (live, Action::Update(changes))
+            let live = if updates.is_empty() {
+                live
             } else {
-                (
-                    R::update(ctx, &live, &desired).await?,
-                    Action::Update(changes),
-                )
-            }
+                R::update(ctx, &live, &desired).await?
+            };
+            changes.extend(updates);
+            let action = if changes.is_empty() {
+                Action::NoChange
+            } else {
+                Action::Update(changes)
+            };
+            (live, action)
         }
     };
     let record = R::record(&live);
@@ -558,7 +562,7 @@ pub async fn plan(ctx: &Ctx, pass: Pass) -> Result<Plan> {
             Finished::Done(read) => {
                 let mut planned = resources::judge(step, ctx, &facts, read);
                 if pass == Pass::Destroy {
-                    planned.result.action = match (&planned.result.action, &planned.live) {
+                    planned.result.action = match (&planned.result.action, &planned.found.live) {
                         (_, None) => Action::Absent,
                         (Action::Read, _) => Action::Read,
                         _ => Action::Delete,
@@ -607,13 +611,7 @@ pub async fn execute(
     let found: Mutex<BTreeMap<StepId, Found>> = Mutex::new(
         steps
             .into_iter()
-            .map(|(step, planned)| {
-                let found = Found {
-                    live: planned.live,
-                    adopt: planned.adopt,
-                };
-                (step, found)
-            })
+            .map(|(step, planned)| (step, planned.found))
             .collect(),
     );
     let take = |step: StepId| {
