@@ -19,6 +19,7 @@ use crate::aws::errors::AwsResultExt;
 use crate::engine::Ctx;
 use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
+use crate::resources::describe_service;
 
 /// After this many stopped tasks of the new deployment, stop waiting: it is not going to work.
 const FAIL_FAST_STOPPED_TASKS: i32 = 3;
@@ -61,7 +62,9 @@ impl Rollout<'_> {
         let started_at = SystemTime::now();
         let mut seen = Seen::default();
         for poll in 0.. {
-            let service = self.describe().await?;
+            let service = describe_service(&ctx.aws.ecs, &ctx.names)
+                .await?
+                .ok_or_else(|| anyhow!("ECS service {} is gone", ctx.names.service))?;
             let deployment = service
                 .deployments()
                 .iter()
@@ -177,24 +180,6 @@ impl Rollout<'_> {
             }
         }
         unreachable!("the loop only ends by returning")
-    }
-
-    async fn describe(&self) -> Result<aws_sdk_ecs::types::Service> {
-        let ctx = self.ctx;
-        let answer = ctx
-            .aws
-            .ecs
-            .describe_services()
-            .cluster(&ctx.names.cluster)
-            .services(&ctx.names.service)
-            .send()
-            .await
-            .or_context("reading the ECS service")?;
-        answer
-            .services()
-            .first()
-            .cloned()
-            .ok_or_else(|| anyhow!("ECS service {} not found", ctx.names.service))
     }
 
     /// Why the deployment's tasks that stopped since the last look stopped.

@@ -13,7 +13,7 @@ use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
 use crate::names::CONTAINER_NAME;
 use crate::printer::Printer;
-use crate::resources::primary_deployment;
+use crate::resources::{describe_service, primary_deployment};
 use crate::rollout::Rollout;
 
 #[derive(Debug, Args)]
@@ -39,17 +39,10 @@ pub async fn run(global: &GlobalArgs, args: &RollbackArgs, printer: &Printer) ->
     let ctx = Ctx::new(config, aws, state_file, state, false, printer.clone());
     let ecs = &ctx.aws.ecs;
 
-    let service = ecs
-        .describe_services()
-        .cluster(&ctx.names.cluster)
-        .services(&ctx.names.service)
-        .send()
-        .await
-        .or_context("reading the ECS service")?;
+    let service = describe_service(ecs, &ctx.names).await?;
     let current = service
-        .services()
-        .iter()
-        .find(|s| s.status() == Some("ACTIVE"))
+        .as_ref()
+        .filter(|s| s.status() == Some("ACTIVE"))
         .and_then(|s| s.task_definition())
         .ok_or_else(|| {
             anyhow!(

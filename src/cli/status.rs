@@ -7,10 +7,11 @@ use clap::Args;
 use serde::Serialize;
 
 use super::GlobalArgs;
-use crate::aws::errors::{is_code, AwsResultExt};
+use crate::aws::errors::AwsResultExt;
 use crate::engine::StepId;
 use crate::exit::Exit;
 use crate::printer::Printer;
+use crate::resources::describe_service;
 use crate::rollout::describe_targets;
 
 #[derive(Debug, Args)]
@@ -75,27 +76,14 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs, printer: &Printer) -> R
     let aws = global.connect(&config).await;
     let names = crate::names::Names::new(&config);
 
-    let answer = aws
-        .ecs
-        .describe_services()
-        .cluster(&names.cluster)
-        .services(&names.service)
-        .send()
-        .await;
-    let answer = match answer {
-        Err(e) if is_code(&e, &["ClusterNotFoundException"]) => None,
-        other => Some(other.or_context("reading the ECS service")?),
-    };
-    let service = answer
-        .as_ref()
-        .and_then(|a| a.services().iter().find(|s| s.status() != Some("INACTIVE")))
-        .ok_or_else(|| {
-            anyhow!(
-                "ECS service {} does not exist; deploy it with `deployer apply --env {}`",
-                names.service,
-                config.environment
-            )
-        })?;
+    let service = describe_service(&aws.ecs, &names).await?;
+    let service = service.as_ref().ok_or_else(|| {
+        anyhow!(
+            "ECS service {} does not exist; deploy it with `deployer apply --env {}`",
+            names.service,
+            config.environment
+        )
+    })?;
 
     let listed = aws
         .ecs

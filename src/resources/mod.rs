@@ -28,7 +28,7 @@ use crate::engine::{
 
 pub use ecr_repository::image_exists;
 pub(crate) use security_group::ReadCache;
-pub use service::primary_deployment;
+pub use service::{describe_service, primary_deployment};
 
 /// Runs `$body` with `$R` bound to the resource type of `$step`.
 macro_rules! with_resource {

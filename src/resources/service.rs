@@ -15,7 +15,7 @@ use super::cluster::{ecs_owner_tags, ecs_tag_pairs, tag_ecs};
 use crate::aws::errors::{brief, describe, is_code, not_propagated_yet, AwsResultExt};
 use crate::aws::retry::{until_done, Attempt};
 use crate::engine::{compare, known, Change, Ctx, Facts, Pass, Resource, StepId};
-use crate::names::CONTAINER_NAME;
+use crate::names::{Names, CONTAINER_NAME};
 use crate::state::ResourceRecord;
 
 pub struct Service;
@@ -45,6 +45,29 @@ pub struct Live {
     pub tags: Vec<(String, String)>,
     /// The PRIMARY deployment: after a create or update, the one it started.
     pub deployment_id: Option<String>,
+}
+
+/// The stack's ECS service as ECS describes it, unless it is gone (INACTIVE, or no cluster).
+/// What `status`, `rollback` and the rollout watcher start from.
+pub async fn describe_service(
+    ecs: &aws_sdk_ecs::Client,
+    names: &Names,
+) -> Result<Option<aws_sdk_ecs::types::Service>> {
+    let answer = ecs
+        .describe_services()
+        .cluster(&names.cluster)
+        .services(&names.service)
+        .send()
+        .await;
+    let answer = match answer {
+        Err(e) if is_code(&e, &["ClusterNotFoundException"]) => return Ok(None),
+        other => other.or_context(format!("reading ECS service {}", names.service))?,
+    };
+    Ok(answer
+        .services()
+        .iter()
+        .find(|s| s.status() != Some("INACTIVE"))
+        .cloned())
 }
 
 /// The ID of a service's PRIMARY deployment.
