@@ -253,7 +253,6 @@ impl Resource for TaskDefinition {
         // a restart of every task). So the SDK does not retry it; before trying again, this looks
         // whether the lost attempt registered it after all.
         let family = &spec.family;
-        let before = describe_revision(ctx, family).await?.map(|l| l.arn);
         let what = format!("registering task definition {}", spec.family);
         until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
             let answer = register
@@ -282,12 +281,9 @@ impl Resource for TaskDefinition {
                 Err(e) if is_transient(&e) => {
                     let reason = brief(&e);
                     match describe_revision(ctx, family).await? {
-                        Some(latest)
-                            if latest.arn != before.clone().unwrap_or_default()
-                                && latest.spec == *spec =>
-                        {
-                            Ok(Attempt::Done(latest))
-                        }
+                        // A latest revision that is exactly this definition is as good as a new
+                        // one, whether the lost attempt made it or it was there already.
+                        Some(latest) if latest.spec == *spec => Ok(Attempt::Done(latest)),
                         _ => Ok(Attempt::Wait(reason)),
                     }
                 }
