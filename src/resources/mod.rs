@@ -17,9 +17,11 @@ mod service;
 mod target_group;
 mod task_definition;
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use anyhow::Result;
+use tokio::sync::OnceCell;
 
 use crate::engine::{
     apply_step, destroy_step, judge_step, read_step, Ctx, Facts, Found, Pass, Planned, Read,
@@ -27,7 +29,16 @@ use crate::engine::{
 };
 
 pub use ecr_repository::image_exists;
-pub(crate) use security_group::ReadCache;
+/// Reads shared by several steps of one run, each made once by whichever step asks first.
+#[derive(Default)]
+pub(crate) struct ReadCache {
+    /// Both security groups, from one `DescribeSecurityGroups`.
+    security_groups: OnceCell<Vec<aws_sdk_ec2::types::SecurityGroup>>,
+    /// ARNs of the load balancer, target group and listener, as their reads find them, so that
+    /// one `DescribeTags` call answers for all of them.
+    elb_arns: Mutex<BTreeSet<String>>,
+    elb_tags: OnceCell<HashMap<String, Vec<(String, String)>>>,
+}
 pub use service::{describe_service, primary_deployment};
 
 /// Runs `$body` with `$R` bound to the resource type of `$step`.

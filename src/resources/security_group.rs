@@ -12,22 +12,11 @@ use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, ResourceType, SecurityGroup, Tag, TagSpecification,
     UserIdGroupPair,
 };
-use tokio::sync::OnceCell;
 
 use crate::aws::errors::{describe as describe_error, is_code, AwsResultExt};
 use crate::aws::retry::{until_done, Attempt};
 use crate::engine::{known, Change, Ctx, Facts, Pass, Resource, StepId};
 use crate::state::ResourceRecord;
-
-/// Reads shared by several steps of one run.
-#[derive(Default)]
-pub(crate) struct ReadCache {
-    security_groups: OnceCell<Vec<SecurityGroup>>,
-    /// ARNs of the load balancer, target group and listener, as their reads find them, so that
-    /// one `DescribeTags` call answers for all of them.
-    pub(crate) elb_arns: std::sync::Mutex<BTreeSet<String>>,
-    pub(crate) elb_tags: OnceCell<std::collections::HashMap<String, Vec<(String, String)>>>,
-}
 
 /// One inbound rule: TCP on a port from a CIDR block or from another security group.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
