@@ -13,9 +13,9 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::aws::partition;
 use crate::config::Config;
 use crate::names::Names;
-use crate::resources::partition;
 
 /// The service the execution role is passed to.
 pub const PASSED_TO_SERVICE: &str = "ecs-tasks.amazonaws.com";

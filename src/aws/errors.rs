@@ -37,18 +37,57 @@ where
     anyhow::anyhow!("{doing}: {}", DisplayErrorContext(&error))
 }
 
-/// Extension for SDK results: attach what was being done, keeping AWS's message.
+/// What the answer to a create call means.
+#[derive(Debug)]
+pub enum Created<T> {
+    /// Made now.
+    New(T),
+    /// AWS says it exists: an earlier attempt whose answer was lost made it (or someone else
+    /// did, which the ownership check then finds). Read it again and carry on with that one.
+    AlreadyExists,
+}
+
+/// Extension for SDK results: attach what was being done, keeping AWS's message, and turn the
+/// answers that mean "not there" or "already there" into values.
 pub trait AwsResultExt<T> {
+    /// Any error, with what was being done.
     fn or_context(self, doing: impl std::fmt::Display) -> anyhow::Result<T>;
+    /// An error with one of `codes` (the service's "not found") as `None`: for a read, the
+    /// resource does not exist; for a delete or a revoke, what was asked is already so.
+    fn or_absent(self, codes: &[&str], doing: impl std::fmt::Display) -> anyhow::Result<Option<T>>;
+    /// An error with one of `codes` (the service's "already exists") as
+    /// [`Created::AlreadyExists`].
+    fn or_exists(self, codes: &[&str], doing: impl std::fmt::Display)
+        -> anyhow::Result<Created<T>>;
 }
 
 impl<T, E, R> AwsResultExt<T> for Result<T, SdkError<E, R>>
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
     fn or_context(self, doing: impl std::fmt::Display) -> anyhow::Result<T> {
         self.map_err(|e| describe(e, doing))
+    }
+
+    fn or_absent(self, codes: &[&str], doing: impl std::fmt::Display) -> anyhow::Result<Option<T>> {
+        match self {
+            Ok(value) => Ok(Some(value)),
+            Err(e) if is_code(&e, codes) => Ok(None),
+            Err(e) => Err(describe(e, doing)),
+        }
+    }
+
+    fn or_exists(
+        self,
+        codes: &[&str],
+        doing: impl std::fmt::Display,
+    ) -> anyhow::Result<Created<T>> {
+        match self {
+            Ok(value) => Ok(Created::New(value)),
+            Err(e) if is_code(&e, codes) => Ok(Created::AlreadyExists),
+            Err(e) => Err(describe(e, doing)),
+        }
     }
 }
 

@@ -1,9 +1,25 @@
 //! Everything about talking to AWS that is not specific to one resource: building the SDK
-//! clients from the standard credential chain, and recognising the errors that the resource steps
-//! branch on.
+//! clients from the standard credential chain, recognising the errors the resources branch on,
+//! waiting out AWS's known slow spots, and the idioms every resource needs (tags both ways, "not
+//! found" as absent, "already exists" after a lost answer). Each idiom lives here once.
 
 mod clients;
+mod elb_tags;
 pub mod errors;
 pub mod retry;
+pub mod tags;
 
 pub use clients::{AwsClients, ConnectOptions};
+pub use elb_tags::ElbTagBatch;
+pub use errors::{AwsResultExt, Created};
+
+/// The ARN partition of a region (`aws`, `aws-cn`, `aws-us-gov`), for ARNs built by hand.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}

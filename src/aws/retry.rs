@@ -13,6 +13,9 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::time::Instant;
 
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+
+use super::errors::{brief, describe, is_code};
 use crate::exit::{Exit, ExitError};
 use crate::printer::Printer;
 
@@ -79,6 +82,59 @@ where
         tokio::time::sleep(delay).await;
         ceiling = (ceiling * 2).min(MAX_DELAY);
     }
+}
+
+/// The error codes a delete call branches on.
+#[derive(Debug, Clone, Copy)]
+pub struct DeleteCodes {
+    /// Already gone: done.
+    pub gone: &'static [&'static str],
+    /// Still used by something that is going away: wait and try again.
+    pub in_use: &'static [&'static str],
+}
+
+/// Deletes something AWS refuses to delete while a resource that was just deleted still lets go
+/// of it (network interfaces detaching, a listener still holding a target group, a cluster still
+/// listing a draining service), retrying within `budget`.
+///
+/// `while_in_use` turns AWS's "in use" answer (as `CODE: message`) into the reason shown while
+/// waiting, or into an error when what holds it will not go away by itself.
+pub async fn delete_when_released<T, E, R, F, Fut, W, WFut>(
+    what: &str,
+    budget: Budget,
+    printer: &Printer,
+    codes: DeleteCodes,
+    mut call: F,
+    while_in_use: W,
+) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, SdkError<E, R>>>,
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+    W: Fn(String) -> WFut,
+    WFut: Future<Output = Result<String>>,
+{
+    until_done(what, budget, printer, || {
+        let answer = call();
+        let while_in_use = &while_in_use;
+        async move {
+            match answer.await {
+                Ok(_) => Ok(Attempt::Done(())),
+                Err(e) if is_code(&e, codes.gone) => Ok(Attempt::Done(())),
+                Err(e) if is_code(&e, codes.in_use) => {
+                    Ok(Attempt::Wait(while_in_use(brief(&e)).await?))
+                }
+                Err(e) => Err(describe(e, what)),
+            }
+        }
+    })
+    .await
+}
+
+/// For [`delete_when_released`]: AWS's own words say what is awaited.
+pub async fn as_aws_says(reason: String) -> Result<String> {
+    Ok(reason)
 }
 
 /// A random duration between half the ceiling and the ceiling ("equal jitter"): spread out, but

@@ -1,7 +1,6 @@
 //! `deployer apply`: plan, confirm, converge, record the outputs, and follow the deployment until
-//! ECS says it succeeded.
-
-use std::time::Duration;
+//! ECS says it succeeded. The workflow is [`crate::ops::apply`]; this adapts the arguments and
+//! prints.
 
 use anyhow::{anyhow, Result};
 use clap::Args;
@@ -9,12 +8,13 @@ use clap::Args;
 use super::report::{self, Summary};
 use super::{confirm, GlobalArgs};
 use crate::config::check_image_reference;
-use crate::engine::{self, Action, Ctx, Finished, ImageChoice, Pass, Plan, StepId};
+use crate::contract::ImageChoice;
+use crate::engine::Finished;
 use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
+use crate::ops::apply::{self, ApplyOptions};
+use crate::ops::outputs::OUTPUT_NAMES;
 use crate::printer::Printer;
-use crate::resources::image_exists;
-use crate::rollout::Rollout;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -64,33 +64,22 @@ impl ApplyArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<Exit> {
-    let chosen_image = args.image_choice()?;
-    let config = global.load_config()?;
-    let _lock = global.lock(&config, "apply")?;
-    let (state_file, state) = global.load_state(&config)?;
-    let aws = global.connect(&config).await;
-    let mut ctx = Ctx::new(config, aws, state_file, state, args.adopt, printer.clone());
-    if let Some(choice) = chosen_image.clone() {
-        ctx.image = choice;
-    }
-
-    let plan = {
-        let _progress = printer.progress("Reading the live stack");
-        engine::plan(&ctx, Pass::Apply).await?
+    let options = ApplyOptions {
+        adopt: args.adopt,
+        image: args.image_choice()?,
     };
-    if chosen_image.is_some() {
-        check_image(&ctx, &plan).await?;
-    }
-    let summary = Summary::of(plan.actions().iter().map(|(_, r)| &r.action));
-    if plan.has_changes() {
+    let prepared = apply::prepare(&global.target(), printer, &options).await?;
+    let config = &prepared.session.ctx.config;
+    if prepared.plan.has_changes() {
+        let planned = Summary::of(prepared.plan.outcomes().iter().map(|(_, o)| &o.action));
         printer.info(&format!(
             "Plan for {}-{}:",
-            ctx.config.project, ctx.config.environment
+            config.project, config.environment
         ));
-        for line in report::plan_lines(&plan) {
+        for line in report::plan_lines(&prepared.plan) {
             printer.info(&line);
         }
-        printer.info(&format!("Plan: {}.", summary.line()));
+        printer.info(&format!("Plan: {}.", planned.line()));
         if !confirm(printer, args.yes, "Apply these changes?")? {
             printer.info("Apply cancelled; nothing was changed.");
             return Ok(Exit::Success);
@@ -99,137 +88,44 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Re
 
     let interrupt = Interrupt::listen();
     let progress = printer.progress("Applying");
-    let mut service_changed = false;
-    // Every step is reported, changed or not, so the log shows the whole stack.
-    let facts = engine::execute(&ctx, plan, &interrupt, |step, finished| {
-        if let (StepId::Service, Finished::Done(result)) = (step, finished) {
-            service_changed = matches!(result.action, Action::Create | Action::Update(_));
-        }
-        for line in report::finished_lines(step, finished) {
-            progress.line(printer, &line);
-        }
-    })
-    .await;
+    // Every step is reported, changed or not, so the log shows the whole stack; the summary
+    // counts what was really done.
+    let mut done = Summary::default();
+    let applied = prepared
+        .execute(&interrupt, |step, finished| {
+            if let Finished::Done(outcome) = finished {
+                done.count(&outcome.action);
+            }
+            for line in report::finished_lines(step, finished) {
+                progress.line(printer, &line);
+            }
+        })
+        .await;
     drop(progress);
-    let facts = facts?;
-    let outputs = report::outputs(&ctx.config, &ctx.names, &facts);
-    ctx.save_outputs(outputs.clone())?;
-    let deployed_image = chosen_image.map(|_| ctx.image(&facts));
-    ctx.record_deployment(deployed_image, facts.task_definition_arn.as_deref())?;
+    let applied = applied?;
 
-    if summary == Summary::default() {
+    if done == Summary::default() {
         printer.info("No changes: the stack already matches the configuration.");
     } else {
         printer.info(&format!(
             "Apply complete: {} created, {} updated.",
-            summary.create, summary.update
+            done.create, done.update
         ));
     }
     printer.info("\nOutputs:");
-    for name in report::OUTPUT_NAMES {
-        if let Some(value) = outputs.get(name) {
+    for name in OUTPUT_NAMES {
+        if let Some(value) = applied.outputs.get(name) {
             printer.info(&format!("  {name} = {value}"));
         }
     }
 
-    match (&facts.deployment_id, service_changed && !args.no_wait) {
-        (Some(deployment_id), true) => {
-            let timeout = args
-                .timeout
-                .unwrap_or(ctx.config.timeouts.deployment.into());
-            Rollout {
-                ctx: &ctx,
-                deployment_id: deployment_id.clone(),
-                target_group_arn: facts.target_group_arn.clone(),
-                timeout: Duration::from_secs(timeout),
-            }
-            .follow(&interrupt)
-            .await?;
+    if applied.service_changed && !args.no_wait {
+        if applied.deployment_id().is_some() {
+            applied.follow(args.timeout, &interrupt).await?;
             printer.info("Deployment complete: every new task is running.");
+        } else {
+            printer.warn("ECS reported no deployment to follow; not waiting");
         }
-        (_, true) => printer.warn("ECS reported no deployment to follow; not waiting"),
-        _ => {}
     }
     Ok(Exit::Success)
-}
-
-/// Stops with a clear message when the image to deploy is not in this account's ECR.
-async fn check_image(ctx: &Ctx, plan: &Plan) -> Result<()> {
-    let missing = |what: String| -> anyhow::Error {
-        ExitError::new(Exit::InvalidInput, anyhow!(what)).into()
-    };
-    match &ctx.image {
-        ImageChoice::Tag(tag) => {
-            let Some(url) = &plan.facts.repository_url else {
-                return Err(missing(format!(
-                    "--image-tag {tag}: the ECR repository {} does not exist yet; run `deployer \
-                     apply` once without --image-tag to create the stack, push the image, then \
-                     deploy it",
-                    ctx.names.ecr_repository
-                )));
-            };
-            if !image_exists(ctx, None, &ctx.names.ecr_repository, tag).await? {
-                return Err(missing(format!(
-                    "image {url}:{tag} is not in ECR; push it first (docker push {url}:{tag})"
-                )));
-            }
-        }
-        ImageChoice::Uri(image) => {
-            // Only images in this account's ECR can be checked; others are the user's business.
-            let account = plan
-                .facts
-                .repository_url
-                .as_deref()
-                .and_then(|url| url.split('.').next());
-            if let Some((registry, repository, reference)) = ecr_parts(image) {
-                if Some(registry) == account
-                    && !image_exists(ctx, Some(registry), repository, reference).await?
-                {
-                    return Err(missing(format!(
-                        "image {image} is not in ECR; push it first"
-                    )));
-                }
-            }
-        }
-        ImageChoice::Recorded(_) => {}
-    }
-    Ok(())
-}
-
-/// Splits `ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG` (or `@sha256:...`) into account,
-/// repository and tag or digest; `None` for images outside ECR.
-fn ecr_parts(image: &str) -> Option<(&str, &str, &str)> {
-    let (host, rest) = image.split_once('/')?;
-    let (account, domain) = host.split_once('.')?;
-    if !domain.starts_with("dkr.ecr.") {
-        return None;
-    }
-    let (repository, reference) = match rest.split_once('@') {
-        Some((repository, digest)) => (repository, digest),
-        None => rest.rsplit_once(':').unwrap_or((rest, "latest")),
-    };
-    Some((account, repository, reference))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ecr_images_are_split_and_others_are_not() {
-        assert_eq!(
-            ecr_parts("946760796955.dkr.ecr.eu-central-1.amazonaws.com/flask-tp-app:abc"),
-            Some(("946760796955", "flask-tp-app", "abc"))
-        );
-        assert_eq!(
-            ecr_parts("1.dkr.ecr.eu-central-1.amazonaws.com/team/app@sha256:00ff"),
-            Some(("1", "team/app", "sha256:00ff"))
-        );
-        assert_eq!(
-            ecr_parts("1.dkr.ecr.eu-central-1.amazonaws.com/app"),
-            Some(("1", "app", "latest"))
-        );
-        assert_eq!(ecr_parts("nginx:1.27"), None);
-        assert_eq!(ecr_parts("ghcr.io/org/app:1"), None);
-    }
 }

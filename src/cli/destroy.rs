@@ -1,14 +1,16 @@
 //! `deployer destroy`: delete, in reverse order, everything this tool created for the
-//! environment — and only that.
+//! environment — and only that. The workflow is [`crate::ops::destroy`]; this adapts the
+//! arguments and prints.
 
 use anyhow::Result;
 use clap::Args;
 
 use super::report::{self, Summary};
 use super::{confirm, GlobalArgs};
-use crate::engine::{self, Ctx, Pass};
+use crate::engine::{Action, Finished};
 use crate::exit::Exit;
 use crate::interrupt::Interrupt;
+use crate::ops::destroy;
 use crate::printer::Printer;
 
 #[derive(Debug, Args)]
@@ -19,54 +21,55 @@ pub struct DestroyArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: &DestroyArgs, printer: &Printer) -> Result<Exit> {
-    let config = global.load_config()?;
-    let _lock = global.lock(&config, "destroy")?;
-    let (state_file, state) = global.load_state(&config)?;
-    let aws = global.connect(&config).await;
-    let ctx = Ctx::new(config, aws, state_file, state, false, printer.clone());
-
-    let plan = {
-        let _progress = printer.progress("Reading the live stack");
-        engine::plan(&ctx, Pass::Destroy).await?
-    };
-    if !plan.has_changes() {
-        ctx.forget_all()?;
+    let prepared = destroy::prepare(&global.target(), printer).await?;
+    let config = &prepared.session.ctx.config;
+    let (project, environment) = (config.project.clone(), config.environment.clone());
+    if !prepared.plan.has_changes() {
+        prepared.finish_empty()?;
         printer.info(&format!(
-            "Nothing to destroy: no resource of {}-{} exists.",
-            ctx.config.project, ctx.config.environment
+            "Nothing to destroy: no resource of {project}-{environment} exists."
         ));
         return Ok(Exit::Success);
     }
-    let summary = Summary::of(plan.actions().iter().map(|(_, r)| &r.action));
-    printer.info(&format!(
-        "Destroy plan for {}-{}:",
-        ctx.config.project, ctx.config.environment
-    ));
-    for line in report::plan_lines(&plan) {
+    let planned = Summary::of(prepared.plan.outcomes().iter().map(|(_, o)| &o.action));
+    printer.info(&format!("Destroy plan for {project}-{environment}:"));
+    for line in report::plan_lines(&prepared.plan) {
         printer.info(&line);
     }
-    printer.info(&format!("Plan: {}.", summary.line()));
-    let question = format!(
-        "Delete these resources of {}-{}? This cannot be undone.",
-        ctx.config.project, ctx.config.environment
-    );
+    printer.info(&format!("Plan: {}.", planned.line()));
+    let question =
+        format!("Delete these resources of {project}-{environment}? This cannot be undone.");
     if !confirm(printer, args.yes, &question)? {
         printer.info("Destroy cancelled; nothing was deleted.");
         return Ok(Exit::Success);
     }
 
-    // From here on the outputs describe a stack that is going away.
-    ctx.save_outputs(Default::default())?;
     let progress = printer.progress("Destroying");
-    let result = engine::execute(&ctx, plan, &Interrupt::listen(), |step, finished| {
-        for line in report::finished_lines(step, finished) {
-            progress.line(printer, &line);
-        }
-    })
-    .await;
+    let mut done = Summary::default();
+    let mut left = Vec::new();
+    let result = prepared
+        .execute(&Interrupt::listen(), |step, finished| {
+            if let Finished::Done(outcome) = finished {
+                done.count(&outcome.action);
+                if let Action::NotOurs(_) = outcome.action {
+                    left.push(step.label());
+                }
+            }
+            for line in report::finished_lines(step, finished) {
+                progress.line(printer, &line);
+            }
+        })
+        .await;
     drop(progress);
     result?;
-    ctx.forget_all()?;
-    printer.info(&format!("Destroy complete: {} deleted.", summary.delete));
+    if left.is_empty() {
+        printer.info(&format!("Destroy complete: {} deleted.", done.delete));
+    } else {
+        printer.info(&format!(
+            "Destroy complete: {} deleted; left alone as not ours: {}.",
+            done.delete,
+            left.join(", ")
+        ));
+    }
     Ok(Exit::Success)
 }

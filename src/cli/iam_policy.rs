@@ -13,9 +13,10 @@ use crate::printer::Printer;
 pub struct IamPolicyArgs {}
 
 pub fn run(global: &GlobalArgs, _args: &IamPolicyArgs, printer: &Printer) -> Result<Exit> {
-    let mut config = global.load_config()?;
+    let target = global.target();
+    let mut config = target.load_config()?;
     // The ARNs are those of the region the other commands would deploy to.
-    config.region = global.region(&config).to_owned();
+    config.region = target.region(&config).to_owned();
     let policy = crate::iam_policy::policy(&config);
     printer.data(&serde_json::to_string_pretty(&policy)?);
     Ok(Exit::Success)

@@ -1,5 +1,6 @@
 //! The command line: argument definitions, and one module per command that turns arguments into
-//! calls of the library. Nothing here knows about AWS resources.
+//! a call of the workflows in [`crate::ops`] and prints what it gives back. Nothing here knows
+//! about AWS or its resources.
 
 mod apply;
 mod destroy;
@@ -12,18 +13,15 @@ mod rollback;
 mod status;
 mod validate;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use crate::aws::{AwsClients, ConnectOptions};
-use crate::config::Config;
 use crate::exit::{exit_for, Exit, ExitError};
-use crate::lock::Lock;
+use crate::ops::Target;
 use crate::printer::Printer;
-use crate::state::{State, StateFile};
 
 /// Deploys a containerized web app to AWS ECS Fargate behind an Application Load Balancer.
 ///
@@ -134,18 +132,18 @@ pub fn main() -> ExitCode {
     };
     init_tracing(cli.global.verbose);
     let printer = Printer::new(cli.global.quiet);
-    let outcome = match cli.command {
-        // Outputs must answer fast and without a runtime: it touches only local files.
-        Command::Outputs(args) => outputs::run(&cli.global, &args, &printer),
-        Command::Validate => validate::run(&cli.global, &printer),
-        Command::ForceUnlock => force_unlock::run(&cli.global, &printer),
-        Command::IamPolicy(args) => iam_policy::run(&cli.global, &args, &printer),
-        command => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)
-            .and_then(|runtime| runtime.block_on(run_async(command, &cli.global, &printer))),
+    let global = &cli.global;
+    let outcome = match &cli.command {
+        // These touch only local files, so they answer at once, without an async runtime.
+        Command::Outputs(args) => outputs::run(global, args, &printer),
+        Command::Validate => validate::run(global, &printer),
+        Command::ForceUnlock => force_unlock::run(global, &printer),
+        Command::IamPolicy(args) => iam_policy::run(global, args, &printer),
+        Command::Apply(args) => block_on(apply::run(global, args, &printer)),
+        Command::Plan(args) => block_on(plan::run(global, args, &printer)),
+        Command::Destroy(args) => block_on(destroy::run(global, args, &printer)),
+        Command::Status(args) => block_on(status::run(global, args, &printer)),
+        Command::Rollback(args) => block_on(rollback::run(global, args, &printer)),
     };
     match outcome {
         Ok(exit) => ExitCode::from(exit.code()),
@@ -157,17 +155,14 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run_async(command: Command, global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
-    match command {
-        Command::Apply(args) => apply::run(global, &args, printer).await,
-        Command::Plan(args) => plan::run(global, &args, printer).await,
-        Command::Destroy(args) => destroy::run(global, &args, printer).await,
-        Command::Status(args) => status::run(global, &args, printer).await,
-        Command::Rollback(args) => rollback::run(global, &args, printer).await,
-        Command::Outputs(_) | Command::Validate | Command::ForceUnlock | Command::IamPolicy(_) => {
-            unreachable!("handled without a runtime")
-        }
-    }
+/// Runs a command that talks to AWS on a small runtime: its concurrency is waiting on the
+/// network, so two workers are plenty.
+fn block_on(command: impl std::future::Future<Output = Result<Exit>>) -> Result<Exit> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(command)
 }
 
 fn init_tracing(verbose: u8) {
@@ -187,85 +182,15 @@ fn init_tracing(verbose: u8) {
 }
 
 impl GlobalArgs {
-    /// The configuration file this run reads.
-    fn config_path(&self) -> PathBuf {
-        self.config
-            .clone()
-            .unwrap_or_else(|| Path::new("envs").join(format!("{}.toml", self.env)))
-    }
-
-    /// Reads and validates the configuration. Any problem is invalid input: the run stops here,
-    /// before any AWS call.
-    fn load_config(&self) -> Result<Config> {
-        let path = self.config_path();
-        let config = Config::load(&path).map_err(|e| ExitError::new(Exit::InvalidInput, e))?;
-        if self.config.is_none() && config.environment != self.env {
-            return Err(ExitError::new(
-                Exit::InvalidInput,
-                anyhow::anyhow!(
-                    "{}: environment is \"{}\" but the file was chosen with --env {}; make them \
-                     the same",
-                    path.display(),
-                    config.environment,
-                    self.env
-                ),
-            )
-            .into());
-        }
-        Ok(config)
-    }
-
-    /// Takes the environment's lock for a command that changes AWS; held until dropped.
-    fn lock(&self, config: &Config, command: &str) -> Result<Lock> {
-        Ok(Lock::acquire(
-            &self.state_dir,
-            &config.environment,
-            command,
-        )?)
-    }
-
-    fn state_file(&self, config: &Config) -> StateFile {
-        StateFile::new(&self.state_dir, &config.environment)
-    }
-
-    /// Reads the state of the configured environment; a broken state file is invalid input.
-    fn load_state(&self, config: &Config) -> Result<(StateFile, Option<State>)> {
-        let file = self.state_file(config);
-        let state = file
-            .load_for(&config.project, &config.environment)
-            .map_err(|e| ExitError::new(Exit::InvalidInput, e))?;
-        // A stack lives in one region: a different one would build a second stack and lose track
-        // of the first.
-        if let Some(state) = &state {
-            let region = self.region(config);
-            if !state.resources.is_empty() && state.region != region {
-                return Err(ExitError::new(
-                    Exit::InvalidInput,
-                    anyhow::anyhow!(
-                        "{} records a stack in {}, but this run targets {region}; use --region {} \
-                         (or destroy that stack first)",
-                        file.path().display(),
-                        state.region,
-                        state.region
-                    ),
-                )
-                .into());
-            }
-        }
-        Ok((file, state))
-    }
-
-    fn region<'a>(&'a self, config: &'a Config) -> &'a str {
-        self.region.as_deref().unwrap_or(&config.region)
-    }
-
-    async fn connect(&self, config: &Config) -> AwsClients {
-        AwsClients::connect(&ConnectOptions {
+    /// The stack these options name, for the workflows.
+    fn target(&self) -> Target {
+        Target {
+            env: self.env.clone(),
+            config: self.config.clone(),
+            state_dir: self.state_dir.clone(),
             profile: self.profile.clone(),
-            region: self.region(config).to_owned(),
-            endpoint_url: config.endpoint_url.clone(),
-        })
-        .await
+            region: self.region.clone(),
+        }
     }
 }
 

@@ -4,9 +4,9 @@
 use anyhow::{anyhow, Result};
 use clap::Args;
 
-use super::report::OUTPUT_NAMES;
 use super::GlobalArgs;
 use crate::exit::{Exit, ExitError};
+use crate::ops::outputs::OUTPUT_NAMES;
 use crate::printer::Printer;
 
 #[derive(Debug, Args)]
@@ -21,8 +21,9 @@ pub struct OutputsArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: &OutputsArgs, printer: &Printer) -> Result<Exit> {
-    let config = global.load_config()?;
-    let (file, state) = global.load_state(&config)?;
+    let target = global.target();
+    let config = target.load_config()?;
+    let (file, state) = target.load_state(&config)?;
     let outputs = state.map(|s| s.outputs).unwrap_or_default();
     if outputs.is_empty() {
         return Err(anyhow!(

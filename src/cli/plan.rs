@@ -6,8 +6,9 @@ use clap::Args;
 
 use super::report::{self, PlanJson, Summary};
 use super::GlobalArgs;
-use crate::engine::{self, Ctx, Pass};
+use crate::engine::Operation;
 use crate::exit::Exit;
+use crate::ops;
 use crate::printer::Printer;
 
 #[derive(Debug, Args)]
@@ -31,27 +32,20 @@ pub struct PlanArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Result<Exit> {
-    let config = global.load_config()?;
-    let (state_file, state) = global.load_state(&config)?;
-    let aws = global.connect(&config).await;
-    let ctx = Ctx::new(config, aws, state_file, state, args.adopt, printer.clone());
-    let pass = if args.destroy {
-        Pass::Destroy
+    let operation = if args.destroy {
+        Operation::Destroy
     } else {
-        Pass::Apply
+        Operation::Apply
     };
-    let plan = {
-        let _progress = printer.progress("Reading the live stack");
-        engine::plan(&ctx, pass).await?
-    };
+    let (session, plan) = ops::plan::plan(&global.target(), printer, operation, args.adopt).await?;
     if args.json {
-        let json = PlanJson::new(&ctx.config, &plan);
+        let json = PlanJson::new(&session.ctx.config, &plan);
         printer.data(&serde_json::to_string_pretty(&json)?);
     } else {
         for line in report::plan_lines(&plan) {
             printer.data(&line);
         }
-        let summary = Summary::of(plan.actions().iter().map(|(_, r)| &r.action));
+        let summary = Summary::of(plan.outcomes().iter().map(|(_, o)| &o.action));
         if plan.has_changes() {
             printer.data(&format!("Plan: {}.", summary.line()));
         } else {

@@ -3,12 +3,11 @@
 //! Kept apart from the commands so that `plan`, `apply` and `destroy` describe the same thing the
 //! same way.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::engine::{Action, Change, Facts, Finished, Plan, StepId, StepResult};
+use crate::contract::{Change, StepId};
+use crate::engine::{Action, Finished, Operation, Outcome, Plan};
 
 /// The symbol and word of an action, as Terraform users know them.
 fn marker(action: &Action, done: bool) -> (&'static str, &'static str) {
@@ -27,13 +26,13 @@ fn marker(action: &Action, done: bool) -> (&'static str, &'static str) {
 }
 
 /// One line per step, and one per changed field below it.
-pub fn step_lines(step: StepId, result: &StepResult, done: bool) -> Vec<String> {
-    let (symbol, word) = marker(&result.action, done);
-    let id = result.display_id.as_deref().unwrap_or("");
+pub fn step_lines(step: StepId, outcome: &Outcome, done: bool) -> Vec<String> {
+    let (symbol, word) = marker(&outcome.action, done);
+    let id = outcome.id.as_deref().unwrap_or("");
     let mut lines = vec![format!("{symbol:>2} {:<26} {word:<12} {id}", step.label())
         .trim_end()
         .to_owned()];
-    match &result.action {
+    match &outcome.action {
         Action::Update(changes) => lines.extend(changes.iter().map(change_line)),
         Action::NotOurs(why) => lines.push(format!("      it has {why}")),
         _ => {}
@@ -46,7 +45,7 @@ fn change_line(change: &Change) -> String {
 }
 
 /// The line for a step that failed or was skipped during apply or destroy.
-pub fn finished_lines(step: StepId, finished: &Finished<StepResult>) -> Vec<String> {
+pub fn finished_lines(step: StepId, finished: &Finished<Outcome>) -> Vec<String> {
     match finished {
         Finished::Done(result) => step_lines(step, result, true),
         Finished::Failed(error) => vec![format!(" x {:<26} failed: {error:#}", step.label())],
@@ -66,14 +65,19 @@ impl Summary {
     pub fn of<'a>(actions: impl IntoIterator<Item = &'a Action>) -> Self {
         let mut summary = Summary::default();
         for action in actions {
-            match action {
-                Action::Create => summary.create += 1,
-                Action::Update(_) => summary.update += 1,
-                Action::Delete => summary.delete += 1,
-                _ => {}
-            }
+            summary.count(action);
         }
         summary
+    }
+
+    /// Counts one more action.
+    pub fn count(&mut self, action: &Action) {
+        match action {
+            Action::Create => self.create += 1,
+            Action::Update(_) => self.update += 1,
+            Action::Delete => self.delete += 1,
+            _ => {}
+        }
     }
 
     pub fn line(&self) -> String {
@@ -87,8 +91,8 @@ impl Summary {
 /// The plan as text, one block per step in the order the pass would act.
 pub fn plan_lines(plan: &Plan) -> Vec<String> {
     let mut lines = Vec::new();
-    for (step, result) in plan.actions() {
-        lines.extend(step_lines(step, result, false));
+    for (step, outcome) in plan.outcomes() {
+        lines.extend(step_lines(step, outcome, false));
     }
     lines
 }
@@ -118,13 +122,13 @@ pub struct ResourceJson<'a> {
 
 impl<'a> PlanJson<'a> {
     pub fn new(config: &'a Config, plan: &'a Plan) -> Self {
-        let actions = plan.actions();
-        let resources = actions
+        let outcomes = plan.outcomes();
+        let resources = outcomes
             .iter()
             .map(|(step, result)| ResourceJson {
                 step: step.key(),
                 resource: step.label(),
-                id: result.display_id.as_deref(),
+                id: result.id.as_deref(),
                 action: match &result.action {
                     Action::Read => "read",
                     Action::Create => "create",
@@ -148,58 +152,12 @@ impl<'a> PlanJson<'a> {
             format_version: 1,
             project: &config.project,
             environment: &config.environment,
-            operation: match plan.pass {
-                crate::engine::Pass::Apply => "apply",
-                crate::engine::Pass::Destroy => "destroy",
+            operation: match plan.operation {
+                Operation::Apply => "apply",
+                Operation::Destroy => "destroy",
             },
             resources,
-            summary: Summary::of(actions.iter().map(|(_, r)| &r.action)),
+            summary: Summary::of(outcomes.iter().map(|(_, r)| &r.action)),
         }
     }
 }
-
-/// The outputs of the old Terraform stack, computed from what the run found or made.
-pub fn outputs(
-    config: &Config,
-    names: &crate::names::Names,
-    facts: &Facts,
-) -> BTreeMap<String, String> {
-    let mut outputs = BTreeMap::new();
-    let mut put = |key: &str, value: Option<String>| {
-        if let Some(value) = value {
-            outputs.insert(key.to_owned(), value);
-        }
-    };
-    put("alb_dns_name", facts.load_balancer_dns_name.clone());
-    put("alb_zone_id", facts.load_balancer_zone_id.clone());
-    put("ecr_repository_url", facts.repository_url.clone());
-    put(
-        "ecs_cluster_name",
-        facts.cluster_arn.as_ref().map(|_| names.cluster.clone()),
-    );
-    put(
-        "ecs_service_name",
-        facts.service_arn.as_ref().map(|_| names.service.clone()),
-    );
-    put(
-        "application_url",
-        facts
-            .load_balancer_dns_name
-            .as_ref()
-            .map(|dns| match config.load_balancer.port {
-                80 => format!("http://{dns}"),
-                port => format!("http://{dns}:{port}"),
-            }),
-    );
-    outputs
-}
-
-/// The names `deployer outputs` knows, in the order they are documented.
-pub const OUTPUT_NAMES: [&str; 6] = [
-    "alb_dns_name",
-    "alb_zone_id",
-    "ecr_repository_url",
-    "ecs_cluster_name",
-    "ecs_service_name",
-    "application_url",
-];

@@ -8,13 +8,14 @@ use crate::exit::Exit;
 use crate::printer::Printer;
 
 pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
-    let config = global.load_config()?;
+    let target = global.target();
+    let config = target.load_config()?;
     printer.info(&format!(
         "{} is valid: {}-{} in {}.",
-        global.config_path().display(),
+        target.config_path().display(),
         config.project,
         config.environment,
-        global.region(&config)
+        target.region(&config)
     ));
     Ok(Exit::Success)
 }

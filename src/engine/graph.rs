@@ -11,8 +11,6 @@ use std::future::Future;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
-use super::StepId;
-
 /// How one step ended.
 #[derive(Debug)]
 pub enum Finished<T> {
@@ -26,27 +24,28 @@ pub enum Finished<T> {
 /// `steps`) is done. After the first failure, or once `stop` says so, no new step starts, but
 /// steps already in flight are finished, so that whatever they created is recorded. `report` sees
 /// every step exactly once, in the order of `steps`.
-pub async fn run<T, W, Fut>(
-    steps: &[StepId],
-    waits_for: impl Fn(StepId) -> Vec<StepId>,
+pub async fn run<K, T, W, Fut>(
+    steps: &[K],
+    waits_for: impl Fn(K) -> Vec<K>,
     work: W,
     stop: impl Fn() -> bool,
-    mut report: impl FnMut(StepId, &Finished<T>),
-) -> BTreeMap<StepId, Finished<T>>
+    mut report: impl FnMut(K, &Finished<T>),
+) -> BTreeMap<K, Finished<T>>
 where
-    W: Fn(StepId) -> Fut,
+    K: Copy + Ord,
+    W: Fn(K) -> Fut,
     Fut: Future<Output = anyhow::Result<T>>,
 {
-    let wanted: BTreeSet<StepId> = steps.iter().copied().collect();
-    let prerequisites: BTreeMap<StepId, Vec<StepId>> = steps
+    let wanted: BTreeSet<K> = steps.iter().copied().collect();
+    let prerequisites: BTreeMap<K, Vec<K>> = steps
         .iter()
         .map(|&s| {
             let before = waits_for(s).into_iter().filter(|d| wanted.contains(d));
             (s, before.collect())
         })
         .collect();
-    let mut finished: BTreeMap<StepId, Finished<T>> = BTreeMap::new();
-    let mut started: BTreeSet<StepId> = BTreeSet::new();
+    let mut finished: BTreeMap<K, Finished<T>> = BTreeMap::new();
+    let mut started: BTreeSet<K> = BTreeSet::new();
     let mut in_flight = FuturesUnordered::new();
     let mut failed = false;
     let mut reported = 0;
@@ -98,86 +97,83 @@ mod tests {
     use std::cell::RefCell;
     use std::time::Duration;
 
+    /// A small stack: `a` and `d` are roots, `b` needs `a`, `c` needs `a` and `b`, `e` needs `c`.
+    const STEPS: [&str; 5] = ["a", "b", "c", "d", "e"];
+
+    fn deps(step: &str) -> Vec<&'static str> {
+        match step {
+            "b" => vec!["a"],
+            "c" => vec!["a", "b"],
+            "e" => vec!["c"],
+            _ => vec![],
+        }
+    }
+
     /// Steps that sleep for a time depending on the step, recording when they start and end.
     #[tokio::test(start_paused = true)]
     async fn independent_steps_overlap_and_reports_keep_order() {
         let log = RefCell::new(Vec::new());
         let started = tokio::time::Instant::now();
-        let steps = StepId::ALL;
         let mut reports = Vec::new();
         let results = run(
-            &steps,
-            |s| s.depends_on().to_vec(),
+            &STEPS,
+            deps,
             |step| {
                 let log = &log;
                 async move {
                     let begin = started.elapsed();
                     // Later steps finish sooner, to prove reporting waits for order.
-                    tokio::time::sleep(Duration::from_millis(100 - step as u64 * 5)).await;
+                    let rank = STEPS.iter().position(|s| *s == step).unwrap_or(0) as u64;
+                    tokio::time::sleep(Duration::from_millis(100 - rank * 10)).await;
                     log.borrow_mut().push((step, begin, started.elapsed()));
-                    Ok(step as usize)
+                    Ok(step)
                 }
             },
             || false,
             |step, _| reports.push(step),
         )
         .await;
-        assert_eq!(reports, StepId::ALL.to_vec());
+        assert_eq!(reports, STEPS.to_vec());
         assert!(results.values().all(|r| matches!(r, Finished::Done(_))));
         let log = log.into_inner();
-        let end_of = |s: StepId| log.iter().find(|(x, ..)| *x == s).unwrap().2;
-        let start_of = |s: StepId| log.iter().find(|(x, ..)| *x == s).unwrap().1;
-        for step in StepId::ALL {
-            for dep in step.depends_on() {
+        let end_of = |s: &str| log.iter().find(|(x, ..)| *x == s).unwrap().2;
+        let start_of = |s: &str| log.iter().find(|(x, ..)| *x == s).unwrap().1;
+        for step in STEPS {
+            for dep in deps(step) {
                 assert!(
-                    start_of(step) >= end_of(*dep),
-                    "{step:?} began before {dep:?} ended"
+                    start_of(step) >= end_of(dep),
+                    "{step} began before {dep} ended"
                 );
             }
         }
-        // The roots all start at once.
-        for root in [
-            StepId::Network,
-            StepId::EcrRepository,
-            StepId::ExecutionRole,
-            StepId::LogGroup,
-            StepId::Cluster,
-        ] {
-            assert_eq!(start_of(root), Duration::ZERO);
-        }
-        // The whole run takes the critical path (Network → AlbSg → LoadBalancer → Listener →
-        // Service), not the sum of all steps.
+        assert_eq!(start_of("a"), Duration::ZERO);
+        assert_eq!(start_of("d"), Duration::ZERO);
+        // The whole run takes the critical path (a -> b -> c -> e), not the sum of all steps.
         let total = started.elapsed();
-        assert!(total < Duration::from_millis(5 * 100), "took {total:?}");
+        assert!(total < Duration::from_millis(400), "took {total:?}");
     }
 
     #[tokio::test]
     async fn a_failure_skips_what_depends_on_it_but_finishes_what_is_in_flight() {
-        let steps = StepId::ALL;
+        let mut reported = Vec::new();
         let results = run(
-            &steps,
-            |s| s.depends_on().to_vec(),
+            &STEPS,
+            deps,
             |step| async move {
-                if step == StepId::ExecutionRole {
+                if step == "b" {
                     anyhow::bail!("boom");
                 }
                 Ok(())
             },
             || false,
-            |_, _| {},
+            |step, _| reported.push(step),
         )
         .await;
-        assert!(matches!(
-            results[&StepId::ExecutionRole],
-            Finished::Failed(_)
-        ));
-        assert!(matches!(
-            results[&StepId::TaskDefinition],
-            Finished::Skipped
-        ));
-        assert!(matches!(results[&StepId::Service], Finished::Skipped));
+        assert!(matches!(results["b"], Finished::Failed(_)));
+        assert!(matches!(results["c"], Finished::Skipped));
+        assert!(matches!(results["e"], Finished::Skipped));
         // Started in the same round as the failing step, so it still completes.
-        assert!(matches!(results[&StepId::Network], Finished::Done(_)));
-        assert_eq!(results.len(), StepId::ALL.len());
+        assert!(matches!(results["d"], Finished::Done(_)));
+        assert_eq!(reported, STEPS.to_vec());
     }
 }

@@ -1,93 +1,35 @@
 //! The engine: reads the live stack, works out what to change, and carries it out, one resource
 //! step at a time in dependency order and as many at once as the order allows.
 //!
-//! A run has two passes over the step graph. The *plan* pass reads every resource by its
-//! deterministic name and compares it with the configuration; it makes no change, so `plan` is
-//! just this pass. The *apply* pass (or the *destroy* pass) then acts on what the plan pass read,
-//! without reading it again. Each resource kind implements [`Resource`]; the engine only sees the
-//! trait, so it knows nothing about AWS.
+//! A run has two passes over the steps it is handed (the registry's, in the documented order).
+//! The *plan* pass reads every resource by its deterministic name and compares it with the
+//! configuration; it makes no change, so `plan` is just this pass. The *apply* pass (or the
+//! *destroy* pass) then acts on what the plan pass read, without reading it again. The engine
+//! sees each resource only through the [`Step`] contract, so it knows nothing about AWS; what it
+//! learns about ownership it records through a [`Journal`], the state's one owner.
 
 mod graph;
-mod step;
 
-use std::any::Any;
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 
 pub use graph::Finished;
-pub use step::StepId;
 
-use crate::aws::retry::Budget;
-use crate::aws::AwsClients;
-use crate::config::Config;
+use crate::contract::{AnyLive, Change, Ctx, Detail, Facts, Step, StepId};
 use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
-use crate::names::{Names, OwnerTags};
-use crate::printer::Printer;
-use crate::resources;
-use crate::state::{ImageOverride, ResourceRecord, State, StateFile};
+use crate::state::ResourceRecord;
 
-/// Shown in a plan where a value depends on a resource that does not exist yet.
-pub const UNKNOWN: &str = "(known after apply)";
-
-/// What earlier steps found or made, for the steps after them.
-#[derive(Debug, Clone, Default)]
-pub struct Facts {
-    pub vpc_id: Option<String>,
-    pub subnet_ids: Vec<String>,
-    pub alb_security_group_id: Option<String>,
-    pub ecs_security_group_id: Option<String>,
-    pub repository_url: Option<String>,
-    pub execution_role_arn: Option<String>,
-    pub log_group_name: Option<String>,
-    pub load_balancer_arn: Option<String>,
-    pub load_balancer_dns_name: Option<String>,
-    pub load_balancer_zone_id: Option<String>,
-    pub target_group_arn: Option<String>,
-    pub listener_arn: Option<String>,
-    pub cluster_arn: Option<String>,
-    pub task_definition_arn: Option<String>,
-    pub service_arn: Option<String>,
-    /// The service's PRIMARY deployment: after a create or update, the one this run started.
-    pub deployment_id: Option<String>,
-}
-
-/// A value of a fact, or [`UNKNOWN`] while its step has not run.
-pub fn known(value: &Option<String>) -> String {
-    value.clone().unwrap_or_else(|| UNKNOWN.to_owned())
-}
-
-/// One field that differs between AWS and the configuration.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Change {
-    pub field: String,
-    pub old: String,
-    pub new: String,
-}
-
-impl Change {
-    pub fn new(field: impl Into<String>, old: impl ToString, new: impl ToString) -> Self {
-        Self {
-            field: field.into(),
-            old: old.to_string(),
-            new: new.to_string(),
-        }
-    }
-}
-
-/// Compares one field and pushes a [`Change`] when it differs.
-pub fn compare<T: PartialEq + std::fmt::Debug>(
-    changes: &mut Vec<Change>,
-    field: &str,
-    old: &T,
-    new: &T,
-) {
-    if old != new {
-        changes.push(Change::new(field, format!("{old:?}"), format!("{new:?}")));
-    }
+/// Which way a run goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Create and update until the stack matches the configuration.
+    Apply,
+    /// Delete what this stack owns, in reverse order.
+    Destroy,
 }
 
 /// What a step will do, or did.
@@ -101,7 +43,7 @@ pub enum Action {
     Delete,
     /// Nothing to delete: it does not exist.
     Absent,
-    /// Found under our name but not ours: left alone.
+    /// Found under our name but not ours: left alone, for the reason given.
     NotOurs(String),
 }
 
@@ -111,235 +53,79 @@ impl Action {
     }
 }
 
-/// The result of one step in either pass.
-#[derive(Debug)]
-pub struct StepResult {
+/// What one step would do (in a plan) or did (after acting), and to which resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
     pub action: Action,
-    /// The resource's name or ID, for display.
-    pub display_id: Option<String>,
+    /// The resource's name or ID, for display; `None` for what does not exist (yet).
+    pub id: Option<String>,
 }
 
-/// What the plan pass found for one step, kept for the pass that acts on it.
-pub struct Planned {
-    pub result: StepResult,
+/// Where the engine records what it made or deleted, as soon as it did: the state's owner.
+pub trait Journal: Sync {
+    /// Records a step's resource, or with `None` forgets it.
+    fn record(&self, step: StepId, record: Option<ResourceRecord>) -> Result<()>;
+}
+
+/// What the plan pass read of one step, handed to the pass that acts on it.
+struct Found {
+    live: Option<AnyLive>,
+    /// The tags of a resource found under our name that is not ours, when `--adopt` takes it.
+    adopting: Option<String>,
+}
+
+/// One step of a plan.
+pub struct PlannedStep {
+    pub step: StepId,
+    pub outcome: Outcome,
     found: Found,
 }
 
-/// What the plan pass found for one step, handed to the pass that acts on it.
-pub(crate) struct Found {
-    live: Option<Box<dyn Any + Send + Sync>>,
-    /// The resource is someone else's and `--adopt` was given: tag it as ours.
-    adopt: bool,
+/// The plan of a whole run: what each step found, and what the run would do about it.
+pub struct Plan {
+    pub operation: Operation,
+    /// In the documented order.
+    steps: Vec<PlannedStep>,
+    /// What the plan pass learned (the IDs of what exists).
+    pub facts: Facts,
 }
 
-/// A resource kind: how to read, compare, create, update and delete it.
-///
-/// `desired` and `diff` are pure; everything async talks to AWS. Implementations live in
-/// [`crate::resources`], one module per kind.
-pub(crate) trait Resource {
-    const STEP: StepId;
-    /// Whether the tool creates and deletes it (false for the default VPC, which is only read).
-    const MANAGED: bool = true;
-    /// The resource as AWS reports it, with what `diff` and later steps need.
-    type Live: Send + Sync + 'static;
-    /// The resource as the configuration wants it.
-    type Desired;
-
-    fn desired(ctx: &Ctx, facts: &Facts) -> Self::Desired;
-    /// Finds the resource by its deterministic name; `None` when it does not exist. For
-    /// [`Pass::Destroy`] only what is needed to delete it must be read: settings that only `diff`
-    /// compares can be skipped.
-    async fn read(ctx: &Ctx, facts: &Facts, pass: Pass) -> Result<Option<Self::Live>>;
-    fn diff(live: &Self::Live, desired: &Self::Desired) -> Vec<Change>;
-    async fn create(ctx: &Ctx, desired: &Self::Desired) -> Result<Self::Live>;
-    async fn update(ctx: &Ctx, live: &Self::Live, desired: &Self::Desired) -> Result<Self::Live>;
-    async fn delete(ctx: &Ctx, live: &Self::Live) -> Result<()>;
-    /// The resource's tags, as (key, value) pairs; may cost a call where `read` does not return
-    /// them, so it is only asked when ownership is in question.
-    async fn tags(ctx: &Ctx, live: &Self::Live) -> Result<Vec<(String, String)>>;
-    /// Puts this stack's owner tags on a resource found without them (`--adopt`).
-    async fn tag(ctx: &Ctx, live: &Self::Live) -> Result<()>;
-    /// Its identity in the state file.
-    fn record(live: &Self::Live) -> ResourceRecord;
-    /// What later steps learn from it.
-    fn publish(live: &Self::Live, facts: &mut Facts);
-}
-
-/// Which image the task definition runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImageChoice {
-    /// The configured image, or the override an earlier `--image-tag` recorded in the state.
-    Recorded(String),
-    /// `--image URI`.
-    Uri(String),
-    /// `--image-tag TAG`: that tag in the stack's ECR repository.
-    Tag(String),
-}
-
-/// Everything a run shares between its steps.
-pub struct Ctx {
-    pub config: Config,
-    pub names: Names,
-    pub owner: OwnerTags,
-    pub aws: AwsClients,
-    /// Take over resources found under our names without our tags.
-    pub adopt: bool,
-    pub printer: Printer,
-    /// The image the task definition runs.
-    pub image: ImageChoice,
-    state_file: StateFile,
-    state: Mutex<State>,
-    pub(crate) cache: resources::ReadCache,
-}
-
-impl Ctx {
-    pub fn new(
-        config: Config,
-        aws: AwsClients,
-        state_file: StateFile,
-        state: Option<State>,
-        adopt: bool,
-        printer: Printer,
-    ) -> Self {
-        let state =
-            state.unwrap_or_else(|| State::new(&config.project, &config.environment, &aws.region));
-        let image =
-            ImageChoice::Recorded(state.effective_image(&config.container.image).to_owned());
-        Self {
-            image,
-            names: Names::new(&config),
-            owner: OwnerTags::new(&config),
-            config,
-            aws,
-            adopt,
-            printer,
-            state_file,
-            state: Mutex::new(state),
-            cache: resources::ReadCache::default(),
+impl Plan {
+    /// What the acting pass would do at each step, in the order it reports them (reversed for
+    /// destroy).
+    pub fn outcomes(&self) -> Vec<(StepId, &Outcome)> {
+        let mut outcomes: Vec<_> = self.steps.iter().map(|p| (p.step, &p.outcome)).collect();
+        if self.operation == Operation::Destroy {
+            outcomes.reverse();
         }
+        outcomes
     }
 
-    /// How long to wait for a new IAM role (or a new listener) to be usable.
-    pub fn iam_budget(&self) -> Budget {
-        Budget {
-            limit: Duration::from_secs(self.config.timeouts.iam_propagation.into()),
-            setting: "timeouts.iam_propagation",
-        }
-    }
-
-    /// How long to wait for a deleted resource to let go of what it used.
-    pub fn release_budget(&self) -> Budget {
-        Budget {
-            limit: Duration::from_secs(self.config.timeouts.resource_release.into()),
-            setting: "timeouts.resource_release",
-        }
-    }
-
-    /// The image to run, given what earlier steps found (the ECR repository's URL).
-    pub fn image(&self, facts: &Facts) -> String {
-        match &self.image {
-            ImageChoice::Recorded(image) | ImageChoice::Uri(image) => image.clone(),
-            ImageChoice::Tag(tag) => format!("{}:{tag}", known(&facts.repository_url)),
-        }
-    }
-
-    /// What the state records for running `image`: nothing when it is the configured one.
-    fn image_override(&self, image: String) -> Option<ImageOverride> {
-        (image != self.config.container.image).then(|| ImageOverride {
-            image,
-            configured: self.config.container.image.clone(),
-        })
-    }
-
-    /// Records a successful deployment: the image, when it was chosen on the command line, and
-    /// the revision the service runs now.
-    pub fn record_deployment(&self, image: Option<String>, revision: Option<&str>) -> Result<()> {
-        let mut state = self.state.lock().expect("state lock");
-        if let Some(image) = image {
-            state.image_override = self.image_override(image);
-        }
-        if let Some(revision) = revision {
-            state.record_revision(revision);
-        }
-        self.state_file.save(&state)?;
-        Ok(())
-    }
-
-    /// Records a rollback to `revision`, which runs `image`.
-    pub fn record_rollback(&self, revision: &str, image: String) -> Result<()> {
-        let mut state = self.state.lock().expect("state lock");
-        state.rolled_back_to(revision);
-        state.image_override = self.image_override(image);
-        self.state_file.save(&state)?;
-        Ok(())
-    }
-
-    /// A copy of the state as it is now.
-    pub fn state(&self) -> State {
-        self.state.lock().expect("state lock").clone()
-    }
-
-    /// Records (or, with `None`, forgets) a step's resource and writes the state file at once, so
-    /// that a crash right after a create still knows about it.
-    fn remember(&self, step: StepId, record: Option<ResourceRecord>) -> Result<()> {
-        let mut state = self.state.lock().expect("state lock");
-        let key = step.key().to_owned();
-        let changed = match record {
-            Some(record) => state.resources.insert(key, record.clone()) != Some(record),
-            None => state.resources.remove(&key).is_some(),
-        };
-        if changed {
-            self.state_file.save(&state)?;
-        }
-        Ok(())
-    }
-
-    /// Replaces the outputs in the state and writes it.
-    pub fn save_outputs(&self, outputs: BTreeMap<String, String>) -> Result<()> {
-        let mut state = self.state.lock().expect("state lock");
-        if state.outputs != outputs {
-            state.outputs = outputs;
-            self.state_file.save(&state)?;
-        }
-        Ok(())
-    }
-
-    /// Deletes the state file once nothing is left in it.
-    pub fn forget_all(&self) -> Result<()> {
-        let mut state = self.state.lock().expect("state lock");
-        state.outputs.clear();
-        if state.resources.is_empty() {
-            self.state_file.remove()?;
-        } else {
-            self.state_file.save(&state)?;
-        }
-        Ok(())
-    }
-
-    fn in_state(&self, step: StepId, record: &ResourceRecord) -> bool {
-        let state = self.state.lock().expect("state lock");
-        state.resources.get(step.key()).map(|r| &r.id) == Some(&record.id)
-    }
-
-    /// Whether a live resource is ours: recorded in the state, or tagged for this project and
-    /// environment.
-    async fn owns<R: Resource>(&self, live: &R::Live) -> Result<Ownership> {
-        if self.in_state(R::STEP, &R::record(live)) {
-            return Ok(Ownership::Ours);
-        }
-        let tags = R::tags(self, live).await?;
-        let pairs = tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        Ok(if self.owner.matches(pairs) {
-            Ownership::Ours
-        } else {
-            Ownership::Foreign(describe_tags(&tags))
-        })
+    pub fn has_changes(&self) -> bool {
+        self.steps.iter().any(|p| p.outcome.action.is_change())
     }
 }
 
-enum Ownership {
-    Ours,
-    Foreign(String),
+/// Whether a live resource is ours: recorded in the state, or tagged for this project and
+/// environment. `Err` holds the tags it has instead, for messages.
+async fn ownership(ctx: &Ctx, step: &dyn Step, live: &AnyLive) -> Result<Result<(), String>> {
+    let record = step.record(live)?;
+    if ctx.recorded(step.id().key()).map(|r| &r.id) == Some(&record.id) {
+        return Ok(Ok(()));
+    }
+    let tags = step.tags(ctx, live).await?;
+    Ok(owned_by_tags(ctx, &tags))
+}
+
+fn owned_by_tags(ctx: &Ctx, tags: &[(String, String)]) -> Result<(), String> {
+    if ctx
+        .owner
+        .matches(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    {
+        Ok(())
+    } else {
+        Err(describe_tags(tags))
+    }
 }
 
 fn describe_tags(tags: &[(String, String)]) -> String {
@@ -351,35 +137,33 @@ fn describe_tags(tags: &[(String, String)]) -> String {
     }
 }
 
-/// What the plan pass read of one step, before comparing it with the configuration.
-pub(crate) struct Read {
-    live: Option<Box<dyn Any + Send + Sync>>,
-    /// The tags of a resource found under our name that is not ours, when `--adopt` takes it.
-    adopting: Option<String>,
-}
-
-/// The first half of the plan pass for one step: read the resource, and check that it is ours.
-/// Reads run as soon as what they need is read (see [`StepId::read_depends_on`]), which is
-/// sooner than the apply order.
-pub(crate) async fn read_step<R: Resource>(
+/// Reads one step and checks that what it found is ours. Reads run as soon as what they need is
+/// read ([`Step::read_depends_on`]), which is sooner than the apply order.
+async fn read_step(
     ctx: &Ctx,
+    step: &dyn Step,
     facts: &Mutex<Facts>,
-    pass: Pass,
-) -> Result<Read> {
-    let known = facts.lock().expect("facts lock").clone();
-    let live = R::read(ctx, &known, pass).await?;
+    operation: Operation,
+    adopt: bool,
+) -> Result<Found> {
+    let known = lock(facts).clone();
+    let detail = match operation {
+        Operation::Apply => Detail::Full,
+        Operation::Destroy => Detail::Identity,
+    };
+    let live = step.read(ctx, &known, detail).await?;
     let mut adopting = None;
     // Destroy checks ownership itself, and leaves what is not ours alone.
-    if let (Some(live), true, Pass::Apply) = (&live, R::MANAGED, pass) {
-        if let Ownership::Foreign(tags) = ctx.owns::<R>(live).await? {
-            if !ctx.adopt {
+    if let (Some(live), true, Operation::Apply) = (&live, step.managed(), operation) {
+        if let Err(tags) = ownership(ctx, step, live).await? {
+            if !adopt {
                 bail!(
                     "found an existing {} {} with {tags}, not the tags of {}-{} (Project, \
                      Environment, ManagedBy=deployer); it may belong to someone else. Rename \
                      this stack's project or environment, delete that resource, or run again \
                      with --adopt to take it over",
-                    R::STEP,
-                    R::record(live).id,
+                    step.id(),
+                    step.record(live)?.id,
                     ctx.owner.project,
                     ctx.owner.environment,
                 );
@@ -388,30 +172,22 @@ pub(crate) async fn read_step<R: Resource>(
         }
     }
     if let Some(live) = &live {
-        R::publish(live, &mut facts.lock().expect("facts lock"));
+        step.publish(live, &mut lock(facts))?;
     }
-    Ok(Read {
-        live: live.map(|l| Box::new(l) as Box<dyn Any + Send + Sync>),
-        adopting,
-    })
+    Ok(Found { live, adopting })
 }
 
-/// The second half of the plan pass for one step, once everything is read: compare what was
-/// found with what the configuration wants. Pure.
-pub(crate) fn judge_step<R: Resource>(ctx: &Ctx, facts: &Facts, read: Read) -> Planned {
-    let live = read
-        .live
-        .as_ref()
-        .map(|l| l.downcast_ref::<R::Live>().expect("read of the same step"));
-    let action = match live {
-        _ if !R::MANAGED => Action::Read,
+/// Compares what a step found with what the configuration wants. Pure.
+fn judge(ctx: &Ctx, step: &dyn Step, facts: &Facts, found: &Found) -> Result<Outcome> {
+    let action = match &found.live {
+        _ if !step.managed() => Action::Read,
         None => Action::Create,
         Some(live) => {
             let mut changes = Vec::new();
-            if let Some(tags) = &read.adopting {
+            if let Some(tags) = &found.adopting {
                 changes.push(Change::new("tags", tags, ctx.owner.describe()));
             }
-            changes.extend(R::diff(live, &R::desired(ctx, facts)));
+            changes.extend(step.diff(ctx, facts, live)?);
             if changes.is_empty() {
                 Action::NoChange
             } else {
@@ -419,44 +195,169 @@ pub(crate) fn judge_step<R: Resource>(ctx: &Ctx, facts: &Facts, read: Read) -> P
             }
         }
     };
-    Planned {
-        result: StepResult {
-            display_id: live.map(|l| R::record(l).id),
-            action,
+    let id = match &found.live {
+        Some(live) => Some(step.record(live)?.id),
+        None => None,
+    };
+    Ok(Outcome { action, id })
+}
+
+/// What the destroy pass would do with what a step found.
+fn judge_destroy(step: &dyn Step, found: &Found) -> Result<Outcome> {
+    Ok(match &found.live {
+        None => Outcome {
+            action: Action::Absent,
+            id: None,
         },
-        found: Found {
-            adopt: read.adopting.is_some(),
-            live: read.live,
+        Some(live) => Outcome {
+            action: if step.managed() {
+                Action::Delete
+            } else {
+                Action::Read
+            },
+            id: Some(step.record(live)?.id),
         },
+    })
+}
+
+/// The steps, by id, and what each waits for in `dependencies`.
+fn waits_for<'a>(
+    steps: &'a [&'a dyn Step],
+    dependencies: impl Fn(&dyn Step) -> &'static [&'static str] + 'a,
+) -> impl Fn(StepId) -> Vec<StepId> + 'a {
+    let by_key: HashMap<&str, StepId> = steps.iter().map(|s| (s.id().key(), s.id())).collect();
+    let needs: HashMap<StepId, Vec<StepId>> = steps
+        .iter()
+        .map(|s| {
+            let deps = dependencies(*s)
+                .iter()
+                .filter_map(|key| by_key.get(key).copied())
+                .collect();
+            (s.id(), deps)
+        })
+        .collect();
+    move |step| needs.get(&step).cloned().unwrap_or_default()
+}
+
+/// The first failure of a set of finished steps, in `order`, with any others named with it.
+/// `Skipped` steps are never the cause: something else failed (or the run was stopped).
+fn first_failure<T>(
+    order: &[StepId],
+    mut finished: BTreeMap<StepId, Finished<T>>,
+    context: impl Fn(StepId) -> String,
+) -> Result<BTreeMap<StepId, T>> {
+    let mut failures = Vec::new();
+    let mut done = BTreeMap::new();
+    for step in order {
+        match finished.remove(step) {
+            Some(Finished::Done(value)) => {
+                done.insert(*step, value);
+            }
+            Some(Finished::Failed(error)) => failures.push((*step, error)),
+            Some(Finished::Skipped) | None => {}
+        }
     }
+    let mut failures = failures.into_iter();
+    let Some((step, error)) = failures.next() else {
+        if done.len() == order.len() {
+            return Ok(done);
+        }
+        bail!("internal error: the run stopped before every step ran");
+    };
+    let others: Vec<String> = failures.map(|(s, e)| format!("{s}: {e:#}")).collect();
+    // The first failure is the error (it keeps its exit code); any others are named with it.
+    Err(if others.is_empty() {
+        error.context(context(step))
+    } else {
+        error.context(format!(
+            "{} (and also {})",
+            context(step),
+            others.join("; ")
+        ))
+    })
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Reads every step and works out what `operation` would do. Makes no change in AWS.
+///
+/// `steps` are in the documented order; each names the steps it depends on by key. With `adopt`,
+/// a resource found under our name without our tags is planned to be tagged as ours instead of
+/// stopping the plan.
+pub async fn plan(
+    ctx: &Ctx,
+    steps: &[&dyn Step],
+    operation: Operation,
+    adopt: bool,
+) -> Result<Plan> {
+    let facts = Mutex::new(Facts::default());
+    let order: Vec<StepId> = steps.iter().map(|s| s.id()).collect();
+    let by_id: HashMap<StepId, &dyn Step> = steps.iter().map(|s| (s.id(), *s)).collect();
+    let finished = graph::run(
+        &order,
+        waits_for(steps, |s| s.read_depends_on()),
+        |id| {
+            let step = by_id[&id];
+            read_step(ctx, step, &facts, operation, adopt)
+        },
+        || false,
+        |_, _| {},
+    )
+    .await;
+    let mut found = first_failure(&order, finished, |s| format!("reading the {s}"))?;
+    let facts = facts.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let mut planned = Vec::new();
+    for step in steps {
+        let id = step.id();
+        let found = found
+            .remove(&id)
+            .ok_or_else(|| anyhow!("internal error: the {id} was not read"))?;
+        let outcome = match operation {
+            Operation::Apply => judge(ctx, *step, &facts, &found)?,
+            Operation::Destroy => judge_destroy(*step, &found)?,
+        };
+        planned.push(PlannedStep {
+            step: id,
+            outcome,
+            found,
+        });
+    }
+    Ok(Plan {
+        operation,
+        steps: planned,
+        facts,
+    })
 }
 
 /// The apply pass for one step: create or update what the plan pass found missing or different.
-pub(crate) async fn apply_step<R: Resource>(
+async fn apply_step(
     ctx: &Ctx,
+    step: &dyn Step,
     facts: &Mutex<Facts>,
-    planned: Found,
-) -> Result<StepResult> {
-    let known = facts.lock().expect("facts lock").clone();
-    let live = planned
-        .live
-        .map(|l| *l.downcast::<R::Live>().expect("plan of the same step"));
-    let desired = R::desired(ctx, &known);
-    let (live, action) = match live {
-        None if !R::MANAGED => bail!("{} not found", R::STEP),
-        None => (R::create(ctx, &desired).await?, Action::Create),
-        Some(live) if !R::MANAGED => (live, Action::Read),
+    found: Found,
+    journal: &dyn Journal,
+) -> Result<Outcome> {
+    let known = lock(facts).clone();
+    let (live, action) = match found.live {
+        None if !step.managed() => bail!("{} not found", step.id()),
+        None => {
+            let live = step.create(ctx, &known).await?;
+            (live, Action::Create)
+        }
+        Some(live) if !step.managed() => (live, Action::Read),
         Some(live) => {
             let mut changes = Vec::new();
-            if planned.adopt {
-                R::tag(ctx, &live).await?;
+            if found.adopting.is_some() {
+                step.tag(ctx, &live).await?;
                 changes.push(Change::new("tags", "(not ours)", ctx.owner.describe()));
             }
-            let updates = R::diff(&live, &desired);
+            let updates = step.diff(ctx, &known, &live)?;
             let live = if updates.is_empty() {
                 live
             } else {
-                R::update(ctx, &live, &desired).await?
+                step.update(ctx, &known, &live).await?
             };
             changes.extend(updates);
             let action = if changes.is_empty() {
@@ -467,116 +368,55 @@ pub(crate) async fn apply_step<R: Resource>(
             (live, action)
         }
     };
-    let record = R::record(&live);
-    if R::MANAGED {
-        ctx.remember(R::STEP, Some(record.clone()))?;
+    let record = step.record(&live)?;
+    if step.managed() {
+        journal.record(step.id(), Some(record.clone()))?;
     }
-    R::publish(&live, &mut facts.lock().expect("facts lock"));
-    Ok(StepResult {
+    step.publish(&live, &mut lock(facts))?;
+    Ok(Outcome {
         action,
-        display_id: Some(record.id),
+        id: Some(record.id),
     })
 }
 
 /// The destroy pass for one step: delete what the plan pass found, if it is ours.
-pub(crate) async fn destroy_step<R: Resource>(ctx: &Ctx, planned: Found) -> Result<StepResult> {
-    let live = planned
-        .live
-        .map(|l| *l.downcast::<R::Live>().expect("plan of the same step"));
-    if !R::MANAGED {
-        return Ok(StepResult {
-            action: Action::Read,
-            display_id: live.as_ref().map(|l| R::record(l).id),
-        });
-    }
-    let Some(live) = live else {
-        ctx.remember(R::STEP, None)?;
-        return Ok(StepResult {
+async fn destroy_step(
+    ctx: &Ctx,
+    step: &dyn Step,
+    found: Found,
+    journal: &dyn Journal,
+) -> Result<Outcome> {
+    let Some(live) = found.live else {
+        if step.managed() {
+            journal.record(step.id(), None)?;
+        }
+        return Ok(Outcome {
             action: Action::Absent,
-            display_id: None,
+            id: None,
         });
     };
-    let record = R::record(&live);
-    // Even a resource in the state must still carry our tags to be deleted: the state could be
-    // stale, or copied from another stack.
-    let tags = R::tags(ctx, &live).await?;
-    let pairs = tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    if !ctx.owner.matches(pairs) {
-        return Ok(StepResult {
-            action: Action::NotOurs(describe_tags(&tags)),
-            display_id: Some(record.id),
+    let id = Some(step.record(&live)?.id);
+    if !step.managed() {
+        return Ok(Outcome {
+            action: Action::Read,
+            id,
         });
     }
-    R::delete(ctx, &live).await?;
-    ctx.remember(R::STEP, None)?;
-    Ok(StepResult {
+    // Even a resource in the state must still carry our tags to be deleted: the state could be
+    // stale, or copied from another stack.
+    let tags = step.tags(ctx, &live).await?;
+    if let Err(tags) = owned_by_tags(ctx, &tags) {
+        return Ok(Outcome {
+            action: Action::NotOurs(tags),
+            id,
+        });
+    }
+    step.delete(ctx, &live).await?;
+    journal.record(step.id(), None)?;
+    Ok(Outcome {
         action: Action::Delete,
-        display_id: Some(record.id),
+        id,
     })
-}
-
-/// Which pass to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pass {
-    Apply,
-    Destroy,
-}
-
-/// The plan of a whole run: what each step found.
-pub struct Plan {
-    pub pass: Pass,
-    pub steps: BTreeMap<StepId, Planned>,
-    pub facts: Facts,
-}
-
-impl Plan {
-    /// What the acting pass would do at each step, in the documented order (reversed for destroy).
-    pub fn actions(&self) -> Vec<(StepId, &StepResult)> {
-        let mut actions: Vec<_> = self.steps.iter().map(|(s, p)| (*s, &p.result)).collect();
-        if self.pass == Pass::Destroy {
-            actions.reverse();
-        }
-        actions
-    }
-
-    pub fn has_changes(&self) -> bool {
-        self.actions().iter().any(|(_, r)| r.action.is_change())
-    }
-}
-
-/// Reads every step and works out what `pass` would do. Makes no change in AWS.
-pub async fn plan(ctx: &Ctx, pass: Pass) -> Result<Plan> {
-    let facts = Mutex::new(Facts::default());
-    let results = graph::run(
-        &StepId::ALL,
-        |s| s.read_depends_on().to_vec(),
-        |step| resources::read(step, ctx, &facts, pass),
-        || false,
-        |_, _| {},
-    )
-    .await;
-    let facts = facts.into_inner().expect("facts lock");
-    let mut steps = BTreeMap::new();
-    for (step, finished) in results {
-        match finished {
-            Finished::Done(read) => {
-                let mut planned = resources::judge(step, ctx, &facts, read);
-                if pass == Pass::Destroy {
-                    planned.result.action = match (&planned.result.action, &planned.found.live) {
-                        (_, None) => Action::Absent,
-                        (Action::Read, _) => Action::Read,
-                        _ => Action::Delete,
-                    };
-                }
-                steps.insert(step, planned);
-            }
-            Finished::Failed(error) => {
-                return Err(error.context(format!("reading the {step}")));
-            }
-            Finished::Skipped => unreachable!("no step is skipped without a failure"),
-        }
-    }
-    Ok(Plan { pass, steps, facts })
 }
 
 /// Runs one step's work, keeping it in `in_flight` meanwhile, so that an interrupted run can say
@@ -586,72 +426,86 @@ async fn tracked<T>(
     step: StepId,
     work: impl std::future::Future<Output = T>,
 ) -> T {
-    in_flight.lock().expect("in-flight lock").insert(step);
+    lock(in_flight).insert(step);
     let result = work.await;
-    in_flight.lock().expect("in-flight lock").remove(&step);
+    lock(in_flight).remove(&step);
     result
 }
 
 /// How long the calls in flight get to finish after Ctrl-C or SIGTERM before they are abandoned.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(20);
 
-/// Carries out a plan: creates and updates (or deletes) in dependency order, reporting each step
-/// in the documented order as it finishes. Returns the facts gathered, for the outputs.
+/// Carries out a plan made from the same `steps`: creates and updates (or deletes) in dependency
+/// order, recording each resource in `journal` as soon as it is made or gone, and reporting each
+/// step in the documented order as it finishes. Returns the facts gathered, for the outputs.
 ///
 /// When `interrupt` is raised, no new step starts; the steps in flight get a grace period to
-/// finish (each records what it made in the state file as it completes), and the run ends with
-/// [`Exit::Interrupted`].
+/// finish, and the run ends with [`Exit::Interrupted`].
 pub async fn execute(
     ctx: &Ctx,
+    steps: &[&dyn Step],
     plan: Plan,
+    journal: &dyn Journal,
     interrupt: &Interrupt,
-    mut report: impl FnMut(StepId, &Finished<StepResult>),
+    mut report: impl FnMut(StepId, &Finished<Outcome>),
 ) -> Result<Facts> {
-    let Plan { pass, steps, facts } = plan;
-    let found: Mutex<BTreeMap<StepId, Found>> = Mutex::new(
-        steps
-            .into_iter()
-            .map(|(step, planned)| (step, planned.found))
-            .collect(),
-    );
+    let Plan {
+        operation,
+        steps: planned,
+        facts,
+    } = plan;
+    let found: Mutex<BTreeMap<StepId, Found>> =
+        Mutex::new(planned.into_iter().map(|p| (p.step, p.found)).collect());
     let take = |step: StepId| {
-        found
-            .lock()
-            .expect("found lock")
+        lock(&found)
             .remove(&step)
-            .expect("every step was planned")
+            .ok_or_else(|| anyhow!("internal error: the {step} was not planned"))
     };
-    let facts = Mutex::new(match pass {
-        Pass::Apply => Facts::default(),
-        Pass::Destroy => facts,
+    let by_id: HashMap<StepId, &dyn Step> = steps.iter().map(|s| (s.id(), *s)).collect();
+    let mut order: Vec<StepId> = steps.iter().map(|s| s.id()).collect();
+    let facts = Mutex::new(match operation {
+        Operation::Apply => Facts::default(),
+        Operation::Destroy => facts,
     });
     let in_flight: Mutex<BTreeSet<StepId>> = Mutex::default();
     let stop = || interrupt.is_raised();
+    // The step futures are `async move` over their step's id; what they share is borrowed.
+    let (shared_facts, take) = (&facts, &take);
     let run = async {
-        match pass {
-            Pass::Apply => {
+        match operation {
+            Operation::Apply => {
                 graph::run(
-                    &StepId::ALL,
-                    |s| s.depends_on().to_vec(),
-                    |step| {
-                        tracked(
-                            &in_flight,
-                            step,
-                            resources::apply(step, ctx, &facts, take(step)),
-                        )
+                    &order,
+                    waits_for(steps, |s| s.depends_on()),
+                    |id| {
+                        let step = by_id[&id];
+                        tracked(&in_flight, id, async move {
+                            apply_step(ctx, step, shared_facts, take(id)?, journal).await
+                        })
                     },
                     stop,
                     &mut report,
                 )
                 .await
             }
-            Pass::Destroy => {
-                let mut order = StepId::ALL;
+            Operation::Destroy => {
                 order.reverse();
+                let dependents = |id: StepId| -> Vec<StepId> {
+                    steps
+                        .iter()
+                        .filter(|s| s.depends_on().contains(&id.key()))
+                        .map(|s| s.id())
+                        .collect()
+                };
                 graph::run(
                     &order,
-                    |s| s.dependents().collect(),
-                    |step| tracked(&in_flight, step, resources::destroy(step, ctx, take(step))),
+                    dependents,
+                    |id| {
+                        let step = by_id[&id];
+                        tracked(&in_flight, id, async move {
+                            destroy_step(ctx, step, take(id)?, journal).await
+                        })
+                    },
                     stop,
                     &mut report,
                 )
@@ -659,10 +513,10 @@ pub async fn execute(
             }
         }
     };
-    let results = {
+    let finished = {
         tokio::pin!(run);
         tokio::select! {
-            results = &mut run => Some(results),
+            finished = &mut run => Some(finished),
             () = interrupt.raised() => {
                 ctx.printer.warn(&format!(
                     "interrupted: starting nothing new, letting the calls in flight finish (up \
@@ -674,12 +528,7 @@ pub async fn execute(
         }
     };
     if interrupt.is_raised() {
-        let abandoned: Vec<&str> = in_flight
-            .lock()
-            .expect("in-flight lock")
-            .iter()
-            .map(|s| s.label())
-            .collect();
+        let abandoned: Vec<&str> = lock(&in_flight).iter().map(|s| s.label()).collect();
         let left = if abandoned.is_empty() {
             String::new()
         } else {
@@ -690,26 +539,12 @@ pub async fn execute(
         };
         return Err(ExitError::new(
             Exit::Interrupted,
-            anyhow::anyhow!(
-                "interrupted; the state file {} records everything completed{left}",
-                ctx.state_file.path().display()
-            ),
+            anyhow!("interrupted; the state records everything completed{left}"),
         )
         .into());
     }
-    let results = results.expect("finished unless interrupted");
-    // The first failure is the error (it keeps its exit code); any others are named with it.
-    let mut failures = results.into_iter().filter_map(|(step, f)| match f {
-        Finished::Failed(error) => Some((step, error)),
-        _ => None,
-    });
-    let Some((step, error)) = failures.next() else {
-        return Ok(facts.into_inner().expect("facts lock"));
-    };
-    let others: Vec<String> = failures.map(|(s, e)| format!("{s}: {e:#}")).collect();
-    Err(if others.is_empty() {
-        error.context(step.label())
-    } else {
-        error.context(format!("{step} (and also {})", others.join("; ")))
-    })
+    let finished =
+        finished.ok_or_else(|| anyhow!("internal error: the run ended without a result"))?;
+    first_failure(&order, finished, |s| s.label().to_owned())?;
+    Ok(facts.into_inner().unwrap_or_else(PoisonError::into_inner))
 }

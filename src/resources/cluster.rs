@@ -1,11 +1,12 @@
 //! The ECS cluster: a namespace for the service, with nothing to configure.
 
 use anyhow::{Context as _, Result};
-use aws_sdk_ecs::types::{ClusterField, Tag};
+use aws_sdk_ecs::types::ClusterField;
 
-use crate::aws::errors::{brief, describe, is_code, AwsResultExt};
-use crate::aws::retry::{until_done, Attempt};
-use crate::engine::{Change, Ctx, Facts, Pass, Resource, StepId};
+use crate::aws::retry::{as_aws_says, delete_when_released, DeleteCodes};
+use crate::aws::tags::{owner_tags, pairs, tag_ecs};
+use crate::aws::{AwsResultExt, Created};
+use crate::contract::{Change, Ctx, Detail, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
 pub struct Cluster;
@@ -17,41 +18,8 @@ pub struct Live {
     pub tags: Vec<(String, String)>,
 }
 
-/// Our tags in the form every ECS call takes.
-pub(crate) fn ecs_owner_tags(ctx: &Ctx) -> Vec<Tag> {
-    ctx.owner
-        .pairs()
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
-/// Puts our tags on an ECS resource.
-pub(crate) async fn tag_ecs(ctx: &Ctx, arn: &str) -> Result<()> {
-    ctx.aws
-        .ecs
-        .tag_resource()
-        .resource_arn(arn)
-        .set_tags(Some(ecs_owner_tags(ctx)))
-        .send()
-        .await
-        .or_context(format!("tagging {arn}"))?;
-    Ok(())
-}
-
-pub(crate) fn ecs_tag_pairs(tags: &[Tag]) -> Vec<(String, String)> {
-    tags.iter()
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
 impl Resource for Cluster {
-    const STEP: StepId = StepId::Cluster;
+    const STEP: StepId = StepId::new("cluster", "ECS cluster");
     type Live = Live;
     type Desired = String;
 
@@ -59,7 +27,7 @@ impl Resource for Cluster {
         ctx.names.cluster.clone()
     }
 
-    async fn read(ctx: &Ctx, _: &Facts, _: Pass) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, _: Detail) -> Result<Option<Live>> {
         let name = &ctx.names.cluster;
         let answer = ctx
             .aws
@@ -78,7 +46,7 @@ impl Resource for Cluster {
             .map(|c| Live {
                 name: name.clone(),
                 arn: c.cluster_arn().unwrap_or_default().to_owned(),
-                tags: ecs_tag_pairs(c.tags()),
+                tags: pairs(c.tags()),
             }))
     }
 
@@ -86,24 +54,25 @@ impl Resource for Cluster {
         Vec::new()
     }
 
-    async fn create(ctx: &Ctx, name: &String) -> Result<Live> {
+    async fn create(ctx: &Ctx, name: &String) -> Result<Created<Live>> {
+        // CreateCluster is idempotent: a retry after a lost answer returns the same cluster.
         let created = ctx
             .aws
             .ecs
             .create_cluster()
             .cluster_name(name)
-            .set_tags(Some(ecs_owner_tags(ctx)))
+            .set_tags(Some(owner_tags(&ctx.owner)?))
             .send()
             .await
             .or_context(format!("creating ECS cluster {name}"))?;
         let cluster = created
             .cluster()
             .context("CreateCluster returned no cluster")?;
-        Ok(Live {
+        Ok(Created::New(Live {
             name: name.clone(),
             arn: cluster.cluster_arn().unwrap_or_default().to_owned(),
             tags: Vec::new(),
-        })
+        }))
     }
 
     async fn update(_: &Ctx, live: &Live, _: &String) -> Result<Live> {
@@ -112,32 +81,20 @@ impl Resource for Cluster {
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
         // ECS keeps listing a deleted service (and its stopping tasks) for a while.
-        let what = format!("deleting ECS cluster {}", live.name);
-        until_done(&what, ctx.release_budget(), &ctx.printer, || async {
-            let result = ctx
-                .aws
-                .ecs
-                .delete_cluster()
-                .cluster(&live.name)
-                .send()
-                .await;
-            match result {
-                Ok(_) => Ok(Attempt::Done(())),
-                Err(e) if is_code(&e, &["ClusterNotFoundException"]) => Ok(Attempt::Done(())),
-                Err(e)
-                    if is_code(
-                        &e,
-                        &[
-                            "ClusterContainsServicesException",
-                            "ClusterContainsTasksException",
-                        ],
-                    ) =>
-                {
-                    Ok(Attempt::Wait(brief(&e)))
-                }
-                Err(e) => Err(describe(e, &what)),
-            }
-        })
+        delete_when_released(
+            &format!("deleting ECS cluster {}", live.name),
+            ctx.release_budget(),
+            &ctx.printer,
+            DeleteCodes {
+                gone: &["ClusterNotFoundException"],
+                in_use: &[
+                    "ClusterContainsServicesException",
+                    "ClusterContainsTasksException",
+                ],
+            },
+            || ctx.aws.ecs.delete_cluster().cluster(&live.name).send(),
+            as_aws_says,
+        )
         .await
     }
 
@@ -146,7 +103,7 @@ impl Resource for Cluster {
     }
 
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-        tag_ecs(ctx, &live.arn).await
+        tag_ecs(&ctx.aws.ecs, &ctx.owner, &live.arn).await
     }
 
     fn record(live: &Live) -> ResourceRecord {

@@ -3,11 +3,12 @@
 //! without bound.
 
 use anyhow::{Context as _, Result};
-use aws_sdk_ecr::types::{ImageIdentifier, ImageScanningConfiguration, ImageTagMutability, Tag};
+use aws_sdk_ecr::types::{ImageIdentifier, ImageScanningConfiguration, ImageTagMutability};
 use serde_json::{json, Value};
 
-use crate::aws::errors::{describe, is_code, AwsResultExt};
-use crate::engine::{compare, Change, Ctx, Facts, Pass, Resource, StepId};
+use crate::aws::tags::{owner_tags, pairs};
+use crate::aws::{AwsResultExt, Created};
+use crate::contract::{compare, Change, Ctx, Detail, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
 pub struct EcrRepository;
@@ -88,36 +89,17 @@ pub async fn image_exists(
         .repository_name(repository)
         .image_ids(id)
         .send()
-        .await;
-    match answer {
-        Ok(found) => Ok(!found.image_details().is_empty()),
-        Err(e)
-            if is_code(
-                &e,
-                &["ImageNotFoundException", "RepositoryNotFoundException"],
-            ) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(describe(
-            e,
+        .await
+        .or_absent(
+            &["ImageNotFoundException", "RepositoryNotFoundException"],
             format!("looking up image {repository}:{reference}"),
-        )),
-    }
+        )?;
+    Ok(answer.is_some_and(|found| !found.image_details().is_empty()))
 }
 
 /// Our tags in the form this service's calls take.
-fn owner_tags(ctx: &Ctx) -> Result<Vec<Tag>> {
-    Ok(ctx
-        .owner
-        .pairs()
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect::<Result<Vec<_>, _>>()?)
-}
-
 impl Resource for EcrRepository {
-    const STEP: StepId = StepId::EcrRepository;
+    const STEP: StepId = StepId::new("ecr_repository", "ECR repository");
     type Live = Live;
     type Desired = Desired;
 
@@ -130,7 +112,7 @@ impl Resource for EcrRepository {
         }
     }
 
-    async fn read(ctx: &Ctx, _: &Facts, pass: Pass) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, detail: Detail) -> Result<Option<Live>> {
         let name = &ctx.names.ecr_repository;
         let answer = ctx
             .aws
@@ -138,34 +120,28 @@ impl Resource for EcrRepository {
             .describe_repositories()
             .repository_names(name)
             .send()
-            .await;
-        let answer = match answer {
-            Err(e) if is_code(&e, &["RepositoryNotFoundException"]) => return Ok(None),
-            other => other.or_context(format!("reading ECR repository {name}"))?,
-        };
-        let Some(repo) = answer.repositories().first() else {
+            .await
+            .or_absent(
+                &["RepositoryNotFoundException"],
+                format!("reading ECR repository {name}"),
+            )?;
+        let Some(repo) = answer.as_ref().and_then(|a| a.repositories().first()) else {
             return Ok(None);
         };
-        let policy = match pass {
-            Pass::Apply => Some(
-                ctx.aws
-                    .ecr
-                    .get_lifecycle_policy()
-                    .repository_name(name)
-                    .send()
-                    .await,
-            ),
-            Pass::Destroy => None,
-        };
-        let lifecycle_policy = match policy {
-            None => None,
-            Some(policy) => match policy {
-                Err(e) if is_code(&e, &["LifecyclePolicyNotFoundException"]) => None,
-                other => other
-                    .or_context(format!("reading the lifecycle policy of {name}"))?
-                    .lifecycle_policy_text()
-                    .and_then(|text| serde_json::from_str(text).ok()),
-            },
+        let lifecycle_policy = match detail {
+            Detail::Full => ctx
+                .aws
+                .ecr
+                .get_lifecycle_policy()
+                .repository_name(name)
+                .send()
+                .await
+                .or_absent(
+                    &["LifecyclePolicyNotFoundException"],
+                    format!("reading the lifecycle policy of {name}"),
+                )?
+                .and_then(|p| serde_json::from_str(p.lifecycle_policy_text()?).ok()),
+            Detail::Identity => None,
         };
         Ok(Some(Live {
             name: name.clone(),
@@ -207,8 +183,8 @@ impl Resource for EcrRepository {
         changes
     }
 
-    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
-        let tags = owner_tags(ctx)?;
+    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
+        let tags = owner_tags(&ctx.owner)?;
         let created = ctx
             .aws
             .ecr
@@ -222,37 +198,26 @@ impl Resource for EcrRepository {
             .image_tag_mutability(mutability(desired.immutable_tags))
             .set_tags(Some(tags))
             .send()
-            .await;
-        let repo = match created {
-            Ok(created) => created
-                .repository()
-                .context("CreateRepository returned no repository")?
-                .clone(),
-            // An earlier attempt whose answer was lost created it: converge that one.
-            Err(e) if is_code(&e, &["RepositoryAlreadyExistsException"]) => {
-                let live = Self::read(ctx, &Facts::default(), Pass::Apply)
-                    .await?
-                    .with_context(|| {
-                        format!("ECR repository {} exists but cannot be read", desired.name)
-                    })?;
-                return Self::update(ctx, &live, desired).await;
-            }
-            Err(e) => {
-                return Err(describe(
-                    e,
-                    format!("creating ECR repository {}", desired.name),
-                ))
-            }
+            .await
+            .or_exists(
+                &["RepositoryAlreadyExistsException"],
+                format!("creating ECR repository {}", desired.name),
+            )?;
+        let Created::New(created) = created else {
+            return Ok(Created::AlreadyExists);
         };
+        let repo = created
+            .repository()
+            .context("CreateRepository returned no repository")?;
         Self::put_lifecycle_policy(ctx, desired).await?;
-        Ok(Live {
+        Ok(Created::New(Live {
             name: desired.name.clone(),
             arn: repo.repository_arn().unwrap_or_default().to_owned(),
             uri: repo.repository_uri().unwrap_or_default().to_owned(),
             scan_on_push: desired.scan_on_push,
             immutable_tags: desired.immutable_tags,
             lifecycle_policy: Some(desired.lifecycle_policy.clone()),
-        })
+        }))
     }
 
     async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
@@ -293,20 +258,18 @@ impl Resource for EcrRepository {
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
         // `force` deletes the images too: the repository exists only for this stack.
-        let result = ctx
-            .aws
+        ctx.aws
             .ecr
             .delete_repository()
             .repository_name(&live.name)
             .force(true)
             .send()
-            .await;
-        match result {
-            Err(e) if is_code(&e, &["RepositoryNotFoundException"]) => Ok(()),
-            other => other
-                .map(drop)
-                .or_context(format!("deleting ECR repository {}", live.name)),
-        }
+            .await
+            .or_absent(
+                &["RepositoryNotFoundException"],
+                format!("deleting ECR repository {}", live.name),
+            )?;
+        Ok(())
     }
 
     async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
@@ -318,15 +281,11 @@ impl Resource for EcrRepository {
             .send()
             .await
             .or_context(format!("reading the tags of {}", live.name))?;
-        Ok(answer
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect())
+        Ok(pairs(answer.tags()))
     }
 
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-        let tags = owner_tags(ctx)?;
+        let tags = owner_tags(&ctx.owner)?;
         ctx.aws
             .ecr
             .tag_resource()

@@ -6,12 +6,13 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context as _, Result};
-use aws_sdk_iam::types::Tag;
 use serde_json::{json, Value};
 
-use crate::aws::errors::{brief, describe, is_code, not_propagated_yet, AwsResultExt};
+use crate::aws::errors::{brief, describe, is_code, not_propagated_yet};
 use crate::aws::retry::{until_done, Attempt};
-use crate::engine::{Change, Ctx, Facts, Pass, Resource, StepId};
+use crate::aws::tags::{owner_tags, pairs};
+use crate::aws::{partition, AwsResultExt, Created};
+use crate::contract::{Change, Ctx, Detail, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
 pub struct ExecutionRole;
@@ -85,7 +86,7 @@ fn trust_policy() -> Value {
 pub fn managed_policy_arn(region: &str) -> String {
     format!(
         "arn:{}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
-        super::partition(region)
+        partition(region)
     )
 }
 
@@ -117,17 +118,8 @@ fn same_policy(a: &Value, b: &Value) -> bool {
 }
 
 /// Our tags in the form this service's calls take.
-fn owner_tags(ctx: &Ctx) -> Result<Vec<Tag>> {
-    Ok(ctx
-        .owner
-        .pairs()
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect::<Result<Vec<_>, _>>()?)
-}
-
 impl Resource for ExecutionRole {
-    const STEP: StepId = StepId::ExecutionRole;
+    const STEP: StepId = StepId::new("execution_role", "task execution role");
     type Live = Live;
     type Desired = Desired;
 
@@ -140,12 +132,18 @@ impl Resource for ExecutionRole {
         }
     }
 
-    async fn read(ctx: &Ctx, _: &Facts, _: Pass) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, _: Detail) -> Result<Option<Live>> {
         let name = &ctx.names.execution_role;
-        let answer = ctx.aws.iam.get_role().role_name(name).send().await;
-        let role = match answer {
-            Err(e) if is_code(&e, &["NoSuchEntity"]) => return Ok(None),
-            other => other.or_context(format!("reading IAM role {name}"))?,
+        let role = ctx
+            .aws
+            .iam
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .or_absent(&["NoSuchEntity"], format!("reading IAM role {name}"))?;
+        let Some(role) = role else {
+            return Ok(None);
         };
         let role = role.role().context("GetRole returned no role")?;
         let attached = ctx
@@ -159,27 +157,21 @@ impl Resource for ExecutionRole {
         // The inline policy costs a call, so it is only looked for when the configuration has
         // secrets or the state says this tool put it there.
         let recorded = ctx
-            .state()
-            .resources
-            .get(Self::STEP.key())
+            .recorded(Self::STEP.key())
             .is_some_and(|r| r.parts.iter().any(|p| p == SECRETS_POLICY));
         let secrets_policy = if recorded || !ctx.config.container.secrets.is_empty() {
-            let answer = ctx
-                .aws
+            ctx.aws
                 .iam
                 .get_role_policy()
                 .role_name(name)
                 .policy_name(SECRETS_POLICY)
                 .send()
-                .await;
-            match answer {
-                Err(e) if is_code(&e, &["NoSuchEntity"]) => None,
-                other => parse_policy_document(
-                    other
-                        .or_context(format!("reading the secrets policy of {name}"))?
-                        .policy_document(),
-                ),
-            }
+                .await
+                .or_absent(
+                    &["NoSuchEntity"],
+                    format!("reading the secrets policy of {name}"),
+                )?
+                .and_then(|answer| parse_policy_document(answer.policy_document()))
         } else {
             None
         };
@@ -196,11 +188,7 @@ impl Resource for ExecutionRole {
                 .iter()
                 .filter_map(|p| p.policy_arn().map(str::to_owned))
                 .collect(),
-            tags: role
-                .tags()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect(),
+            tags: pairs(role.tags()),
         }))
     }
 
@@ -234,8 +222,8 @@ impl Resource for ExecutionRole {
         changes
     }
 
-    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
-        let tags = owner_tags(ctx)?;
+    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
+        let tags = owner_tags(&ctx.owner)?;
         let create = ctx
             .aws
             .iam
@@ -250,29 +238,29 @@ impl Resource for ExecutionRole {
         let what = format!("creating IAM role {}", desired.name);
         let created = until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
             match create.clone().send().await {
-                Ok(created) => Ok(Attempt::Done(created.role.map(|r| r.arn))),
+                Ok(created) => Ok(Attempt::Done(Created::New(created.role.map(|r| r.arn)))),
                 // An earlier attempt whose answer was lost created it: converge that one.
-                Err(e) if is_code(&e, &["EntityAlreadyExists"]) => Ok(Attempt::Done(None)),
+                Err(e) if is_code(&e, &["EntityAlreadyExists"]) => {
+                    Ok(Attempt::Done(Created::AlreadyExists))
+                }
                 // IAM checks the principal against a service that may not see it yet.
                 Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
                 Err(e) => Err(describe(e, &what)),
             }
         })
         .await?;
-        let live = match created {
-            Some(arn) => Live {
-                name: desired.name.clone(),
-                arn,
-                trust_policy: desired.trust_policy.clone(),
-                attached: BTreeSet::new(),
-                tags: Vec::new(),
-                secrets_policy: None,
-            },
-            None => Self::read(ctx, &Facts::default(), Pass::Apply)
-                .await?
-                .with_context(|| format!("IAM role {} exists but cannot be read", desired.name))?,
+        let Created::New(arn) = created else {
+            return Ok(Created::AlreadyExists);
         };
-        Self::update(ctx, &live, desired).await
+        let live = Live {
+            name: desired.name.clone(),
+            arn: arn.context("CreateRole returned no role")?,
+            trust_policy: desired.trust_policy.clone(),
+            attached: BTreeSet::new(),
+            tags: Vec::new(),
+            secrets_policy: None,
+        };
+        Ok(Created::New(Self::update(ctx, &live, desired).await?))
     }
 
     async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
@@ -313,19 +301,15 @@ impl Resource for ExecutionRole {
                     .or_context(format!("letting {} read the container secrets", live.name))?;
             }
             (Some(_), None) => {
-                let result = iam
-                    .delete_role_policy()
+                iam.delete_role_policy()
                     .role_name(&live.name)
                     .policy_name(SECRETS_POLICY)
                     .send()
-                    .await;
-                match result {
-                    Err(e) if is_code(&e, &["NoSuchEntity"]) => {}
-                    other => {
-                        other
-                            .or_context(format!("removing the secrets policy of {}", live.name))?;
-                    }
-                }
+                    .await
+                    .or_absent(
+                        &["NoSuchEntity"],
+                        format!("removing the secrets policy of {}", live.name),
+                    )?;
             }
             (None, None) => {}
         }
@@ -341,18 +325,15 @@ impl Resource for ExecutionRole {
         let iam = &ctx.aws.iam;
         // IAM refuses to delete a role that still has policies.
         for arn in &live.attached {
-            let result = iam
-                .detach_role_policy()
+            iam.detach_role_policy()
                 .role_name(&live.name)
                 .policy_arn(arn)
                 .send()
-                .await;
-            match result {
-                Err(e) if is_code(&e, &["NoSuchEntity"]) => {}
-                other => {
-                    other.or_context(format!("detaching {arn} from {}", live.name))?;
-                }
-            }
+                .await
+                .or_absent(
+                    &["NoSuchEntity"],
+                    format!("detaching {arn} from {}", live.name),
+                )?;
         }
         // Inline policies (added by hand) block the delete too; look for them only then, which
         // saves a call in the usual case.
@@ -393,7 +374,7 @@ impl Resource for ExecutionRole {
     }
 
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-        let tags = owner_tags(ctx)?;
+        let tags = owner_tags(&ctx.owner)?;
         ctx.aws
             .iam
             .tag_role()

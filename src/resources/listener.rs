@@ -3,9 +3,9 @@
 use anyhow::{Context as _, Result};
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ProtocolEnum};
 
-use super::load_balancer::{elb_owner_tags, elb_tags, remember_elb_arn, tag_elb};
-use crate::aws::errors::{describe, is_code, AwsResultExt};
-use crate::engine::{compare, known, Change, Ctx, Facts, Pass, Resource, StepId};
+use crate::aws::tags::{owner_tags, tag_elb};
+use crate::aws::{AwsResultExt, Created};
+use crate::contract::{compare, known, Change, Ctx, Detail, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
 pub struct Listener;
@@ -34,7 +34,9 @@ fn forward(target_group_arn: &str) -> Action {
 }
 
 impl Resource for Listener {
-    const STEP: StepId = StepId::Listener;
+    const STEP: StepId = StepId::new("listener", "listener");
+    const DEPENDS_ON: &'static [&'static str] = &["load_balancer", "target_group"];
+    const READ_DEPENDS_ON: &'static [&'static str] = &["load_balancer"];
     type Live = Live;
     type Desired = Desired;
 
@@ -46,7 +48,7 @@ impl Resource for Listener {
         }
     }
 
-    async fn read(ctx: &Ctx, facts: &Facts, _: Pass) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, facts: &Facts, _: Detail) -> Result<Option<Live>> {
         // No load balancer yet, so no listener either: nothing to ask.
         let Some(lb_arn) = &facts.load_balancer_arn else {
             return Ok(None);
@@ -57,12 +59,13 @@ impl Resource for Listener {
             .describe_listeners()
             .load_balancer_arn(lb_arn)
             .send()
-            .await;
-        let answer = match answer {
-            Err(e) if is_code(&e, &["LoadBalancerNotFound", "ListenerNotFound"]) => {
-                return Ok(None)
-            }
-            other => other.or_context("reading the listeners of the load balancer")?,
+            .await
+            .or_absent(
+                &["LoadBalancerNotFound", "ListenerNotFound"],
+                "reading the listeners of the load balancer",
+            )?;
+        let Some(answer) = answer else {
+            return Ok(None);
         };
         // The stack has one listener. Prefer the one on the configured port; otherwise take the
         // lowest port, so a changed port updates that listener instead of adding a second one.
@@ -70,7 +73,7 @@ impl Resource for Listener {
         let mut listeners: Vec<_> = answer.listeners().iter().collect();
         listeners.sort_by_key(|l| (l.port() != Some(port), l.port()));
         if let Some(arn) = listeners.first().and_then(|l| l.listener_arn()) {
-            remember_elb_arn(ctx, arn);
+            ctx.elb_tags.remember(arn);
         }
         Ok(listeners.first().map(|l| Live {
             arn: l.listener_arn().unwrap_or_default().to_owned(),
@@ -112,7 +115,7 @@ impl Resource for Listener {
         changes
     }
 
-    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
+    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
         let created = ctx
             .aws
             .elb
@@ -121,34 +124,23 @@ impl Resource for Listener {
             .protocol(ProtocolEnum::Http)
             .port(desired.port)
             .default_actions(forward(&desired.target_group_arn))
-            .set_tags(Some(elb_owner_tags(ctx)))
+            .set_tags(Some(owner_tags(&ctx.owner)?))
             .send()
-            .await;
-        let created = match created {
-            Ok(created) => created,
-            // An earlier attempt whose answer was lost created it: converge that one.
-            Err(e) if is_code(&e, &["DuplicateListener"]) => {
-                let facts = Facts {
-                    load_balancer_arn: Some(desired.load_balancer_arn.clone()),
-                    ..Facts::default()
-                };
-                let live = Self::read(ctx, &facts, Pass::Apply)
-                    .await?
-                    .context("the listener exists but cannot be read")?;
-                return Self::update(ctx, &live, desired).await;
-            }
-            Err(e) => return Err(describe(e, "creating the listener")),
+            .await
+            .or_exists(&["DuplicateListener"], "creating the listener")?;
+        let Created::New(created) = created else {
+            return Ok(Created::AlreadyExists);
         };
         let listener = created
             .listeners()
             .first()
             .context("CreateListener returned no listener")?;
-        Ok(Live {
+        Ok(Created::New(Live {
             arn: listener.listener_arn().unwrap_or_default().to_owned(),
             port: desired.port,
             protocol: "HTTP".to_owned(),
             forward_to: vec![desired.target_group_arn.clone()],
-        })
+        }))
     }
 
     async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
@@ -171,25 +163,22 @@ impl Resource for Listener {
     }
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
-        let result = ctx
-            .aws
+        ctx.aws
             .elb
             .delete_listener()
             .listener_arn(&live.arn)
             .send()
-            .await;
-        match result {
-            Err(e) if is_code(&e, &["ListenerNotFound"]) => Ok(()),
-            other => other.map(drop).or_context("deleting the listener"),
-        }
+            .await
+            .or_absent(&["ListenerNotFound"], "deleting the listener")?;
+        Ok(())
     }
 
     async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
-        elb_tags(ctx, &live.arn).await
+        ctx.elb_tags.tags(&ctx.aws.elb, &live.arn).await
     }
 
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-        tag_elb(ctx, &live.arn).await
+        tag_elb(&ctx.aws.elb, &ctx.owner, &live.arn).await
     }
 
     fn record(live: &Live) -> ResourceRecord {

@@ -6,11 +6,12 @@
 
 use anyhow::{bail, Context as _, Result};
 use aws_sdk_elasticloadbalancingv2::types::{
-    IpAddressType, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Tag,
+    IpAddressType, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
 };
 
-use crate::aws::errors::{is_code, AwsResultExt};
-use crate::engine::{compare, known, Change, Ctx, Facts, Pass, Resource, StepId};
+use crate::aws::tags::{owner_tags, tag_elb};
+use crate::aws::{AwsResultExt, Created};
+use crate::contract::{compare, known, Change, Ctx, Detail, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
 pub struct LoadBalancer;
@@ -35,97 +36,14 @@ pub struct Desired {
 
 const SCHEME: &str = "internet-facing";
 
-/// Tags of ELBv2 resources (load balancers, target groups, listeners), which their describe calls
-/// do not return. The first call asks for every ELBv2 resource read so far (one call for all
-/// three during destroy); anything not in that answer is asked for on its own.
-pub(crate) async fn elb_tags(ctx: &Ctx, arn: &str) -> Result<Vec<(String, String)>> {
-    let batch = ctx
-        .cache
-        .elb_tags
-        .get_or_try_init(|| async {
-            let mut arns = ctx.cache.elb_arns.lock().expect("arns lock").clone();
-            arns.insert(arn.to_owned());
-            describe_elb_tags(ctx, arns.into_iter().collect()).await
-        })
-        .await?;
-    match batch.get(arn) {
-        Some(tags) => Ok(tags.clone()),
-        None => Ok(describe_elb_tags(ctx, vec![arn.to_owned()])
-            .await?
-            .remove(arn)
-            .unwrap_or_default()),
-    }
-}
-
-async fn describe_elb_tags(
-    ctx: &Ctx,
-    arns: Vec<String>,
-) -> Result<std::collections::HashMap<String, Vec<(String, String)>>> {
-    let answer = ctx
-        .aws
-        .elb
-        .describe_tags()
-        .set_resource_arns(Some(arns))
-        .send()
-        .await
-        .or_context("reading the tags of the load balancer resources")?;
-    Ok(answer
-        .tag_descriptions()
-        .iter()
-        .map(|d| {
-            let tags = d
-                .tags()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().to_owned(),
-                        t.value().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect();
-            (d.resource_arn().unwrap_or_default().to_owned(), tags)
-        })
-        .collect())
-}
-
-/// Notes an ELBv2 resource found by a read, for the batched tag lookup.
-pub(crate) fn remember_elb_arn(ctx: &Ctx, arn: &str) {
-    ctx.cache
-        .elb_arns
-        .lock()
-        .expect("arns lock")
-        .insert(arn.to_owned());
-}
-
-/// Our tags, in the form every ELBv2 create call takes.
-pub(crate) fn elb_owner_tags(ctx: &Ctx) -> Vec<Tag> {
-    ctx.owner
-        .pairs()
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
-/// Puts our tags on an ELBv2 resource.
-pub(crate) async fn tag_elb(ctx: &Ctx, arn: &str) -> Result<()> {
-    ctx.aws
-        .elb
-        .add_tags()
-        .resource_arns(arn)
-        .set_tags(Some(elb_owner_tags(ctx)))
-        .send()
-        .await
-        .or_context(format!("tagging {arn}"))?;
-    Ok(())
-}
-
 fn sorted(mut items: Vec<String>) -> Vec<String> {
     items.sort();
     items
 }
 
 impl Resource for LoadBalancer {
-    const STEP: StepId = StepId::LoadBalancer;
+    const STEP: StepId = StepId::new("load_balancer", "load balancer");
+    const DEPENDS_ON: &'static [&'static str] = &["network", "alb_security_group"];
     type Live = Live;
     type Desired = Desired;
 
@@ -137,7 +55,7 @@ impl Resource for LoadBalancer {
         }
     }
 
-    async fn read(ctx: &Ctx, _: &Facts, _: Pass) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, _: Detail) -> Result<Option<Live>> {
         let name = &ctx.names.load_balancer;
         let answer = ctx
             .aws
@@ -145,15 +63,16 @@ impl Resource for LoadBalancer {
             .describe_load_balancers()
             .names(name)
             .send()
-            .await;
-        let answer = match answer {
-            Err(e) if is_code(&e, &["LoadBalancerNotFound"]) => return Ok(None),
-            other => other.or_context(format!("reading load balancer {name}"))?,
-        };
-        let Some(lb) = answer.load_balancers().first() else {
+            .await
+            .or_absent(
+                &["LoadBalancerNotFound"],
+                format!("reading load balancer {name}"),
+            )?;
+        let Some(lb) = answer.as_ref().and_then(|a| a.load_balancers().first()) else {
             return Ok(None);
         };
-        remember_elb_arn(ctx, lb.load_balancer_arn().unwrap_or_default());
+        ctx.elb_tags
+            .remember(lb.load_balancer_arn().unwrap_or_default());
         Ok(Some(Live {
             name: name.clone(),
             arn: lb.load_balancer_arn().unwrap_or_default().to_owned(),
@@ -194,7 +113,8 @@ impl Resource for LoadBalancer {
         changes
     }
 
-    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
+    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
+        // CreateLoadBalancer is idempotent: the same name and settings return the existing one.
         let created = ctx
             .aws
             .elb
@@ -205,7 +125,7 @@ impl Resource for LoadBalancer {
             .ip_address_type(IpAddressType::Ipv4)
             .set_subnets(Some(desired.subnet_ids.clone()))
             .set_security_groups(Some(desired.security_groups.clone()))
-            .set_tags(Some(elb_owner_tags(ctx)))
+            .set_tags(Some(owner_tags(&ctx.owner)?))
             .send()
             .await
             .or_context(format!("creating load balancer {}", desired.name))?;
@@ -213,7 +133,7 @@ impl Resource for LoadBalancer {
             .load_balancers()
             .first()
             .context("CreateLoadBalancer returned no load balancer")?;
-        Ok(Live {
+        Ok(Created::New(Live {
             name: desired.name.clone(),
             arn: lb.load_balancer_arn().unwrap_or_default().to_owned(),
             dns_name: lb.dns_name().unwrap_or_default().to_owned(),
@@ -221,7 +141,7 @@ impl Resource for LoadBalancer {
             scheme: Some(SCHEME.to_owned()),
             subnet_ids: desired.subnet_ids.clone(),
             security_groups: desired.security_groups.clone(),
-        })
+        }))
     }
 
     async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
@@ -272,11 +192,11 @@ impl Resource for LoadBalancer {
     }
 
     async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
-        elb_tags(ctx, &live.arn).await
+        ctx.elb_tags.tags(&ctx.aws.elb, &live.arn).await
     }
 
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-        tag_elb(ctx, &live.arn).await
+        tag_elb(&ctx.aws.elb, &ctx.owner, &live.arn).await
     }
 
     fn record(live: &Live) -> ResourceRecord {

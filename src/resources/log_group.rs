@@ -1,12 +1,11 @@
 //! The CloudWatch log group the containers write to, with a retention period so logs do not
 //! pile up (and cost) forever.
 
-use std::collections::HashMap;
-
 use anyhow::{Context as _, Result};
 
-use crate::aws::errors::{is_code, AwsResultExt};
-use crate::engine::{compare, Change, Ctx, Facts, Pass, Resource, StepId};
+use crate::aws::tags::owner_tag_map;
+use crate::aws::{AwsResultExt, Created};
+use crate::contract::{compare, Change, Ctx, Detail, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
 pub struct LogGroup;
@@ -33,7 +32,8 @@ impl LogGroup {
         if let Some(arn) = &live.arn {
             return Ok(arn.clone());
         }
-        Self::read(ctx, &Facts::default(), Pass::Destroy)
+        // Only the name is needed to find it again: no fact goes into this read.
+        Self::read(ctx, &Facts::default(), Detail::Identity)
             .await?
             .and_then(|found| found.arn)
             .with_context(|| format!("log group {} has no ARN", live.name))
@@ -56,7 +56,7 @@ impl LogGroup {
 }
 
 impl Resource for LogGroup {
-    const STEP: StepId = StepId::LogGroup;
+    const STEP: StepId = StepId::new("log_group", "log group");
     type Live = Live;
     type Desired = Desired;
 
@@ -67,7 +67,7 @@ impl Resource for LogGroup {
         }
     }
 
-    async fn read(ctx: &Ctx, _: &Facts, _: Pass) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, _: Detail) -> Result<Option<Live>> {
         let name = &ctx.names.log_group;
         let answer = ctx
             .aws
@@ -102,34 +102,28 @@ impl Resource for LogGroup {
         changes
     }
 
-    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
-        let tags: HashMap<String, String> = ctx
-            .owner
-            .pairs()
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
         let created = ctx
             .aws
             .logs
             .create_log_group()
             .log_group_name(&desired.name)
-            .set_tags(Some(tags))
+            .set_tags(Some(owner_tag_map(&ctx.owner)))
             .send()
-            .await;
-        match created {
-            // An earlier attempt whose answer was lost created it.
-            Err(e) if is_code(&e, &["ResourceAlreadyExistsException"]) => {}
-            other => {
-                other.or_context(format!("creating log group {}", desired.name))?;
-            }
+            .await
+            .or_exists(
+                &["ResourceAlreadyExistsException"],
+                format!("creating log group {}", desired.name),
+            )?;
+        if let Created::AlreadyExists = created {
+            return Ok(Created::AlreadyExists);
         }
         Self::put_retention(ctx, desired).await?;
-        Ok(Live {
+        Ok(Created::New(Live {
             name: desired.name.clone(),
             arn: None,
             retention_days: desired.retention_days,
-        })
+        }))
     }
 
     async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
@@ -141,19 +135,17 @@ impl Resource for LogGroup {
     }
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
-        let result = ctx
-            .aws
+        ctx.aws
             .logs
             .delete_log_group()
             .log_group_name(&live.name)
             .send()
-            .await;
-        match result {
-            Err(e) if is_code(&e, &["ResourceNotFoundException"]) => Ok(()),
-            other => other
-                .map(drop)
-                .or_context(format!("deleting log group {}", live.name)),
-        }
+            .await
+            .or_absent(
+                &["ResourceNotFoundException"],
+                format!("deleting log group {}", live.name),
+            )?;
+        Ok(())
     }
 
     async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
@@ -169,17 +161,11 @@ impl Resource for LogGroup {
     }
 
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-        let tags: HashMap<String, String> = ctx
-            .owner
-            .pairs()
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
         ctx.aws
             .logs
             .tag_resource()
             .resource_arn(Self::arn(ctx, live).await?)
-            .set_tags(Some(tags))
+            .set_tags(Some(owner_tag_map(&ctx.owner)))
             .send()
             .await
             .or_context(format!("tagging log group {}", live.name))?;

@@ -3,8 +3,8 @@
 use anyhow::{bail, Result};
 use aws_sdk_ec2::types::Filter;
 
-use crate::aws::errors::AwsResultExt;
-use crate::engine::{Change, Ctx, Facts, Pass, Resource, StepId};
+use crate::aws::{AwsResultExt, Created};
+use crate::contract::{Change, Ctx, Detail, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
 pub struct Network;
@@ -17,14 +17,14 @@ pub struct Live {
 }
 
 impl Resource for Network {
-    const STEP: StepId = StepId::Network;
+    const STEP: StepId = StepId::new("network", "default VPC and subnets");
     const MANAGED: bool = false;
     type Live = Live;
     type Desired = ();
 
     fn desired(_: &Ctx, _: &Facts) {}
 
-    async fn read(ctx: &Ctx, _: &Facts, _: Pass) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, _: Detail) -> Result<Option<Live>> {
         // The default subnets (one per availability zone) all belong to the default VPC, so one
         // call finds both.
         let answer = ctx
@@ -72,8 +72,8 @@ impl Resource for Network {
         Vec::new()
     }
 
-    async fn create(_: &Ctx, _: &()) -> Result<Live> {
-        unreachable!("the default VPC is never created")
+    async fn create(_: &Ctx, _: &()) -> Result<Created<Live>> {
+        bail!("the default VPC is looked up, never created")
     }
 
     async fn update(_: &Ctx, live: &Live, _: &()) -> Result<Live> {
@@ -81,7 +81,7 @@ impl Resource for Network {
     }
 
     async fn delete(_: &Ctx, _: &Live) -> Result<()> {
-        unreachable!("the default VPC is never deleted")
+        bail!("the default VPC is looked up, never deleted")
     }
 
     async fn tags(_: &Ctx, _: &Live) -> Result<Vec<(String, String)>> {

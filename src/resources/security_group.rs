@@ -13,9 +13,10 @@ use aws_sdk_ec2::types::{
     UserIdGroupPair,
 };
 
-use crate::aws::errors::{describe as describe_error, is_code, AwsResultExt};
-use crate::aws::retry::{until_done, Attempt};
-use crate::engine::{known, Change, Ctx, Facts, Pass, Resource, StepId};
+use crate::aws::retry::{delete_when_released, DeleteCodes};
+use crate::aws::tags::{owner_tags, pairs};
+use crate::aws::{AwsResultExt, Created};
+use crate::contract::{known, Change, Ctx, Detail, Facts, PlanValue, Resource, StepId};
 use crate::state::ResourceRecord;
 
 /// One inbound rule: TCP on a port from a CIDR block or from another security group.
@@ -25,6 +26,12 @@ pub struct Ingress {
     pub from_port: i32,
     pub to_port: i32,
     pub source: Source,
+}
+
+impl PlanValue for Ingress {
+    fn show(&self) -> String {
+        self.to_string()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -89,9 +96,7 @@ async fn read_named(ctx: &Ctx, facts: &Facts, name: &str) -> Result<Option<Live>
         ctx.names.ecs_security_group.as_str(),
     ];
     let groups = ctx
-        .cache
-        .security_groups
-        .get_or_try_init(|| describe(ctx, vpc_id, &names))
+        .read_once("security_groups", || describe(ctx, vpc_id, &names))
         .await?;
     Ok(groups
         .iter()
@@ -152,16 +157,7 @@ fn live_from(group: &SecurityGroup) -> Live {
         id: group.group_id().unwrap_or_default().to_owned(),
         arn: group.security_group_arn().map(str::to_owned),
         ingress,
-        tags: group
-            .tags()
-            .iter()
-            .map(|t| {
-                (
-                    t.key().unwrap_or_default().to_owned(),
-                    t.value().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect(),
+        tags: pairs(group.tags()),
     }
 }
 
@@ -198,13 +194,12 @@ fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
     changes
 }
 
-async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
-    let mut tags = TagSpecification::builder()
+async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
+    let tags = TagSpecification::builder()
         .resource_type(ResourceType::SecurityGroup)
-        .tags(Tag::builder().key("Name").value(&desired.name).build());
-    for (key, value) in ctx.owner.pairs() {
-        tags = tags.tags(Tag::builder().key(key).value(value).build());
-    }
+        .tags(Tag::builder().key("Name").value(&desired.name).build())
+        .set_tags(Some(owner_tags::<Tag>(&ctx.owner)?))
+        .build();
     let created = ctx
         .aws
         .ec2
@@ -212,37 +207,26 @@ async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
         .group_name(&desired.name)
         .description(&desired.description)
         .vpc_id(&desired.vpc_id)
-        .tag_specifications(tags.build())
+        .tag_specifications(tags)
         .send()
-        .await;
-    let live = match created {
-        Ok(created) => Live {
-            id: created
-                .group_id()
-                .context("CreateSecurityGroup returned no group id")?
-                .to_owned(),
-            arn: created.security_group_arn().map(str::to_owned),
-            ingress: BTreeSet::new(),
-            tags: Vec::new(),
-        },
-        // An earlier attempt whose answer was lost created it: carry on with that one.
-        Err(e) if is_code(&e, &["InvalidGroup.Duplicate"]) => {
-            describe(ctx, &desired.vpc_id, &[desired.name.as_str()])
-                .await?
-                .first()
-                .map(live_from)
-                .with_context(|| {
-                    format!("security group {} exists but cannot be read", desired.name)
-                })?
-        }
-        Err(e) => {
-            return Err(describe_error(
-                e,
-                format!("creating security group {}", desired.name),
-            ))
-        }
+        .await
+        .or_exists(
+            &["InvalidGroup.Duplicate"],
+            format!("creating security group {}", desired.name),
+        )?;
+    let Created::New(created) = created else {
+        return Ok(Created::AlreadyExists);
     };
-    update(ctx, &live, desired).await
+    let live = Live {
+        id: created
+            .group_id()
+            .context("CreateSecurityGroup returned no group id")?
+            .to_owned(),
+        arn: created.security_group_arn().map(str::to_owned),
+        ingress: BTreeSet::new(),
+        tags: Vec::new(),
+    };
+    Ok(Created::New(update(ctx, &live, desired).await?))
 }
 
 async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
@@ -260,36 +244,30 @@ async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
     // A rule already gone (or already there) is what was asked for: a retried call whose first
     // answer was lost meets exactly that.
     if !extra.is_empty() {
-        let result = ctx
-            .aws
+        ctx.aws
             .ec2
             .revoke_security_group_ingress()
             .group_id(&live.id)
             .set_ip_permissions(Some(extra))
             .send()
-            .await;
-        match result {
-            Err(e) if is_code(&e, &["InvalidPermission.NotFound"]) => {}
-            other => {
-                other.or_context(format!("removing rules from security group {}", live.id))?;
-            }
-        }
+            .await
+            .or_absent(
+                &["InvalidPermission.NotFound"],
+                format!("removing rules from security group {}", live.id),
+            )?;
     }
     if !missing.is_empty() {
-        let result = ctx
-            .aws
+        ctx.aws
             .ec2
             .authorize_security_group_ingress()
             .group_id(&live.id)
             .set_ip_permissions(Some(missing))
             .send()
-            .await;
-        match result {
-            Err(e) if is_code(&e, &["InvalidPermission.Duplicate"]) => {}
-            other => {
-                other.or_context(format!("adding rules to security group {}", live.id))?;
-            }
-        }
+            .await
+            .or_exists(
+                &["InvalidPermission.Duplicate"],
+                format!("adding rules to security group {}", live.id),
+            )?;
     }
     Ok(Live {
         ingress: desired.ingress.clone(),
@@ -300,24 +278,23 @@ async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
 /// Deletes a group, waiting while network interfaces still use it: those of stopped tasks and
 /// of a deleted load balancer detach minutes after their owners are gone.
 async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
-    let what = format!("deleting security group {}", live.id);
-    until_done(&what, ctx.release_budget(), &ctx.printer, || async {
-        let result = ctx
-            .aws
-            .ec2
-            .delete_security_group()
-            .group_id(&live.id)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Attempt::Done(())),
-            Err(e) if is_code(&e, &["InvalidGroup.NotFound"]) => Ok(Attempt::Done(())),
-            Err(e) if is_code(&e, &["DependencyViolation", "InvalidGroup.InUse"]) => {
-                Ok(Attempt::Wait(users_of(ctx, &live.id).await))
-            }
-            Err(e) => Err(describe_error(e, &what)),
-        }
-    })
+    delete_when_released(
+        &format!("deleting security group {}", live.id),
+        ctx.release_budget(),
+        &ctx.printer,
+        DeleteCodes {
+            gone: &["InvalidGroup.NotFound"],
+            in_use: &["DependencyViolation", "InvalidGroup.InUse"],
+        },
+        || {
+            ctx.aws
+                .ec2
+                .delete_security_group()
+                .group_id(&live.id)
+                .send()
+        },
+        |_| async { Ok(users_of(ctx, &live.id).await) },
+    )
     .await
 }
 
@@ -357,9 +334,11 @@ async fn users_of(ctx: &Ctx, group_id: &str) -> String {
 /// Implements [`Resource`] for a security group type, given its step, the fact it publishes and
 /// how its desired state is built.
 macro_rules! security_group_resource {
-    ($ty:ty, $step:expr, $fact:ident, |$ctx:ident, $facts:ident| $desired:expr) => {
+    ($ty:ty, $step:expr, $depends_on:expr, $fact:ident, |$ctx:ident, $facts:ident| $desired:expr) => {
         impl Resource for $ty {
             const STEP: StepId = $step;
+            const DEPENDS_ON: &'static [&'static str] = $depends_on;
+            const READ_DEPENDS_ON: &'static [&'static str] = &["network"];
             type Live = Live;
             type Desired = Desired;
 
@@ -367,7 +346,7 @@ macro_rules! security_group_resource {
                 $desired
             }
 
-            async fn read(ctx: &Ctx, facts: &Facts, _: Pass) -> Result<Option<Live>> {
+            async fn read(ctx: &Ctx, facts: &Facts, _: Detail) -> Result<Option<Live>> {
                 read_named(ctx, facts, &Self::desired(ctx, facts).name).await
             }
 
@@ -375,7 +354,7 @@ macro_rules! security_group_resource {
                 diff(live, desired)
             }
 
-            async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
+            async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
                 create(ctx, desired).await
             }
 
@@ -392,17 +371,11 @@ macro_rules! security_group_resource {
             }
 
             async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-                let tags = ctx
-                    .owner
-                    .pairs()
-                    .into_iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect();
                 ctx.aws
                     .ec2
                     .create_tags()
                     .resources(&live.id)
-                    .set_tags(Some(tags))
+                    .set_tags(Some(owner_tags(&ctx.owner)?))
                     .send()
                     .await
                     .or_context(format!("tagging security group {}", live.id))?;
@@ -422,7 +395,8 @@ macro_rules! security_group_resource {
 
 security_group_resource!(
     AlbSecurityGroup,
-    StepId::AlbSecurityGroup,
+    StepId::new("alb_security_group", "ALB security group"),
+    &["network"],
     alb_security_group_id,
     |ctx, facts| Desired {
         name: ctx.names.alb_security_group.clone(),
@@ -440,7 +414,8 @@ security_group_resource!(
 
 security_group_resource!(
     EcsSecurityGroup,
-    StepId::EcsSecurityGroup,
+    StepId::new("ecs_security_group", "ECS tasks security group"),
+    &["network", "alb_security_group"],
     ecs_security_group_id,
     |ctx, facts| Desired {
         name: ctx.names.ecs_security_group.clone(),

@@ -11,10 +11,11 @@ use aws_sdk_ecs::types::{
     LaunchType, LoadBalancer, NetworkConfiguration, ServiceField,
 };
 
-use super::cluster::{ecs_owner_tags, ecs_tag_pairs, tag_ecs};
-use crate::aws::errors::{brief, describe, is_code, not_propagated_yet, AwsResultExt};
+use crate::aws::errors::{brief, describe, not_propagated_yet};
 use crate::aws::retry::{until_done, Attempt};
-use crate::engine::{compare, known, Change, Ctx, Facts, Pass, Resource, StepId};
+use crate::aws::tags::{owner_tags, pairs, tag_ecs};
+use crate::aws::{AwsResultExt, Created};
+use crate::contract::{compare, known, Change, Ctx, Detail, Facts, PlanValue, Resource, StepId};
 use crate::names::{Names, CONTAINER_NAME};
 use crate::state::ResourceRecord;
 
@@ -28,12 +29,28 @@ pub struct Spec {
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
     pub assign_public_ip: bool,
-    /// (target group ARN, container name, container port)
-    pub load_balancers: Vec<(String, String, i32)>,
+    pub load_balancers: Vec<LoadBalancerRef>,
     pub min_healthy_percent: i32,
     pub max_percent: i32,
     pub circuit_breaker: bool,
     pub health_check_grace_seconds: i32,
+}
+
+/// Where the load balancer sends traffic: a container's port, registered in a target group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancerRef {
+    pub target_group_arn: String,
+    pub container_name: String,
+    pub container_port: i32,
+}
+
+impl PlanValue for LoadBalancerRef {
+    fn show(&self) -> String {
+        format!(
+            "{}:{} in {}",
+            self.container_name, self.container_port, self.target_group_arn
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -58,10 +75,13 @@ pub async fn describe_service(
         .cluster(&names.cluster)
         .services(&names.service)
         .send()
-        .await;
-    let answer = match answer {
-        Err(e) if is_code(&e, &["ClusterNotFoundException"]) => return Ok(None),
-        other => other.or_context(format!("reading ECS service {}", names.service))?,
+        .await
+        .or_absent(
+            &["ClusterNotFoundException"],
+            format!("reading ECS service {}", names.service),
+        )?;
+    let Some(answer) = answer else {
+        return Ok(None);
     };
     Ok(answer
         .services()
@@ -133,11 +153,11 @@ fn deployment(spec: &Spec) -> Result<DeploymentConfiguration> {
 fn load_balancers(spec: &Spec) -> Vec<LoadBalancer> {
     spec.load_balancers
         .iter()
-        .map(|(tg, container, port)| {
+        .map(|lb| {
             LoadBalancer::builder()
-                .target_group_arn(tg)
-                .container_name(container)
-                .container_port(*port)
+                .target_group_arn(&lb.target_group_arn)
+                .container_name(&lb.container_name)
+                .container_port(lb.container_port)
                 .build()
         })
         .collect()
@@ -156,15 +176,13 @@ impl Service {
                 .cluster(&live.cluster)
                 .services(&live.name)
                 .send()
-                .await;
-            let status = match answer {
-                Err(e) if is_code(&e, &["ClusterNotFoundException"]) => None,
-                other => other
-                    .or_context(&what)?
-                    .services()
+                .await
+                .or_absent(&["ClusterNotFoundException"], &what)?;
+            let status = answer.as_ref().and_then(|a| {
+                a.services()
                     .first()
-                    .and_then(|s| s.status().map(str::to_owned)),
-            };
+                    .and_then(|s| s.status().map(str::to_owned))
+            });
             Ok(match status.as_deref() {
                 Some(status @ ("ACTIVE" | "DRAINING")) => Attempt::Wait(format!("it is {status}")),
                 _ => Attempt::Done(()),
@@ -175,7 +193,15 @@ impl Service {
 }
 
 impl Resource for Service {
-    const STEP: StepId = StepId::Service;
+    const STEP: StepId = StepId::new("service", "ECS service");
+    const DEPENDS_ON: &'static [&'static str] = &[
+        "network",
+        "ecs_security_group",
+        "target_group",
+        "listener",
+        "cluster",
+        "task_definition",
+    ];
     type Live = Live;
     type Desired = Desired;
 
@@ -190,11 +216,11 @@ impl Resource for Service {
                 subnets: sorted(facts.subnet_ids.clone()),
                 security_groups: vec![known(&facts.ecs_security_group_id)],
                 assign_public_ip: true,
-                load_balancers: vec![(
-                    known(&facts.target_group_arn),
-                    CONTAINER_NAME.to_owned(),
-                    config.container.port.into(),
-                )],
+                load_balancers: vec![LoadBalancerRef {
+                    target_group_arn: known(&facts.target_group_arn),
+                    container_name: CONTAINER_NAME.to_owned(),
+                    container_port: config.container.port.into(),
+                }],
                 min_healthy_percent: to_i32(config.service.min_healthy_percent),
                 max_percent: to_i32(config.service.max_percent),
                 circuit_breaker: config.service.circuit_breaker,
@@ -203,7 +229,7 @@ impl Resource for Service {
         }
     }
 
-    async fn read(ctx: &Ctx, _: &Facts, _: Pass) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, _: Detail) -> Result<Option<Live>> {
         let (cluster, name) = (&ctx.names.cluster, &ctx.names.service);
         let answer = ctx
             .aws
@@ -213,10 +239,13 @@ impl Resource for Service {
             .services(name)
             .include(ServiceField::Tags)
             .send()
-            .await;
-        let answer = match answer {
-            Err(e) if is_code(&e, &["ClusterNotFoundException"]) => return Ok(None),
-            other => other.or_context(format!("reading ECS service {name}"))?,
+            .await
+            .or_absent(
+                &["ClusterNotFoundException"],
+                format!("reading ECS service {name}"),
+            )?;
+        let Some(answer) = answer else {
+            return Ok(None);
         };
         // A deleted service is listed as INACTIVE (or DRAINING while it goes) for a while.
         let Some(service) = answer
@@ -235,7 +264,7 @@ impl Resource for Service {
             name: name.clone(),
             arn: service.service_arn().unwrap_or_default().to_owned(),
             cluster: cluster.clone(),
-            tags: ecs_tag_pairs(service.tags()),
+            tags: pairs(service.tags()),
             deployment_id: primary_deployment(service),
             spec: Spec {
                 desired_count: service.desired_count(),
@@ -250,12 +279,10 @@ impl Resource for Service {
                 load_balancers: service
                     .load_balancers()
                     .iter()
-                    .map(|lb| {
-                        (
-                            lb.target_group_arn().unwrap_or_default().to_owned(),
-                            lb.container_name().unwrap_or_default().to_owned(),
-                            lb.container_port().unwrap_or_default(),
-                        )
+                    .map(|lb| LoadBalancerRef {
+                        target_group_arn: lb.target_group_arn().unwrap_or_default().to_owned(),
+                        container_name: lb.container_name().unwrap_or_default().to_owned(),
+                        container_port: lb.container_port().unwrap_or_default(),
                     })
                     .collect(),
                 // AWS fills in 100/200 when they were never set.
@@ -332,7 +359,7 @@ impl Resource for Service {
         changes
     }
 
-    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
+    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
         let spec = &desired.spec;
         let create = ctx
             .aws
@@ -347,7 +374,7 @@ impl Resource for Service {
             .set_load_balancers(Some(load_balancers(spec)))
             .deployment_configuration(deployment(spec)?)
             .health_check_grace_period_seconds(spec.health_check_grace_seconds)
-            .set_tags(Some(ecs_owner_tags(ctx)))
+            .set_tags(Some(owner_tags(&ctx.owner)?))
             .propagate_tags(aws_sdk_ecs::types::PropagateTags::Service)
             // The same token on every attempt makes a retried create return the service the lost
             // attempt made instead of failing.
@@ -365,14 +392,14 @@ impl Resource for Service {
         let service = created
             .service()
             .context("CreateService returned no service")?;
-        Ok(Live {
+        Ok(Created::New(Live {
             name: desired.name.clone(),
             arn: service.service_arn().unwrap_or_default().to_owned(),
             cluster: desired.cluster.clone(),
             spec: spec.clone(),
             tags: Vec::new(),
             deployment_id: primary_deployment(service),
-        })
+        }))
     }
 
     async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
@@ -442,17 +469,18 @@ impl Resource for Service {
                 .await
                 .or_context(format!("scaling ECS service {} to zero", live.name))?;
         }
-        let result = ecs
+        let deleted = ecs
             .delete_service()
             .cluster(&live.cluster)
             .service(&live.name)
             .send()
-            .await;
-        match result {
-            Err(e) if is_code(&e, &["ServiceNotFoundException"]) => return Ok(()),
-            other => {
-                other.or_context(format!("deleting ECS service {}", live.name))?;
-            }
+            .await
+            .or_absent(
+                &["ServiceNotFoundException"],
+                format!("deleting ECS service {}", live.name),
+            )?;
+        if deleted.is_none() {
+            return Ok(());
         }
         Self::wait_until_inactive(ctx, live).await
     }
@@ -462,7 +490,7 @@ impl Resource for Service {
     }
 
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-        tag_ecs(ctx, &live.arn).await
+        tag_ecs(&ctx.aws.ecs, &ctx.owner, &live.arn).await
     }
 
     fn record(live: &Live) -> ResourceRecord {

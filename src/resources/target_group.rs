@@ -7,10 +7,10 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum,
 };
 
-use super::load_balancer::{elb_owner_tags, elb_tags, remember_elb_arn, tag_elb};
-use crate::aws::errors::{brief, describe, is_code, AwsResultExt};
-use crate::aws::retry::{until_done, Attempt};
-use crate::engine::{compare, known, Change, Ctx, Facts, Pass, Resource, StepId};
+use crate::aws::retry::{as_aws_says, delete_when_released, DeleteCodes};
+use crate::aws::tags::{owner_tags, tag_elb};
+use crate::aws::{AwsResultExt, Created};
+use crate::contract::{compare, known, Change, Ctx, Detail, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
 pub struct TargetGroup;
@@ -54,7 +54,8 @@ fn to_i32(value: u32) -> i32 {
 }
 
 impl Resource for TargetGroup {
-    const STEP: StepId = StepId::TargetGroup;
+    const STEP: StepId = StepId::new("target_group", "target group");
+    const DEPENDS_ON: &'static [&'static str] = &["network"];
     type Live = Live;
     type Desired = Desired;
 
@@ -78,7 +79,7 @@ impl Resource for TargetGroup {
         }
     }
 
-    async fn read(ctx: &Ctx, _: &Facts, pass: Pass) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, detail: Detail) -> Result<Option<Live>> {
         let name = &ctx.names.target_group;
         let answer = ctx
             .aws
@@ -86,18 +87,18 @@ impl Resource for TargetGroup {
             .describe_target_groups()
             .names(name)
             .send()
-            .await;
-        let answer = match answer {
-            Err(e) if is_code(&e, &["TargetGroupNotFound"]) => return Ok(None),
-            other => other.or_context(format!("reading target group {name}"))?,
-        };
-        let Some(tg) = answer.target_groups().first() else {
+            .await
+            .or_absent(
+                &["TargetGroupNotFound"],
+                format!("reading target group {name}"),
+            )?;
+        let Some(tg) = answer.as_ref().and_then(|a| a.target_groups().first()) else {
             return Ok(None);
         };
         let arn = tg.target_group_arn().unwrap_or_default().to_owned();
-        remember_elb_arn(ctx, &arn);
-        let deregistration_delay_seconds = match pass {
-            Pass::Apply => ctx
+        ctx.elb_tags.remember(&arn);
+        let deregistration_delay_seconds = match detail {
+            Detail::Full => ctx
                 .aws
                 .elb
                 .describe_target_group_attributes()
@@ -109,7 +110,7 @@ impl Resource for TargetGroup {
                 .iter()
                 .find(|a| a.key() == Some(DEREGISTRATION_DELAY))
                 .and_then(|a| a.value()?.parse().ok()),
-            Pass::Destroy => None,
+            Detail::Identity => None,
         };
         Ok(Some(Live {
             name: name.clone(),
@@ -192,7 +193,7 @@ impl Resource for TargetGroup {
         changes
     }
 
-    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Live> {
+    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
         let hc = &desired.health_check;
         let created = ctx
             .aws
@@ -211,26 +212,15 @@ impl Resource for TargetGroup {
             .healthy_threshold_count(hc.healthy_threshold)
             .unhealthy_threshold_count(hc.unhealthy_threshold)
             .matcher(Matcher::builder().http_code(&hc.matcher).build())
-            .set_tags(Some(elb_owner_tags(ctx)))
+            .set_tags(Some(owner_tags(&ctx.owner)?))
             .send()
-            .await;
-        let created = match created {
-            Ok(created) => created,
-            // An earlier attempt whose answer was lost created it: converge that one.
-            Err(e) if is_code(&e, &["DuplicateTargetGroupName"]) => {
-                let live = Self::read(ctx, &Facts::default(), Pass::Apply)
-                    .await?
-                    .with_context(|| {
-                        format!("target group {} exists but cannot be read", desired.name)
-                    })?;
-                return Self::update(ctx, &live, desired).await;
-            }
-            Err(e) => {
-                return Err(describe(
-                    e,
-                    format!("creating target group {}", desired.name),
-                ))
-            }
+            .await
+            .or_exists(
+                &["DuplicateTargetGroupName"],
+                format!("creating target group {}", desired.name),
+            )?;
+        let Created::New(created) = created else {
+            return Ok(Created::AlreadyExists);
         };
         let tg = created
             .target_groups()
@@ -246,7 +236,7 @@ impl Resource for TargetGroup {
             health_check: desired.health_check.clone(),
             deregistration_delay_seconds: None,
         };
-        Self::update(ctx, &live, desired).await
+        Ok(Created::New(Self::update(ctx, &live, desired).await?))
     }
 
     async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
@@ -303,31 +293,32 @@ impl Resource for TargetGroup {
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
         // A listener or rule that was just deleted may still hold it for a moment.
-        let what = format!("deleting target group {}", live.name);
-        until_done(&what, ctx.release_budget(), &ctx.printer, || async {
-            let result = ctx
-                .aws
-                .elb
-                .delete_target_group()
-                .target_group_arn(&live.arn)
-                .send()
-                .await;
-            match result {
-                Ok(_) => Ok(Attempt::Done(())),
-                Err(e) if is_code(&e, &["TargetGroupNotFound"]) => Ok(Attempt::Done(())),
-                Err(e) if is_code(&e, &["ResourceInUse"]) => Ok(Attempt::Wait(brief(&e))),
-                Err(e) => Err(describe(e, &what)),
-            }
-        })
+        delete_when_released(
+            &format!("deleting target group {}", live.name),
+            ctx.release_budget(),
+            &ctx.printer,
+            DeleteCodes {
+                gone: &["TargetGroupNotFound"],
+                in_use: &["ResourceInUse"],
+            },
+            || {
+                ctx.aws
+                    .elb
+                    .delete_target_group()
+                    .target_group_arn(&live.arn)
+                    .send()
+            },
+            as_aws_says,
+        )
         .await
     }
 
     async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
-        elb_tags(ctx, &live.arn).await
+        ctx.elb_tags.tags(&ctx.aws.elb, &live.arn).await
     }
 
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-        tag_elb(ctx, &live.arn).await
+        tag_elb(&ctx.aws.elb, &ctx.owner, &live.arn).await
     }
 
     fn record(live: &Live) -> ResourceRecord {

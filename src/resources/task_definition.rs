@@ -14,12 +14,11 @@ use aws_sdk_ecs::types::{
     PortMapping, Secret, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
 };
 
-use super::cluster::{ecs_owner_tags, ecs_tag_pairs, tag_ecs};
-use crate::aws::errors::{
-    brief, describe, is_code, is_transient, not_propagated_yet, AwsResultExt,
-};
+use crate::aws::errors::{brief, describe, is_transient, not_propagated_yet};
 use crate::aws::retry::{until_done, Attempt};
-use crate::engine::{compare, known, Change, Ctx, Facts, Pass, Resource, StepId};
+use crate::aws::tags::{owner_tags, pairs, tag_ecs};
+use crate::aws::{AwsResultExt, Created};
+use crate::contract::{compare, known, Change, Ctx, Detail, Facts, Resource, StepId};
 use crate::names::CONTAINER_NAME;
 use crate::state::ResourceRecord;
 
@@ -104,10 +103,14 @@ async fn describe_revision(ctx: &Ctx, reference: &str) -> Result<Option<Live>> {
         .task_definition(reference)
         .include(TaskDefinitionField::Tags)
         .send()
-        .await;
-    let answer = match answer {
-        Err(e) if is_code(&e, &["ClientException"]) => return Ok(None),
-        other => other.or_context(format!("reading task definition {reference}"))?,
+        .await
+        // ECS answers ClientException for a revision or family it does not know.
+        .or_absent(
+            &["ClientException"],
+            format!("reading task definition {reference}"),
+        )?;
+    let Some(answer) = answer else {
+        return Ok(None);
     };
     let Some(definition) = answer.task_definition() else {
         return Ok(None);
@@ -134,12 +137,97 @@ async fn describe_revision(ctx: &Ctx, reference: &str) -> Result<Option<Live>> {
             .unwrap_or_default()
             .to_owned(),
         spec,
-        tags: ecs_tag_pairs(answer.tags()),
+        tags: pairs(answer.tags()),
     }))
 }
 
+/// Registers a new revision of the family. Task definitions are immutable, so creating and
+/// updating are both this.
+async fn register(ctx: &Ctx, spec: &Spec) -> Result<Live> {
+    let mut container = ContainerDefinition::builder()
+        .name(CONTAINER_NAME)
+        .image(&spec.image)
+        .essential(true)
+        .port_mappings(
+            PortMapping::builder()
+                .container_port(spec.container_port)
+                .protocol(TransportProtocol::Tcp)
+                .build(),
+        )
+        .log_configuration(
+            LogConfiguration::builder()
+                .log_driver(LogDriver::Awslogs)
+                .options("awslogs-group", &spec.log_group)
+                .options("awslogs-region", &spec.log_region)
+                .options("awslogs-stream-prefix", LOG_STREAM_PREFIX)
+                .build()?,
+        );
+    for (name, value) in &spec.environment {
+        container = container.environment(KeyValuePair::builder().name(name).value(value).build());
+    }
+    for (name, arn) in &spec.secrets {
+        container = container.secrets(Secret::builder().name(name).value_from(arn).build()?);
+    }
+    let register = ctx
+        .aws
+        .ecs
+        .register_task_definition()
+        .family(&spec.family)
+        .requires_compatibilities(Compatibility::Fargate)
+        .network_mode(NetworkMode::Awsvpc)
+        .cpu(&spec.cpu)
+        .memory(&spec.memory)
+        .execution_role_arn(&spec.execution_role_arn)
+        .container_definitions(container.build())
+        .set_tags(Some(owner_tags(&ctx.owner)?));
+    // Registering is not idempotent: a blind retry after a lost answer adds a revision (and
+    // a restart of every task). So the SDK does not retry it; before trying again, this looks
+    // whether the lost attempt registered it after all.
+    let family = &spec.family;
+    let what = format!("registering task definition {}", spec.family);
+    until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
+        let answer = register
+            .clone()
+            .customize()
+            .config_override(
+                aws_sdk_ecs::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
+            .send()
+            .await;
+        match answer {
+            Ok(registered) => {
+                let definition = registered
+                    .task_definition()
+                    .context("RegisterTaskDefinition returned no task definition")?;
+                Ok(Attempt::Done(Live {
+                    arn: definition
+                        .task_definition_arn()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    spec: spec.clone(),
+                    tags: Vec::new(),
+                }))
+            }
+            Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
+            Err(e) if is_transient(&e) => {
+                let reason = brief(&e);
+                match describe_revision(ctx, family).await? {
+                    // A latest revision that is exactly this definition is as good as a new
+                    // one, whether the lost attempt made it or it was there already.
+                    Some(latest) if latest.spec == *spec => Ok(Attempt::Done(latest)),
+                    _ => Ok(Attempt::Wait(reason)),
+                }
+            }
+            Err(e) => Err(describe(e, &what)),
+        }
+    })
+    .await
+}
+
 impl Resource for TaskDefinition {
-    const STEP: StepId = StepId::TaskDefinition;
+    const STEP: StepId = StepId::new("task_definition", "task definition");
+    // The repository's URL names the image of `--image-tag`.
+    const DEPENDS_ON: &'static [&'static str] = &["ecr_repository", "execution_role", "log_group"];
     type Live = Live;
     type Desired = Spec;
 
@@ -159,13 +247,12 @@ impl Resource for TaskDefinition {
         }
     }
 
-    async fn read(ctx: &Ctx, _: &Facts, _: Pass) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, _: &Facts, _: Detail) -> Result<Option<Live>> {
         // The revision the service was last deployed with is the one to compare with: after a
         // rollback it is not the family's latest. Without a history (a lost state), or when it
         // was deregistered, the family's latest stands in.
-        let deployed = ctx.state().task_definition_history.last().cloned();
-        if let Some(deployed) = deployed {
-            if let Some(live) = describe_revision(ctx, &deployed).await? {
+        if let Some(deployed) = ctx.recorded.task_definition_history.last() {
+            if let Some(live) = describe_revision(ctx, deployed).await? {
                 return Ok(Some(live));
             }
         }
@@ -211,91 +298,13 @@ impl Resource for TaskDefinition {
         changes
     }
 
-    async fn create(ctx: &Ctx, spec: &Spec) -> Result<Live> {
-        let mut container = ContainerDefinition::builder()
-            .name(CONTAINER_NAME)
-            .image(&spec.image)
-            .essential(true)
-            .port_mappings(
-                PortMapping::builder()
-                    .container_port(spec.container_port)
-                    .protocol(TransportProtocol::Tcp)
-                    .build(),
-            )
-            .log_configuration(
-                LogConfiguration::builder()
-                    .log_driver(LogDriver::Awslogs)
-                    .options("awslogs-group", &spec.log_group)
-                    .options("awslogs-region", &spec.log_region)
-                    .options("awslogs-stream-prefix", LOG_STREAM_PREFIX)
-                    .build()?,
-            );
-        for (name, value) in &spec.environment {
-            container =
-                container.environment(KeyValuePair::builder().name(name).value(value).build());
-        }
-        for (name, arn) in &spec.secrets {
-            container = container.secrets(Secret::builder().name(name).value_from(arn).build()?);
-        }
-        let register = ctx
-            .aws
-            .ecs
-            .register_task_definition()
-            .family(&spec.family)
-            .requires_compatibilities(Compatibility::Fargate)
-            .network_mode(NetworkMode::Awsvpc)
-            .cpu(&spec.cpu)
-            .memory(&spec.memory)
-            .execution_role_arn(&spec.execution_role_arn)
-            .container_definitions(container.build())
-            .set_tags(Some(ecs_owner_tags(ctx)));
-        // Registering is not idempotent: a blind retry after a lost answer adds a revision (and
-        // a restart of every task). So the SDK does not retry it; before trying again, this looks
-        // whether the lost attempt registered it after all.
-        let family = &spec.family;
-        let what = format!("registering task definition {}", spec.family);
-        until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
-            let answer = register
-                .clone()
-                .customize()
-                .config_override(
-                    aws_sdk_ecs::config::Builder::default().retry_config(RetryConfig::disabled()),
-                )
-                .send()
-                .await;
-            match answer {
-                Ok(registered) => {
-                    let definition = registered
-                        .task_definition()
-                        .context("RegisterTaskDefinition returned no task definition")?;
-                    Ok(Attempt::Done(Live {
-                        arn: definition
-                            .task_definition_arn()
-                            .unwrap_or_default()
-                            .to_owned(),
-                        spec: spec.clone(),
-                        tags: Vec::new(),
-                    }))
-                }
-                Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
-                Err(e) if is_transient(&e) => {
-                    let reason = brief(&e);
-                    match describe_revision(ctx, family).await? {
-                        // A latest revision that is exactly this definition is as good as a new
-                        // one, whether the lost attempt made it or it was there already.
-                        Some(latest) if latest.spec == *spec => Ok(Attempt::Done(latest)),
-                        _ => Ok(Attempt::Wait(reason)),
-                    }
-                }
-                Err(e) => Err(describe(e, &what)),
-            }
-        })
-        .await
+    async fn create(ctx: &Ctx, spec: &Spec) -> Result<Created<Live>> {
+        Ok(Created::New(register(ctx, spec).await?))
     }
 
     async fn update(ctx: &Ctx, _: &Live, spec: &Spec) -> Result<Live> {
         // Older revisions stay ACTIVE: they are what a rollback goes back to.
-        Self::create(ctx, spec).await
+        register(ctx, spec).await
     }
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
@@ -335,7 +344,7 @@ impl Resource for TaskDefinition {
     }
 
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-        tag_ecs(ctx, &live.arn).await
+        tag_ecs(&ctx.aws.ecs, &ctx.owner, &live.arn).await
     }
 
     fn record(live: &Live) -> ResourceRecord {

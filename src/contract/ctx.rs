@@ -1,0 +1,171 @@
+//! What a run shares between its steps ([`Ctx`]) and what earlier steps tell later ones
+//! ([`Facts`]).
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::{anyhow, Result};
+use tokio::sync::OnceCell;
+
+use crate::aws::retry::Budget;
+use crate::aws::{AwsClients, ElbTagBatch};
+use crate::config::Config;
+use crate::names::{Names, OwnerTags};
+use crate::printer::Printer;
+use crate::state::{ResourceRecord, State};
+
+/// Shown in a plan where a value depends on a resource that does not exist yet.
+pub const UNKNOWN: &str = "(known after apply)";
+
+/// What earlier steps found or made, for the steps after them.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub vpc_id: Option<String>,
+    pub subnet_ids: Vec<String>,
+    pub alb_security_group_id: Option<String>,
+    pub ecs_security_group_id: Option<String>,
+    pub repository_url: Option<String>,
+    pub execution_role_arn: Option<String>,
+    pub log_group_name: Option<String>,
+    pub load_balancer_arn: Option<String>,
+    pub load_balancer_dns_name: Option<String>,
+    pub load_balancer_zone_id: Option<String>,
+    pub target_group_arn: Option<String>,
+    pub listener_arn: Option<String>,
+    pub cluster_arn: Option<String>,
+    pub task_definition_arn: Option<String>,
+    pub service_arn: Option<String>,
+    /// The service's PRIMARY deployment: after a create or update, the one this run started.
+    pub deployment_id: Option<String>,
+}
+
+/// A value of a fact, or [`UNKNOWN`] while its step has not run.
+pub fn known(value: &Option<String>) -> String {
+    value.clone().unwrap_or_else(|| UNKNOWN.to_owned())
+}
+
+/// Which image the task definition runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageChoice {
+    /// The configured image, or the override an earlier `--image-tag` recorded in the state.
+    Recorded(String),
+    /// `--image URI`.
+    Uri(String),
+    /// `--image-tag TAG`: that tag in the stack's ECR repository.
+    Tag(String),
+}
+
+/// Everything a run shares between its steps. Read-only for the resources: what a run changes
+/// is recorded by the engine, through the state's one owner.
+pub struct Ctx {
+    pub config: Config,
+    pub names: Names,
+    pub owner: OwnerTags,
+    pub aws: AwsClients,
+    pub printer: Printer,
+    /// The image the task definition runs.
+    pub image: ImageChoice,
+    /// The state as it was when the run started.
+    pub recorded: State,
+    /// Tags of the load balancer, target group and listener, read in one call.
+    pub elb_tags: ElbTagBatch,
+    memo: Memo,
+}
+
+impl Ctx {
+    pub fn new(config: Config, aws: AwsClients, recorded: Option<State>, printer: Printer) -> Self {
+        let recorded = recorded
+            .unwrap_or_else(|| State::new(&config.project, &config.environment, &aws.region));
+        let image =
+            ImageChoice::Recorded(recorded.effective_image(&config.container.image).to_owned());
+        Self {
+            image,
+            names: Names::new(&config),
+            owner: OwnerTags::new(&config),
+            config,
+            aws,
+            printer,
+            recorded,
+            elb_tags: ElbTagBatch::default(),
+            memo: Memo::default(),
+        }
+    }
+
+    /// How long to wait for a new IAM role (or a new listener) to be usable.
+    pub fn iam_budget(&self) -> Budget {
+        Budget {
+            limit: Duration::from_secs(self.config.timeouts.iam_propagation.into()),
+            setting: "timeouts.iam_propagation",
+        }
+    }
+
+    /// How long to wait for a deleted resource to let go of what it used.
+    pub fn release_budget(&self) -> Budget {
+        Budget {
+            limit: Duration::from_secs(self.config.timeouts.resource_release.into()),
+            setting: "timeouts.resource_release",
+        }
+    }
+
+    /// The image to run, given what earlier steps found (the ECR repository's URL).
+    pub fn image(&self, facts: &Facts) -> String {
+        match &self.image {
+            ImageChoice::Recorded(image) | ImageChoice::Uri(image) => image.clone(),
+            ImageChoice::Tag(tag) => format!("{}:{tag}", known(&facts.repository_url)),
+        }
+    }
+
+    /// What the state recorded for a step when the run started.
+    pub fn recorded(&self, key: &str) -> Option<&ResourceRecord> {
+        self.recorded.resources.get(key)
+    }
+
+    /// A read that several steps share, made once per run by whichever asks first.
+    pub async fn read_once<T, F, Fut>(&self, key: &'static str, read: F) -> Result<Arc<T>>
+    where
+        T: Any + Send + Sync,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        self.memo.get_or_try_init(key, read).await
+    }
+}
+
+/// A value computed once, of whatever type its reader gave it.
+type Cell = Arc<OnceCell<Arc<dyn Any + Send + Sync>>>;
+
+/// Values computed once per run, by key.
+#[derive(Default)]
+struct Memo {
+    cells: Mutex<HashMap<&'static str, Cell>>,
+}
+
+impl Memo {
+    async fn get_or_try_init<T, F, Fut>(&self, key: &'static str, init: F) -> Result<Arc<T>>
+    where
+        T: Any + Send + Sync,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let cell = self
+            .cells
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_default()
+            .clone();
+        let value = cell
+            .get_or_try_init(|| async {
+                let value: Arc<dyn Any + Send + Sync> = Arc::new(init().await?);
+                Ok::<_, anyhow::Error>(value)
+            })
+            .await?
+            .clone();
+        value
+            .downcast::<T>()
+            .map_err(|_| anyhow!("internal error: the shared read {key} holds another type"))
+    }
+}

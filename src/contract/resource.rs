@@ -1,0 +1,220 @@
+//! The contract itself: [`Resource`], implemented once per kind of AWS resource with its own
+//! types, and [`Step`], the same seen without those types, which is all the engine knows.
+
+use std::any::Any;
+use std::marker::PhantomData;
+
+use anyhow::{anyhow, Result};
+use futures_util::future::{FutureExt, LocalBoxFuture};
+
+use super::{Change, Ctx, Facts, StepId};
+use crate::aws::Created;
+use crate::state::ResourceRecord;
+
+/// How much a read must find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Everything [`Resource::diff`] compares: for a plan or an apply.
+    Full,
+    /// Only what identifies the resource and what deleting it needs: for a destroy, so that it
+    /// skips the calls that read settings.
+    Identity,
+}
+
+/// A kind of AWS resource: how to read, compare, create, update and delete it.
+///
+/// `desired` and `diff` are pure; everything async talks to AWS. Implementations live in
+/// `crate::resources`, one file per kind, and import nothing from each other.
+// The engine polls every step on the task that runs it (see `engine::graph`), so the futures
+// need no `Send` bound, which `async fn` in a trait cannot state.
+#[allow(async_fn_in_trait)]
+pub trait Resource: 'static {
+    /// Its step: the key in the state file and the JSON plan, and the label people see.
+    const STEP: StepId;
+    /// Keys of the steps whose results this one needs before it can be created or updated; it
+    /// must be deleted before them. Everything not listed may run at the same time.
+    const DEPENDS_ON: &'static [&'static str] = &[];
+    /// Keys of the steps whose *reads* this one's read needs: far fewer than
+    /// [`Resource::DEPENDS_ON`], because almost everything is found by its deterministic name.
+    const READ_DEPENDS_ON: &'static [&'static str] = &[];
+    /// Whether the tool creates and deletes it (false for the default VPC, which is only read).
+    const MANAGED: bool = true;
+    /// The resource as AWS reports it, with what `diff` and later steps need.
+    type Live: Send + Sync + 'static;
+    /// The resource as the configuration wants it.
+    type Desired;
+
+    fn desired(ctx: &Ctx, facts: &Facts) -> Self::Desired;
+    /// Finds the resource by its deterministic name; `None` when it does not exist.
+    async fn read(ctx: &Ctx, facts: &Facts, detail: Detail) -> Result<Option<Self::Live>>;
+    /// What differs, field by field, in the values a plan shows.
+    fn diff(live: &Self::Live, desired: &Self::Desired) -> Vec<Change>;
+    /// Creates it. [`Created::AlreadyExists`] means an earlier attempt whose answer was lost made
+    /// it: the caller reads it again and updates it.
+    async fn create(ctx: &Ctx, desired: &Self::Desired) -> Result<Created<Self::Live>>;
+    async fn update(ctx: &Ctx, live: &Self::Live, desired: &Self::Desired) -> Result<Self::Live>;
+    async fn delete(ctx: &Ctx, live: &Self::Live) -> Result<()>;
+    /// The resource's tags, as (key, value) pairs; may cost a call where `read` does not return
+    /// them, so it is only asked when ownership is in question.
+    async fn tags(ctx: &Ctx, live: &Self::Live) -> Result<Vec<(String, String)>>;
+    /// Puts this stack's owner tags on a resource found without them (`--adopt`).
+    async fn tag(ctx: &Ctx, live: &Self::Live) -> Result<()>;
+    /// Its identity in the state file.
+    fn record(live: &Self::Live) -> ResourceRecord;
+    /// What later steps learn from it.
+    fn publish(live: &Self::Live, facts: &mut Facts);
+}
+
+/// A live resource of any kind, as the engine holds it between its passes.
+pub type AnyLive = Box<dyn Any + Send + Sync>;
+
+/// A [`Resource`] without its types: what the engine walks.
+///
+/// Every method that takes an [`AnyLive`] expects one made by the same step; given another, it
+/// fails with an internal error instead of panicking.
+pub trait Step: Sync {
+    fn id(&self) -> StepId;
+    fn depends_on(&self) -> &'static [&'static str];
+    fn read_depends_on(&self) -> &'static [&'static str];
+    fn managed(&self) -> bool;
+    fn read<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        facts: &'a Facts,
+        detail: Detail,
+    ) -> LocalBoxFuture<'a, Result<Option<AnyLive>>>;
+    fn diff(&self, ctx: &Ctx, facts: &Facts, live: &AnyLive) -> Result<Vec<Change>>;
+    /// Creates the resource; when a lost earlier attempt made it already, reads that one with
+    /// the real `facts` and updates it to what is desired.
+    fn create<'a>(&'a self, ctx: &'a Ctx, facts: &'a Facts) -> LocalBoxFuture<'a, Result<AnyLive>>;
+    fn update<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        facts: &'a Facts,
+        live: &'a AnyLive,
+    ) -> LocalBoxFuture<'a, Result<AnyLive>>;
+    fn delete<'a>(&'a self, ctx: &'a Ctx, live: &'a AnyLive) -> LocalBoxFuture<'a, Result<()>>;
+    fn tags<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        live: &'a AnyLive,
+    ) -> LocalBoxFuture<'a, Result<Vec<(String, String)>>>;
+    fn tag<'a>(&'a self, ctx: &'a Ctx, live: &'a AnyLive) -> LocalBoxFuture<'a, Result<()>>;
+    fn record(&self, live: &AnyLive) -> Result<ResourceRecord>;
+    fn publish(&self, live: &AnyLive, facts: &mut Facts) -> Result<()>;
+}
+
+/// The [`Step`] of resource kind `R`: `&Kind::<R>::NEW` in the registry.
+pub struct Kind<R>(PhantomData<fn() -> R>);
+
+impl<R> Kind<R> {
+    pub const NEW: Self = Kind(PhantomData);
+}
+
+impl<R: Resource> Kind<R> {
+    fn live(live: &AnyLive) -> Result<&R::Live> {
+        live.downcast_ref::<R::Live>().ok_or_else(|| {
+            anyhow!(
+                "internal error: the {} step was handed another step's resource",
+                R::STEP
+            )
+        })
+    }
+}
+
+fn boxed<L: Send + Sync + 'static>(live: L) -> AnyLive {
+    Box::new(live)
+}
+
+impl<R: Resource> Step for Kind<R> {
+    fn id(&self) -> StepId {
+        R::STEP
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        R::DEPENDS_ON
+    }
+
+    fn read_depends_on(&self) -> &'static [&'static str] {
+        R::READ_DEPENDS_ON
+    }
+
+    fn managed(&self) -> bool {
+        R::MANAGED
+    }
+
+    fn read<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        facts: &'a Facts,
+        detail: Detail,
+    ) -> LocalBoxFuture<'a, Result<Option<AnyLive>>> {
+        async move { Ok(R::read(ctx, facts, detail).await?.map(boxed)) }.boxed_local()
+    }
+
+    fn diff(&self, ctx: &Ctx, facts: &Facts, live: &AnyLive) -> Result<Vec<Change>> {
+        Ok(R::diff(Self::live(live)?, &R::desired(ctx, facts)))
+    }
+
+    fn create<'a>(&'a self, ctx: &'a Ctx, facts: &'a Facts) -> LocalBoxFuture<'a, Result<AnyLive>> {
+        async move {
+            let desired = R::desired(ctx, facts);
+            let live = match R::create(ctx, &desired).await? {
+                Created::New(live) => live,
+                Created::AlreadyExists => {
+                    let found = R::read(ctx, facts, Detail::Full).await?.ok_or_else(|| {
+                        anyhow!(
+                            "AWS says the {} already exists, but it cannot be read",
+                            R::STEP
+                        )
+                    })?;
+                    if R::diff(&found, &desired).is_empty() {
+                        found
+                    } else {
+                        R::update(ctx, &found, &desired).await?
+                    }
+                }
+            };
+            Ok(boxed(live))
+        }
+        .boxed_local()
+    }
+
+    fn update<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        facts: &'a Facts,
+        live: &'a AnyLive,
+    ) -> LocalBoxFuture<'a, Result<AnyLive>> {
+        async move {
+            let desired = R::desired(ctx, facts);
+            Ok(boxed(R::update(ctx, Self::live(live)?, &desired).await?))
+        }
+        .boxed_local()
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Ctx, live: &'a AnyLive) -> LocalBoxFuture<'a, Result<()>> {
+        async move { R::delete(ctx, Self::live(live)?).await }.boxed_local()
+    }
+
+    fn tags<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        live: &'a AnyLive,
+    ) -> LocalBoxFuture<'a, Result<Vec<(String, String)>>> {
+        async move { R::tags(ctx, Self::live(live)?).await }.boxed_local()
+    }
+
+    fn tag<'a>(&'a self, ctx: &'a Ctx, live: &'a AnyLive) -> LocalBoxFuture<'a, Result<()>> {
+        async move { R::tag(ctx, Self::live(live)?).await }.boxed_local()
+    }
+
+    fn record(&self, live: &AnyLive) -> Result<ResourceRecord> {
+        Ok(R::record(Self::live(live)?))
+    }
+
+    fn publish(&self, live: &AnyLive, facts: &mut Facts) -> Result<()> {
+        R::publish(Self::live(live)?, facts);
+        Ok(())
+    }
+}

@@ -1,0 +1,19 @@
+//! The workflows behind the commands: `apply`, `plan`, `destroy`, `rollback`, `status`, and
+//! following a deployment. Each takes plain options (no command-line types) and gives back what
+//! happened, so that the command line only adapts arguments and prints.
+//!
+//! This layer owns the state file ([`StateStore`] is its only writer) and the lock; it hands the
+//! engine the registry's steps.
+
+pub mod apply;
+pub mod destroy;
+pub mod outputs;
+pub mod plan;
+pub mod rollback;
+pub mod rollout;
+mod state_store;
+pub mod status;
+mod target;
+
+pub use state_store::StateStore;
+pub use target::{Session, Target};

@@ -1,0 +1,109 @@
+//! The one writer of a run's state file. The engine records each resource through it as soon as
+//! the resource is made or gone (it is the engine's [`Journal`]); the workflows record outputs,
+//! deployments and rollbacks. Every change is written at once, atomically.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use anyhow::Result;
+
+use crate::contract::StepId;
+use crate::engine::Journal;
+use crate::state::{ImageOverride, ResourceRecord, State, StateFile};
+
+/// A state file and the state it holds.
+pub struct StateStore {
+    file: StateFile,
+    state: Mutex<State>,
+}
+
+impl StateStore {
+    pub fn new(file: StateFile, state: State) -> Self {
+        Self {
+            file,
+            state: Mutex::new(state),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A copy of the state as it is now.
+    pub fn snapshot(&self) -> State {
+        self.lock().clone()
+    }
+
+    /// Replaces the outputs and writes the state when they changed.
+    pub fn save_outputs(&self, outputs: BTreeMap<String, String>) -> Result<()> {
+        let mut state = self.lock();
+        if state.outputs != outputs {
+            state.outputs = outputs;
+            self.file.save(&state)?;
+        }
+        Ok(())
+    }
+
+    /// Records a successful deployment: what overrides the configured image (`None` to leave
+    /// it as recorded, `Some(None)` to clear it), and the revision the service runs now.
+    pub fn record_deployment(
+        &self,
+        image_override: Option<Option<ImageOverride>>,
+        revision: Option<&str>,
+    ) -> Result<()> {
+        let mut state = self.lock();
+        if let Some(image_override) = image_override {
+            state.image_override = image_override;
+        }
+        if let Some(revision) = revision {
+            state.record_revision(revision);
+        }
+        self.file.save(&state)?;
+        Ok(())
+    }
+
+    /// Records a rollback to `revision`, with what now overrides the configured image.
+    pub fn record_rollback(
+        &self,
+        revision: &str,
+        image_override: Option<ImageOverride>,
+    ) -> Result<()> {
+        let mut state = self.lock();
+        state.rolled_back_to(revision);
+        state.image_override = image_override;
+        self.file.save(&state)?;
+        Ok(())
+    }
+
+    /// Deletes the state file once nothing is left in it; otherwise keeps what is left.
+    pub fn forget_all(&self) -> Result<()> {
+        let mut state = self.lock();
+        state.outputs.clear();
+        if state.resources.is_empty() {
+            self.file.remove()?;
+        } else {
+            self.file.save(&state)?;
+        }
+        Ok(())
+    }
+}
+
+impl Journal for StateStore {
+    fn record(&self, step: StepId, record: Option<ResourceRecord>) -> Result<()> {
+        let mut state = self.lock();
+        let key = step.key().to_owned();
+        let changed = match record {
+            Some(record) => state.resources.insert(key, record.clone()) != Some(record),
+            None => state.resources.remove(&key).is_some(),
+        };
+        if changed {
+            self.file.save(&state)?;
+        }
+        Ok(())
+    }
+}

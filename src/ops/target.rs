@@ -1,0 +1,132 @@
+//! Which stack a command works on, and opening it: the configuration file (validated before
+//! anything else), the environment's lock, its state, and the AWS clients.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Result};
+
+use super::StateStore;
+use crate::aws::{AwsClients, ConnectOptions};
+use crate::config::Config;
+use crate::contract::Ctx;
+use crate::exit::{Exit, ExitError};
+use crate::lock::Lock;
+use crate::printer::Printer;
+use crate::state::{State, StateFile};
+
+/// Where a command's stack is described and recorded, and how to reach AWS.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The environment named on the command line: reads `envs/<env>.toml`.
+    pub env: String,
+    /// A configuration file given instead of `envs/<env>.toml`.
+    pub config: Option<PathBuf>,
+    /// Where state files and locks are kept.
+    pub state_dir: PathBuf,
+    pub profile: Option<String>,
+    /// A region that overrides the configuration's.
+    pub region: Option<String>,
+}
+
+/// An opened stack: what a run shares between its steps, the state's owner, and the lock (when
+/// the command changes AWS), held until the session is dropped.
+pub struct Session {
+    pub ctx: Ctx,
+    pub store: StateStore,
+    _lock: Option<Lock>,
+}
+
+impl Target {
+    /// The configuration file this run reads.
+    pub fn config_path(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(|| Path::new("envs").join(format!("{}.toml", self.env)))
+    }
+
+    /// Reads and validates the configuration. Any problem is invalid input: the run stops here,
+    /// before any AWS call.
+    pub fn load_config(&self) -> Result<Config> {
+        let path = self.config_path();
+        let config = Config::load(&path).map_err(|e| ExitError::new(Exit::InvalidInput, e))?;
+        if self.config.is_none() && config.environment != self.env {
+            return Err(ExitError::new(
+                Exit::InvalidInput,
+                anyhow!(
+                    "{}: environment is \"{}\" but the file was chosen with --env {}; make them \
+                     the same",
+                    path.display(),
+                    config.environment,
+                    self.env
+                ),
+            )
+            .into());
+        }
+        Ok(config)
+    }
+
+    /// The region the stack lives in: `--region`, or the configuration's.
+    pub fn region<'a>(&'a self, config: &'a Config) -> &'a str {
+        self.region.as_deref().unwrap_or(&config.region)
+    }
+
+    pub fn state_file(&self, config: &Config) -> StateFile {
+        StateFile::new(&self.state_dir, &config.environment)
+    }
+
+    /// Reads the state of the configured environment; a broken state file is invalid input.
+    pub fn load_state(&self, config: &Config) -> Result<(StateFile, Option<State>)> {
+        let file = self.state_file(config);
+        let state = file
+            .load_for(&config.project, &config.environment)
+            .map_err(|e| ExitError::new(Exit::InvalidInput, e))?;
+        // A stack lives in one region: a different one would build a second stack and lose track
+        // of the first.
+        if let Some(state) = &state {
+            let region = self.region(config);
+            if !state.resources.is_empty() && state.region != region {
+                return Err(ExitError::new(
+                    Exit::InvalidInput,
+                    anyhow!(
+                        "{} records a stack in {}, but this run targets {region}; use --region {} \
+                         (or destroy that stack first)",
+                        file.path().display(),
+                        state.region,
+                        state.region
+                    ),
+                )
+                .into());
+            }
+        }
+        Ok((file, state))
+    }
+
+    /// Opens the stack for a command: validates the configuration, takes the environment's lock
+    /// when `lock_for` names a command that changes AWS, reads the state and builds the clients
+    /// (which makes no call by itself).
+    pub async fn open(&self, printer: &Printer, lock_for: Option<&str>) -> Result<Session> {
+        let config = self.load_config()?;
+        let lock = match lock_for {
+            Some(command) => Some(Lock::acquire(
+                &self.state_dir,
+                &config.environment,
+                command,
+            )?),
+            None => None,
+        };
+        let (file, state) = self.load_state(&config)?;
+        let aws = AwsClients::connect(&ConnectOptions {
+            profile: self.profile.clone(),
+            region: self.region(&config).to_owned(),
+            endpoint_url: config.endpoint_url.clone(),
+        })
+        .await;
+        let ctx = Ctx::new(config, aws, state, printer.clone());
+        let store = StateStore::new(file, ctx.recorded.clone());
+        Ok(Session {
+            ctx,
+            store,
+            _lock: lock,
+        })
+    }
+}

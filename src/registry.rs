@@ -1,0 +1,89 @@
+//! The stack: every resource kind it is made of, in the documented order of `apply`. This is
+//! the one list that names them all; the engine walks whatever it is handed, and the resources
+//! know nothing of each other. Adding a resource is a new file in `resources/` and a line here.
+
+use crate::contract::{Kind, Step};
+use crate::resources::{
+    cluster::Cluster, ecr_repository::EcrRepository, execution_role::ExecutionRole,
+    listener::Listener, load_balancer::LoadBalancer, log_group::LogGroup, network::Network,
+    security_group::AlbSecurityGroup, security_group::EcsSecurityGroup, service::Service,
+    target_group::TargetGroup, task_definition::TaskDefinition,
+};
+
+/// The steps of the stack, in the order `apply` reports them; `destroy` goes the other way.
+pub const STACK: &[&dyn Step] = &[
+    &Kind::<Network>::NEW,
+    &Kind::<AlbSecurityGroup>::NEW,
+    &Kind::<EcsSecurityGroup>::NEW,
+    &Kind::<EcrRepository>::NEW,
+    &Kind::<ExecutionRole>::NEW,
+    &Kind::<LogGroup>::NEW,
+    &Kind::<LoadBalancer>::NEW,
+    &Kind::<TargetGroup>::NEW,
+    &Kind::<Listener>::NEW,
+    &Kind::<Cluster>::NEW,
+    &Kind::<TaskDefinition>::NEW,
+    &Kind::<Service>::NEW,
+];
+
+/// The step with this key, if the stack has one.
+pub fn step(key: &str) -> Option<&'static dyn Step> {
+    STACK.iter().copied().find(|s| s.id().key() == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_dependencies_come_earlier() {
+        let mut seen = BTreeSet::new();
+        for step in STACK {
+            for dep in step.depends_on() {
+                assert!(
+                    seen.contains(dep),
+                    "{} depends on {dep}, which is not an earlier step",
+                    step.id().key()
+                );
+            }
+            assert!(seen.insert(step.id().key()), "{} twice", step.id().key());
+        }
+    }
+
+    #[test]
+    fn what_a_read_needs_is_also_a_dependency() {
+        for step in STACK {
+            for dep in step.read_depends_on() {
+                assert!(
+                    step.depends_on().contains(dep),
+                    "{} reads after {dep}",
+                    step.id().key()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn keys_are_the_documented_ones() {
+        let keys: Vec<&str> = STACK.iter().map(|s| s.id().key()).collect();
+        assert_eq!(
+            keys,
+            [
+                "network",
+                "alb_security_group",
+                "ecs_security_group",
+                "ecr_repository",
+                "execution_role",
+                "log_group",
+                "load_balancer",
+                "target_group",
+                "listener",
+                "cluster",
+                "task_definition",
+                "service",
+            ]
+        );
+    }
+}
