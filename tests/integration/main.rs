@@ -4,6 +4,8 @@
 
 mod support;
 
+mod architecture;
+
 mod bad_input;
 mod calls;
 mod drift;
