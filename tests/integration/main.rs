@@ -17,3 +17,4 @@ mod plan;
 mod rollout;
 mod secrets;
 mod stack;
+mod trust;
