@@ -132,6 +132,16 @@ impl Ctx {
     {
         self.memo.get_or_try_init(key, read).await
     }
+
+    /// Forgets the shared reads: once the stack has been read, a later read (of a resource a
+    /// lost create answer left behind) must ask AWS again.
+    pub fn forget_shared_reads(&self) {
+        self.memo
+            .cells
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
 }
 
 /// A value computed once, of whatever type its reader gave it.

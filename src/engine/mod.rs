@@ -306,6 +306,7 @@ pub async fn plan(
         |_, _| {},
     )
     .await;
+    ctx.forget_shared_reads();
     let mut found = first_failure(&order, finished, |s| format!("reading the {s}"))?;
     let facts = facts.into_inner().unwrap_or_else(PoisonError::into_inner);
     let mut planned = Vec::new();
