@@ -35,9 +35,10 @@
 //!   periods), and the resource name suffixes with their length limits.
 //!
 //! The naming rule of every AWS resource (`{project}-{environment}-{suffix}`)
-//! lives here too: [`RESOURCE_SUFFIXES`] is the one list of suffixes, used by
-//! [`crate::names`] to build the names and by validation to bound the length of
-//! `project` and `environment`.
+//! lives here too, because the length limits of those names are what bound
+//! the length of `project` and `environment`. The constants in [`suffix`] are
+//! the only spelling of each suffix: [`crate::names`] builds the names from
+//! them, and validation checks them through [`RESOURCE_SUFFIXES`].
 
 mod formats;
 mod limits;
