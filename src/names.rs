@@ -3,8 +3,11 @@
 //! Every resource is named `{project}-{environment}-{type}` and tagged with the project, the
 //! environment and `ManagedBy=deployer`. Because names are deterministic, a lost state file costs
 //! nothing: each resource can be found again by its name, and its tags prove that it is ours.
+//!
+//! The suffixes come from [`crate::config::suffix`], the same constants configuration validation
+//! checks against AWS's name length limits, so every name built here is one that was checked.
 
-use crate::config::Config;
+use crate::config::{suffix, Config};
 
 /// The value of the `ManagedBy` tag on everything this tool creates.
 pub const MANAGED_BY: &str = "deployer";
@@ -30,16 +33,16 @@ pub struct Names {
 impl Names {
     pub fn new(config: &Config) -> Self {
         Self {
-            alb_security_group: config.resource_name("alb-sg"),
-            ecs_security_group: config.resource_name("ecs-sg"),
-            ecr_repository: config.resource_name("ecr"),
-            execution_role: config.resource_name("ecs-task-execution-role"),
-            log_group: config.resource_name("logs"),
-            load_balancer: config.resource_name("alb"),
-            target_group: config.resource_name("tg"),
-            cluster: config.resource_name("cluster"),
-            task_family: config.resource_name("task"),
-            service: config.resource_name("service"),
+            alb_security_group: config.resource_name(suffix::ALB_SECURITY_GROUP),
+            ecs_security_group: config.resource_name(suffix::ECS_SECURITY_GROUP),
+            ecr_repository: config.resource_name(suffix::ECR_REPOSITORY),
+            execution_role: config.resource_name(suffix::TASK_EXECUTION_ROLE),
+            log_group: config.resource_name(suffix::LOG_GROUP),
+            load_balancer: config.resource_name(suffix::ALB),
+            target_group: config.resource_name(suffix::TARGET_GROUP),
+            cluster: config.resource_name(suffix::CLUSTER),
+            task_family: config.resource_name(suffix::TASK_FAMILY),
+            service: config.resource_name(suffix::SERVICE),
         }
     }
 }
@@ -95,6 +98,54 @@ impl OwnerTags {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::config::RESOURCE_SUFFIXES;
+    use std::path::Path;
+
+    /// Renaming a suffix orphans the resources deployed under the old name, and a name built
+    /// from a suffix that validation does not know escapes the length check. So the names are
+    /// exactly the ones the validated table yields: one per entry, none left over.
+    #[test]
+    fn every_name_is_built_from_the_validated_suffixes() {
+        let config = Config::from_toml_str(
+            "project = \"simhill\"\nenvironment = \"dev\"\nregion = \"eu-central-1\"\n\
+             [container]\nimage = \"nginx:1.27\"\n",
+            Path::new("names.toml"),
+        )
+        .unwrap();
+        // No `..`: a new field fails to compile here until it is added to the comparison.
+        let Names {
+            alb_security_group,
+            ecs_security_group,
+            ecr_repository,
+            execution_role,
+            log_group,
+            load_balancer,
+            target_group,
+            cluster,
+            task_family,
+            service,
+        } = Names::new(&config);
+        let mut built = vec![
+            alb_security_group,
+            ecs_security_group,
+            ecr_repository,
+            execution_role,
+            log_group,
+            load_balancer,
+            target_group,
+            cluster,
+            task_family,
+            service,
+        ];
+        let mut checked: Vec<String> = RESOURCE_SUFFIXES
+            .iter()
+            .map(|(suffix, _, _)| config.resource_name(suffix))
+            .collect();
+        built.sort();
+        checked.sort();
+        assert_eq!(built, checked);
+    }
 
     fn owner() -> OwnerTags {
         OwnerTags {

@@ -1,0 +1,317 @@
+//! The syntaxes of single values: resource names, image references,
+//! environment variable names, secret ARNs, endpoint URLs and health check
+//! matchers.
+//!
+//! Each is parsed by hand, following the grammar AWS or Docker applies, so
+//! that a value AWS would reject fails before anything is created, and so the
+//! message can say which part is wrong; a regex would only say that the whole
+//! value does not match (and would add a dependency).
+
+use super::limits::AWS_REGIONS;
+
+/// Why `value` does not match `^[a-z][a-z0-9]*(-[a-z0-9]+)*$`.
+pub(super) fn name_error(value: &str) -> Option<&'static str> {
+    let Some(first) = value.chars().next() else {
+        return Some("is empty");
+    };
+    if value.chars().any(|c| c.is_ascii_uppercase()) {
+        return Some("has uppercase letters");
+    }
+    if !first.is_ascii_lowercase() {
+        return Some("must start with a letter");
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Some(if c == '_' {
+            "has an underscore"
+        } else if c.is_whitespace() {
+            "has a space"
+        } else {
+            "has a character other than a-z, 0-9 and -"
+        });
+    }
+    if value.ends_with('-') {
+        return Some("ends with a hyphen");
+    }
+    if value.contains("--") {
+        return Some("has two hyphens in a row");
+    }
+    None
+}
+
+/// The nearest valid name, offered as a suggestion: lowercased, with other
+/// characters turned into single hyphens.
+pub(super) fn sanitize_name(value: &str) -> String {
+    if !value.is_ascii() {
+        return String::new();
+    }
+    let mut out = String::new();
+    for c in value.trim().chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+/// Checks `[registry[:port]/]path[:tag][@sha256:<64 hex>]`, following the
+/// grammar of the distribution project's reference parser that Docker and ECS
+/// use.
+pub fn check_image_reference(image: &str) -> Result<(), String> {
+    if image.is_empty() {
+        return Err("it is empty".to_string());
+    }
+    if let Some((scheme, _)) = image.split_once("://") {
+        return Err(format!("it must not start with \"{scheme}://\""));
+    }
+    if image.chars().any(char::is_whitespace) {
+        return Err("it contains whitespace".to_string());
+    }
+    let (name_and_tag, digest) = match image.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (image, None),
+    };
+    if let Some(digest) = digest {
+        let hex = digest.strip_prefix("sha256:").unwrap_or("");
+        let ok = hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !ok {
+            return Err(format!(
+                "digest {digest:?} must be \"sha256:\" followed by 64 lowercase hex digits"
+            ));
+        }
+    }
+    let last_slash = name_and_tag.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match name_and_tag[last_slash..].rfind(':') {
+        Some(i) => (
+            &name_and_tag[..last_slash + i],
+            Some(&name_and_tag[last_slash + i + 1..]),
+        ),
+        None => (name_and_tag, None),
+    };
+    if let Some(tag) = tag {
+        let mut chars = tag.chars();
+        let first_ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !(first_ok && rest_ok && tag.len() <= 128) {
+            return Err(format!(
+                "tag {tag:?} must be 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
+            ));
+        }
+    }
+    if name.is_empty() {
+        return Err("the repository name is empty".to_string());
+    }
+    if name.len() > 255 {
+        return Err("the name is longer than 255 characters".to_string());
+    }
+    let mut components: Vec<&str> = name.split('/').collect();
+    // As in Docker: the first component is a registry only if it looks like a
+    // host (has a dot or a port, or is localhost) and something follows it.
+    if components.len() > 1 {
+        let first = components[0];
+        if first.contains('.') || first.contains(':') || first == "localhost" {
+            check_registry(first)?;
+            components.remove(0);
+        }
+    }
+    for component in components {
+        if !is_path_component(component) {
+            return Err(format!(
+                "repository path component {component:?} must be lowercase letters and digits, separated by '.', '_', '__' or '-'"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_registry(registry: &str) -> Result<(), String> {
+    let (host, port) = split_host_port(registry);
+    let host_ok = if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        !inner.is_empty() && inner.chars().all(|c| c.is_ascii_hexdigit() || c == ':')
+    } else {
+        !host.is_empty()
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            })
+    };
+    if !host_ok {
+        return Err(format!("registry host {host:?} is not a valid host name"));
+    }
+    if let Some(port) = port {
+        if !is_port(port) {
+            return Err(format!("registry port {port:?} must be a number 1-65535"));
+        }
+    }
+    Ok(())
+}
+
+/// `host:port` into its parts, keeping `[v6::addr]` whole.
+fn split_host_port(s: &str) -> (&str, Option<&str>) {
+    let host_end = if s.starts_with('[') {
+        s.find(']').map_or(s.len(), |i| i + 1)
+    } else {
+        s.find(':').unwrap_or(s.len())
+    };
+    let (host, rest) = s.split_at(host_end);
+    (host, rest.strip_prefix(':'))
+}
+
+fn is_port(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && s.parse::<u16>().is_ok_and(|p| p != 0)
+}
+
+/// `[a-z0-9]+` runs separated by exactly one of `.`, `_`, `__` or `-+`.
+fn is_path_component(s: &str) -> bool {
+    let b = s.as_bytes();
+    let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let mut i = 0;
+    loop {
+        let start = i;
+        while i < b.len() && alnum(b[i]) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+        if i == b.len() {
+            return true;
+        }
+        match b[i] {
+            b'.' => i += 1,
+            b'_' => {
+                i += 1;
+                if i < b.len() && b[i] == b'_' {
+                    i += 1;
+                }
+            }
+            b'-' => {
+                while i < b.len() && b[i] == b'-' {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+pub(super) const ENV_NAME_RULE: &str =
+    "is not a valid environment variable name; use letters, digits and underscores, not starting with a digit";
+
+/// `^[A-Za-z_][A-Za-z0-9_]*$`.
+pub(super) fn is_env_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `arn:PARTITION:ssm:REGION:ACCOUNT:parameter/NAME` or
+/// `arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME[...]`, the two
+/// forms ECS accepts as a secret's `valueFrom`.
+pub(super) fn check_secret_arn(arn: &str) -> Result<(), String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
+        return Err("it does not have the six ':'-separated parts of an ARN".to_string());
+    };
+    if *prefix != "arn" {
+        return Err("it does not start with \"arn:\"".to_string());
+    }
+    if !["aws", "aws-cn", "aws-us-gov", "aws-eusc"].contains(partition) {
+        return Err(format!(
+            "partition {partition:?} is not aws, aws-cn, aws-us-gov or aws-eusc"
+        ));
+    }
+    if !AWS_REGIONS.contains(region) {
+        return Err(format!("region {region:?} is not an AWS region"));
+    }
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("account {account:?} is not a 12-digit account id"));
+    }
+    let name = match *service {
+        "ssm" => resource.strip_prefix("parameter/"),
+        "secretsmanager" => resource.strip_prefix("secret:"),
+        other => {
+            return Err(format!(
+                "service {other:?} is neither ssm nor secretsmanager"
+            ));
+        }
+    };
+    match name {
+        Some(n) if !n.is_empty() => Ok(()),
+        _ => Err(format!(
+            "resource {resource:?} does not name a parameter or secret"
+        )),
+    }
+}
+
+/// `http://` or `https://`, a host, an optional port, an optional path.
+pub(super) fn check_endpoint_url(url: &str) -> Result<(), &'static str> {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return Err("does not start with http:// or https://");
+    };
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("contains whitespace");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err("must not contain credentials");
+    }
+    let (host, port) = split_host_port(authority);
+    if host.is_empty() {
+        return Err("has no host");
+    }
+    let host_ok = if host.starts_with('[') {
+        host.ends_with(']') && host.len() > 2
+    } else {
+        host.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
+    if !host_ok {
+        return Err("has an invalid host");
+    }
+    if port.is_some_and(|p| !is_port(p)) {
+        return Err("has an invalid port");
+    }
+    Ok(())
+}
+
+/// `200`, `200,302` or `200-299`, codes 200-499, as the ALB accepts them.
+pub(super) fn check_matcher(matcher: &str) -> Result<(), String> {
+    let code = |s: &str| -> Result<u16, String> {
+        match s.parse::<u16>() {
+            Ok(c) if s.len() == 3 && (200..=499).contains(&c) => Ok(c),
+            Ok(c) if s.len() == 3 && (100..=599).contains(&c) => {
+                Err(format!("{c} is outside 200-499"))
+            }
+            _ => Err(format!("{s:?} is not a 3-digit HTTP code")),
+        }
+    };
+    if let Some((lo, hi)) = matcher.split_once('-') {
+        let (lo, hi) = (code(lo)?, code(hi)?);
+        if lo > hi {
+            return Err(format!("the range {lo}-{hi} is backwards"));
+        }
+        return Ok(());
+    }
+    for part in matcher.split(',') {
+        code(part)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,502 @@
+//! The per-environment configuration file (`envs/<env>.toml`) and everything
+//! needed to trust it.
+//!
+//! This module exists so that a bad configuration fails *here*, before a single
+//! AWS call is made, with a message that points at the line to fix. A typo that
+//! only surfaces as an AWS error halfway through a deployment (the stack this
+//! tool replaces once shipped `region = "eu-centra1-1"`) leaves resources
+//! half-created and costs far more time than a precise error up front.
+//!
+//! Loading is done in layers, each producing its own kind of [`ConfigError`]:
+//!
+//! 1. syntax: the text must be TOML ([`ConfigError::Parse`]);
+//! 2. shape: known keys only, the right types, required keys present
+//!    ([`ConfigError::Parse`]);
+//! 3. meaning: every value within what AWS accepts, checked all at once so a
+//!    person fixes the file in one pass ([`ConfigError::Invalid`]).
+//!
+//! Numbers are first read as `i64` so that `port = 70000` or
+//! `desired_count = -1` are reported as validation problems that say what is
+//! allowed, instead of as serde overflow errors. Positions come from a second,
+//! span-preserving parse of the same text with `toml_edit`.
+//!
+//! This file holds what the rest of the crate uses: the validated types, their
+//! defaults, the errors and the entry points. The work behind them is split by
+//! the kind of knowledge it needs:
+//!
+//! - `schema`: the file as written, before any check;
+//! - `locate`: where a key sits in the text, and parse errors reworded for a
+//!   person;
+//! - `validate`: every rule a value must follow, turning the raw file into a
+//!   [`Config`];
+//! - `formats`: the hand-parsed syntaxes of single values (names, image
+//!   references, ARNs, URLs, matchers);
+//! - `limits`: what AWS accepts (regions, Fargate sizes, log retention
+//!   periods), and the resource name suffixes with their length limits.
+//!
+//! The naming rule of every AWS resource (`{project}-{environment}-{suffix}`)
+//! lives here too, because the length limits of those names are what bound
+//! the length of `project` and `environment`. The constants in [`suffix`] are
+//! the only spelling of each suffix: [`crate::names`] builds the names from
+//! them, and validation checks them through [`RESOURCE_SUFFIXES`].
+
+mod formats;
+mod limits;
+mod locate;
+mod schema;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use formats::check_image_reference;
+pub use limits::{
+    fargate_memory_options, suffix, AWS_REGIONS, FARGATE_CPU_UNITS, LOG_RETENTION_DAYS,
+    RESOURCE_SUFFIXES,
+};
+
+use locate::{check_table_shapes, describe_shape_error, describe_syntax_error, Locator};
+use schema::RawConfig;
+
+// ---------------------------------------------------------------------------
+// Public configuration types
+// ---------------------------------------------------------------------------
+
+/// A validated environment configuration: one `envs/<env>.toml` file.
+///
+/// Obtain it through [`Config::load`] or [`Config::from_toml_str`]; those
+/// guarantee every value is acceptable to AWS. The serde derives exist for
+/// round-tripping (state files, `--print-config`); deserializing directly does
+/// not validate, so call [`Config::validate`] on such a value.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Project name, the first part of every resource name.
+    pub project: String,
+    /// Environment name (`dev`, `prod`, ...), the second part of every
+    /// resource name.
+    pub environment: String,
+    /// AWS region to deploy into, e.g. `eu-central-1`.
+    pub region: String,
+    /// Endpoint of a local AWS emulator; `None` talks to real AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+    /// The application container.
+    pub container: ContainerConfig,
+    /// Fargate task size.
+    #[serde(default)]
+    pub task: TaskConfig,
+    /// ECS service and its rolling deployment.
+    #[serde(default)]
+    pub service: ServiceConfig,
+    /// Application Load Balancer listener and target group.
+    #[serde(default)]
+    pub load_balancer: LoadBalancerConfig,
+    /// Target group health check.
+    #[serde(default)]
+    pub health_check: HealthCheckConfig,
+    /// CloudWatch Logs.
+    #[serde(default)]
+    pub logs: LogsConfig,
+    /// ECR repository settings.
+    #[serde(default)]
+    pub ecr: EcrConfig,
+    /// How long to wait on AWS.
+    #[serde(default)]
+    pub timeouts: TimeoutsConfig,
+}
+
+/// The `[container]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerConfig {
+    /// Image reference, `[registry[:port]/]path[:tag][@sha256:digest]`.
+    pub image: String,
+    /// Port the container listens on (default 5000).
+    #[serde(default = "default_container_port")]
+    pub port: u16,
+    /// Plain environment variables, by name.
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    /// Secret environment variables: name to the ARN of an SSM parameter or a
+    /// Secrets Manager secret, resolved by ECS at task start.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// Default of [`ContainerConfig::port`]; Flask's usual port.
+pub const DEFAULT_CONTAINER_PORT: u16 = 5000;
+
+fn default_container_port() -> u16 {
+    DEFAULT_CONTAINER_PORT
+}
+
+/// The `[task]` table: Fargate CPU units and memory (MiB).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TaskConfig {
+    /// CPU units; 1024 is one vCPU.
+    pub cpu: u32,
+    /// Memory in MiB; must be a Fargate combination with `cpu`.
+    pub memory: u32,
+}
+
+impl Default for TaskConfig {
+    fn default() -> Self {
+        TaskConfig {
+            cpu: 256,
+            memory: 512,
+        }
+    }
+}
+
+/// The `[service]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceConfig {
+    /// Number of tasks to keep running.
+    pub desired_count: u32,
+    /// Lower bound of running tasks during a deployment, in percent.
+    pub min_healthy_percent: u32,
+    /// Upper bound of running tasks during a deployment, in percent.
+    pub max_percent: u32,
+    /// Seconds ECS ignores failing load balancer health checks of a new task.
+    pub health_check_grace_seconds: u32,
+    /// Deployment circuit breaker with automatic rollback.
+    pub circuit_breaker: bool,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            desired_count: 2,
+            min_healthy_percent: 100,
+            max_percent: 200,
+            health_check_grace_seconds: 60,
+            circuit_breaker: true,
+        }
+    }
+}
+
+/// The `[load_balancer]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoadBalancerConfig {
+    /// Listener port.
+    pub port: u16,
+    /// Seconds the target group drains a deregistered task.
+    pub deregistration_delay_seconds: u32,
+}
+
+impl Default for LoadBalancerConfig {
+    fn default() -> Self {
+        LoadBalancerConfig {
+            port: 80,
+            deregistration_delay_seconds: 30,
+        }
+    }
+}
+
+/// The `[health_check]` table: the target group's HTTP health check.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthCheckConfig {
+    /// Request path, starting with `/`.
+    pub path: String,
+    /// Seconds between checks.
+    pub interval_seconds: u32,
+    /// Seconds before a check counts as failed; below `interval_seconds`.
+    pub timeout_seconds: u32,
+    /// Consecutive successes before a target is healthy.
+    pub healthy_threshold: u32,
+    /// Consecutive failures before a target is unhealthy.
+    pub unhealthy_threshold: u32,
+    /// Successful HTTP codes: `"200"`, `"200,302"` or `"200-299"`.
+    pub matcher: String,
+}
+
+impl Default for HealthCheckConfig {
+    fn default() -> Self {
+        HealthCheckConfig {
+            path: "/".to_string(),
+            interval_seconds: 30,
+            timeout_seconds: 5,
+            healthy_threshold: 2,
+            unhealthy_threshold: 2,
+            matcher: "200".to_string(),
+        }
+    }
+}
+
+/// The `[logs]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogsConfig {
+    /// Log group retention; one of [`LOG_RETENTION_DAYS`].
+    pub retention_days: u32,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        LogsConfig { retention_days: 30 }
+    }
+}
+
+/// The `[ecr]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EcrConfig {
+    /// Scan images for vulnerabilities when pushed.
+    pub scan_on_push: bool,
+    /// Forbid overwriting a tag.
+    pub immutable_tags: bool,
+    /// The lifecycle policy keeps the last N images.
+    pub keep_images: u32,
+}
+
+impl Default for EcrConfig {
+    fn default() -> Self {
+        EcrConfig {
+            scan_on_push: true,
+            immutable_tags: false,
+            keep_images: 30,
+        }
+    }
+}
+
+/// The `[timeouts]` table: time budgets, in seconds, for waiting on AWS.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeoutsConfig {
+    /// Waiting for a new IAM role to be usable by ECS.
+    pub iam_propagation: u32,
+    /// Waiting for ENIs to detach before a security group can be deleted.
+    pub resource_release: u32,
+    /// Waiting for the ECS rollout to finish.
+    pub deployment: u32,
+}
+
+impl Default for TimeoutsConfig {
+    fn default() -> Self {
+        TimeoutsConfig {
+            iam_propagation: 240,
+            resource_release: 1200,
+            deployment: 900,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// Why a configuration could not be loaded.
+///
+/// The `Display` text is meant to be shown to a person as is, and is kept
+/// stable (it is snapshot-tested): compiler-style `path:line:column:` prefixes
+/// so editors and terminals can jump to the spot.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read (missing, unreadable, not UTF-8). For a
+    /// missing file the message also lists the `.toml` files that do exist
+    /// next to it.
+    #[error("{}", display_read(path, error))]
+    Read {
+        /// The file that was asked for.
+        path: PathBuf,
+        /// The underlying I/O error. Not a `source`: the message already says it, and a cause
+        /// chain printed on one line would say it twice.
+        error: std::io::Error,
+    },
+    /// The text is not TOML, or does not have the expected shape: an unknown
+    /// key, a wrong type, a missing required key.
+    #[error("{}", display_parse(path, message))]
+    Parse {
+        /// The file (or origin given to [`Config::from_toml_str`]).
+        path: PathBuf,
+        /// `line:column: description` (the location is left out only when
+        /// unknown), possibly followed by an excerpt of the offending line.
+        message: String,
+    },
+    /// The file is well-formed but some values are not acceptable. Every
+    /// problem is listed, in file order.
+    #[error("{}", display_invalid(path, problems))]
+    Invalid {
+        /// The file (or origin given to [`Config::from_toml_str`]).
+        path: PathBuf,
+        /// All problems found, sorted by position.
+        problems: Vec<Problem>,
+    },
+}
+
+/// One unacceptable value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted path of the key, like `task.memory` or
+    /// `container.environment.FLASK_APP`.
+    pub key: String,
+    /// 1-based line of the value (of the key, for a problem with a key's
+    /// name such as an environment variable's; of the closest related key
+    /// when the value was left to its default); `None` when not known, as
+    /// from [`Config::validate`].
+    pub line: Option<usize>,
+    /// 1-based column (in characters) matching `line`.
+    pub column: Option<usize>,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    /// `line:column: key: message`, or `key: message` when not located.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let (Some(line), Some(column)) = (self.line, self.column) {
+            write!(f, "{line}:{column}: ")?;
+        }
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Joins a path and a message that may begin with `line:column:`, the way
+/// compilers do (`file:3:10: ...` but `file: ...`).
+fn with_path(path: &Path, located: &str) -> String {
+    let sep = if located.starts_with(|c: char| c.is_ascii_digit()) {
+        ":"
+    } else {
+        ": "
+    };
+    format!("{}{sep}{located}", path.display())
+}
+
+fn display_read(path: &Path, source: &std::io::Error) -> String {
+    let mut out = format!("cannot read {}: {source}", path.display());
+    if source.kind() == std::io::ErrorKind::NotFound {
+        if let Some(hint) = not_found_hint(path) {
+            out.push_str("\n  hint: ");
+            out.push_str(&hint);
+        }
+    }
+    out
+}
+
+/// Lists the configurations that do exist next to a missing one, because the
+/// usual cause is a mistyped environment name.
+///
+/// This runs when the error is displayed, not when it is created, because the
+/// `Read` variant carries only the path; the listing is sorted so the text is
+/// stable for a given directory.
+fn not_found_hint(path: &Path) -> Option<String> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Some(format!(
+                "directory {} does not exist here; run deployer from the directory that holds \
+                 it, or name the file with --config PATH",
+                dir.display()
+            ));
+        }
+        Err(_) => return None,
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return Some(format!("{} has no .toml files", dir.display()));
+    }
+    let wanted = path.file_name()?.to_string_lossy().into_owned();
+    let listing = format!(".toml files in {}: {}", dir.display(), names.join(", "));
+    let closest = names
+        .iter()
+        .map(|n| (strsim::damerau_levenshtein(n, &wanted), n))
+        .min()
+        .filter(|(d, _)| *d <= 2);
+    Some(match closest {
+        Some((_, name)) => format!("did you mean {}? ({listing})", dir.join(name).display()),
+        None => listing,
+    })
+}
+
+fn display_parse(path: &Path, message: &str) -> String {
+    with_path(path, message)
+}
+
+fn display_invalid(path: &Path, problems: &[Problem]) -> String {
+    match problems {
+        [] => format!("{}: invalid configuration", path.display()),
+        [one] => with_path(path, &one.to_string()),
+        many => {
+            let mut out = format!("{}: {} problems:", path.display(), many.len());
+            for p in many {
+                out.push_str("\n  ");
+                out.push_str(&with_path(path, &p.to_string()));
+            }
+            out
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------
+
+impl Config {
+    /// Reads, parses and validates a file. Never touches the network.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        Self::from_toml_str(&text, path)
+    }
+
+    /// Same as [`Config::load`] from a string; `origin` is the path used in
+    /// messages.
+    pub fn from_toml_str(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        // Editors on Windows may save a BOM, which TOML does not allow.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let parse_error = |message: String| ConfigError::Parse {
+            path: origin.to_path_buf(),
+            message,
+        };
+
+        let doc = toml_edit::ImDocument::parse(text)
+            .map_err(|e| parse_error(describe_syntax_error(text, e.message(), e.span())))?;
+        let locator = Locator::new(text, &doc);
+        if let Some(message) = check_table_shapes(&locator, &doc) {
+            return Err(parse_error(message));
+        }
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| parse_error(describe_shape_error(&locator, e.message(), e.span())))?;
+
+        validate::check(&raw, Some(&locator)).map_err(|problems| ConfigError::Invalid {
+            path: origin.to_path_buf(),
+            problems,
+        })
+    }
+
+    /// Checks a `Config` that did not come from [`Config::load`] (built in
+    /// code or deserialized directly) against the same rules. The problems
+    /// carry no line or column.
+    pub fn validate(&self) -> Result<(), Vec<Problem>> {
+        validate::check(&RawConfig::from(self), None).map(|_| ())
+    }
+
+    /// `{project}-{environment}-{suffix}`, the naming rule of every AWS
+    /// resource. Use the constants in [`suffix`].
+    pub fn resource_name(&self, suffix: &str) -> String {
+        format!("{}-{}-{}", self.project, self.environment, suffix)
+    }
+}

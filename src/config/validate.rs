@@ -1,0 +1,551 @@
+//! Every rule a configuration value must follow, and the conversion of the
+//! file as written into the public types.
+//!
+//! Checking and converting are one walk over the file, so a value can only
+//! reach a [`Config`] through the check that guards it. The walk never stops
+//! at the first problem: it records each one where it was found and goes on,
+//! because a person fixing a file wants the whole list in one pass.
+
+use super::formats::{
+    check_endpoint_url, check_image_reference, check_matcher, check_secret_arn, is_env_var_name,
+    name_error, sanitize_name, ENV_NAME_RULE,
+};
+use super::limits::{
+    fargate_memory_options, suffix, AWS_REGIONS, FARGATE_CPU_UNITS, LOG_RETENTION_DAYS,
+    RESOURCE_SUFFIXES,
+};
+use super::locate::{dotted, join_or, Locator};
+use super::schema::{Int, RawConfig, RawContainer, RawHealthCheck, RawService, RawTask};
+use super::{
+    Config, ContainerConfig, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig, Problem,
+    ServiceConfig, TaskConfig, TimeoutsConfig,
+};
+
+/// Checks every value of `raw` and converts it to the public types, or returns
+/// every problem found, in file order. `locator` places each problem in the
+/// text; without one (a `Config` built in code) problems carry no position.
+pub(super) fn check(
+    raw: &RawConfig,
+    locator: Option<&Locator<'_>>,
+) -> Result<Config, Vec<Problem>> {
+    let mut validator = Validator {
+        locator,
+        problems: Vec::new(),
+    };
+    let config = build(raw, &mut validator);
+    if validator.problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(validator.into_sorted())
+    }
+}
+
+struct Validator<'a> {
+    locator: Option<&'a Locator<'a>>,
+    problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    fn push_at(&mut self, key: &[&str], pos: Option<(usize, usize)>, message: String) {
+        self.problems.push(Problem {
+            key: dotted(key),
+            line: pos.map(|p| p.0),
+            column: pos.map(|p| p.1),
+            message,
+        });
+    }
+
+    /// A problem with a value, located at the value.
+    fn push(&mut self, key: &[&str], message: String) {
+        let pos = self.locator.and_then(|l| l.value_pos(key));
+        self.push_at(key, pos, message);
+    }
+
+    /// A problem with a value, located at the first of `at` that is written
+    /// in the file (for a value left to its default, the related key that
+    /// made it wrong).
+    fn push_near(&mut self, key: &[&str], at: &[&[&str]], message: String) {
+        let pos = self.locator.and_then(|l| {
+            at.iter()
+                .find(|p| l.find(p).is_some())
+                .and_then(|p| l.value_pos(p))
+                .or_else(|| l.value_pos(key))
+        });
+        self.push_at(key, pos, message);
+    }
+
+    /// A problem with a key's name, located at the key.
+    fn push_key(&mut self, key: &[&str], message: String) {
+        let pos = self
+            .locator
+            .and_then(|l| l.key_pos(key).or_else(|| l.value_pos(key)));
+        self.push_at(key, pos, message);
+    }
+
+    fn into_sorted(mut self) -> Vec<Problem> {
+        // File order; problems without a position (none when loaded from a
+        // file) go last. The sort is stable, so ties keep check order.
+        self.problems
+            .sort_by_key(|p| (p.line.unwrap_or(usize::MAX), p.column.unwrap_or(0)));
+        self.problems
+    }
+
+    fn in_range(&mut self, key: &[&str], value: Int, lo: i64, hi: i64) -> Option<i64> {
+        let Int(v) = value;
+        if (lo..=hi).contains(&v) {
+            return Some(v);
+        }
+        let allowed = if hi == i64::from(u32::MAX) {
+            if v < lo {
+                format!("must be {lo} or more")
+            } else {
+                format!("must be at most {hi}")
+            }
+        } else {
+            format!("allowed {lo}-{hi}")
+        };
+        self.push(key, format!("{v} is out of range; {allowed}"));
+        None
+    }
+
+    /// A `u32` in `lo..=hi`; 0 after recording a problem (the result is then
+    /// discarded with the rest of the config).
+    fn u32_in(&mut self, key: &[&str], value: Int, lo: u32, hi: u32) -> u32 {
+        self.in_range(key, value, lo.into(), hi.into())
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(0)
+    }
+
+    fn port(&mut self, key: &[&str], value: Int) -> u16 {
+        match u16::try_from(value.0) {
+            Ok(p) if p != 0 => p,
+            _ => {
+                self.push(
+                    key,
+                    format!("{} is not a valid port; ports 1-65535", value.0),
+                );
+                0
+            }
+        }
+    }
+
+    fn name(&mut self, key: &[&str], value: &str) -> bool {
+        match name_error(value) {
+            None => true,
+            Some(why) => {
+                let mut msg = format!(
+                    "{value:?} {why}; use lowercase letters, digits and single hyphens, starting with a letter"
+                );
+                let fixed = sanitize_name(value);
+                if fixed != value && name_error(&fixed).is_none() {
+                    msg.push_str(&format!(" (did you mean {fixed:?}?)"));
+                }
+                self.push(key, msg);
+                false
+            }
+        }
+    }
+}
+
+fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
+    let project_ok = v.name(&["project"], &raw.project);
+    let environment_ok = v.name(&["environment"], &raw.environment);
+    if project_ok && environment_ok {
+        check_derived_names(v, &raw.project, &raw.environment);
+    }
+
+    if let Some(message) = region_error(&raw.region) {
+        v.push(&["region"], message);
+    }
+    if let Some(url) = &raw.endpoint_url {
+        if let Err(why) = check_endpoint_url(url) {
+            let with_scheme = format!("http://{url}");
+            let message = if !url.contains("://") && check_endpoint_url(&with_scheme).is_ok() {
+                format!("{url:?} {why} (did you mean {with_scheme:?}?)")
+            } else {
+                format!("{url:?} {why}; expected a URL like \"http://127.0.0.1:5000\"")
+            };
+            v.push(&["endpoint_url"], message);
+        }
+    }
+
+    let container = build_container(&raw.container, v);
+    let task = build_task(&raw.task, v);
+    let service = build_service(&raw.service, v);
+
+    let lb = &raw.load_balancer;
+    let load_balancer = LoadBalancerConfig {
+        port: v.port(&["load_balancer", "port"], lb.port),
+        deregistration_delay_seconds: v.u32_in(
+            &["load_balancer", "deregistration_delay_seconds"],
+            lb.deregistration_delay_seconds,
+            0,
+            3600,
+        ),
+    };
+
+    let health_check = build_health_check(&raw.health_check, v);
+
+    let retention = raw.logs.retention_days.0;
+    let retention_ok = u32::try_from(retention)
+        .ok()
+        .filter(|d| LOG_RETENTION_DAYS.contains(d));
+    if retention_ok.is_none() {
+        let allowed: Vec<String> = LOG_RETENTION_DAYS.iter().map(u32::to_string).collect();
+        v.push(
+            &["logs", "retention_days"],
+            format!(
+                "{retention} is not a CloudWatch Logs retention period; allowed {}",
+                join_or(&allowed)
+            ),
+        );
+    }
+    let logs = LogsConfig {
+        retention_days: retention_ok.unwrap_or(0),
+    };
+
+    let ecr = EcrConfig {
+        scan_on_push: raw.ecr.scan_on_push,
+        immutable_tags: raw.ecr.immutable_tags,
+        keep_images: v.u32_in(&["ecr", "keep_images"], raw.ecr.keep_images, 1, 1000),
+    };
+
+    let t = &raw.timeouts;
+    let timeouts = TimeoutsConfig {
+        iam_propagation: v.u32_in(&["timeouts", "iam_propagation"], t.iam_propagation, 1, 3600),
+        resource_release: v.u32_in(
+            &["timeouts", "resource_release"],
+            t.resource_release,
+            1,
+            7200,
+        ),
+        deployment: v.u32_in(&["timeouts", "deployment"], t.deployment, 1, 86400),
+    };
+
+    Config {
+        project: raw.project.clone(),
+        environment: raw.environment.clone(),
+        region: raw.region.clone(),
+        endpoint_url: raw.endpoint_url.clone(),
+        container,
+        task,
+        service,
+        load_balancer,
+        health_check,
+        logs,
+        ecr,
+        timeouts,
+    }
+}
+
+fn build_container(c: &RawContainer, v: &mut Validator<'_>) -> ContainerConfig {
+    if let Err(why) = check_image_reference(&c.image) {
+        v.push(
+            &["container", "image"],
+            format!(
+                "{:?} is not a valid image reference: {why}; expected [registry[:port]/]name[:tag][@sha256:digest], like \"nginx:1.27\"",
+                c.image
+            ),
+        );
+    }
+    let port = v.port(&["container", "port"], c.port);
+
+    for name in c.environment.keys() {
+        if !is_env_var_name(name) {
+            v.push_key(
+                &["container", "environment", name],
+                format!("{name:?} {ENV_NAME_RULE}"),
+            );
+        }
+    }
+    for (name, arn) in &c.secrets {
+        if !is_env_var_name(name) {
+            v.push_key(
+                &["container", "secrets", name],
+                format!("{name:?} {ENV_NAME_RULE}"),
+            );
+        }
+        if c.environment.contains_key(name) {
+            v.push_key(
+                &["container", "secrets", name],
+                format!("{name:?} is also set in [container.environment]; a variable is either plain or secret, not both"),
+            );
+        }
+        if let Err(why) = check_secret_arn(arn) {
+            v.push(
+                &["container", "secrets", name],
+                format!(
+                    "{arn:?} is not an SSM parameter or Secrets Manager secret ARN: {why}; expected arn:aws:ssm:REGION:ACCOUNT:parameter/NAME or arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME"
+                ),
+            );
+        }
+    }
+
+    ContainerConfig {
+        image: c.image.clone(),
+        port,
+        environment: c.environment.clone(),
+        secrets: c.secrets.clone(),
+    }
+}
+
+fn build_task(t: &RawTask, v: &mut Validator<'_>) -> TaskConfig {
+    let (Int(cpu), Int(memory)) = (t.cpu, t.memory);
+    let cpu_list: Vec<String> = FARGATE_CPU_UNITS.iter().map(u32::to_string).collect();
+    let options = u32::try_from(cpu).ok().and_then(fargate_memory_options);
+    let Some(options) = options else {
+        let mut msg = format!(
+            "{cpu} is not a Fargate CPU value; allowed {} (1024 = 1 vCPU)",
+            join_or(&cpu_list)
+        );
+        // People often write vCPUs where CPU units are expected.
+        if let Some(units) = [1, 2, 4, 8, 16].contains(&cpu).then(|| cpu * 1024) {
+            msg.push_str(&format!("; did you mean {units}?"));
+        }
+        v.push(&["task", "cpu"], msg);
+        return TaskConfig { cpu: 0, memory: 0 };
+    };
+    let memory_ok = u32::try_from(memory).ok().filter(|m| options.contains(m));
+    if memory_ok.is_none() {
+        let mut msg = format!(
+            "{memory} is not valid with cpu {cpu}; Fargate allows memory {} with cpu {cpu}",
+            describe_memory(&options)
+        );
+        let other_cpus: Vec<String> = FARGATE_CPU_UNITS
+            .iter()
+            .filter(|c| {
+                fargate_memory_options(**c)
+                    .is_some_and(|m| u32::try_from(memory).is_ok_and(|x| m.contains(&x)))
+            })
+            .map(u32::to_string)
+            .collect();
+        if !other_cpus.is_empty() {
+            msg.push_str(&format!(
+                ", or memory {memory} with cpu {}",
+                join_or(&other_cpus)
+            ));
+        } else if (1..=120).contains(&memory) {
+            msg.push_str(" (memory is in MiB: 1 GB = 1024)");
+        }
+        v.push_near(
+            &["task", "memory"],
+            &[&["task", "memory"], &["task", "cpu"]],
+            msg,
+        );
+    }
+    TaskConfig {
+        cpu: u32::try_from(cpu).unwrap_or(0),
+        memory: memory_ok.unwrap_or(0),
+    }
+}
+
+/// `512, 1024 or 2048`, or `8192 to 30720 in steps of 1024` for long lists.
+fn describe_memory(options: &[u32]) -> String {
+    if options.len() <= 4 {
+        let items: Vec<String> = options.iter().map(u32::to_string).collect();
+        return join_or(&items);
+    }
+    let step = options[1] - options[0];
+    format!(
+        "{} to {} in steps of {step}",
+        options[0],
+        options[options.len() - 1]
+    )
+}
+
+fn build_service(s: &RawService, v: &mut Validator<'_>) -> ServiceConfig {
+    let desired_count = v.u32_in(&["service", "desired_count"], s.desired_count, 0, u32::MAX);
+    let min = v.in_range(
+        &["service", "min_healthy_percent"],
+        s.min_healthy_percent,
+        0,
+        100,
+    );
+    let max = v.in_range(&["service", "max_percent"], s.max_percent, 100, 400);
+    // Implied by the two ranges today; kept so the rule survives if a range
+    // is ever widened.
+    if let (Some(min), Some(max)) = (min, max) {
+        if max < min {
+            v.push(
+                &["service", "max_percent"],
+                format!("{max} is below min_healthy_percent ({min}); it must be at least that"),
+            );
+        }
+    }
+    ServiceConfig {
+        desired_count,
+        min_healthy_percent: min.and_then(|x| u32::try_from(x).ok()).unwrap_or(0),
+        max_percent: max.and_then(|x| u32::try_from(x).ok()).unwrap_or(0),
+        health_check_grace_seconds: v.u32_in(
+            &["service", "health_check_grace_seconds"],
+            s.health_check_grace_seconds,
+            0,
+            2_147_483_647,
+        ),
+        circuit_breaker: s.circuit_breaker,
+    }
+}
+
+fn build_health_check(h: &RawHealthCheck, v: &mut Validator<'_>) -> HealthCheckConfig {
+    let path_problem = if !h.path.starts_with('/') {
+        Some("must start with \"/\"")
+    } else if h.path.chars().count() > 1024 {
+        Some("is longer than 1024 characters")
+    } else if h.path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("must not contain spaces or control characters")
+    } else {
+        None
+    };
+    if let Some(why) = path_problem {
+        let shown = if h.path.chars().count() > 60 {
+            format!("{:?}...", h.path.chars().take(60).collect::<String>())
+        } else {
+            format!("{:?}", h.path)
+        };
+        let hint = if h.path.starts_with('/') {
+            String::new()
+        } else {
+            format!(" (did you mean \"/{}\"?)", h.path)
+        };
+        v.push(&["health_check", "path"], format!("{shown} {why}{hint}"));
+    }
+
+    let interval = v.in_range(
+        &["health_check", "interval_seconds"],
+        h.interval_seconds,
+        5,
+        300,
+    );
+    let timeout = v.in_range(
+        &["health_check", "timeout_seconds"],
+        h.timeout_seconds,
+        2,
+        120,
+    );
+    if let (Some(interval), Some(timeout)) = (interval, timeout) {
+        if timeout >= interval {
+            v.push_near(
+                &["health_check", "timeout_seconds"],
+                &[
+                    &["health_check", "timeout_seconds"],
+                    &["health_check", "interval_seconds"],
+                ],
+                format!("{timeout} must be less than interval_seconds ({interval})"),
+            );
+        }
+    }
+    let healthy = v.u32_in(
+        &["health_check", "healthy_threshold"],
+        h.healthy_threshold,
+        2,
+        10,
+    );
+    let unhealthy = v.u32_in(
+        &["health_check", "unhealthy_threshold"],
+        h.unhealthy_threshold,
+        2,
+        10,
+    );
+    if let Err(why) = check_matcher(&h.matcher) {
+        v.push(
+            &["health_check", "matcher"],
+            format!(
+                "{:?} is not a valid matcher ({why}); use codes 200-499 like \"200\", \"200,302\" or \"200-299\"",
+                h.matcher
+            ),
+        );
+    }
+    HealthCheckConfig {
+        path: h.path.clone(),
+        interval_seconds: interval.and_then(|x| u32::try_from(x).ok()).unwrap_or(0),
+        timeout_seconds: timeout.and_then(|x| u32::try_from(x).ok()).unwrap_or(0),
+        healthy_threshold: healthy,
+        unhealthy_threshold: unhealthy,
+        matcher: h.matcher.clone(),
+    }
+}
+
+/// One problem on `project` for the most constraining derived name, because
+/// several "name too long" messages for one cause would bury the fix.
+fn check_derived_names(v: &mut Validator<'_>, project: &str, environment: &str) {
+    let prefix = format!("{project}-{environment}");
+    let worst = RESOURCE_SUFFIXES
+        .iter()
+        .map(|(suffix, what, max)| (format!("{prefix}-{suffix}"), *what, *max))
+        .filter(|(name, _, max)| name.len() > *max)
+        .max_by_key(|(name, _, max)| (name.len() - max, std::cmp::Reverse(*max)));
+    if let Some((name, what, max)) = worst {
+        let budget = RESOURCE_SUFFIXES
+            .iter()
+            .map(|(suffix, _, max)| max - suffix.len() - 2)
+            .min()
+            .unwrap_or(0);
+        v.push(
+            &["project"],
+            format!(
+                "{project:?} is too long: with environment {environment:?} the {what} name {name:?} has {} characters, and AWS allows at most {max}; project and environment together may have at most {budget} characters",
+                name.len()
+            ),
+        );
+    }
+    // Elastic Load Balancing reserves the prefix for internal load balancers.
+    if prefix.starts_with("internal-") {
+        v.push(
+            &["project"],
+            format!(
+                "{project:?} would name the load balancer \"{prefix}-{}\", but AWS reserves the \"internal-\" prefix; choose another project name",
+                suffix::ALB
+            ),
+        );
+    }
+}
+
+/// Why `region` is not an AWS region, and which one was probably meant.
+pub(super) fn region_error(region: &str) -> Option<String> {
+    if AWS_REGIONS.contains(&region) {
+        return None;
+    }
+    let normalized = region.trim().to_ascii_lowercase();
+    let base = format!("{region:?} is not an AWS region");
+    if AWS_REGIONS.contains(&normalized.as_str()) {
+        return Some(format!("{base}; did you mean {normalized:?}?"));
+    }
+    // "eu-central-1a" is an availability zone of "eu-central-1".
+    if let Some(zone_region) = normalized
+        .strip_suffix(|c: char| c.is_ascii_lowercase())
+        .filter(|r| AWS_REGIONS.contains(r))
+    {
+        return Some(format!(
+            "{region:?} is an availability zone, not a region; did you mean {zone_region:?}?"
+        ));
+    }
+    let distances: Vec<(usize, &str)> = AWS_REGIONS
+        .iter()
+        .map(|r| (strsim::damerau_levenshtein(&normalized, r), *r))
+        .collect();
+    let best = distances
+        .iter()
+        .map(|(d, _)| *d)
+        .min()
+        .unwrap_or(usize::MAX);
+    if best <= 3 {
+        let nearest: Vec<String> = distances
+            .iter()
+            .filter(|(d, _)| *d == best)
+            .map(|(_, r)| format!("{r:?}"))
+            .collect();
+        return Some(format!("{base}; did you mean {}?", join_or(&nearest)));
+    }
+    let prefix = normalized.split('-').next().unwrap_or("");
+    let same_prefix: Vec<&str> = AWS_REGIONS
+        .iter()
+        .copied()
+        .filter(|r| r.split('-').next() == Some(prefix))
+        .collect();
+    let listed = if same_prefix.is_empty() {
+        AWS_REGIONS
+    } else {
+        &same_prefix
+    };
+    Some(format!("{base}; AWS regions are: {}", listed.join(", ")))
+}
