@@ -114,3 +114,20 @@ impl Resource for Cluster {
         facts.cluster_arn = Some(live.arn.clone());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_is_always_empty_as_a_cluster_has_nothing_to_configure() {
+        let live = Live {
+            name: "app-dev".into(),
+            arn: "arn:aws:ecs:eu-west-1:123456789012:cluster/app-dev".into(),
+            tags: vec![("Owner".into(), "someone-else".into())],
+        };
+        assert_eq!(Cluster::diff(&live, &"app-dev".to_owned()), []);
+        // Not even a name that differs: the cluster is found by the desired name.
+        assert_eq!(Cluster::diff(&live, &"other".to_owned()), []);
+    }
+}

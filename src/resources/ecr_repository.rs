@@ -310,31 +310,119 @@ impl Resource for EcrRepository {
 mod tests {
     use super::*;
 
-    #[test]
-    fn lifecycle_policy_is_compared_as_json_not_text() {
-        let desired = Desired {
-            name: "r".into(),
+    fn live() -> Live {
+        Live {
+            name: "app-dev".into(),
+            arn: "arn:aws:ecr:eu-west-1:123456789012:repository/app-dev".into(),
+            uri: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app-dev".into(),
+            scan_on_push: true,
+            immutable_tags: false,
+            lifecycle_policy: Some(lifecycle_policy(30)),
+        }
+    }
+
+    fn desired() -> Desired {
+        Desired {
+            name: "app-dev".into(),
             scan_on_push: true,
             immutable_tags: false,
             lifecycle_policy: lifecycle_policy(30),
-        };
+        }
+    }
+
+    fn change(field: &str, old: &str, new: &str) -> Change {
+        Change {
+            field: field.into(),
+            old: old.into(),
+            new: new.into(),
+        }
+    }
+
+    #[test]
+    fn same_repository_is_no_change() {
+        assert_eq!(
+            EcrRepository::diff(&live(), &desired()),
+            Vec::<Change>::new()
+        );
+    }
+
+    #[test]
+    fn lifecycle_policy_is_compared_as_json_not_text() {
         // AWS may hand back the same policy with other spacing and key order.
-        let text = serde_json::to_string_pretty(&lifecycle_policy(30)).unwrap();
-        let live = Live {
-            name: "r".into(),
-            arn: "a".into(),
-            uri: "u".into(),
-            scan_on_push: true,
-            immutable_tags: false,
-            lifecycle_policy: Some(serde_json::from_str(&text).unwrap()),
+        let text = r#"{ "rules": [ {
+            "action": { "type": "expire" },
+            "selection": { "countNumber": 30, "tagStatus": "any", "countType": "imageCountMoreThan" },
+            "description": "keep the last 30 images",
+            "rulePriority": 1
+        } ] }"#;
+        let found = Live {
+            lifecycle_policy: Some(serde_json::from_str(text).unwrap()),
+            ..live()
         };
-        assert!(EcrRepository::diff(&live, &desired).is_empty());
+        assert_ne!(found.lifecycle_policy.as_ref().unwrap().to_string(), text);
+        assert_eq!(
+            EcrRepository::diff(&found, &desired()),
+            Vec::<Change>::new()
+        );
+    }
+
+    #[test]
+    fn scan_on_push_change_shows_plain_booleans() {
+        let found = Live {
+            scan_on_push: false,
+            ..live()
+        };
+        assert_eq!(
+            EcrRepository::diff(&found, &desired()),
+            [change("scan_on_push", "false", "true")]
+        );
+    }
+
+    #[test]
+    fn tag_mutability_change_shows_plain_booleans() {
+        let wanted = Desired {
+            immutable_tags: true,
+            ..desired()
+        };
+        assert_eq!(
+            EcrRepository::diff(&live(), &wanted),
+            [change("immutable_tags", "false", "true")]
+        );
+    }
+
+    #[test]
+    fn lifecycle_policy_change_shows_both_policies_as_compact_json() {
         let fewer = Desired {
             lifecycle_policy: lifecycle_policy(10),
-            ..desired
+            ..desired()
         };
-        let changes = EcrRepository::diff(&live, &fewer);
-        assert_eq!(changes.len(), 1);
-        assert_eq!(changes[0].field, "lifecycle_policy");
+        let changes = EcrRepository::diff(&live(), &fewer);
+        assert_eq!(
+            changes,
+            [change(
+                "lifecycle_policy",
+                &lifecycle_policy(30).to_string(),
+                &lifecycle_policy(10).to_string()
+            )]
+        );
+        assert!(changes[0].old.starts_with(r#"{"rules":[{"#));
+        assert!(changes[0].old.contains(r#""countNumber":30"#));
+        assert!(changes[0].new.contains(r#""countNumber":10"#));
+    }
+
+    #[test]
+    fn missing_lifecycle_policy_shows_as_none() {
+        let found = Live {
+            lifecycle_policy: None,
+            ..live()
+        };
+        assert_eq!(
+            EcrRepository::diff(&found, &desired()),
+            [change(
+                "lifecycle_policy",
+                "(none)",
+                &lifecycle_policy(30).to_string()
+            )]
+        );
     }
 }

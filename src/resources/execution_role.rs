@@ -405,13 +405,64 @@ impl Resource for ExecutionRole {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+
+    const PARAMETER: &str = "arn:aws:ssm:eu-west-1:123456789012:parameter/app/db-password";
+    const SECRET: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/api-key-AbCdEf";
+
+    fn secrets(arns: &[&str]) -> BTreeMap<String, String> {
+        arns.iter()
+            .enumerate()
+            .map(|(i, arn)| (format!("SECRET_{i}"), (*arn).to_owned()))
+            .collect()
+    }
+
+    /// A role as configured, and the same role as AWS reports it.
+    fn role() -> (Live, Desired) {
+        let desired = Desired {
+            name: "app-dev-execution".into(),
+            trust_policy: trust_policy(),
+            attached: BTreeSet::from([managed_policy_arn("eu-west-1")]),
+            secrets_policy: secrets_policy(&secrets(&[PARAMETER, SECRET])),
+        };
+        let live = Live {
+            name: desired.name.clone(),
+            arn: "arn:aws:iam::123456789012:role/app-dev-execution".into(),
+            trust_policy: desired.trust_policy.clone(),
+            attached: desired.attached.clone(),
+            tags: Vec::new(),
+            secrets_policy: desired.secrets_policy.clone(),
+        };
+        (live, desired)
+    }
+
+    fn change(field: &str, old: &str, new: &str) -> Change {
+        Change {
+            field: field.into(),
+            old: old.into(),
+            new: new.into(),
+        }
+    }
+
+    #[test]
+    fn same_role_is_no_change() {
+        let (live, desired) = role();
+        assert_eq!(ExecutionRole::diff(&live, &desired), Vec::<Change>::new());
+    }
 
     #[test]
     fn url_encoded_trust_policy_is_the_same_policy() {
         let encoded = urlencoding::encode(&trust_policy().to_string()).into_owned();
         let parsed = parse_policy_document(&encoded).unwrap();
         assert!(same_policy(&parsed, &trust_policy()));
+        let (live, desired) = role();
+        let found = Live {
+            trust_policy: parsed,
+            ..live
+        };
+        assert_eq!(ExecutionRole::diff(&found, &desired), Vec::<Change>::new());
     }
 
     #[test]
@@ -422,5 +473,178 @@ mod tests {
         let mut other = trust_policy();
         other["Statement"][0]["Principal"]["Service"] = json!("ec2.amazonaws.com");
         assert!(!same_policy(&other, &trust_policy()));
+    }
+
+    #[test]
+    fn trust_policy_with_other_spacing_key_order_and_single_statement_is_no_change() {
+        let text = r#"{
+            "Statement": {
+                "Action": "sts:AssumeRole",
+                "Principal": { "Service": ["ecs-tasks.amazonaws.com"] },
+                "Effect": "Allow",
+                "Sid": ""
+            },
+            "Version": "2012-10-17"
+        }"#;
+        let (live, desired) = role();
+        let found = Live {
+            trust_policy: parse_policy_document(text).unwrap(),
+            ..live
+        };
+        assert_eq!(ExecutionRole::diff(&found, &desired), Vec::<Change>::new());
+    }
+
+    #[test]
+    fn trust_policy_change_shows_both_policies_as_compact_json() {
+        let (live, desired) = role();
+        let mut other = trust_policy();
+        other["Statement"][0]["Principal"]["Service"] = json!("ec2.amazonaws.com");
+        let found = Live {
+            trust_policy: other.clone(),
+            ..live
+        };
+        let changes = ExecutionRole::diff(&found, &desired);
+        assert_eq!(
+            changes,
+            [change(
+                "trust_policy",
+                &other.to_string(),
+                &trust_policy().to_string()
+            )]
+        );
+        assert!(changes[0].old.contains(r#""Service":"ec2.amazonaws.com""#));
+        assert!(!changes[0].old.contains('\n'));
+    }
+
+    #[test]
+    fn missing_managed_policy_is_one_attachment_from_none() {
+        let (live, desired) = role();
+        let found = Live {
+            attached: BTreeSet::new(),
+            ..live
+        };
+        assert_eq!(
+            ExecutionRole::diff(&found, &desired),
+            [change(
+                "attached_policy",
+                "(none)",
+                "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+            )]
+        );
+    }
+
+    #[test]
+    fn policy_attached_by_hand_is_one_attachment_to_none() {
+        let (live, desired) = role();
+        let extra = "arn:aws:iam::aws:policy/AdministratorAccess";
+        let mut attached = live.attached.clone();
+        attached.insert(extra.to_owned());
+        let found = Live { attached, ..live };
+        assert_eq!(
+            ExecutionRole::diff(&found, &desired),
+            [change("attached_policy", extra, "(none)")]
+        );
+    }
+
+    #[test]
+    fn managed_policy_of_another_partition_is_one_attachment_swapped() {
+        let (live, desired) = role();
+        let china = Desired {
+            attached: BTreeSet::from([managed_policy_arn("cn-north-1")]),
+            ..desired
+        };
+        assert_eq!(
+            ExecutionRole::diff(&live, &china),
+            [
+                change(
+                    "attached_policy",
+                    "(none)",
+                    "arn:aws-cn:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+                ),
+                change(
+                    "attached_policy",
+                    "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+                    "(none)"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn secrets_policy_not_there_yet_shows_as_none() {
+        let (live, desired) = role();
+        let found = Live {
+            secrets_policy: None,
+            ..live
+        };
+        let wanted = desired.secrets_policy.clone().unwrap().to_string();
+        assert_eq!(
+            ExecutionRole::diff(&found, &desired),
+            [change("secrets_policy", "(none)", &wanted)]
+        );
+    }
+
+    #[test]
+    fn secrets_policy_left_over_without_secrets_shows_as_removed() {
+        let (live, desired) = role();
+        let wanted = Desired {
+            secrets_policy: secrets_policy(&BTreeMap::new()),
+            ..desired
+        };
+        assert_eq!(wanted.secrets_policy, None);
+        let found = live.secrets_policy.clone().unwrap().to_string();
+        assert_eq!(
+            ExecutionRole::diff(&live, &wanted),
+            [change("secrets_policy", &found, "(none)")]
+        );
+    }
+
+    #[test]
+    fn no_secrets_on_either_side_is_no_change() {
+        let (live, desired) = role();
+        let found = Live {
+            secrets_policy: None,
+            ..live
+        };
+        let wanted = Desired {
+            secrets_policy: None,
+            ..desired
+        };
+        assert_eq!(ExecutionRole::diff(&found, &wanted), Vec::<Change>::new());
+    }
+
+    #[test]
+    fn another_secret_is_one_secrets_policy_change() {
+        let (live, desired) = role();
+        let other = "arn:aws:ssm:eu-west-1:123456789012:parameter/app/other";
+        let wanted = Desired {
+            secrets_policy: secrets_policy(&secrets(&[other, SECRET])),
+            ..desired
+        };
+        let changes = ExecutionRole::diff(&live, &wanted);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].field, "secrets_policy");
+        assert!(changes[0].old.contains(PARAMETER));
+        assert!(changes[0].new.contains(other));
+        assert!(!changes[0].new.contains(PARAMETER));
+    }
+
+    #[test]
+    fn secrets_policy_with_single_resources_and_without_sids_is_no_change() {
+        // The same policy as IAM may hand it back: one-element lists as the element alone, no
+        // statement IDs, keys in another order.
+        let text = format!(
+            r#"{{"Statement":[
+                {{"Resource":"{PARAMETER}","Action":["ssm:GetParameters"],"Effect":"Allow"}},
+                {{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":["{SECRET}"]}}
+            ],"Version":"2012-10-17"}}"#
+        );
+        let (live, desired) = role();
+        let found = Live {
+            secrets_policy: parse_policy_document(&urlencoding::encode(&text)),
+            ..live
+        };
+        assert!(found.secrets_policy.is_some());
+        assert_eq!(ExecutionRole::diff(&found, &desired), Vec::<Change>::new());
     }
 }

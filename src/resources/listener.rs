@@ -189,3 +189,110 @@ impl Resource for Listener {
         facts.listener_arn = Some(live.arn.clone());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TARGET_GROUP: &str =
+        "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/app-dev/1";
+
+    fn live() -> Live {
+        Live {
+            arn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/app-dev/1/2"
+                .into(),
+            port: 80,
+            protocol: "HTTP".into(),
+            forward_to: vec![TARGET_GROUP.into()],
+        }
+    }
+
+    fn desired() -> Desired {
+        Desired {
+            load_balancer_arn:
+                "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/app-dev/1"
+                    .into(),
+            port: 80,
+            target_group_arn: TARGET_GROUP.into(),
+        }
+    }
+
+    fn change(field: &str, old: &str, new: &str) -> Change {
+        Change {
+            field: field.into(),
+            old: old.into(),
+            new: new.into(),
+        }
+    }
+
+    #[test]
+    fn same_listener_is_no_change() {
+        assert_eq!(Listener::diff(&live(), &desired()), Vec::<Change>::new());
+    }
+
+    #[test]
+    fn port_change_shows_plain_numbers() {
+        let found = Live {
+            port: 8080,
+            ..live()
+        };
+        assert_eq!(
+            Listener::diff(&found, &desired()),
+            [change("port", "8080", "80")]
+        );
+    }
+
+    #[test]
+    fn protocol_other_than_http_is_one_change() {
+        let found = Live {
+            protocol: "HTTPS".into(),
+            ..live()
+        };
+        assert_eq!(
+            Listener::diff(&found, &desired()),
+            [change("protocol", "HTTPS", "HTTP")]
+        );
+    }
+
+    #[test]
+    fn forward_to_another_target_group_shows_both_arns() {
+        let other = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/other/9";
+        let found = Live {
+            forward_to: vec![other.into()],
+            ..live()
+        };
+        assert_eq!(
+            Listener::diff(&found, &desired()),
+            [change("default_action.forward", other, TARGET_GROUP)]
+        );
+    }
+
+    #[test]
+    fn default_action_that_is_not_a_forward_shows_as_none() {
+        let found = Live {
+            forward_to: Vec::new(),
+            ..live()
+        };
+        assert_eq!(
+            Listener::diff(&found, &desired()),
+            [change("default_action.forward", "(none)", TARGET_GROUP)]
+        );
+    }
+
+    #[test]
+    fn weighted_forward_to_two_groups_lists_both() {
+        let other = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/other/9";
+        let found = Live {
+            forward_to: vec![TARGET_GROUP.into(), other.into()],
+            ..live()
+        };
+        assert_eq!(
+            Listener::diff(&found, &desired()),
+            [change(
+                "default_action.forward",
+                &format!("{TARGET_GROUP}, {other}"),
+                TARGET_GROUP
+            )]
+        );
+    }
+}

@@ -209,3 +209,123 @@ impl Resource for LoadBalancer {
         facts.load_balancer_zone_id = Some(live.zone_id.clone());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live() -> Live {
+        Live {
+            name: "app-dev".into(),
+            arn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/app-dev/1"
+                .into(),
+            dns_name: "app-dev-1.eu-west-1.elb.amazonaws.com".into(),
+            zone_id: "Z32O12XQLNTSW2".into(),
+            scheme: Some("internet-facing".into()),
+            subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
+            security_groups: vec!["sg-alb".into()],
+        }
+    }
+
+    fn desired() -> Desired {
+        Desired {
+            name: "app-dev".into(),
+            subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
+            security_groups: vec!["sg-alb".into()],
+        }
+    }
+
+    fn change(field: &str, old: &str, new: &str) -> Change {
+        Change {
+            field: field.into(),
+            old: old.into(),
+            new: new.into(),
+        }
+    }
+
+    #[test]
+    fn same_load_balancer_is_no_change() {
+        assert_eq!(
+            LoadBalancer::diff(&live(), &desired()),
+            Vec::<Change>::new()
+        );
+    }
+
+    #[test]
+    fn subnets_in_another_order_are_no_change() {
+        // Both sides are sorted where they are built: AWS lists zones in its own order.
+        let found = Live {
+            subnet_ids: sorted(vec!["subnet-b".into(), "subnet-a".into()]),
+            ..live()
+        };
+        let wanted = Desired {
+            subnet_ids: sorted(vec!["subnet-a".into(), "subnet-b".into()]),
+            ..desired()
+        };
+        assert_eq!(LoadBalancer::diff(&found, &wanted), Vec::<Change>::new());
+    }
+
+    #[test]
+    fn internal_scheme_is_one_change_to_internet_facing() {
+        let found = Live {
+            scheme: Some("internal".into()),
+            ..live()
+        };
+        assert_eq!(
+            LoadBalancer::diff(&found, &desired()),
+            [change("scheme", "internal", "internet-facing")]
+        );
+    }
+
+    #[test]
+    fn unknown_scheme_shows_as_none() {
+        let found = Live {
+            scheme: None,
+            ..live()
+        };
+        assert_eq!(
+            LoadBalancer::diff(&found, &desired()),
+            [change("scheme", "(none)", "internet-facing")]
+        );
+    }
+
+    #[test]
+    fn subnet_change_shows_comma_separated_ids() {
+        let found = Live {
+            subnet_ids: vec!["subnet-a".into(), "subnet-c".into()],
+            ..live()
+        };
+        assert_eq!(
+            LoadBalancer::diff(&found, &desired()),
+            [change(
+                "subnets",
+                "subnet-a, subnet-c",
+                "subnet-a, subnet-b"
+            )]
+        );
+    }
+
+    #[test]
+    fn security_group_change_shows_plain_ids() {
+        let found = Live {
+            security_groups: vec!["sg-default".into(), "sg-other".into()],
+            ..live()
+        };
+        assert_eq!(
+            LoadBalancer::diff(&found, &desired()),
+            [change("security_groups", "sg-default, sg-other", "sg-alb")]
+        );
+    }
+
+    #[test]
+    fn no_security_group_shows_as_none() {
+        let found = Live {
+            security_groups: Vec::new(),
+            ..live()
+        };
+        assert_eq!(
+            LoadBalancer::diff(&found, &desired()),
+            [change("security_groups", "(none)", "sg-alb")]
+        );
+    }
+}

@@ -180,3 +180,61 @@ impl Resource for LogGroup {
         facts.log_group_name = Some(live.name.clone());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(retention_days: Option<i32>) -> Live {
+        Live {
+            name: "/ecs/app-dev".into(),
+            arn: Some("arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/app-dev".into()),
+            retention_days,
+        }
+    }
+
+    fn desired(retention_days: Option<i32>) -> Desired {
+        Desired {
+            name: "/ecs/app-dev".into(),
+            retention_days,
+        }
+    }
+
+    fn change(field: &str, old: &str, new: &str) -> Change {
+        Change {
+            field: field.into(),
+            old: old.into(),
+            new: new.into(),
+        }
+    }
+
+    #[test]
+    fn same_retention_is_no_change() {
+        assert_eq!(LogGroup::diff(&live(Some(30)), &desired(Some(30))), []);
+    }
+
+    #[test]
+    fn unknown_arn_right_after_a_create_is_no_change() {
+        let created = Live {
+            arn: None,
+            ..live(Some(30))
+        };
+        assert_eq!(LogGroup::diff(&created, &desired(Some(30))), []);
+    }
+
+    #[test]
+    fn retention_change_shows_plain_numbers() {
+        assert_eq!(
+            LogGroup::diff(&live(Some(7)), &desired(Some(30))),
+            [change("retention_days", "7", "30")]
+        );
+    }
+
+    #[test]
+    fn never_expiring_group_shows_retention_as_none() {
+        assert_eq!(
+            LogGroup::diff(&live(None), &desired(Some(30))),
+            [change("retention_days", "(none)", "30")]
+        );
+    }
+}

@@ -101,3 +101,22 @@ impl Resource for Network {
         facts.subnet_ids = live.subnet_ids.clone();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_is_always_empty_as_the_default_vpc_is_only_looked_up() {
+        let live = Live {
+            vpc_id: "vpc-1".into(),
+            subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
+        };
+        assert_eq!(Network::diff(&live, &()), []);
+        let without_subnets = Live {
+            vpc_id: String::new(),
+            subnet_ids: Vec::new(),
+        };
+        assert_eq!(Network::diff(&without_subnets, &()), []);
+    }
+}

@@ -453,6 +453,14 @@ mod tests {
         }
     }
 
+    fn change(field: &str, old: &str, new: &str) -> Change {
+        Change {
+            field: field.into(),
+            old: old.into(),
+            new: new.into(),
+        }
+    }
+
     #[test]
     fn same_rules_no_change() {
         let rules = tcp_from(80, Source::Cidr("0.0.0.0/0".into()));
@@ -477,5 +485,86 @@ mod tests {
                 "ingress: tcp 443 from sg-9 -> (none)",
             ]
         );
+    }
+
+    #[test]
+    fn rule_not_there_yet_is_one_change_from_none() {
+        let wanted = tcp_from(5000, Source::Group("sg-alb".into()));
+        assert_eq!(
+            diff(&live(BTreeSet::new()), &desired(wanted)),
+            [change("ingress", "(none)", "tcp 5000 from sg-alb")]
+        );
+    }
+
+    #[test]
+    fn rule_added_by_hand_is_one_change_to_none() {
+        let wanted = tcp_from(80, Source::Cidr("0.0.0.0/0".into()));
+        let mut found = wanted.clone();
+        found.extend(tcp_from(22, Source::Cidr("203.0.113.0/24".into())));
+        assert_eq!(
+            diff(&live(found), &desired(wanted)),
+            [change("ingress", "tcp 22 from 203.0.113.0/24", "(none)")]
+        );
+    }
+
+    #[test]
+    fn port_range_is_shown_as_from_dash_to() {
+        let range = Ingress {
+            protocol: "tcp".into(),
+            from_port: 8000,
+            to_port: 8100,
+            source: Source::Cidr("10.0.0.0/8".into()),
+        };
+        assert_eq!(
+            diff(&live(BTreeSet::from([range])), &desired(BTreeSet::new())),
+            [change("ingress", "tcp 8000-8100 from 10.0.0.0/8", "(none)")]
+        );
+    }
+
+    #[test]
+    fn rules_as_aws_groups_them_are_no_change() {
+        // AWS puts every source of one protocol and port range into one permission, and adds
+        // descriptions and the owner's account to group pairs.
+        let group = SecurityGroup::builder()
+            .group_id("sg-1")
+            .group_name("app-dev-ecs")
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(5000)
+                    .to_port(5000)
+                    .user_id_group_pairs(
+                        UserIdGroupPair::builder()
+                            .group_id("sg-alb")
+                            .user_id("123456789012")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(80)
+                    .to_port(80)
+                    .ip_ranges(
+                        IpRange::builder()
+                            .cidr_ip("0.0.0.0/0")
+                            .description("the world")
+                            .build(),
+                    )
+                    .ipv6_ranges(
+                        aws_sdk_ec2::types::Ipv6Range::builder()
+                            .cidr_ipv6("::/0")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let mut wanted = tcp_from(5000, Source::Group("sg-alb".into()));
+        wanted.extend(tcp_from(80, Source::Cidr("0.0.0.0/0".into())));
+        wanted.extend(tcp_from(80, Source::Cidr("::/0".into())));
+        let found = live_from(&group);
+        assert_eq!(found.id, "sg-1");
+        assert_eq!(diff(&found, &desired(wanted)), Vec::<Change>::new());
     }
 }

@@ -502,3 +502,167 @@ impl Resource for Service {
         facts.deployment_id = live.deployment_id.clone();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TARGET_GROUP: &str =
+        "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/app-dev/1";
+    const REVISION: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/app-dev:7";
+
+    fn spec() -> Spec {
+        Spec {
+            desired_count: 2,
+            task_definition: REVISION.into(),
+            subnets: vec!["subnet-a".into(), "subnet-b".into()],
+            security_groups: vec!["sg-ecs".into()],
+            assign_public_ip: true,
+            load_balancers: vec![LoadBalancerRef {
+                target_group_arn: TARGET_GROUP.into(),
+                container_name: CONTAINER_NAME.into(),
+                container_port: 5000,
+            }],
+            min_healthy_percent: 100,
+            max_percent: 200,
+            circuit_breaker: true,
+            health_check_grace_seconds: 60,
+        }
+    }
+
+    /// The diff of a live service whose spec `edit` changed against the configured `spec()`.
+    fn diff_with(edit: impl FnOnce(&mut Spec)) -> Vec<Change> {
+        let mut live = Live {
+            name: "app-dev".into(),
+            arn: "arn:aws:ecs:eu-west-1:123456789012:service/app-dev/app-dev".into(),
+            cluster: "app-dev".into(),
+            spec: spec(),
+            tags: Vec::new(),
+            deployment_id: Some("ecs-svc/1234".into()),
+        };
+        edit(&mut live.spec);
+        let desired = Desired {
+            name: "app-dev".into(),
+            cluster: "app-dev".into(),
+            spec: spec(),
+        };
+        Service::diff(&live, &desired)
+    }
+
+    fn change(field: &str, old: &str, new: &str) -> Change {
+        Change {
+            field: field.into(),
+            old: old.into(),
+            new: new.into(),
+        }
+    }
+
+    #[test]
+    fn same_service_is_no_change() {
+        assert_eq!(diff_with(|_| {}), Vec::<Change>::new());
+    }
+
+    #[test]
+    fn desired_count_change_shows_plain_numbers() {
+        assert_eq!(
+            diff_with(|s| s.desired_count = 1),
+            [change("desired_count", "1", "2")]
+        );
+    }
+
+    #[test]
+    fn task_definition_change_shows_both_revisions() {
+        let older = "arn:aws:ecs:eu-west-1:123456789012:task-definition/app-dev:6";
+        assert_eq!(
+            diff_with(|s| s.task_definition = older.into()),
+            [change("task_definition", older, REVISION)]
+        );
+    }
+
+    #[test]
+    fn subnet_change_shows_comma_separated_ids() {
+        assert_eq!(
+            diff_with(|s| s.subnets = vec!["subnet-a".into()]),
+            [change("subnets", "subnet-a", "subnet-a, subnet-b")]
+        );
+    }
+
+    #[test]
+    fn subnets_in_another_order_are_no_change() {
+        // Both sides are sorted where they are built: ECS keeps the order it was given.
+        let found = sorted(vec!["subnet-b".into(), "subnet-a".into()]);
+        assert_eq!(diff_with(|s| s.subnets = found), Vec::<Change>::new());
+    }
+
+    #[test]
+    fn security_group_change_shows_plain_ids() {
+        assert_eq!(
+            diff_with(|s| s.security_groups = vec!["sg-default".into()]),
+            [change("security_groups", "sg-default", "sg-ecs")]
+        );
+    }
+
+    #[test]
+    fn public_ip_change_shows_plain_booleans() {
+        assert_eq!(
+            diff_with(|s| s.assign_public_ip = false),
+            [change("assign_public_ip", "false", "true")]
+        );
+    }
+
+    #[test]
+    fn load_balancer_change_shows_container_port_and_target_group() {
+        assert_eq!(
+            diff_with(|s| s.load_balancers[0].container_port = 8080),
+            [change(
+                "load_balancers",
+                &format!("{CONTAINER_NAME}:8080 in {TARGET_GROUP}"),
+                &format!("{CONTAINER_NAME}:5000 in {TARGET_GROUP}")
+            )]
+        );
+    }
+
+    #[test]
+    fn service_without_load_balancer_shows_it_as_none() {
+        assert_eq!(
+            diff_with(|s| s.load_balancers.clear()),
+            [change(
+                "load_balancers",
+                "(none)",
+                &format!("{CONTAINER_NAME}:5000 in {TARGET_GROUP}")
+            )]
+        );
+    }
+
+    #[test]
+    fn min_healthy_percent_change_shows_plain_numbers() {
+        assert_eq!(
+            diff_with(|s| s.min_healthy_percent = 50),
+            [change("min_healthy_percent", "50", "100")]
+        );
+    }
+
+    #[test]
+    fn max_percent_change_shows_plain_numbers() {
+        assert_eq!(
+            diff_with(|s| s.max_percent = 150),
+            [change("max_percent", "150", "200")]
+        );
+    }
+
+    #[test]
+    fn circuit_breaker_change_shows_plain_booleans() {
+        assert_eq!(
+            diff_with(|s| s.circuit_breaker = false),
+            [change("circuit_breaker", "false", "true")]
+        );
+    }
+
+    #[test]
+    fn grace_period_change_shows_plain_numbers() {
+        assert_eq!(
+            diff_with(|s| s.health_check_grace_seconds = 0),
+            [change("health_check_grace_seconds", "0", "60")]
+        );
+    }
+}

@@ -329,3 +329,190 @@ impl Resource for TargetGroup {
         facts.target_group_arn = Some(live.arn.clone());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn health_check() -> HealthCheck {
+        HealthCheck {
+            path: "/".into(),
+            interval_seconds: 30,
+            timeout_seconds: 5,
+            healthy_threshold: 2,
+            unhealthy_threshold: 3,
+            matcher: "200".into(),
+        }
+    }
+
+    fn live() -> Live {
+        Live {
+            name: "app-dev".into(),
+            arn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/app-dev/1".into(),
+            port: 5000,
+            protocol: "HTTP".into(),
+            target_type: "ip".into(),
+            vpc_id: "vpc-1".into(),
+            health_check: health_check(),
+            deregistration_delay_seconds: Some(30),
+        }
+    }
+
+    fn desired() -> Desired {
+        Desired {
+            name: "app-dev".into(),
+            port: 5000,
+            vpc_id: "vpc-1".into(),
+            health_check: health_check(),
+            deregistration_delay_seconds: 30,
+        }
+    }
+
+    fn change(field: &str, old: &str, new: &str) -> Change {
+        Change {
+            field: field.into(),
+            old: old.into(),
+            new: new.into(),
+        }
+    }
+
+    /// The diff of the live target group with its health check changed by `edit`.
+    fn diff_with_health_check(edit: impl FnOnce(&mut HealthCheck)) -> Vec<Change> {
+        let mut found = live();
+        edit(&mut found.health_check);
+        TargetGroup::diff(&found, &desired())
+    }
+
+    #[test]
+    fn same_target_group_is_no_change() {
+        assert_eq!(TargetGroup::diff(&live(), &desired()), Vec::<Change>::new());
+    }
+
+    #[test]
+    fn port_change_shows_plain_numbers() {
+        let found = Live {
+            port: 8080,
+            ..live()
+        };
+        assert_eq!(
+            TargetGroup::diff(&found, &desired()),
+            [change("port", "8080", "5000")]
+        );
+    }
+
+    #[test]
+    fn protocol_other_than_http_is_one_change() {
+        let found = Live {
+            protocol: "HTTPS".into(),
+            ..live()
+        };
+        assert_eq!(
+            TargetGroup::diff(&found, &desired()),
+            [change("protocol", "HTTPS", "HTTP")]
+        );
+    }
+
+    #[test]
+    fn target_type_other_than_ip_is_one_change() {
+        let found = Live {
+            target_type: "instance".into(),
+            ..live()
+        };
+        assert_eq!(
+            TargetGroup::diff(&found, &desired()),
+            [change("target_type", "instance", "ip")]
+        );
+    }
+
+    #[test]
+    fn vpc_change_shows_plain_ids() {
+        let found = Live {
+            vpc_id: "vpc-2".into(),
+            ..live()
+        };
+        assert_eq!(
+            TargetGroup::diff(&found, &desired()),
+            [change("vpc_id", "vpc-2", "vpc-1")]
+        );
+    }
+
+    #[test]
+    fn health_check_path_change_shows_plain_paths() {
+        assert_eq!(
+            diff_with_health_check(|hc| hc.path = "/other".into()),
+            [change("health_check.path", "/other", "/")]
+        );
+    }
+
+    #[test]
+    fn missing_health_check_path_shows_as_none() {
+        assert_eq!(
+            diff_with_health_check(|hc| hc.path = String::new()),
+            [change("health_check.path", "(none)", "/")]
+        );
+    }
+
+    #[test]
+    fn health_check_interval_change_shows_plain_numbers() {
+        assert_eq!(
+            diff_with_health_check(|hc| hc.interval_seconds = 10),
+            [change("health_check.interval_seconds", "10", "30")]
+        );
+    }
+
+    #[test]
+    fn health_check_timeout_change_shows_plain_numbers() {
+        assert_eq!(
+            diff_with_health_check(|hc| hc.timeout_seconds = 6),
+            [change("health_check.timeout_seconds", "6", "5")]
+        );
+    }
+
+    #[test]
+    fn healthy_threshold_change_shows_plain_numbers() {
+        assert_eq!(
+            diff_with_health_check(|hc| hc.healthy_threshold = 5),
+            [change("health_check.healthy_threshold", "5", "2")]
+        );
+    }
+
+    #[test]
+    fn unhealthy_threshold_change_shows_plain_numbers() {
+        assert_eq!(
+            diff_with_health_check(|hc| hc.unhealthy_threshold = 2),
+            [change("health_check.unhealthy_threshold", "2", "3")]
+        );
+    }
+
+    #[test]
+    fn matcher_change_shows_plain_codes() {
+        assert_eq!(
+            diff_with_health_check(|hc| hc.matcher = "200-299".into()),
+            [change("health_check.matcher", "200-299", "200")]
+        );
+    }
+
+    #[test]
+    fn deregistration_delay_change_shows_plain_numbers() {
+        let found = Live {
+            deregistration_delay_seconds: Some(300),
+            ..live()
+        };
+        assert_eq!(
+            TargetGroup::diff(&found, &desired()),
+            [change("deregistration_delay_seconds", "300", "30")]
+        );
+    }
+
+    #[test]
+    fn unread_deregistration_delay_shows_as_none() {
+        let found = Live {
+            deregistration_delay_seconds: None,
+            ..live()
+        };
+        assert_eq!(
+            TargetGroup::diff(&found, &desired()),
+            [change("deregistration_delay_seconds", "(none)", "30")]
+        );
+    }
+}

@@ -355,3 +355,261 @@ impl Resource for TaskDefinition {
         facts.task_definition_arn = Some(live.arn.clone());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DB_PASSWORD: &str = "arn:aws:ssm:eu-west-1:123456789012:parameter/app/db-password";
+    const API_KEY: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/api-key-AbCdEf";
+
+    fn spec() -> Spec {
+        Spec {
+            family: "app-dev".into(),
+            cpu: "256".into(),
+            memory: "512".into(),
+            execution_role_arn: "arn:aws:iam::123456789012:role/app-dev-execution".into(),
+            image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app-dev:v1".into(),
+            container_port: 5000,
+            environment: BTreeMap::from([("LOG_LEVEL".into(), "info".into())]),
+            secrets: BTreeMap::from([("DB_PASSWORD".into(), DB_PASSWORD.into())]),
+            log_group: "/ecs/app-dev".into(),
+            log_region: "eu-west-1".into(),
+        }
+    }
+
+    fn live(spec: Spec) -> Live {
+        Live {
+            arn: "arn:aws:ecs:eu-west-1:123456789012:task-definition/app-dev:7".into(),
+            spec,
+            tags: Vec::new(),
+        }
+    }
+
+    /// `spec` registered as one container named `container`, as `DescribeTaskDefinition`
+    /// reports it: with the revision's metadata and the defaults AWS fills in.
+    fn reported(spec: &Spec, container: &str) -> aws_sdk_ecs::types::TaskDefinition {
+        let mut definition = ContainerDefinition::builder()
+            .name(container)
+            .image(&spec.image)
+            .cpu(0)
+            .essential(true)
+            .port_mappings(
+                PortMapping::builder()
+                    .container_port(spec.container_port)
+                    .host_port(spec.container_port)
+                    .protocol(TransportProtocol::Tcp)
+                    .build(),
+            )
+            .log_configuration(
+                LogConfiguration::builder()
+                    .log_driver(LogDriver::Awslogs)
+                    .options("awslogs-stream-prefix", LOG_STREAM_PREFIX)
+                    .options("awslogs-region", &spec.log_region)
+                    .options("awslogs-group", &spec.log_group)
+                    .build()
+                    .unwrap(),
+            );
+        for (name, value) in spec.environment.iter().rev() {
+            definition =
+                definition.environment(KeyValuePair::builder().name(name).value(value).build());
+        }
+        for (name, arn) in &spec.secrets {
+            definition = definition.secrets(
+                Secret::builder()
+                    .name(name)
+                    .value_from(arn)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        aws_sdk_ecs::types::TaskDefinition::builder()
+            .task_definition_arn("arn:aws:ecs:eu-west-1:123456789012:task-definition/app-dev:7")
+            .family(&spec.family)
+            .revision(7)
+            .status(TaskDefinitionStatus::Active)
+            .cpu(&spec.cpu)
+            .memory(&spec.memory)
+            .execution_role_arn(&spec.execution_role_arn)
+            .network_mode(NetworkMode::Awsvpc)
+            .requires_compatibilities(Compatibility::Fargate)
+            .compatibilities(Compatibility::Ec2)
+            .compatibilities(Compatibility::Fargate)
+            .container_definitions(definition.build())
+            .build()
+    }
+
+    fn change(field: &str, old: &str, new: &str) -> Change {
+        Change {
+            field: field.into(),
+            old: old.into(),
+            new: new.into(),
+        }
+    }
+
+    /// The diff of a live revision whose spec `edit` changed against the configured `spec()`.
+    fn diff_with(edit: impl FnOnce(&mut Spec)) -> Vec<Change> {
+        let mut found = spec();
+        edit(&mut found);
+        TaskDefinition::diff(&live(found), &spec())
+    }
+
+    #[test]
+    fn same_definition_is_no_change() {
+        assert_eq!(diff_with(|_| {}), Vec::<Change>::new());
+    }
+
+    #[test]
+    fn revision_with_aws_defaults_filled_in_is_no_change() {
+        let found = spec_of(&reported(&spec(), CONTAINER_NAME));
+        assert_eq!(found, Some(spec()));
+        assert_eq!(
+            TaskDefinition::diff(&live(found.unwrap()), &spec()),
+            Vec::<Change>::new()
+        );
+    }
+
+    #[test]
+    fn revision_without_our_container_differs_in_every_field() {
+        let hand_made = reported(&spec(), "web");
+        assert_eq!(spec_of(&hand_made), None);
+        // What the read reports for it: the family, and nothing of our container.
+        let found = Spec {
+            family: spec().family,
+            cpu: String::new(),
+            memory: String::new(),
+            execution_role_arn: String::new(),
+            image: String::new(),
+            container_port: 0,
+            environment: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            log_group: String::new(),
+            log_region: String::new(),
+        };
+        let wanted = spec();
+        assert_eq!(
+            TaskDefinition::diff(&live(found), &wanted),
+            [
+                change("cpu", "(none)", "256"),
+                change("memory", "(none)", "512"),
+                change("execution_role_arn", "(none)", &wanted.execution_role_arn),
+                change("image", "(none)", &wanted.image),
+                change("container_port", "0", "5000"),
+                change("environment", "(none)", "LOG_LEVEL=info"),
+                change("secrets", "(none)", "DB_PASSWORD"),
+                change("log_group", "(none)", "/ecs/app-dev"),
+                change("log_region", "(none)", "eu-west-1"),
+            ]
+        );
+    }
+
+    #[test]
+    fn cpu_change_shows_plain_units() {
+        assert_eq!(
+            diff_with(|s| s.cpu = "512".into()),
+            [change("cpu", "512", "256")]
+        );
+    }
+
+    #[test]
+    fn memory_change_shows_plain_mebibytes() {
+        assert_eq!(
+            diff_with(|s| s.memory = "1024".into()),
+            [change("memory", "1024", "512")]
+        );
+    }
+
+    #[test]
+    fn execution_role_change_shows_both_arns() {
+        let other = "arn:aws:iam::123456789012:role/other";
+        assert_eq!(
+            diff_with(|s| s.execution_role_arn = other.into()),
+            [change(
+                "execution_role_arn",
+                other,
+                &spec().execution_role_arn
+            )]
+        );
+    }
+
+    #[test]
+    fn image_change_shows_both_images() {
+        let older = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app-dev:v0";
+        assert_eq!(
+            diff_with(|s| s.image = older.into()),
+            [change("image", older, &spec().image)]
+        );
+    }
+
+    #[test]
+    fn container_port_change_shows_plain_numbers() {
+        assert_eq!(
+            diff_with(|s| s.container_port = 8080),
+            [change("container_port", "8080", "5000")]
+        );
+    }
+
+    #[test]
+    fn environment_change_shows_name_value_pairs() {
+        assert_eq!(
+            diff_with(|s| {
+                s.environment.insert("LOG_LEVEL".into(), "debug".into());
+                s.environment.insert("A".into(), "1".into());
+            }),
+            [change(
+                "environment",
+                "A=1, LOG_LEVEL=debug",
+                "LOG_LEVEL=info"
+            )]
+        );
+    }
+
+    #[test]
+    fn new_secret_shows_names_not_arns() {
+        let mut wanted = spec();
+        wanted.secrets.insert("API_KEY".into(), API_KEY.into());
+        let changes = TaskDefinition::diff(&live(spec()), &wanted);
+        assert_eq!(
+            changes,
+            [change("secrets", "DB_PASSWORD", "API_KEY, DB_PASSWORD")]
+        );
+    }
+
+    #[test]
+    fn secret_with_another_arn_is_one_change_without_arns() {
+        let changes = diff_with(|s| {
+            s.secrets.insert("DB_PASSWORD".into(), API_KEY.into());
+        });
+        assert_eq!(
+            changes,
+            [change("secrets", "(other ARNs)", "(configured ARNs)")]
+        );
+    }
+
+    #[test]
+    fn renamed_secret_with_another_arn_is_one_change_without_arns() {
+        let changes = diff_with(|s| {
+            s.secrets = BTreeMap::from([("API_KEY".into(), API_KEY.into())]);
+        });
+        assert_eq!(changes, [change("secrets", "API_KEY", "DB_PASSWORD")]);
+        assert!(changes
+            .iter()
+            .all(|c| !c.old.contains("arn:") && !c.new.contains("arn:")));
+    }
+
+    #[test]
+    fn log_group_change_shows_plain_names() {
+        assert_eq!(
+            diff_with(|s| s.log_group = "/ecs/other".into()),
+            [change("log_group", "/ecs/other", "/ecs/app-dev")]
+        );
+    }
+
+    #[test]
+    fn log_region_change_shows_plain_regions() {
+        assert_eq!(
+            diff_with(|s| s.log_region = "us-east-1".into()),
+            [change("log_region", "us-east-1", "eu-west-1")]
+        );
+    }
+}
