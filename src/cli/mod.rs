@@ -21,6 +21,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::aws::{AwsClients, ConnectOptions};
 use crate::config::Config;
 use crate::exit::{exit_for, Exit, ExitError};
+use crate::interrupt::Interrupt;
 use crate::lock::Lock;
 use crate::printer::Printer;
 use crate::state::{State, StateFile};
@@ -158,6 +159,14 @@ pub fn main() -> ExitCode {
 }
 
 async fn run_async(command: Command, global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
+    // Commands that take the lock handle Ctrl-C and SIGTERM from their first moment: exit 130,
+    // lock released (see `interrupt`).
+    if matches!(
+        command,
+        Command::Apply(_) | Command::Destroy(_) | Command::Rollback(_)
+    ) {
+        Interrupt::install();
+    }
     match command {
         Command::Apply(args) => apply::run(global, &args, printer).await,
         Command::Plan(args) => plan::run(global, &args, printer).await,
