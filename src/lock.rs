@@ -16,7 +16,8 @@
 //!   "read the holder, see that its process is dead, remove its file, create ours" is one step that
 //!   no other run on this host can interleave with; and a run removes the lock only while it still
 //!   names that run (after `force-unlock`, it may name another).
-//! - **Taken over only from a dead process on this host** — the very processes the guard orders.
+//! - **Taken over only from a dead process on this host** — the very processes the guard orders —
+//!   or from an earlier process that had this one's ID (in a container every run is process 1).
 //!   A holder on another host, or one that cannot be checked, keeps the lock until it ends or
 //!   `deployer force-unlock` removes it. Where the file system offers no `flock`, creation stays
 //!   exclusive through the link, but nothing is taken over: `force-unlock` is the way out.
@@ -162,7 +163,7 @@ impl Lock {
             match read_holder(&path) {
                 // Released between the link and the read: try again.
                 Found::Missing => {}
-                Found::Holder(holder) if guard.is_some() && holder.is_dead_here() => {
+                Found::Holder(holder) if guard.is_some() && is_stale(&holder, &path, &held) => {
                     // Under the guard, nobody else can change the file between this read and
                     // the removal.
                     tracing::warn!("taking over the lock of {holder}, which is gone");
@@ -234,6 +235,16 @@ pub(crate) fn release_all_for_exit() {
     }
     // Never unlocked: the process ends next.
     std::mem::forget(held);
+}
+
+/// Whether the lock at `path` names a process of this host that is gone: one that no longer
+/// exists, or one with this process's ID that this process does not hold (a run that had the same
+/// ID before, as every run has in a container where it is process 1).
+fn is_stale(holder: &Holder, path: &Path, held: &[(PathBuf, Holder)]) -> bool {
+    if holder.host == hostname() && holder.pid == std::process::id() {
+        return !held.iter().any(|(p, h)| p == path && h == holder);
+    }
+    holder.is_dead_here()
 }
 
 /// Removes the lock file at `path` if it still names `holder`.
@@ -441,6 +452,23 @@ mod tests {
         assert_eq!(holder.pid, std::process::id());
         drop(lock);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn lock_of_an_earlier_process_with_this_pid_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Lock::path(dir.path(), "dev");
+        let earlier = Holder {
+            pid: std::process::id(),
+            ..dead_holder()
+        };
+        fs::write(&path, serde_json::to_vec(&earlier).unwrap()).unwrap();
+        let lock = Lock::acquire(dir.path(), "dev", "apply").unwrap();
+        let Found::Holder(holder) = read_holder(&path) else {
+            panic!("no holder in {}", path.display());
+        };
+        assert_eq!(holder, lock.holder);
+        assert_ne!(holder, earlier);
     }
 
     #[test]
