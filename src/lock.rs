@@ -1,14 +1,39 @@
 //! One run at a time per environment: a lock file beside the state file.
 //!
 //! Two `apply` runs on the same stack would race each other's creates and overwrite each other's
-//! state. The lock is a file created with `create_new` (atomic on every local file system) that
-//! names its holder: process ID, host and start time. A lock left behind by a process that died on
-//! this host is taken over; for anything else, `deployer force-unlock` removes it.
+//! state. The lock is the file `<env>.lock` in the state directory; it names its holder (process
+//! ID, host, start time, command and a random token that tells two runs of the same process ID
+//! apart). The scheme, and why exactly one run holds the lock at any time:
+//!
+//! - **Created whole, exclusively.** The holder is written to a temporary file
+//!   `.<env>.lock.tmpXXXXXX` (mode 0600) in the same directory, which is then hard-linked to
+//!   `<env>.lock`. Linking fails when the name exists, so of all the runs that try at once exactly
+//!   one creates the lock, and nobody ever sees it empty or half-written. The temporary name is
+//!   removed right after.
+//! - **Changed under a guard.** Every change to the lock file (create, take over, release) is made
+//!   while holding an advisory lock (`flock`) on the state directory itself. The kernel drops it
+//!   when its process ends, however it ends, so the guard never goes stale. Under the guard,
+//!   "read the holder, see that its process is dead, remove its file, create ours" is one step that
+//!   no other run on this host can interleave with; and a run removes the lock only while it still
+//!   names that run (after `force-unlock`, it may name another).
+//! - **Taken over only from a dead process on this host** — the very processes the guard orders —
+//!   or from an earlier process that had this one's ID (in a container every run is process 1).
+//!   A holder on another host, or one that cannot be checked, keeps the lock until it ends or
+//!   `deployer force-unlock` removes it. Where the file system offers no `flock`, creation stays
+//!   exclusive through the link, but nothing is taken over: `force-unlock` is the way out.
+//! - **Leftovers are cleaned under the guard.** A temporary lock file seen while holding the guard
+//!   belongs to a run that was killed (a live one removes its own before letting the guard go), so
+//!   it is removed; and once the lock is held, temporary state files of the environment left by a
+//!   killed write are removed too ([`crate::state::StateFile::remove_stale_temp_files`]).
+//!
+//! A held lock is released when its [`Lock`] is dropped, and by [`release_all_for_exit`] when a
+//! signal ends the process before changes began.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +45,10 @@ pub struct Holder {
     /// Seconds since the Unix epoch.
     pub started_at: u64,
     pub command: String,
+    /// 16 random hexadecimal digits, unique to one acquisition (empty in locks written by older
+    /// versions).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub token: String,
 }
 
 impl Holder {
@@ -29,6 +58,7 @@ impl Holder {
             host: hostname(),
             started_at: now(),
             command: command.to_owned(),
+            token: format!("{:016x}", fastrand::u64(..)),
         }
     }
 
@@ -56,23 +86,51 @@ pub enum LockError {
          gone, remove the lock with `deployer force-unlock --env {environment}`"
     )]
     Held { environment: String, holder: Holder },
+    #[error(
+        "environment {environment} is locked, but lock file {} does not say by whom ({reason}); if \
+         no run is under way, remove it with `deployer force-unlock --env {environment}`",
+        path.display()
+    )]
+    Unreadable {
+        environment: String,
+        path: PathBuf,
+        reason: String,
+    },
     #[error("cannot use lock file {}: {error}", path.display())]
     Io { path: PathBuf, error: io::Error },
 }
 
-/// A held lock; released (the file removed) when dropped.
+/// A held lock; released (the file removed, if it still names this run) when dropped.
 #[derive(Debug)]
 pub struct Lock {
     path: PathBuf,
+    holder: Holder,
 }
 
+/// The locks this process holds, so that a signal can release them before the process exits.
+/// Taken before the guard whenever both are needed.
+static HELD: Mutex<Vec<(PathBuf, Holder)>> = Mutex::new(Vec::new());
+
+fn held() -> MutexGuard<'static, Vec<(PathBuf, Holder)>> {
+    HELD.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// How many times a run tries to create the lock: once, and once more after taking over the lock
+/// of a dead process (or after a lock that vanished between the two looks).
+const ATTEMPTS: usize = 3;
+
 impl Lock {
-    /// The lock file of an environment.
+    /// The lock file of an environment: `<state_dir>/<environment>.lock`.
     pub fn path(state_dir: &Path, environment: &str) -> PathBuf {
         state_dir.join(format!("{environment}.lock"))
     }
 
-    /// Takes the lock of `environment` for `command`, or says who holds it.
+    /// Takes the lock of `environment` for `command` (the subcommand's name, shown to other runs),
+    /// creating `state_dir` (mode 0700) if needed. Takes over a lock whose holder died on this
+    /// host, and removes the temporary files killed runs left (see the module documentation).
+    ///
+    /// Errors: [`LockError::Held`] naming the live holder, [`LockError::Unreadable`] for a lock
+    /// file that does not parse, [`LockError::Io`] when the directory or files cannot be used.
     pub fn acquire(state_dir: &Path, environment: &str, command: &str) -> Result<Lock, LockError> {
         let path = Self::path(state_dir, environment);
         let io_err = |error| LockError::Io {
@@ -80,45 +138,77 @@ impl Lock {
             error,
         };
         crate::state::create_private_dir(state_dir).map_err(io_err)?;
-        // Two tries: the second after removing a lock whose holder died on this host.
-        for _ in 0..2 {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut file) => {
-                    let holder = serde_json::to_vec(&Holder::me(command)).expect("serializes");
-                    file.write_all(&holder).map_err(io_err)?;
-                    return Ok(Lock { path });
+        // Held until the lock is recorded, so that a signal in between still releases it.
+        let mut held = held();
+        let guard = Guard::take(state_dir).map_err(io_err)?;
+        if guard.is_some() {
+            remove_stale_lock_temps(state_dir, environment);
+        }
+        let me = Holder::me(command);
+        let temp = write_temp(state_dir, environment, &me).map_err(io_err)?;
+        let mut last = None;
+        for _ in 0..ATTEMPTS {
+            match fs::hard_link(temp.path(), &path) {
+                Ok(()) => {
+                    held.push((path.clone(), me.clone()));
+                    drop(temp);
+                    drop(guard);
+                    drop(held);
+                    crate::state::StateFile::new(state_dir, environment).remove_stale_temp_files();
+                    return Ok(Lock { path, holder: me });
                 }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    match read_holder(&path) {
-                        // Half-written by a process that died between create and write, or a
-                        // holder that died here: either way, nobody holds it.
-                        None => remove(&path).map_err(io_err)?,
-                        Some(holder) if holder.is_dead_here() => {
-                            tracing::warn!("taking over the lock of {holder}, which is gone");
-                            remove(&path).map_err(io_err)?;
-                        }
-                        Some(holder) => {
-                            return Err(LockError::Held {
-                                environment: environment.to_owned(),
-                                holder,
-                            })
-                        }
-                    }
-                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(io_err(e)),
             }
+            match read_holder(&path) {
+                // Released between the link and the read: try again.
+                Found::Missing => {}
+                Found::Holder(holder) if guard.is_some() && is_stale(&holder, &path, &held) => {
+                    // Under the guard, nobody else can change the file between this read and
+                    // the removal.
+                    tracing::warn!("taking over the lock of {holder}, which is gone");
+                    remove(&path).map_err(io_err)?;
+                    last = Some(holder);
+                }
+                Found::Holder(holder) => {
+                    return Err(LockError::Held {
+                        environment: environment.to_owned(),
+                        holder,
+                    })
+                }
+                Found::Unreadable(reason) => {
+                    return Err(LockError::Unreadable {
+                        environment: environment.to_owned(),
+                        path,
+                        reason,
+                    })
+                }
+            }
         }
-        let holder = read_holder(&path).unwrap_or_else(|| Holder::me("unknown"));
-        Err(LockError::Held {
-            environment: environment.to_owned(),
-            holder,
+        Err(match last {
+            Some(holder) => LockError::Held {
+                environment: environment.to_owned(),
+                holder,
+            },
+            None => io_err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "the lock kept changing hands; try again",
+            )),
         })
     }
 
-    /// Removes the lock of `environment` whoever holds it; returns the holder it removed.
+    /// Removes the lock of `environment` whoever holds it; returns the holder it removed (`None`
+    /// when there was no lock, or its file named nobody readable).
+    ///
+    /// Errors: [`LockError::Io`] when the file exists but cannot be removed.
     pub fn force_unlock(state_dir: &Path, environment: &str) -> Result<Option<Holder>, LockError> {
         let path = Self::path(state_dir, environment);
-        let holder = read_holder(&path);
+        // Best effort: without the guard the removal is still what was asked for.
+        let _guard = Guard::take(state_dir).ok().flatten();
+        let holder = match read_holder(&path) {
+            Found::Holder(holder) => Some(holder),
+            Found::Missing | Found::Unreadable(_) => None,
+        };
         match fs::remove_file(&path) {
             Ok(()) => Ok(holder),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -129,12 +219,159 @@ impl Lock {
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        let mut held = held();
+        held.retain(|(path, holder)| !(path == &self.path && holder == &self.holder));
+        release(&self.path, &self.holder);
     }
 }
 
-fn read_holder(path: &Path) -> Option<Holder> {
-    serde_json::from_slice(&fs::read(path).ok()?).ok()
+/// Releases every lock this process holds and makes any later [`Lock::acquire`] of this process
+/// wait forever: for a process about to exit without running destructors (a signal before any
+/// change began).
+pub(crate) fn release_all_for_exit() {
+    let mut held = held();
+    for (path, holder) in held.drain(..) {
+        release(&path, &holder);
+    }
+    // Never unlocked: the process ends next.
+    std::mem::forget(held);
+}
+
+/// Whether the lock at `path` names a process of this host that is gone: one that no longer
+/// exists, or one with this process's ID that this process does not hold (a run that had the same
+/// ID before, as every run has in a container where it is process 1).
+fn is_stale(holder: &Holder, path: &Path, held: &[(PathBuf, Holder)]) -> bool {
+    if holder.host == hostname() && holder.pid == std::process::id() {
+        return !held.iter().any(|(p, h)| p == path && h == holder);
+    }
+    holder.is_dead_here()
+}
+
+/// Removes the lock file at `path` if it still names `holder`.
+fn release(path: &Path, holder: &Holder) {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    // Without the guard (none on this file system, or it stayed busy), check and remove anyway:
+    // leaving our own lock behind would be worse.
+    let _guard = Guard::take(dir).ok().flatten();
+    match read_holder(path) {
+        Found::Holder(found) if &found == holder => {
+            if let Err(error) = remove(path) {
+                tracing::warn!("cannot remove lock file {}: {error}", path.display());
+            }
+        }
+        Found::Holder(found) => {
+            tracing::warn!(
+                "not removing lock file {}: it now names {found}",
+                path.display()
+            );
+        }
+        Found::Missing | Found::Unreadable(_) => {}
+    }
+}
+
+/// How long a run waits for another to finish changing the lock file (which takes milliseconds).
+const GUARD_WAIT: Duration = Duration::from_secs(10);
+
+/// The advisory lock on the state directory under which lock files change; released on drop.
+struct Guard {
+    _dir: File,
+}
+
+impl Guard {
+    /// Takes the guard of `dir`, waiting up to [`GUARD_WAIT`] while another run holds it.
+    /// `Ok(None)` where the file system has no `flock`; an error when the wait runs out.
+    #[cfg(unix)]
+    fn take(dir: &Path) -> io::Result<Option<Guard>> {
+        use rustix::fs::{flock, FlockOperation};
+        use rustix::io::Errno;
+        let file = File::open(dir)?;
+        let deadline = Instant::now() + GUARD_WAIT;
+        loop {
+            match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => return Ok(Some(Guard { _dir: file })),
+                Err(Errno::INTR) => {}
+                Err(Errno::WOULDBLOCK) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(Errno::WOULDBLOCK) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "another run kept {} busy for {}s",
+                            dir.display(),
+                            GUARD_WAIT.as_secs()
+                        ),
+                    ))
+                }
+                Err(error) => {
+                    tracing::debug!("no flock on {}: {error}", dir.display());
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn take(_dir: &Path) -> io::Result<Option<Guard>> {
+        Ok(None)
+    }
+}
+
+/// The prefix of the temporary files a lock is created from.
+fn temp_prefix(environment: &str) -> String {
+    format!(".{environment}.lock.tmp")
+}
+
+/// Writes `holder` to a new temporary file (mode 0600 whatever the umask) beside the lock.
+fn write_temp(
+    dir: &Path,
+    environment: &str,
+    holder: &Holder,
+) -> io::Result<tempfile::NamedTempFile> {
+    let json = serde_json::to_vec(holder).map_err(io::Error::other)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(&temp_prefix(environment))
+        .rand_bytes(6)
+        .tempfile_in(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    temp.write_all(&json)?;
+    temp.as_file().sync_all()?;
+    Ok(temp)
+}
+
+/// Removes the temporary lock files a killed run left. Only called under the guard, where no live
+/// run has one.
+fn remove_stale_lock_temps(dir: &Path, environment: &str) {
+    let prefix = temp_prefix(environment);
+    for path in crate::state::temp_files(dir, &prefix) {
+        tracing::debug!("removing {}, left by a killed run", path.display());
+        let _ = remove(&path);
+    }
+}
+
+/// What a lock file says.
+#[derive(Debug)]
+enum Found {
+    Missing,
+    Holder(Holder),
+    Unreadable(String),
+}
+
+fn read_holder(path: &Path) -> Found {
+    match fs::read(path) {
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(holder) => Found::Holder(holder),
+            Err(_) if bytes.is_empty() => Found::Unreadable("it is empty".to_owned()),
+            Err(e) => Found::Unreadable(format!("not a lock file: {e}")),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Found::Missing,
+        Err(e) => Found::Unreadable(e.to_string()),
+    }
 }
 
 fn remove(path: &Path) -> io::Result<()> {
@@ -192,21 +429,46 @@ mod tests {
         Lock::acquire(dir.path(), "dev", "destroy").unwrap();
     }
 
-    #[test]
-    fn lock_of_a_dead_process_on_this_host_is_taken_over() {
-        let dir = tempfile::tempdir().unwrap();
-        let dead = Holder {
+    fn dead_holder() -> Holder {
+        Holder {
             pid: u32::MAX - 1,
             host: hostname(),
             started_at: 0,
             command: "apply".into(),
+            token: String::new(),
+        }
+    }
+
+    #[test]
+    fn lock_of_a_dead_process_on_this_host_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Lock::path(dir.path(), "dev");
+        fs::write(&path, serde_json::to_vec(&dead_holder()).unwrap()).unwrap();
+        let lock = Lock::acquire(dir.path(), "dev", "apply").unwrap();
+        let Found::Holder(holder) = read_holder(&path) else {
+            panic!("no holder in {}", path.display());
         };
-        fs::write(
-            Lock::path(dir.path(), "dev"),
-            serde_json::to_vec(&dead).unwrap(),
-        )
-        .unwrap();
-        Lock::acquire(dir.path(), "dev", "apply").unwrap();
+        assert_eq!(holder, lock.holder);
+        assert_eq!(holder.pid, std::process::id());
+        drop(lock);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn lock_of_an_earlier_process_with_this_pid_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Lock::path(dir.path(), "dev");
+        let earlier = Holder {
+            pid: std::process::id(),
+            ..dead_holder()
+        };
+        fs::write(&path, serde_json::to_vec(&earlier).unwrap()).unwrap();
+        let lock = Lock::acquire(dir.path(), "dev", "apply").unwrap();
+        let Found::Holder(holder) = read_holder(&path) else {
+            panic!("no holder in {}", path.display());
+        };
+        assert_eq!(holder, lock.holder);
+        assert_ne!(holder, earlier);
     }
 
     #[test]
@@ -217,6 +479,7 @@ mod tests {
             host: "elsewhere".into(),
             started_at: 0,
             command: "apply".into(),
+            token: String::new(),
         };
         fs::write(
             Lock::path(dir.path(), "dev"),
@@ -228,5 +491,84 @@ mod tests {
         assert_eq!(Lock::force_unlock(dir.path(), "dev").unwrap(), Some(remote));
         Lock::acquire(dir.path(), "dev", "apply").unwrap();
         assert_eq!(Lock::force_unlock(dir.path(), "prod").unwrap(), None);
+    }
+
+    #[test]
+    fn an_empty_lock_file_is_not_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Lock::path(dir.path(), "dev");
+        fs::write(&path, "").unwrap();
+        let err = Lock::acquire(dir.path(), "dev", "apply").unwrap_err();
+        assert!(matches!(err, LockError::Unreadable { .. }), "{err}");
+        assert!(err.to_string().contains("force-unlock --env dev"), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), b"");
+        assert_eq!(Lock::force_unlock(dir.path(), "dev").unwrap(), None);
+        assert!(!path.exists());
+        Lock::acquire(dir.path(), "dev", "apply").unwrap();
+    }
+
+    #[test]
+    fn a_lock_that_is_no_longer_ours_is_not_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Lock::path(dir.path(), "dev");
+        let lock = Lock::acquire(dir.path(), "dev", "apply").unwrap();
+        // Forced away, then taken by another run.
+        Lock::force_unlock(dir.path(), "dev").unwrap();
+        let other = Holder {
+            pid: 1,
+            host: "elsewhere".into(),
+            started_at: 0,
+            command: "destroy".into(),
+            token: "0123456789abcdef".into(),
+        };
+        fs::write(&path, serde_json::to_vec(&other).unwrap()).unwrap();
+        drop(lock);
+        let Found::Holder(holder) = read_holder(&path) else {
+            panic!("the other run's lock was removed");
+        };
+        assert_eq!(holder, other);
+    }
+
+    #[test]
+    fn exactly_one_of_many_threads_takes_over_a_dead_lock() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = Lock::path(dir.path(), "dev");
+            fs::write(&path, serde_json::to_vec(&dead_holder()).unwrap()).unwrap();
+            let barrier = std::sync::Barrier::new(8);
+            let locks: Vec<Option<Lock>> = std::thread::scope(|scope| {
+                let threads: Vec<_> = (0..8)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            Lock::acquire(dir.path(), "dev", "apply").ok()
+                        })
+                    })
+                    .collect();
+                threads.into_iter().map(|t| t.join().unwrap()).collect()
+            });
+            let winners: Vec<&Lock> = locks.iter().flatten().collect();
+            assert_eq!(winners.len(), 1, "{winners:?}");
+            let Found::Holder(holder) = read_holder(&path) else {
+                panic!("no holder in {}", path.display());
+            };
+            assert_eq!(holder, winners[0].holder);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn leftover_temporary_lock_files_are_removed_and_the_lock_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let left = dir.path().join(".dev.lock.tmpAbC123");
+        let other = dir.path().join(".prod.lock.tmpAbC123");
+        fs::write(&left, "{}").unwrap();
+        fs::write(&other, "{}").unwrap();
+        let lock = Lock::acquire(dir.path(), "dev", "apply").unwrap();
+        assert!(!left.exists());
+        assert!(other.exists(), "another environment's file was removed");
+        let mode = fs::metadata(&lock.path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 }

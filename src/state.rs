@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -232,9 +232,12 @@ impl StateFile {
         Ok(state)
     }
 
-    /// Writes the state atomically: a temporary file in the same directory, flushed to disk, then
-    /// renamed over the old one. Readers see the old file or the new one, never half of either.
-    /// The directory is created private to the user (0700) and the file is 0600.
+    /// Writes the state atomically: a temporary file `.<environment>.json.tmpXXXXXX` in the same
+    /// directory, flushed to disk, then renamed over the old one. Readers see the old file or the
+    /// new one, never half of either. The directory is made private to the user (0700, tightened
+    /// if it exists looser) and the file is 0600, whatever the umask.
+    ///
+    /// Errors: [`StateError::Write`] when the directory or the file cannot be written.
     pub fn save(&self, state: &State) -> Result<(), StateError> {
         let write_err = |error| StateError::Write {
             path: self.path.clone(),
@@ -247,14 +250,59 @@ impl StateFile {
         state.updated_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let mut json = serde_json::to_vec_pretty(&state).expect("state serializes");
+        let mut json =
+            serde_json::to_vec_pretty(&state).map_err(|e| write_err(io::Error::other(e)))?;
         json.push(b'\n');
-        // tempfile creates the file with mode 0600 on Unix.
-        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(write_err)?;
+        let mut file = tempfile::Builder::new()
+            .prefix(&self.temp_prefix())
+            .rand_bytes(TEMP_RANDOM_CHARS)
+            .tempfile_in(dir)
+            .map_err(write_err)?;
+        // tempfile creates the file with mode 0600; made so explicitly, whatever the umask.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.as_file()
+                .set_permissions(fs::Permissions::from_mode(0o600))
+                .map_err(write_err)?;
+        }
         file.write_all(&json).map_err(write_err)?;
         file.as_file().sync_all().map_err(write_err)?;
         file.persist(&self.path).map_err(|e| write_err(e.error))?;
         Ok(())
+    }
+
+    /// The prefix of this file's temporary files: `.<environment>.json.tmp`.
+    fn temp_prefix(&self) -> String {
+        let name = self
+            .path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        format!(".{name}.tmp")
+    }
+
+    /// Removes the temporary files that a write of this state file left when its process was
+    /// killed (`.<environment>.json.tmpXXXXXX`), and those of older versions (`.tmpXXXXXX`, which
+    /// any environment's write may have made) once they are an hour old. Only to be called while
+    /// holding the environment's lock: only the holder writes the state, so none of its temporary
+    /// files is in use then. Best effort: a file that cannot be removed is left (and logged).
+    pub fn remove_stale_temp_files(&self) {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let ours = temp_files(dir, &self.temp_prefix());
+        let legacy = temp_files(dir, ".tmp").into_iter().filter(|path| {
+            fs::metadata(path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|modified| modified.elapsed().ok())
+                .is_some_and(|age| age >= LEGACY_TEMP_AGE)
+        });
+        for path in ours.into_iter().chain(legacy) {
+            match fs::remove_file(&path) {
+                Ok(()) => tracing::debug!("removed {}, left by a killed run", path.display()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!("cannot remove {}: {e}", path.display()),
+            }
+        }
     }
 
     /// Removes the state file, after a destroy has removed everything it listed.
@@ -269,15 +317,71 @@ impl StateFile {
     }
 }
 
+/// How many random characters follow the prefix of a temporary file's name.
+const TEMP_RANDOM_CHARS: usize = 6;
+
+/// Age from which a temporary file of an older version (`.tmpXXXXXX`, not tied to one
+/// environment) counts as left by a killed run: a write takes milliseconds.
+const LEGACY_TEMP_AGE: Duration = Duration::from_secs(3600);
+
+/// The temporary files in `dir` whose names are `prefix` followed by exactly
+/// [`TEMP_RANDOM_CHARS`] letters or digits (what `tempfile` makes); none when `dir` cannot be read.
+pub(crate) fn temp_files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+                return false;
+            };
+            rest.len() == TEMP_RANDOM_CHARS
+                && rest.chars().all(|c| c.is_ascii_alphanumeric())
+                && entry.file_type().is_ok_and(|t| t.is_file())
+        })
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// Creates `dir` (and missing parents) with mode 0700, or tightens an existing `dir` to 0700 when
+/// group or others have any access to it. Errors are the file system's (for instance, a
+/// directory owned by another user cannot be tightened).
 pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
-    if dir.as_os_str().is_empty() || dir.is_dir() {
+    if dir.as_os_str().is_empty() {
         return Ok(());
+    }
+    if let Ok(metadata) = fs::metadata(dir) {
+        if metadata.is_dir() {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                if metadata.permissions().mode() & 0o077 != 0 {
+                    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+                }
+            }
+            return Ok(());
+        }
+        // Not a directory: creating it below fails and says so.
     }
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
+    builder.create(dir)?;
+    // The mode given to mkdir is reduced by the umask, but 0700 keeps nothing the umask could
+    // open up; set it anyway, for a umask that removed the owner's own bits.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -322,6 +426,51 @@ mod tests {
         // No temporary files are left beside it.
         let entries = fs::read_dir(file.path().parent().unwrap()).unwrap().count();
         assert_eq!(entries, 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_looser_directory_is_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state_dir = dir.path().join(".deployer");
+        fs::create_dir(&state_dir).unwrap();
+        fs::set_permissions(&state_dir, fs::Permissions::from_mode(0o755)).unwrap();
+        StateFile::new(&state_dir, "dev").save(&sample()).unwrap();
+        let mode = fs::metadata(&state_dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+
+    #[test]
+    fn only_stale_temporary_files_of_the_environment_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path(), "dev");
+        let write = |name: &str| {
+            let path = dir.path().join(name);
+            fs::write(&path, "{").unwrap();
+            path
+        };
+        let ours = write(".dev.json.tmpAbC123");
+        let old_legacy = write(".tmpAbC123");
+        fs::File::options()
+            .write(true)
+            .open(&old_legacy)
+            .unwrap()
+            .set_modified(SystemTime::now() - 2 * LEGACY_TEMP_AGE)
+            .unwrap();
+        let kept = [
+            write(".tmpXyZ789"),
+            write(".prod.json.tmpAbC123"),
+            write(".dev.json.tmpAbC1234"),
+            write(".dev.json.tmp"),
+            write("dev.json.tmpAbC123"),
+        ];
+        file.remove_stale_temp_files();
+        assert!(!ours.exists());
+        assert!(!old_legacy.exists());
+        for path in &kept {
+            assert!(path.exists(), "{} was removed", path.display());
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use crate::exit::{exit_for, Exit, ExitError};
+use crate::interrupt::Interrupt;
 use crate::ops::Target;
 use crate::printer::Printer;
 
@@ -139,11 +140,11 @@ pub fn main() -> ExitCode {
         Command::Validate => validate::run(global, &printer),
         Command::ForceUnlock => force_unlock::run(global, &printer),
         Command::IamPolicy(args) => iam_policy::run(global, args, &printer),
-        Command::Apply(args) => block_on(apply::run(global, args, &printer)),
-        Command::Plan(args) => block_on(plan::run(global, args, &printer)),
-        Command::Destroy(args) => block_on(destroy::run(global, args, &printer)),
-        Command::Status(args) => block_on(status::run(global, args, &printer)),
-        Command::Rollback(args) => block_on(rollback::run(global, args, &printer)),
+        Command::Apply(args) => block_on(true, apply::run(global, args, &printer)),
+        Command::Plan(args) => block_on(false, plan::run(global, args, &printer)),
+        Command::Destroy(args) => block_on(true, destroy::run(global, args, &printer)),
+        Command::Status(args) => block_on(false, status::run(global, args, &printer)),
+        Command::Rollback(args) => block_on(true, rollback::run(global, args, &printer)),
     };
     match outcome {
         Ok(exit) => ExitCode::from(exit.code()),
@@ -156,13 +157,22 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs a command that talks to AWS on a small runtime: its concurrency is waiting on the
-/// network, so two workers are plenty.
-fn block_on(command: impl std::future::Future<Output = Result<Exit>>) -> Result<Exit> {
+/// network, so two workers are plenty. A command that takes the lock (`changes`) handles Ctrl-C
+/// and SIGTERM from its first moment: exit 130, lock released (see `interrupt`).
+fn block_on(
+    changes: bool,
+    command: impl std::future::Future<Output = Result<Exit>>,
+) -> Result<Exit> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?
-        .block_on(command)
+        .block_on(async {
+            if changes {
+                Interrupt::install();
+            }
+            command.await
+        })
 }
 
 fn init_tracing(verbose: u8) {

@@ -10,7 +10,7 @@ use crate::stack::Stack;
 use crate::support::TestEnv;
 
 /// Starts `deployer <args>` in the background.
-fn start(env: &TestEnv, args: &[&str]) -> Child {
+pub(crate) fn start(env: &TestEnv, args: &[&str]) -> Child {
     env.deployer_process()
         .args(args)
         .stdout(Stdio::piped())
@@ -20,7 +20,7 @@ fn start(env: &TestEnv, args: &[&str]) -> Child {
 }
 
 /// Waits until the proxy has seen `calls` AWS calls (or the process ended).
-fn wait_for_calls(env: &TestEnv, child: &mut Child, calls: usize) {
+pub(crate) fn wait_for_calls(env: &TestEnv, child: &mut Child, calls: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while env.proxy.calls().len() < calls && child.try_wait().unwrap().is_none() {
         assert!(

@@ -13,6 +13,7 @@ mod faults;
 mod iam_policy;
 mod interruptions;
 mod lifecycle;
+mod locking;
 mod plan;
 mod rollout;
 mod secrets;
