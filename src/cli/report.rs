@@ -17,11 +17,14 @@ fn marker(action: &Action, done: bool) -> (&'static str, &'static str) {
         (Action::Create, true) => ("+", "created"),
         (Action::Update(_), false) => ("~", "update"),
         (Action::Update(_), true) => ("~", "updated"),
+        (Action::Replace(_), false) => ("-/+", "replace"),
+        (Action::Replace(_), true) => ("-/+", "replaced"),
         (Action::NoChange, _) => ("=", "up to date"),
         (Action::Delete, false) => ("-", "delete"),
         (Action::Delete, true) => ("-", "deleted"),
         (Action::Absent, _) => ("", "not found"),
         (Action::NotOurs(_), _) => ("!", "not ours, left alone"),
+        (Action::Kept(_), _) => ("!", "kept"),
     }
 }
 
@@ -33,15 +36,26 @@ pub fn step_lines(step: StepId, outcome: &Outcome, done: bool) -> Vec<String> {
         .trim_end()
         .to_owned()];
     match &outcome.action {
-        Action::Update(changes) => lines.extend(changes.iter().map(change_line)),
+        Action::Update(changes) | Action::Replace(changes) => {
+            lines.extend(changes.iter().map(change_line))
+        }
         Action::NotOurs(why) => lines.push(format!("      it has {why}")),
+        Action::Kept(why) => lines.push(format!("      {why}")),
         _ => {}
     }
     lines
 }
 
 fn change_line(change: &Change) -> String {
-    format!("      {}: {} -> {}", change.field, change.old, change.new)
+    let forces = if change.forces_replacement {
+        " (forces replacement)"
+    } else {
+        ""
+    };
+    format!(
+        "      {}: {} -> {}{forces}",
+        change.field, change.old, change.new
+    )
 }
 
 /// The line for a step that failed or was skipped during apply or destroy.
@@ -59,6 +73,13 @@ pub struct Summary {
     pub create: usize,
     pub update: usize,
     pub delete: usize,
+    /// Only in plans that have replacements (a field AWS cannot change in place).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub replace: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -75,14 +96,20 @@ impl Summary {
         match action {
             Action::Create => self.create += 1,
             Action::Update(_) => self.update += 1,
+            Action::Replace(_) => self.replace += 1,
             Action::Delete => self.delete += 1,
             _ => {}
         }
     }
 
     pub fn line(&self) -> String {
+        let replace = if self.replace > 0 {
+            format!(", {} to replace", self.replace)
+        } else {
+            String::new()
+        };
         format!(
-            "{} to create, {} to update, {} to delete",
+            "{} to create, {} to update, {} to delete{replace}",
             self.create, self.update, self.delete
         )
     }
@@ -133,17 +160,19 @@ impl<'a> PlanJson<'a> {
                     Action::Read => "read",
                     Action::Create => "create",
                     Action::Update(_) => "update",
+                    Action::Replace(_) => "replace",
                     Action::NoChange => "no-change",
                     Action::Delete => "delete",
                     Action::Absent => "absent",
                     Action::NotOurs(_) => "not-ours",
+                    Action::Kept(_) => "keep",
                 },
                 changes: match &result.action {
-                    Action::Update(changes) => changes.iter().collect(),
+                    Action::Update(changes) | Action::Replace(changes) => changes.iter().collect(),
                     _ => Vec::new(),
                 },
                 reason: match &result.action {
-                    Action::NotOurs(why) => Some(why.as_str()),
+                    Action::NotOurs(why) | Action::Kept(why) => Some(why.as_str()),
                     _ => None,
                 },
             })

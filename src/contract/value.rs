@@ -16,6 +16,9 @@ pub struct Change {
     pub field: String,
     pub old: String,
     pub new: String,
+    /// AWS cannot change this field in place: the resource must be replaced.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub forces_replacement: bool,
 }
 
 impl Change {
@@ -24,7 +27,29 @@ impl Change {
             field: field.into(),
             old: old.show(),
             new: new.show(),
+            forces_replacement: false,
         }
+    }
+
+    /// A change of a field AWS cannot change in place.
+    pub fn replacing(field: impl Into<String>, old: impl PlanValue, new: impl PlanValue) -> Self {
+        Self {
+            forces_replacement: true,
+            ..Self::new(field, old, new)
+        }
+    }
+}
+
+/// Compares one field AWS cannot change in place, and pushes a [`Change::replacing`] when it
+/// differs.
+pub fn compare_replacing<T: PartialEq + PlanValue + ?Sized>(
+    changes: &mut Vec<Change>,
+    field: &str,
+    old: &T,
+    new: &T,
+) {
+    if old != new {
+        changes.push(Change::replacing(field, old, new));
     }
 }
 

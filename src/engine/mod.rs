@@ -39,17 +39,26 @@ pub enum Action {
     Read,
     Create,
     Update(Vec<Change>),
+    /// A field AWS cannot change in place differs (each such change says so): a new resource
+    /// must take this one's place.
+    Replace(Vec<Change>),
     NoChange,
     Delete,
     /// Nothing to delete: it does not exist.
     Absent,
     /// Found under our name but not ours: left alone, for the reason given.
     NotOurs(String),
+    /// Ours, but kept by destroy: something that depends on it is not ours (the reason says
+    /// what), and deleting it would pull the ground from under that.
+    Kept(String),
 }
 
 impl Action {
     pub fn is_change(&self) -> bool {
-        matches!(self, Action::Create | Action::Update(_) | Action::Delete)
+        matches!(
+            self,
+            Action::Create | Action::Update(_) | Action::Replace(_) | Action::Delete
+        )
     }
 }
 
@@ -70,8 +79,9 @@ pub trait Journal: Sync {
 /// What the plan pass read of one step, handed to the pass that acts on it.
 struct Found {
     live: Option<AnyLive>,
-    /// The tags of a resource found under our name that is not ours, when `--adopt` takes it.
-    adopting: Option<String>,
+    /// The tags of a resource found under our name that is not ours: for `apply --adopt`, what
+    /// it takes over; for `destroy`, why it is left alone.
+    foreign: Option<String>,
 }
 
 /// One step of a plan.
@@ -152,29 +162,36 @@ async fn read_step(
         Operation::Destroy => Detail::Identity,
     };
     let live = step.read(ctx, &known, detail).await?;
-    let mut adopting = None;
-    // Destroy checks ownership itself, and leaves what is not ours alone.
-    if let (Some(live), true, Operation::Apply) = (&live, step.managed(), operation) {
-        if let Err(tags) = ownership(ctx, step, live).await? {
-            if !adopt {
-                bail!(
-                    "found an existing {} {} with {tags}, not the tags of {}-{} (Project, \
-                     Environment, ManagedBy=deployer); it may belong to someone else. Rename \
-                     this stack's project or environment, delete that resource, or run again \
-                     with --adopt to take it over",
-                    step.id(),
-                    step.record(live)?.id,
-                    ctx.owner.project,
-                    ctx.owner.environment,
-                );
+    let mut foreign = None;
+    match (&live, step.managed(), operation) {
+        (Some(live), true, Operation::Apply) => {
+            if let Err(tags) = ownership(ctx, step, live).await? {
+                if !adopt {
+                    bail!(
+                        "found an existing {} {} with {tags}, not the tags of {}-{} (Project, \
+                         Environment, ManagedBy=deployer); it may belong to someone else. \
+                         Rename this stack's project or environment, delete that resource, or \
+                         run again with --adopt to take it over",
+                        step.id(),
+                        step.record(live)?.id,
+                        ctx.owner.project,
+                        ctx.owner.environment,
+                    );
+                }
+                foreign = Some(tags);
             }
-            adopting = Some(tags);
         }
+        // Even a resource in the state must still carry our tags to be deleted: the state could
+        // be stale, or copied from another stack.
+        (Some(live), true, Operation::Destroy) => {
+            foreign = owned_by_tags(ctx, &step.tags(ctx, live).await?).err();
+        }
+        _ => {}
     }
     if let Some(live) = &live {
         step.publish(live, &mut lock(facts))?;
     }
-    Ok(Found { live, adopting })
+    Ok(Found { live, foreign })
 }
 
 /// Compares what a step found with what the configuration wants. Pure.
@@ -184,12 +201,14 @@ fn judge(ctx: &Ctx, step: &dyn Step, facts: &Facts, found: &Found) -> Result<Out
         None => Action::Create,
         Some(live) => {
             let mut changes = Vec::new();
-            if let Some(tags) = &found.adopting {
+            if let Some(tags) = &found.foreign {
                 changes.push(Change::new("tags", tags, ctx.owner.describe()));
             }
             changes.extend(step.diff(ctx, facts, live)?);
             if changes.is_empty() {
                 Action::NoChange
+            } else if changes.iter().any(|c| c.forces_replacement) {
+                Action::Replace(changes)
             } else {
                 Action::Update(changes)
             }
@@ -210,14 +229,37 @@ fn judge_destroy(step: &dyn Step, found: &Found) -> Result<Outcome> {
             id: None,
         },
         Some(live) => Outcome {
-            action: if step.managed() {
-                Action::Delete
-            } else {
-                Action::Read
+            action: match &found.foreign {
+                _ if !step.managed() => Action::Read,
+                Some(tags) => Action::NotOurs(tags.clone()),
+                None => Action::Delete,
             },
             id: Some(step.record(live)?.id),
         },
     })
+}
+
+/// Destroy keeps what something not ours depends on: a load balancer whose listener is not
+/// ours, a cluster holding a service that is not ours. Walks the steps dependents first, so
+/// that what is kept keeps what it depends on in turn.
+fn keep_what_foreign_resources_use(steps: &[&dyn Step], planned: &mut [PlannedStep]) {
+    for at in (0..planned.len()).rev() {
+        if planned[at].outcome.action != Action::Delete {
+            continue;
+        }
+        let key = planned[at].step.key();
+        let holder = steps.iter().zip(planned.iter()).find(|(step, plan)| {
+            step.depends_on().contains(&key)
+                && matches!(plan.outcome.action, Action::NotOurs(_) | Action::Kept(_))
+        });
+        if let Some((_, holder)) = holder {
+            planned[at].outcome.action = Action::Kept(format!(
+                "the {} {} depends on it and is not this stack's to delete",
+                holder.step,
+                holder.outcome.id.as_deref().unwrap_or_default()
+            ));
+        }
+    }
 }
 
 /// The steps, by id, and what each waits for in `dependencies`.
@@ -325,6 +367,9 @@ pub async fn plan(
             found,
         });
     }
+    if operation == Operation::Destroy {
+        keep_what_foreign_resources_use(steps, &mut planned);
+    }
     Ok(Plan {
         operation,
         steps: planned,
@@ -350,7 +395,7 @@ async fn apply_step(
         Some(live) if !step.managed() => (live, Action::Read),
         Some(live) => {
             let mut changes = Vec::new();
-            if found.adopting.is_some() {
+            if found.foreign.is_some() {
                 step.tag(ctx, &live).await?;
                 changes.push(Change::new("tags", "(not ours)", ctx.owner.describe()));
             }
@@ -380,44 +425,22 @@ async fn apply_step(
     })
 }
 
-/// The destroy pass for one step: delete what the plan pass found, if it is ours.
+/// The destroy pass for one step: delete what the plan pass found and judged ours to delete.
 async fn destroy_step(
     ctx: &Ctx,
     step: &dyn Step,
-    found: Found,
+    (found, planned): (Found, Outcome),
     journal: &dyn Journal,
 ) -> Result<Outcome> {
-    let Some(live) = found.live else {
-        if step.managed() {
+    match (&planned.action, &found.live) {
+        (Action::Delete, Some(live)) => {
+            step.delete(ctx, live).await?;
             journal.record(step.id(), None)?;
         }
-        return Ok(Outcome {
-            action: Action::Absent,
-            id: None,
-        });
-    };
-    let id = Some(step.record(&live)?.id);
-    if !step.managed() {
-        return Ok(Outcome {
-            action: Action::Read,
-            id,
-        });
+        (Action::Absent, _) if step.managed() => journal.record(step.id(), None)?,
+        _ => {}
     }
-    // Even a resource in the state must still carry our tags to be deleted: the state could be
-    // stale, or copied from another stack.
-    let tags = step.tags(ctx, &live).await?;
-    if let Err(tags) = owned_by_tags(ctx, &tags) {
-        return Ok(Outcome {
-            action: Action::NotOurs(tags),
-            id,
-        });
-    }
-    step.delete(ctx, &live).await?;
-    journal.record(step.id(), None)?;
-    Ok(Outcome {
-        action: Action::Delete,
-        id,
-    })
+    Ok(planned)
 }
 
 /// Runs one step's work, keeping it in `in_flight` meanwhile, so that an interrupted run can say
@@ -431,6 +454,44 @@ async fn tracked<T>(
     let result = work.await;
     lock(in_flight).remove(&step);
     result
+}
+
+/// Checks the whole plan before the first change: a step whose plan cannot be carried out (a
+/// field AWS cannot change in place) stops the run here, so that nothing is half done: no rule
+/// moved, no resource tagged by `--adopt`, no revision registered.
+fn refuse_what_cannot_be_done(planned: &[PlannedStep]) -> Result<()> {
+    let refused: Vec<String> = planned
+        .iter()
+        .filter_map(|p| match &p.outcome.action {
+            Action::Replace(changes) => {
+                let fields: Vec<String> = changes
+                    .iter()
+                    .filter(|c| c.forces_replacement)
+                    .map(|c| format!("{}: {} -> {}", c.field, c.old, c.new))
+                    .collect();
+                Some(format!(
+                    "the {} {} ({})",
+                    p.step,
+                    p.outcome.id.as_deref().unwrap_or_default(),
+                    fields.join("; ")
+                ))
+            }
+            _ => None,
+        })
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(ExitError::new(
+        Exit::Error,
+        anyhow!(
+            "nothing was changed: {} cannot be changed in place and would have to be replaced, \
+             which would interrupt the running service; set the configuration back, or run \
+             `deployer destroy` and apply again",
+            refused.join(", and ")
+        ),
+    )
+    .into())
 }
 
 /// How long the calls in flight get to finish after Ctrl-C or SIGTERM before they are abandoned.
@@ -455,8 +516,15 @@ pub async fn execute(
         steps: planned,
         facts,
     } = plan;
-    let found: Mutex<BTreeMap<StepId, Found>> =
-        Mutex::new(planned.into_iter().map(|p| (p.step, p.found)).collect());
+    if operation == Operation::Apply {
+        refuse_what_cannot_be_done(&planned)?;
+    }
+    let found: Mutex<BTreeMap<StepId, (Found, Outcome)>> = Mutex::new(
+        planned
+            .into_iter()
+            .map(|p| (p.step, (p.found, p.outcome)))
+            .collect(),
+    );
     let take = |step: StepId| {
         lock(&found)
             .remove(&step)
@@ -481,7 +549,7 @@ pub async fn execute(
                     |id| {
                         let step = by_id[&id];
                         tracked(&in_flight, id, async move {
-                            apply_step(ctx, step, shared_facts, take(id)?, journal).await
+                            apply_step(ctx, step, shared_facts, take(id)?.0, journal).await
                         })
                     },
                     stop,

@@ -11,7 +11,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use crate::aws::tags::{owner_tags, tag_elb};
 use crate::aws::{AwsResultExt, Created};
-use crate::contract::{compare, known, Change, Ctx, Detail, Facts, Resource, StepId};
+use crate::contract::{
+    compare, compare_replacing, known, Change, Ctx, Detail, Facts, Resource, StepId,
+};
 use crate::state::ResourceRecord;
 
 pub struct LoadBalancer;
@@ -91,13 +93,13 @@ impl Resource for LoadBalancer {
 
     fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
         let mut changes = Vec::new();
-        if live.scheme.as_deref() != Some(SCHEME) {
-            changes.push(Change::new(
-                "scheme",
-                live.scheme.as_deref().unwrap_or("(none)"),
-                SCHEME,
-            ));
-        }
+        // A load balancer's scheme is fixed when it is created.
+        compare_replacing(
+            &mut changes,
+            "scheme",
+            &live.scheme.as_deref(),
+            &Some(SCHEME),
+        );
         compare(
             &mut changes,
             "subnets",
@@ -236,11 +238,7 @@ mod tests {
     }
 
     fn change(field: &str, old: &str, new: &str) -> Change {
-        Change {
-            field: field.into(),
-            old: old.into(),
-            new: new.into(),
-        }
+        Change::new(field, old, new)
     }
 
     #[test]
@@ -273,7 +271,7 @@ mod tests {
         };
         assert_eq!(
             LoadBalancer::diff(&found, &desired()),
-            [change("scheme", "internal", "internet-facing")]
+            [Change::replacing("scheme", "internal", "internet-facing")]
         );
     }
 
@@ -285,7 +283,7 @@ mod tests {
         };
         assert_eq!(
             LoadBalancer::diff(&found, &desired()),
-            [change("scheme", "(none)", "internet-facing")]
+            [Change::replacing("scheme", "(none)", "internet-facing")]
         );
     }
 

@@ -201,11 +201,7 @@ mod tests {
     }
 
     fn change(field: &str, old: &str, new: &str) -> Change {
-        Change {
-            field: field.into(),
-            old: old.into(),
-            new: new.into(),
-        }
+        Change::new(field, old, new)
     }
 
     #[test]

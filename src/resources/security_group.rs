@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, ResourceType, SecurityGroup, Tag, TagSpecification,
     UserIdGroupPair,
@@ -16,7 +16,9 @@ use aws_sdk_ec2::types::{
 use crate::aws::retry::{delete_when_released, DeleteCodes};
 use crate::aws::tags::{owner_tags, pairs};
 use crate::aws::{AwsResultExt, Created};
-use crate::contract::{known, Change, Ctx, Detail, Facts, PlanValue, Resource, StepId};
+use crate::contract::{
+    compare_replacing, known, Change, Ctx, Detail, Facts, PlanValue, Resource, StepId,
+};
 use crate::state::ResourceRecord;
 
 /// One inbound rule: TCP on a port from a CIDR block or from another security group.
@@ -59,6 +61,8 @@ impl fmt::Display for Ingress {
 pub struct Live {
     pub id: String,
     pub arn: Option<String>,
+    pub description: String,
+    pub vpc_id: String,
     pub ingress: BTreeSet<Ingress>,
     pub tags: Vec<(String, String)>,
 }
@@ -156,6 +160,8 @@ fn live_from(group: &SecurityGroup) -> Live {
     Live {
         id: group.group_id().unwrap_or_default().to_owned(),
         arn: group.security_group_arn().map(str::to_owned),
+        description: group.description().unwrap_or_default().to_owned(),
+        vpc_id: group.vpc_id().unwrap_or_default().to_owned(),
         ingress,
         tags: pairs(group.tags()),
     }
@@ -185,6 +191,14 @@ fn permission(rule: &Ingress) -> IpPermission {
 
 fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
     let mut changes = Vec::new();
+    // Fixed when the group is created.
+    compare_replacing(
+        &mut changes,
+        "description",
+        &live.description,
+        &desired.description,
+    );
+    compare_replacing(&mut changes, "vpc_id", &live.vpc_id, &desired.vpc_id);
     for missing in desired.ingress.difference(&live.ingress) {
         changes.push(Change::new("ingress", "(none)", missing));
     }
@@ -223,6 +237,8 @@ async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
             .context("CreateSecurityGroup returned no group id")?
             .to_owned(),
         arn: created.security_group_arn().map(str::to_owned),
+        description: desired.description.clone(),
+        vpc_id: desired.vpc_id.clone(),
         ingress: BTreeSet::new(),
         tags: Vec::new(),
     };
@@ -293,23 +309,40 @@ async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
                 .group_id(&live.id)
                 .send()
         },
-        |_| async { Ok(users_of(ctx, &live.id).await) },
+        |_| holders(ctx, &live.id),
     )
     .await
 }
 
-/// Which network interfaces still use a group, for the message while waiting.
-async fn users_of(ctx: &Ctx, group_id: &str) -> String {
-    let answer = ctx
+/// What still holds a group AWS will not delete, and whether waiting helps.
+///
+/// Network interfaces of stopped tasks and of a deleted load balancer detach by themselves within
+/// minutes: that is worth waiting for. A rule in another security group that refers to this one,
+/// or a network interface of something else, stays until someone removes it: waiting the whole
+/// `timeouts.resource_release` would only delay the same failure, so it stops at once, naming
+/// what is in the way.
+async fn holders(ctx: &Ctx, group_id: &str) -> Result<String> {
+    let referencing = referencing_groups(ctx, group_id).await?;
+    if !referencing.is_empty() {
+        bail!(
+            "security group {group_id} cannot be deleted: {} refer(s) to it in a rule; remove              those rules (or those groups) and run destroy again",
+            referencing.join(", ")
+        );
+    }
+    let interfaces = ctx
         .aws
         .ec2
         .describe_network_interfaces()
         .filters(Filter::builder().name("group-id").values(group_id).build())
         .send()
-        .await;
-    let interfaces: Vec<String> = match &answer {
-        Ok(answer) => answer
-            .network_interfaces()
+        .await
+        .or_context(format!("looking up what uses security group {group_id}"))?;
+    let (leaving, staying): (Vec<_>, Vec<_>) = interfaces
+        .network_interfaces()
+        .iter()
+        .partition(|eni| goes_away_by_itself(eni, &ctx.names.load_balancer));
+    let describe = |enis: &[&aws_sdk_ec2::types::NetworkInterface]| -> String {
+        let shown: Vec<String> = enis
             .iter()
             .map(|eni| {
                 let id = eni.network_interface_id().unwrap_or("?");
@@ -318,17 +351,63 @@ async fn users_of(ctx: &Ctx, group_id: &str) -> String {
                     _ => id.to_owned(),
                 }
             })
-            .collect(),
-        Err(_) => Vec::new(),
+            .collect();
+        shown.join(", ")
     };
-    if interfaces.is_empty() {
+    if !staying.is_empty() {
+        bail!(
+            "security group {group_id} cannot be deleted: network interface(s) {} of something              outside this stack use it; detach them from the group and run destroy again",
+            describe(&staying)
+        );
+    }
+    Ok(if leaving.is_empty() {
         "it is still in use (DependencyViolation)".to_owned()
     } else {
         format!(
             "still in use by network interface(s) {} that are detaching",
-            interfaces.join(", ")
+            describe(&leaving)
         )
+    })
+}
+
+/// Other security groups with a rule (inbound or outbound) that names this one.
+async fn referencing_groups(ctx: &Ctx, group_id: &str) -> Result<Vec<String>> {
+    let mut found = BTreeSet::new();
+    for filter in ["ip-permission.group-id", "egress.ip-permission.group-id"] {
+        let answer = ctx
+            .aws
+            .ec2
+            .describe_security_groups()
+            .filters(Filter::builder().name(filter).values(group_id).build())
+            .send()
+            .await
+            .or_context(format!("looking up the groups that refer to {group_id}"))?;
+        for group in answer.security_groups() {
+            let id = group.group_id().unwrap_or_default();
+            // A group may refer to itself; that goes with it.
+            if id != group_id {
+                found.insert(format!(
+                    "security group {id} ({})",
+                    group.group_name().unwrap_or_default()
+                ));
+            }
+        }
     }
+    Ok(found.into_iter().collect())
+}
+
+/// Whether a network interface is one AWS removes by itself once its owner is gone: one that is
+/// detaching, one of an ECS task, or one of this stack's load balancer.
+fn goes_away_by_itself(eni: &aws_sdk_ec2::types::NetworkInterface, load_balancer: &str) -> bool {
+    let detaching = eni
+        .attachment()
+        .and_then(|a| a.status())
+        .is_some_and(|s| s.as_str() == "detaching");
+    let description = eni.description().unwrap_or_default();
+    let of_a_task =
+        eni.requester_id() == Some("amazon-ecs") || description.contains(":attachment/");
+    let of_our_load_balancer = description.starts_with(&format!("ELB app/{load_balancer}/"));
+    detaching || of_a_task || of_our_load_balancer
 }
 
 /// Implements [`Resource`] for a security group type, given its step, the fact it publishes and
@@ -439,9 +518,28 @@ mod tests {
         Live {
             id: "sg-1".into(),
             arn: None,
+            description: "x".into(),
+            vpc_id: "vpc-1".into(),
             ingress,
             tags: Vec::new(),
         }
+    }
+
+    #[test]
+    fn description_or_vpc_change_forces_replacement() {
+        let rules = tcp_from(80, Source::Cidr("0.0.0.0/0".into()));
+        let moved = Live {
+            description: "by hand".into(),
+            vpc_id: "vpc-2".into(),
+            ..live(rules.clone())
+        };
+        assert_eq!(
+            diff(&moved, &desired(rules)),
+            [
+                Change::replacing("description", "by hand", "x"),
+                Change::replacing("vpc_id", "vpc-2", "vpc-1"),
+            ]
+        );
     }
 
     fn desired(ingress: BTreeSet<Ingress>) -> Desired {
@@ -454,11 +552,7 @@ mod tests {
     }
 
     fn change(field: &str, old: &str, new: &str) -> Change {
-        Change {
-            field: field.into(),
-            old: old.into(),
-            new: new.into(),
-        }
+        Change::new(field, old, new)
     }
 
     #[test]
@@ -528,6 +622,8 @@ mod tests {
         let group = SecurityGroup::builder()
             .group_id("sg-1")
             .group_name("app-dev-ecs")
+            .description("x")
+            .vpc_id("vpc-1")
             .ip_permissions(
                 IpPermission::builder()
                     .ip_protocol("tcp")

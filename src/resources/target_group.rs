@@ -10,7 +10,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use crate::aws::retry::{as_aws_says, delete_when_released, DeleteCodes};
 use crate::aws::tags::{owner_tags, tag_elb};
 use crate::aws::{AwsResultExt, Created};
-use crate::contract::{compare, known, Change, Ctx, Detail, Facts, Resource, StepId};
+use crate::contract::{
+    compare, compare_replacing, known, Change, Ctx, Detail, Facts, Resource, StepId,
+};
 use crate::state::ResourceRecord;
 
 pub struct TargetGroup;
@@ -143,15 +145,16 @@ impl Resource for TargetGroup {
 
     fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
         let mut changes = Vec::new();
-        compare(&mut changes, "port", &live.port, &desired.port);
-        compare(&mut changes, "protocol", &live.protocol.as_str(), &"HTTP");
-        compare(
+        // Fixed when the target group is created.
+        compare_replacing(&mut changes, "port", &live.port, &desired.port);
+        compare_replacing(&mut changes, "protocol", &live.protocol.as_str(), &"HTTP");
+        compare_replacing(
             &mut changes,
             "target_type",
             &live.target_type.as_str(),
             &"ip",
         );
-        compare(&mut changes, "vpc_id", &live.vpc_id, &desired.vpc_id);
+        compare_replacing(&mut changes, "vpc_id", &live.vpc_id, &desired.vpc_id);
         let (old, new) = (&live.health_check, &desired.health_check);
         compare(&mut changes, "health_check.path", &old.path, &new.path);
         compare(
@@ -369,11 +372,7 @@ mod tests {
     }
 
     fn change(field: &str, old: &str, new: &str) -> Change {
-        Change {
-            field: field.into(),
-            old: old.into(),
-            new: new.into(),
-        }
+        Change::new(field, old, new)
     }
 
     /// The diff of the live target group with its health check changed by `edit`.
@@ -396,7 +395,7 @@ mod tests {
         };
         assert_eq!(
             TargetGroup::diff(&found, &desired()),
-            [change("port", "8080", "5000")]
+            [Change::replacing("port", "8080", "5000")]
         );
     }
 
@@ -408,7 +407,7 @@ mod tests {
         };
         assert_eq!(
             TargetGroup::diff(&found, &desired()),
-            [change("protocol", "HTTPS", "HTTP")]
+            [Change::replacing("protocol", "HTTPS", "HTTP")]
         );
     }
 
@@ -420,7 +419,7 @@ mod tests {
         };
         assert_eq!(
             TargetGroup::diff(&found, &desired()),
-            [change("target_type", "instance", "ip")]
+            [Change::replacing("target_type", "instance", "ip")]
         );
     }
 
@@ -432,7 +431,7 @@ mod tests {
         };
         assert_eq!(
             TargetGroup::diff(&found, &desired()),
-            [change("vpc_id", "vpc-2", "vpc-1")]
+            [Change::replacing("vpc_id", "vpc-2", "vpc-1")]
         );
     }
 

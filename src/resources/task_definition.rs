@@ -13,6 +13,7 @@ use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, KeyValuePair, LogConfiguration, LogDriver, NetworkMode,
     PortMapping, Secret, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
 };
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use crate::aws::errors::{brief, describe, is_transient, not_propagated_yet};
 use crate::aws::retry::{until_done, Attempt};
@@ -47,6 +48,9 @@ pub struct Live {
 }
 
 const LOG_STREAM_PREFIX: &str = "ecs";
+
+/// How many revisions are checked or deregistered at once.
+const CONCURRENT_CALLS: usize = 8;
 
 fn spec_of(definition: &aws_sdk_ecs::types::TaskDefinition) -> Option<Spec> {
     let container = definition
@@ -321,21 +325,54 @@ impl Resource for TaskDefinition {
             revisions.extend(page.task_definition_arns().iter().cloned());
         }
         // The family prefix also matches longer family names; keep exactly ours.
-        let ours = format!(":task-definition/{}:", live.spec.family);
-        // All at once: every image deploy leaves one more revision, and one after another they
-        // would make destroy slower with every deploy.
-        let deregistrations =
-            revisions
-                .iter()
-                .filter(|arn| arn.contains(&ours))
-                .map(|arn| async move {
-                    ecs.deregister_task_definition()
-                        .task_definition(arn)
-                        .send()
-                        .await
-                        .or_context(format!("deregistering {arn}"))
-                });
-        futures_util::future::try_join_all(deregistrations).await?;
+        let family = format!(":task-definition/{}:", live.spec.family);
+        let revisions: Vec<&String> = revisions.iter().filter(|a| a.contains(&family)).collect();
+        // Every revision must carry our tags, not just the one the plan read: someone may have
+        // registered one of their own in the family. Its tags were read already.
+        let checks = revisions.iter().map(|arn| async move {
+            if **arn == live.arn {
+                return Ok::<_, anyhow::Error>((*arn, true));
+            }
+            let tags = ecs
+                .list_tags_for_resource()
+                .resource_arn(*arn)
+                .send()
+                .await
+                .or_context(format!("reading the tags of {arn}"))?;
+            let pairs = pairs(tags.tags());
+            let ours = ctx
+                .owner
+                .matches(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            Ok((*arn, ours))
+        });
+        let checked: Vec<(&String, bool)> = stream::iter(checks)
+            .buffer_unordered(CONCURRENT_CALLS)
+            .try_collect()
+            .await?;
+        let (ours, others): (Vec<_>, Vec<_>) = checked.into_iter().partition(|(_, ours)| *ours);
+        if !others.is_empty() {
+            let others: Vec<&str> = others.iter().map(|(arn, _)| arn.as_str()).collect();
+            ctx.printer.warn(&format!(
+                "left alone {} revision(s) of {} without this stack's tags: {}",
+                others.len(),
+                live.spec.family,
+                others.join(", ")
+            ));
+        }
+        // A few at a time: every image deploy leaves one more revision, so one after another
+        // would make destroy slower with every deploy, and all at once would be throttled.
+        let deregistrations = ours.into_iter().map(|(arn, _)| async move {
+            ecs.deregister_task_definition()
+                .task_definition(arn)
+                .send()
+                .await
+                .or_context(format!("deregistering {arn}"))
+                .map(drop)
+        });
+        stream::iter(deregistrations)
+            .buffer_unordered(CONCURRENT_CALLS)
+            .try_collect::<Vec<()>>()
+            .await?;
         Ok(())
     }
 
@@ -440,11 +477,7 @@ mod tests {
     }
 
     fn change(field: &str, old: &str, new: &str) -> Change {
-        Change {
-            field: field.into(),
-            old: old.into(),
-            new: new.into(),
-        }
+        Change::new(field, old, new)
     }
 
     /// The diff of a live revision whose spec `edit` changed against the configured `spec()`.

@@ -8,6 +8,8 @@ behaviour rather than against a gap of the emulator. Usage is that of `python -m
 import sys
 
 from moto.core.responses import ActionResult
+from moto.ec2.exceptions import DependencyViolationError
+from moto.ec2.models.security_groups import SecurityGroupBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.responses import ELBV2Response
 from moto.server import main
@@ -69,6 +71,30 @@ def _create_listener_idempotent(self):
 
 
 ELBV2Response.create_listener = _create_listener_idempotent
+
+_delete_security_group = SecurityGroupBackend._delete_security_group
+
+
+def _delete_security_group_unless_referenced(self, vpc_id, group_id):
+    """DeleteSecurityGroup fails with `DependencyViolation` ("resource sg-... has a dependent
+    object") while a rule of another group refers to the group
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSecurityGroup.html: "If you
+    attempt to delete a security group that is ... referenced by another security group in the
+    same VPC, the operation fails with DependencyViolation"); moto deletes it and leaves the
+    other group's rule pointing at nothing."""
+    for groups in self.groups.values():
+        for other in groups.values():
+            if other.id == group_id:
+                continue
+            for rule in list(other.ingress_rules) + list(other.egress_rules):
+                if (rule.source_group or {}).get("GroupId") == group_id:
+                    raise DependencyViolationError(
+                        f"resource {group_id} has a dependent object"
+                    )
+    return _delete_security_group(self, vpc_id, group_id)
+
+
+SecurityGroupBackend._delete_security_group = _delete_security_group_unless_referenced
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u8)] = &[
     ("exit", 0),
     ("printer", 0),
-    ("interrupt", 0),
     ("lock", 1),
     ("state", 0),
     ("config", 0),
     ("names", 1),
+    ("interrupt", 2),
     ("aws", 2),
     ("iam_policy", 3),
     ("contract", 3),

@@ -141,3 +141,318 @@ fn foreign_cluster_is_reported_as_not_ours_instead_of_a_panic() {
         assert!(stderr.contains("--adopt"), "{stderr}");
     }
 }
+
+/// Reported case: another team's security group (a database's) had an inbound rule from the
+/// stack's tasks group, and `destroy` waited the whole `timeouts.resource_release` (1200 s),
+/// printing "still in use", then exited 5 without ever naming that group.
+#[test]
+fn security_group_of_another_team_referencing_ours_stops_destroy_at_once() {
+    let env = dev_env();
+    apply(&env);
+    let stack = crate::stack::Stack::read(&env);
+    let tasks_group = stack.security_group("ecs-sg");
+    let tasks_group_id = tasks_group.group_id().unwrap().to_owned();
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config());
+    let database = block_on(
+        ec2.create_security_group()
+            .group_name("team-database")
+            .description("another team's database")
+            .vpc_id(tasks_group.vpc_id().unwrap())
+            .send(),
+    )
+    .unwrap();
+    let database_id = database.group_id().unwrap().to_owned();
+    block_on(
+        ec2.authorize_security_group_ingress()
+            .group_id(&database_id)
+            .ip_permissions(
+                aws_sdk_ec2::types::IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(5432)
+                    .to_port(5432)
+                    .user_id_group_pairs(
+                        aws_sdk_ec2::types::UserIdGroupPair::builder()
+                            .group_id(&tasks_group_id)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap();
+
+    env.proxy.clear();
+    let (code, stderr) = run(&env, &["destroy", "--yes"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("security group {database_id} (team-database)"))
+            && stderr.contains(&tasks_group_id),
+        "the message names the group in the way: {stderr}"
+    );
+    // It stopped at the first refusal instead of retrying for the release budget.
+    assert_eq!(env.proxy.count("DeleteSecurityGroup"), 1, "{stderr}");
+    assert!(!stderr.contains("still in use"), "{stderr}");
+}
+
+/// The shipped configuration with another container port.
+fn with_container_port(port: u16) -> String {
+    crate::lifecycle::DEV_TOML.replacen("port = 5000 ", &format!("port = {port} "), 1)
+}
+
+/// Reported case: on a running stack, `container.port` 5000 -> 8080 made `apply` move the tasks'
+/// security group rule to 8080 and register a new task definition, then fail on the target
+/// group, leaving the load balancer unable to reach any task. A field AWS cannot change in place
+/// is now planned as a replacement, and apply checks the whole plan before its first change.
+#[test]
+fn port_change_is_planned_as_a_replacement_and_changes_nothing_half_way() {
+    let env = dev_env();
+    apply(&env);
+    env.write_config("dev", &with_container_port(8080));
+    assert!(with_container_port(8080).contains("port = 8080 "));
+
+    let (code, plan) = crate::drift::plan_json(&env);
+    assert_eq!(code, 2);
+    let target_group = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["step"] == "target_group")
+        .unwrap();
+    assert_eq!(target_group["action"], "replace", "{target_group}");
+    assert_eq!(
+        target_group["changes"][0],
+        serde_json::json!({
+            "field": "port", "old": "5000", "new": "8080", "forces_replacement": true
+        })
+    );
+    assert_eq!(plan["summary"]["replace"], 1, "{}", plan["summary"]);
+    let text = env.deployer().args(["plan"]).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("-/+ target group")
+            && text.contains("port: 5000 -> 8080 (forces replacement)"),
+        "{text}"
+    );
+
+    env.proxy.clear();
+    let (code, stderr) = run(&env, &["apply", "--yes"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("nothing was changed") && stderr.contains("port: 5000 -> 8080"),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.mutating_calls(), [], "{stderr}");
+    // The tasks are still reachable: their group still admits the port they listen on.
+    let stack = crate::stack::Stack::read(&env);
+    let rules = stack.security_group("ecs-sg").ip_permissions();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].from_port(), Some(5000));
+}
+
+/// Removes this stack's tags from an ELB resource and an ECS resource, as if another tool owned
+/// them.
+fn disown(env: &TestEnv, elb_arn: Option<&str>, ecs_arn: Option<&str>) {
+    let keys = ["Project", "Environment", "ManagedBy"]
+        .map(String::from)
+        .to_vec();
+    if let Some(arn) = elb_arn {
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&env.sdk_config());
+        block_on(
+            elb.remove_tags()
+                .resource_arns(arn)
+                .set_tag_keys(Some(keys.clone()))
+                .send(),
+        )
+        .unwrap();
+    }
+    if let Some(arn) = ecs_arn {
+        let ecs = aws_sdk_ecs::Client::new(&env.sdk_config());
+        block_on(
+            ecs.untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys))
+                .send(),
+        )
+        .unwrap();
+    }
+}
+
+/// `plan --destroy --json`: each step's action.
+fn destroy_actions(env: &TestEnv) -> std::collections::BTreeMap<String, String> {
+    let output = env
+        .deployer()
+        .args(["plan", "--destroy", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["step"].as_str().unwrap().to_owned(),
+                r["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Reported case: in a half-adopted stack `destroy` called the listener and the service "not
+/// ours" and then deleted the load balancer under that listener and the cluster holding that
+/// service, and its summary counted the ones it left alone as deleted.
+#[test]
+fn destroy_keeps_what_resources_not_ours_depend_on_and_counts_only_deletions() {
+    let env = dev_env();
+    apply(&env);
+    let stack = crate::stack::Stack::read(&env);
+    let listener = stack.listeners[0].listener_arn().unwrap().to_owned();
+    let service = stack.services[0].service_arn().unwrap().to_owned();
+    let ecs = aws_sdk_ecs::Client::new(&env.sdk_config());
+
+    // A service that is not ours keeps everything it runs on: its cluster, its task definition
+    // and, through that, the image's repository, the role and the log group.
+    disown(&env, None, Some(&service));
+    let actions = destroy_actions(&env);
+    assert_eq!(actions["service"], "not-ours");
+    for kept in [
+        "cluster",
+        "task_definition",
+        "ecr_repository",
+        "execution_role",
+        "log_group",
+    ] {
+        assert_eq!(actions[kept], "keep", "{kept}: {actions:?}");
+    }
+    let tags = crate::stack::owner_tags()
+        .into_iter()
+        .map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(k).value(v).build())
+        .collect();
+    block_on(
+        ecs.tag_resource()
+            .resource_arn(&service)
+            .set_tags(Some(tags))
+            .send(),
+    )
+    .unwrap();
+
+    // A listener that is not ours keeps its load balancer (and that one's group) and its
+    // target group; everything else goes.
+    disown(&env, Some(&listener), None);
+    let actions = destroy_actions(&env);
+    assert_eq!(actions["listener"], "not-ours");
+    for kept in ["load_balancer", "target_group", "alb_security_group"] {
+        assert_eq!(actions[kept], "keep", "{kept}: {actions:?}");
+    }
+    let (code, stderr) = run(&env, &["destroy", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("Destroy complete: 7 deleted;"),
+        "the summary counts what was deleted: {stderr}"
+    );
+    let left = crate::stack::Stack::read(&env);
+    assert_eq!(left.load_balancers.len(), 1);
+    assert_eq!(left.target_groups.len(), 1);
+    assert_eq!(left.listeners.len(), 1);
+    assert!(left.services.is_empty() && left.clusters.is_empty());
+    assert!(left.repositories.is_empty() && left.role.is_none());
+}
+
+/// Reported case: `apply --adopt` re-tagged seven resources and created two before a later step
+/// failed (a load balancer with another scheme). The whole plan is checked first; nothing is
+/// tagged or created unless the run can finish.
+#[test]
+fn adopt_with_a_load_balancer_of_another_scheme_tags_nothing() {
+    let env = dev_env();
+    let stack_subnets = {
+        let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config());
+        let subnets = block_on(
+            ec2.describe_subnets()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("default-for-az")
+                        .values("true")
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
+        subnets
+            .subnets()
+            .iter()
+            .filter_map(|s| s.subnet_id().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    let ecs = aws_sdk_ecs::Client::new(&env.sdk_config());
+    block_on(
+        ecs.create_cluster()
+            .cluster_name(format!("{PREFIX}-cluster"))
+            .send(),
+    )
+    .unwrap();
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&env.sdk_config());
+    block_on(
+        elb.create_load_balancer()
+            .name(format!("{PREFIX}-alb"))
+            .scheme(aws_sdk_elasticloadbalancingv2::types::LoadBalancerSchemeEnum::Internal)
+            .set_subnets(Some(stack_subnets))
+            .send(),
+    )
+    .unwrap();
+
+    let (code, stderr) = run(&env, &["apply", "--adopt", "--yes"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("scheme: internal -> internet-facing"),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.mutating_calls(), [], "{stderr}");
+}
+
+/// Reported case: `destroy` deregistered every revision of the task family after checking the
+/// tags of one. A revision someone else registered in the family is left alone, and named.
+#[test]
+fn destroy_checks_the_tags_of_every_task_definition_revision() {
+    let env = dev_env();
+    apply(&env);
+    let ecs = aws_sdk_ecs::Client::new(&env.sdk_config());
+    let theirs = block_on(
+        ecs.register_task_definition()
+            .family(format!("{PREFIX}-task"))
+            .container_definitions(
+                aws_sdk_ecs::types::ContainerDefinition::builder()
+                    .name("theirs")
+                    .image("nginx:1.27")
+                    .memory(128)
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap();
+    let theirs = theirs
+        .task_definition()
+        .and_then(|d| d.task_definition_arn())
+        .unwrap()
+        .to_owned();
+
+    let (code, stderr) = run(&env, &["destroy", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("left alone 1 revision(s)") && stderr.contains(&theirs),
+        "{stderr}"
+    );
+    let described = block_on(
+        ecs.describe_task_definition()
+            .task_definition(&theirs)
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(
+        described
+            .task_definition()
+            .and_then(|d| d.status())
+            .map(|s| s.as_str()),
+        Some("ACTIVE")
+    );
+}
