@@ -5,7 +5,7 @@
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::lifecycle::{apply, assert_complete_stack, dev_env};
+use crate::lifecycle::{apply, assert_complete_stack, dev_env, offline_dev_env};
 use crate::stack::Stack;
 use crate::support::TestEnv;
 
@@ -108,7 +108,7 @@ fn a_second_run_fails_fast_while_one_holds_the_lock() {
 
 #[test]
 fn force_unlock_removes_a_lock_left_elsewhere() {
-    let env = dev_env();
+    let env = offline_dev_env();
     let lock = env.dir.path().join(".deployer/dev.lock");
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
     std::fs::write(
@@ -122,7 +122,16 @@ fn force_unlock_removes_a_lock_left_elsewhere() {
     assert_eq!(env.proxy.calls(), [], "a locked run calls nothing");
 
     env.deployer().arg("force-unlock").assert().success();
-    apply(&env);
+    assert!(!lock.exists(), "force-unlock must remove the lock");
+    // Unlocked, the next run goes ahead: it reaches AWS (which this environment refuses).
+    let output = env.deployer().args(["apply", "--yes"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("locked by"), "{stderr}");
+    assert_ne!(
+        env.proxy.calls(),
+        [],
+        "the unlocked run goes ahead: {stderr}"
+    );
 }
 
 #[cfg(unix)]

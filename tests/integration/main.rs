@@ -8,6 +8,7 @@ mod bad_input;
 mod calls;
 mod drift;
 mod faults;
+mod harness;
 mod iam_policy;
 mod interruptions;
 mod lifecycle;
