@@ -8,6 +8,7 @@ behaviour rather than against a gap of the emulator. Usage is that of `python -m
 import sys
 
 from moto.core.responses import ActionResult
+from moto.ecr.responses import ECRResponse
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.responses import ELBV2Response
 from moto.server import main
@@ -69,6 +70,29 @@ def _create_listener_idempotent(self):
 
 
 ELBV2Response.create_listener = _create_listener_idempotent
+
+_put_image_scanning_configuration = ECRResponse.put_image_scanning_configuration
+
+
+def _put_image_scanning_configuration_default_off(self):
+    """PutImageScanningConfiguration: `scanOnPush` "If this parameter is not specified, it will
+    default to false"
+    (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageScanningConfiguration.html),
+    and the Rust SDK leaves a false boolean out; moto ignores the empty configuration, so scanning
+    on push could never be turned off."""
+    config = self._get_param("imageScanningConfiguration")
+    if config is None or "scanOnPush" in config:
+        return _put_image_scanning_configuration(self)
+    return ActionResult(
+        self.ecr_backend.put_image_scanning_configuration(
+            registry_id=self._get_param("registryId"),
+            repository_name=self._get_param("repositoryName"),
+            image_scan_config={**config, "scanOnPush": False},
+        )
+    )
+
+
+ECRResponse.put_image_scanning_configuration = _put_image_scanning_configuration_default_off
 
 if __name__ == "__main__":
     main(sys.argv[1:])
