@@ -13,6 +13,7 @@ mod iam_policy;
 mod interruptions;
 mod lifecycle;
 mod plan;
+mod plan_values;
 mod rollout;
 mod secrets;
 mod stack;
