@@ -14,6 +14,8 @@
 //! * it can add latency to every call, and records when each call started
 //!   and ended ([`AwsProxy::timed_calls`]), for the benchmark
 //!   (`examples/bench.rs`) that measures the binary as if AWS were far away.
+//! * with no backend at all ([`AwsProxy::offline`]) it still records every
+//!   call and refuses each one, for tests whose run must not call AWS.
 //!
 //! It runs on a tokio runtime of its own on a background thread, so tests
 //! stay plain `#[test]` functions that run the binary with
