@@ -10,6 +10,7 @@ import sys
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import DependencyViolationError
 from moto.ec2.models.security_groups import SecurityGroupBackend
+from moto.ecr.responses import ECRResponse
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.responses import ELBV2Response
 from moto.server import main
@@ -95,6 +96,29 @@ def _delete_security_group_unless_referenced(self, vpc_id, group_id):
 
 
 SecurityGroupBackend._delete_security_group = _delete_security_group_unless_referenced
+
+_put_image_scanning_configuration = ECRResponse.put_image_scanning_configuration
+
+
+def _put_image_scanning_configuration_default_off(self):
+    """PutImageScanningConfiguration: `scanOnPush` "If this parameter is not specified, it will
+    default to false"
+    (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageScanningConfiguration.html),
+    and the Rust SDK leaves a false boolean out; moto ignores the empty configuration, so scanning
+    on push could never be turned off."""
+    config = self._get_param("imageScanningConfiguration")
+    if config is None or "scanOnPush" in config:
+        return _put_image_scanning_configuration(self)
+    return ActionResult(
+        self.ecr_backend.put_image_scanning_configuration(
+            registry_id=self._get_param("registryId"),
+            repository_name=self._get_param("repositoryName"),
+            image_scan_config={**config, "scanOnPush": False},
+        )
+    )
+
+
+ECRResponse.put_image_scanning_configuration = _put_image_scanning_configuration_default_off
 
 if __name__ == "__main__":
     main(sys.argv[1:])

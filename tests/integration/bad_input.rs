@@ -20,7 +20,7 @@ const STATE: &str = r#"{
 /// Runs `args` in an environment whose `envs/dev.toml` is `config` (or absent) and whose state
 /// file exists; asserts the invalid-input contract and returns stderr.
 fn rejected(config: Option<&str>, args: &[&str]) -> String {
-    let env = TestEnv::start();
+    let env = TestEnv::offline();
     if let Some(config) = config {
         env.write_config("dev", config);
     }
@@ -97,7 +97,7 @@ fn corpus_of_bad_configurations() {
         .collect();
     files.sort();
     assert!(files.len() >= 15, "corpus too small: {files:?}");
-    let env = TestEnv::start();
+    let env = TestEnv::offline();
     for file in files {
         let stem = file.file_stem().unwrap().to_str().unwrap();
         let relative = format!("envs/{stem}.toml");
@@ -120,7 +120,7 @@ fn corpus_of_bad_configurations() {
 
 #[test]
 fn region_other_than_the_stacks_is_refused() {
-    let env = TestEnv::start();
+    let env = TestEnv::offline();
     env.write_config("dev", DEV_TOML);
     let state = STATE.replace(
         r#""resources": {}"#,
@@ -141,4 +141,23 @@ fn region_other_than_the_stacks_is_refused() {
     );
     assert_eq!(env.proxy.calls(), []);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), state);
+}
+
+/// `validate` checks the configuration and stops there: no AWS call, whether it is valid or not.
+#[test]
+fn validate_makes_no_aws_call() {
+    let env = TestEnv::offline();
+    env.write_config("dev", DEV_TOML);
+    let output = env.deployer().arg("validate").assert().success();
+    let stderr = String::from_utf8_lossy(&output.get_output().stderr);
+    assert!(
+        stderr.contains("is valid: simhill-dev in eu-central-1"),
+        "{stderr}"
+    );
+    env.write_config(
+        "dev",
+        &DEV_TOML.replace("desired_count = 2", "desired_count = \"two\""),
+    );
+    env.deployer().arg("validate").assert().code(3);
+    assert_eq!(env.proxy.calls(), [], "validate calls AWS");
 }

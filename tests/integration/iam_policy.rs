@@ -14,7 +14,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use serde_json::{json, Value};
 
 use crate::drift::plan_json;
-use crate::lifecycle::{dev_env, DEV_TOML};
+use crate::lifecycle::{dev_env, offline_dev_env, DEV_TOML};
 use crate::stack::{Stack, PREFIX};
 use crate::support::{block_on, Fault, TestEnv, REGION};
 
@@ -433,7 +433,7 @@ fn policy_allows_every_call_of_a_life_cycle_and_nothing_more() {
 
 #[test]
 fn policy_of_the_shipped_dev_environment() {
-    let env = dev_env();
+    let env = offline_dev_env();
     let text = run(&env, &["iam-policy"]);
     assert!(env.proxy.calls().is_empty(), "{:?}", env.proxy.calls());
     insta::assert_snapshot!("iam-policy-dev", text);
@@ -441,9 +441,10 @@ fn policy_of_the_shipped_dev_environment() {
 
 #[test]
 fn region_option_changes_the_arns() {
-    let env = dev_env();
+    let env = offline_dev_env();
     let policy: Value =
         serde_json::from_str(&run(&env, &["iam-policy", "--region", "us-gov-west-1"])).unwrap();
+    assert_eq!(env.proxy.calls(), [], "iam-policy calls AWS");
     let text = policy.to_string();
     assert!(
         text.contains("arn:aws-us-gov:ecs:us-gov-west-1:*:cluster/simhill-dev-cluster"),

@@ -5,7 +5,7 @@
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::lifecycle::{apply, assert_complete_stack, dev_env};
+use crate::lifecycle::{apply, assert_complete_stack, dev_env, offline_dev_env};
 use crate::stack::Stack;
 use crate::support::TestEnv;
 
@@ -19,16 +19,65 @@ pub(crate) fn start(env: &TestEnv, args: &[&str]) -> Child {
         .unwrap()
 }
 
-/// Waits until the proxy has seen `calls` AWS calls (or the process ended).
+/// Waits until the proxy has seen `calls` AWS calls; panics if the run ends before that, since
+/// whatever the caller does next (kill it, signal it, race it) must happen while it runs.
 pub(crate) fn wait_for_calls(env: &TestEnv, child: &mut Child, calls: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while env.proxy.calls().len() < calls && child.try_wait().unwrap().is_none() {
+    while env.proxy.calls().len() < calls {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "the run ended ({status}) after {} calls, before the {calls} waited for: {:?}",
+                env.proxy.calls().len(),
+                env.proxy.operations()
+            );
+        }
         assert!(
             Instant::now() < deadline,
             "the run never reached {calls} calls"
         );
         std::thread::sleep(Duration::from_millis(2));
     }
+}
+
+/// SIGKILL's number on every Unix.
+#[cfg(unix)]
+const SIGKILL: i32 = 9;
+
+/// Kills the run with SIGKILL and proves that the kill landed: the run was still going when it
+/// was sent (killing a child that has already exited also returns `Ok`), and it died of it.
+#[cfg(unix)]
+fn kill_while_running(child: &mut Child, what: &str) {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(status) = child.try_wait().unwrap() {
+        panic!("{what}: the run had already ended ({status}) when it was to be killed");
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(SIGKILL),
+        "{what}: the run was not killed, it ended with {status}"
+    );
+}
+
+/// How many AWS calls an uninterrupted run of `args` makes.
+fn calls_of_a_whole_run(env: &TestEnv, args: &[&str]) -> usize {
+    env.proxy.clear();
+    env.deployer().args(args).assert().success();
+    env.proxy.calls().len()
+}
+
+/// `count` kill points spread evenly over a run of `total` calls, from after its first call to
+/// before its last: the run always has a call left to make when it is killed.
+fn kill_points(total: usize, count: usize) -> Vec<usize> {
+    assert!(
+        count >= 2 && total > count,
+        "{count} points in {total} calls"
+    );
+    let last = total - 1;
+    (0..count)
+        .map(|i| 1 + i * (last - 1) / (count - 1))
+        .collect()
 }
 
 /// The state file, if any, must parse.
@@ -41,17 +90,36 @@ fn assert_state_parses(env: &TestEnv) {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn killed_at_any_point_of_apply_or_destroy_a_rerun_converges() {
     let env = dev_env();
     // Each call takes a little while, so the kill lands between calls and inside them.
     env.proxy.set_latency(Duration::from_millis(15));
-    for kill_after in [1, 3, 5, 8, 11, 14, 17, 20, 24] {
+    // The kill points come from the real length of each run, measured here uninterrupted.
+    let apply_calls = calls_of_a_whole_run(&env, &["apply", "--yes"]);
+    assert_complete_stack(&env, &Stack::read(&env));
+    // A destroy polls until the service is gone, so its length may vary a little: the last
+    // kill point keeps a margin below the shortest of two runs.
+    let destroy_calls = calls_of_a_whole_run(&env, &["destroy", "--yes"]);
+    apply(&env);
+    let destroy_calls = destroy_calls.min(calls_of_a_whole_run(&env, &["destroy", "--yes"])) - 1;
+    assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
+    let apply_points = kill_points(apply_calls, 9);
+    let destroy_points = kill_points(destroy_calls, 9);
+    eprintln!(
+        "apply: {apply_calls} calls, killed after {apply_points:?}; \
+         destroy: {destroy_calls}+ calls, killed after {destroy_points:?}"
+    );
+
+    for (kill_apply, kill_destroy) in apply_points.into_iter().zip(destroy_points) {
         env.proxy.clear();
         let mut child = start(&env, &["apply", "--yes"]);
-        wait_for_calls(&env, &mut child, kill_after);
-        child.kill().unwrap();
-        child.wait().unwrap();
+        wait_for_calls(&env, &mut child, kill_apply);
+        kill_while_running(
+            &mut child,
+            &format!("apply killed after {kill_apply} calls"),
+        );
         assert_state_parses(&env);
 
         apply(&env);
@@ -59,16 +127,18 @@ fn killed_at_any_point_of_apply_or_destroy_a_rerun_converges() {
 
         env.proxy.clear();
         let mut child = start(&env, &["destroy", "--yes"]);
-        wait_for_calls(&env, &mut child, kill_after + 12);
-        child.kill().unwrap();
-        child.wait().unwrap();
+        wait_for_calls(&env, &mut child, kill_destroy);
+        kill_while_running(
+            &mut child,
+            &format!("destroy killed after {kill_destroy} calls"),
+        );
         assert_state_parses(&env);
 
         env.deployer().args(["destroy", "--yes"]).assert().success();
         assert_eq!(
             Stack::read(&env).leftovers(),
             Vec::<String>::new(),
-            "kill after {kill_after}"
+            "apply killed after {kill_apply} calls, destroy after {kill_destroy}"
         );
     }
 }
@@ -108,7 +178,7 @@ fn a_second_run_fails_fast_while_one_holds_the_lock() {
 
 #[test]
 fn force_unlock_removes_a_lock_left_elsewhere() {
-    let env = dev_env();
+    let env = offline_dev_env();
     let lock = env.dir.path().join(".deployer/dev.lock");
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
     std::fs::write(
@@ -122,7 +192,16 @@ fn force_unlock_removes_a_lock_left_elsewhere() {
     assert_eq!(env.proxy.calls(), [], "a locked run calls nothing");
 
     env.deployer().arg("force-unlock").assert().success();
-    apply(&env);
+    assert!(!lock.exists(), "force-unlock must remove the lock");
+    // Unlocked, the next run goes ahead: it reaches AWS (which this environment refuses).
+    let output = env.deployer().args(["apply", "--yes"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("locked by"), "{stderr}");
+    assert_ne!(
+        env.proxy.calls(),
+        [],
+        "the unlocked run goes ahead: {stderr}"
+    );
 }
 
 #[cfg(unix)]
@@ -133,6 +212,10 @@ fn sigterm_saves_the_state_explains_and_exits_130() {
     let mut child = start(&env, &["apply", "--yes"]);
     // Past the reads, into the creates.
     wait_for_calls(&env, &mut child, 14);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before the signal"
+    );
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -18,6 +18,13 @@ pub fn dev_env() -> TestEnv {
     env
 }
 
+/// The same without an emulator ([`TestEnv::offline`]), for runs that must not call AWS.
+pub fn offline_dev_env() -> TestEnv {
+    let env = TestEnv::offline();
+    env.write_config("dev", DEV_TOML);
+    env
+}
+
 /// Runs `deployer apply --yes` and returns its stderr.
 pub fn apply(env: &TestEnv) -> String {
     let output = env.deployer().args(["apply", "--yes"]).assert().success();
@@ -390,7 +397,7 @@ fn auto_approve_is_an_alias_of_yes() {
 
 #[test]
 fn outputs_without_state_is_a_clear_error_without_aws_calls() {
-    let env = dev_env();
+    let env = offline_dev_env();
     let output = env
         .deployer()
         .args(["outputs", "alb_dns_name"])

@@ -14,6 +14,8 @@
 //! * it can add latency to every call, and records when each call started
 //!   and ended ([`AwsProxy::timed_calls`]), for the benchmark
 //!   (`examples/bench.rs`) that measures the binary as if AWS were far away.
+//! * with no backend at all ([`AwsProxy::offline`]) it still records every
+//!   call and refuses each one, for tests whose run must not call AWS.
 //!
 //! It runs on a tokio runtime of its own on a background thread, so tests
 //! stay plain `#[test]` functions that run the binary with
@@ -195,6 +197,20 @@ impl AwsProxy {
             upstream.scheme_str() == Some("http") && upstream.authority().is_some(),
             "the proxy forwards plain http only; got {upstream_url:?}"
         );
+        AwsProxy::serve_for(Some(upstream))
+    }
+
+    /// Starts a proxy with no emulator behind it, for runs that must make no
+    /// AWS call at all: it still records every call, and answers each one
+    /// with a non-retryable error ([`NO_BACKEND`], HTTP 400) in the service's
+    /// wire format, so a stray call shows up both in [`AwsProxy::calls`] and
+    /// as a failed run. Latency, scripts, random faults and rewriters do not
+    /// apply.
+    pub fn offline() -> AwsProxy {
+        AwsProxy::serve_for(None)
+    }
+
+    fn serve_for(upstream: Option<Uri>) -> AwsProxy {
         // Bound here rather than in the thread so the port is known, and
         // already accepting (into the backlog), when `start` returns.
         let listener = std::net::TcpListener::bind("127.0.0.1:0")
@@ -391,8 +407,13 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The error code an offline proxy ([`AwsProxy::offline`]) answers every
+/// AWS call with; also the call's recorded `fault`.
+pub const NO_BACKEND: &str = "TestProxyHasNoBackend";
+
 struct Context {
-    upstream: Uri,
+    /// `None` for an offline proxy.
+    upstream: Option<Uri>,
     state: Arc<Mutex<State>>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
@@ -483,6 +504,26 @@ async fn handle(
 
     let (service, protocol, operation) = identify(&parts, &body);
     let request_hash = request_hash(&parts, &body);
+
+    if context.upstream.is_none() {
+        let message = "this test runs without an AWS emulator: no AWS call is expected";
+        let response = error_response(context, protocol, 400, NO_BACKEND, message);
+        let call = ApiCall {
+            service,
+            operation,
+            status: 400,
+            fault: Some(NO_BACKEND.to_string()),
+        };
+        let mut state = lock(&context.state);
+        state.calls.push(call.clone());
+        state.timed.push(TimedCall {
+            call,
+            start,
+            end: Instant::now(),
+            request_hash,
+        });
+        return Ok(response);
+    }
 
     // Decide everything under one short lock, act on it without the lock.
     let (latency, fault) = {
@@ -807,11 +848,13 @@ async fn forward(
     parts: &hyper::http::request::Parts,
     body: Bytes,
 ) -> Result<Upstream, String> {
+    let Some(upstream) = &context.upstream else {
+        return Err("the proxy has no backend (offline)".to_string());
+    };
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let uri = format!(
         "http://{}{path_and_query}",
-        context
-            .upstream
+        upstream
             .authority()
             .map_or("", |authority| authority.as_str())
     );
