@@ -39,6 +39,9 @@ pub trait Resource: 'static {
     const READ_DEPENDS_ON: &'static [&'static str] = &[];
     /// Whether the tool creates and deletes it (false for the default VPC, which is only read).
     const MANAGED: bool = true;
+    /// Whether an update makes a new one with a new identity (a task definition revision), so
+    /// that what later steps take from it is only known after apply.
+    const UPDATE_MAKES_NEW: bool = false;
     /// The resource as AWS reports it, with what `diff` and later steps need.
     type Live: Send + Sync + 'static;
     /// The resource as the configuration wants it.
@@ -77,6 +80,7 @@ pub trait Step: Sync {
     fn depends_on(&self) -> &'static [&'static str];
     fn read_depends_on(&self) -> &'static [&'static str];
     fn managed(&self) -> bool;
+    fn update_makes_new(&self) -> bool;
     fn read<'a>(
         &'a self,
         ctx: &'a Ctx,
@@ -141,6 +145,10 @@ impl<R: Resource> Step for Kind<R> {
 
     fn managed(&self) -> bool {
         R::MANAGED
+    }
+
+    fn update_makes_new(&self) -> bool {
+        R::UPDATE_MAKES_NEW
     }
 
     fn read<'a>(

@@ -352,15 +352,27 @@ pub async fn plan(
     let mut found = first_failure(&order, finished, |s| format!("reading the {s}"))?;
     let facts = facts.into_inner().unwrap_or_else(PoisonError::into_inner);
     let mut planned = Vec::new();
+    // What later steps will see once earlier ones are applied: a resource that is kept publishes
+    // what it is; one that is made anew (created, replaced, or a new task definition revision)
+    // is only known after apply, and so is what depends on it.
+    let mut applied = Facts::default();
     for step in steps {
         let id = step.id();
         let found = found
             .remove(&id)
             .ok_or_else(|| anyhow!("internal error: the {id} was not read"))?;
         let outcome = match operation {
-            Operation::Apply => judge(ctx, *step, &facts, &found)?,
+            Operation::Apply => judge(ctx, *step, &applied, &found)?,
             Operation::Destroy => judge_destroy(*step, &found)?,
         };
+        let made_anew = match &outcome.action {
+            Action::Create | Action::Replace(_) => true,
+            Action::Update(_) => step.update_makes_new(),
+            _ => false,
+        };
+        if let (Some(live), false) = (&found.live, made_anew) {
+            step.publish(live, &mut applied)?;
+        }
         planned.push(PlannedStep {
             step: id,
             outcome,

@@ -232,6 +232,7 @@ impl Resource for TaskDefinition {
     const STEP: StepId = StepId::new("task_definition", "task definition");
     // The repository's URL names the image of `--image-tag`.
     const DEPENDS_ON: &'static [&'static str] = &["ecr_repository", "execution_role", "log_group"];
+    const UPDATE_MAKES_NEW: bool = true;
     type Live = Live;
     type Desired = Spec;
 
