@@ -355,9 +355,14 @@ pub fn policy(config: &Config) -> Policy {
             &[arns.cluster()],
             None,
         ),
+        // Destroy checks every revision's tags before deregistering it.
         allow(
             "EcsRegisterTaskDefinition",
-            &["ecs:RegisterTaskDefinition", "ecs:TagResource"],
+            &[
+                "ecs:RegisterTaskDefinition",
+                "ecs:TagResource",
+                "ecs:ListTagsForResource",
+            ],
             &[arns.task_definitions()],
             None,
         ),

@@ -4,6 +4,7 @@
 //! found" as absent, "already exists" after a lost answer). Each idiom lives here once.
 
 mod clients;
+pub mod ecs;
 mod elb_tags;
 pub mod errors;
 pub mod retry;

@@ -25,9 +25,18 @@ pub async fn run(global: &GlobalArgs, args: &DestroyArgs, printer: &Printer) -> 
     let config = &prepared.session.ctx.config;
     let (project, environment) = (config.project.clone(), config.environment.clone());
     if !prepared.plan.has_changes() {
+        // What is left alone is still worth saying: it has one of this stack's names.
+        for (step, outcome) in prepared.plan.outcomes() {
+            if matches!(outcome.action, Action::NotOurs(_) | Action::Kept(_)) {
+                for line in report::step_lines(step, outcome, false) {
+                    printer.info(&line);
+                }
+            }
+        }
         prepared.finish_empty()?;
         printer.info(&format!(
-            "Nothing to destroy: no resource of {project}-{environment} exists."
+            "Nothing to destroy: no resource of {project}-{environment} that is this stack's \
+             exists."
         ));
         return Ok(Exit::Success);
     }

@@ -163,35 +163,51 @@ async fn read_step(
     };
     let live = step.read(ctx, &known, detail).await?;
     let mut foreign = None;
-    match (&live, step.managed(), operation) {
-        (Some(live), true, Operation::Apply) => {
-            if let Err(tags) = ownership(ctx, step, live).await? {
-                if !adopt {
-                    bail!(
-                        "found an existing {} {} with {tags}, not the tags of {}-{} (Project, \
-                         Environment, ManagedBy=deployer); it may belong to someone else. \
-                         Rename this stack's project or environment, delete that resource, or \
-                         run again with --adopt to take it over",
-                        step.id(),
-                        step.record(live)?.id,
-                        ctx.owner.project,
-                        ctx.owner.environment,
-                    );
-                }
-                foreign = Some(tags);
+    // Destroy checks ownership once every step is read (`check_tags_before_destroy`).
+    if let (Some(live), true, Operation::Apply) = (&live, step.managed(), operation) {
+        if let Err(tags) = ownership(ctx, step, live).await? {
+            if !adopt {
+                bail!(
+                    "found an existing {} {} with {tags}, not the tags of {}-{} (Project, \
+                     Environment, ManagedBy=deployer); it may belong to someone else. Rename \
+                     this stack's project or environment, delete that resource, or run again \
+                     with --adopt to take it over",
+                    step.id(),
+                    step.record(live)?.id,
+                    ctx.owner.project,
+                    ctx.owner.environment,
+                );
             }
+            foreign = Some(tags);
         }
-        // Even a resource in the state must still carry our tags to be deleted: the state could
-        // be stale, or copied from another stack.
-        (Some(live), true, Operation::Destroy) => {
-            foreign = owned_by_tags(ctx, &step.tags(ctx, live).await?).err();
-        }
-        _ => {}
     }
     if let Some(live) = &live {
         step.publish(live, &mut lock(facts))?;
     }
     Ok(Found { live, foreign })
+}
+
+/// Marks what destroy must leave alone: even a resource in the state must still carry our tags
+/// to be deleted, since the state could be stale or copied from another stack. Asked once every
+/// step is read, so that the load balancer's resources share one tag lookup.
+async fn check_tags_before_destroy(
+    ctx: &Ctx,
+    steps: &[&dyn Step],
+    found: &mut BTreeMap<StepId, Found>,
+) -> Result<()> {
+    let checks = steps.iter().filter(|s| s.managed()).filter_map(|step| {
+        let live = found.get(&step.id())?.live.as_ref()?;
+        Some(async move {
+            let tags = step.tags(ctx, live).await?;
+            Ok::<_, anyhow::Error>((step.id(), owned_by_tags(ctx, &tags).err()))
+        })
+    });
+    for (id, foreign) in futures_util::future::try_join_all(checks).await? {
+        if let Some(found) = found.get_mut(&id) {
+            found.foreign = foreign;
+        }
+    }
+    Ok(())
 }
 
 /// Compares what a step found with what the configuration wants. Pure.
@@ -350,6 +366,9 @@ pub async fn plan(
     .await;
     ctx.forget_shared_reads();
     let mut found = first_failure(&order, finished, |s| format!("reading the {s}"))?;
+    if operation == Operation::Destroy {
+        check_tags_before_destroy(ctx, steps, &mut found).await?;
+    }
     let facts = facts.into_inner().unwrap_or_else(PoisonError::into_inner);
     let mut planned = Vec::new();
     // What later steps will see once earlier ones are applied: a resource that is kept publishes

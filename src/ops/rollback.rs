@@ -7,13 +7,13 @@ use anyhow::{anyhow, Context as _, Result};
 
 use super::rollout::Rollout;
 use super::{Session, Target};
+use crate::aws::ecs::{describe_service, primary_deployment};
 use crate::aws::AwsResultExt;
 use crate::contract::Resource;
 use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
 use crate::names::CONTAINER_NAME;
 use crate::printer::Printer;
-use crate::resources::service::{describe_service, primary_deployment};
 use crate::resources::target_group::TargetGroup;
 use crate::state::ImageOverride;
 

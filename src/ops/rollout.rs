@@ -15,11 +15,11 @@ use anyhow::{anyhow, Result};
 use aws_sdk_ecs::types::{DeploymentRolloutState, DesiredStatus, Task};
 use tokio::time::Instant;
 
+use crate::aws::ecs::describe_service;
 use crate::aws::errors::AwsResultExt;
 use crate::contract::Ctx;
 use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
-use crate::resources::service::describe_service;
 
 /// After this many stopped tasks of the new deployment, stop waiting: it is not going to work.
 const FAIL_FAST_STOPPED_TASKS: i32 = 3;

@@ -6,10 +6,10 @@ use aws_sdk_ecs::types::DesiredStatus;
 use serde::Serialize;
 
 use super::rollout::describe_targets;
+use crate::aws::ecs::describe_service;
 use crate::aws::AwsResultExt;
 use crate::contract::Resource;
 use crate::printer::Printer;
-use crate::resources::service::describe_service;
 use crate::resources::target_group::TargetGroup;
 
 /// The service as ECS and the load balancer see it; the JSON of `status --json`.

@@ -61,7 +61,6 @@ impl fmt::Display for Ingress {
 pub struct Live {
     pub id: String,
     pub arn: Option<String>,
-    pub description: String,
     pub vpc_id: String,
     pub ingress: BTreeSet<Ingress>,
     pub tags: Vec<(String, String)>,
@@ -160,7 +159,6 @@ fn live_from(group: &SecurityGroup) -> Live {
     Live {
         id: group.group_id().unwrap_or_default().to_owned(),
         arn: group.security_group_arn().map(str::to_owned),
-        description: group.description().unwrap_or_default().to_owned(),
         vpc_id: group.vpc_id().unwrap_or_default().to_owned(),
         ingress,
         tags: pairs(group.tags()),
@@ -191,13 +189,8 @@ fn permission(rule: &Ingress) -> IpPermission {
 
 fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
     let mut changes = Vec::new();
-    // Fixed when the group is created.
-    compare_replacing(
-        &mut changes,
-        "description",
-        &live.description,
-        &desired.description,
-    );
+    // Fixed when the group is created. The description is too, but it only describes: a group
+    // adopted with another one (made by hand, or by Terraform) is not worth an outage.
     compare_replacing(&mut changes, "vpc_id", &live.vpc_id, &desired.vpc_id);
     for missing in desired.ingress.difference(&live.ingress) {
         changes.push(Change::new("ingress", "(none)", missing));
@@ -237,7 +230,6 @@ async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
             .context("CreateSecurityGroup returned no group id")?
             .to_owned(),
         arn: created.security_group_arn().map(str::to_owned),
-        description: desired.description.clone(),
         vpc_id: desired.vpc_id.clone(),
         ingress: BTreeSet::new(),
         tags: Vec::new(),
@@ -518,7 +510,6 @@ mod tests {
         Live {
             id: "sg-1".into(),
             arn: None,
-            description: "x".into(),
             vpc_id: "vpc-1".into(),
             ingress,
             tags: Vec::new(),
@@ -526,19 +517,15 @@ mod tests {
     }
 
     #[test]
-    fn description_or_vpc_change_forces_replacement() {
+    fn another_vpc_forces_replacement_another_description_is_no_change() {
         let rules = tcp_from(80, Source::Cidr("0.0.0.0/0".into()));
         let moved = Live {
-            description: "by hand".into(),
             vpc_id: "vpc-2".into(),
             ..live(rules.clone())
         };
         assert_eq!(
             diff(&moved, &desired(rules)),
-            [
-                Change::replacing("description", "by hand", "x"),
-                Change::replacing("vpc_id", "vpc-2", "vpc-1"),
-            ]
+            [Change::replacing("vpc_id", "vpc-2", "vpc-1")]
         );
     }
 

@@ -8,15 +8,16 @@
 use anyhow::{Context as _, Result};
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration,
-    LaunchType, LoadBalancer, NetworkConfiguration, ServiceField,
+    LaunchType, LoadBalancer, NetworkConfiguration,
 };
 
+use crate::aws::ecs::{active, describe_services, primary_deployment, SERVICE_READ};
 use crate::aws::errors::{brief, describe, not_propagated_yet};
 use crate::aws::retry::{until_done, Attempt};
 use crate::aws::tags::{owner_tags, pairs, tag_ecs};
 use crate::aws::{AwsResultExt, Created};
 use crate::contract::{compare, known, Change, Ctx, Detail, Facts, PlanValue, Resource, StepId};
-use crate::names::{Names, CONTAINER_NAME};
+use crate::names::CONTAINER_NAME;
 use crate::state::ResourceRecord;
 
 pub struct Service;
@@ -62,41 +63,6 @@ pub struct Live {
     pub tags: Vec<(String, String)>,
     /// The PRIMARY deployment: after a create or update, the one it started.
     pub deployment_id: Option<String>,
-}
-
-/// The stack's ECS service as ECS describes it, unless it is gone (INACTIVE, or no cluster).
-/// What `status`, `rollback` and the rollout watcher start from.
-pub async fn describe_service(
-    ecs: &aws_sdk_ecs::Client,
-    names: &Names,
-) -> Result<Option<aws_sdk_ecs::types::Service>> {
-    let answer = ecs
-        .describe_services()
-        .cluster(&names.cluster)
-        .services(&names.service)
-        .send()
-        .await
-        .or_absent(
-            &["ClusterNotFoundException"],
-            format!("reading ECS service {}", names.service),
-        )?;
-    let Some(answer) = answer else {
-        return Ok(None);
-    };
-    Ok(answer
-        .services()
-        .iter()
-        .find(|s| s.status() != Some("INACTIVE"))
-        .cloned())
-}
-
-/// The ID of a service's PRIMARY deployment.
-pub fn primary_deployment(service: &aws_sdk_ecs::types::Service) -> Option<String> {
-    service
-        .deployments()
-        .iter()
-        .find(|d| d.status() == Some("PRIMARY"))
-        .and_then(|d| d.id().map(str::to_owned))
 }
 
 #[derive(Debug, Clone)]
@@ -231,28 +197,13 @@ impl Resource for Service {
 
     async fn read(ctx: &Ctx, _: &Facts, _: Detail) -> Result<Option<Live>> {
         let (cluster, name) = (&ctx.names.cluster, &ctx.names.service);
-        let answer = ctx
-            .aws
-            .ecs
-            .describe_services()
-            .cluster(cluster)
-            .services(name)
-            .include(ServiceField::Tags)
-            .send()
-            .await
-            .or_absent(
-                &["ClusterNotFoundException"],
-                format!("reading ECS service {name}"),
-            )?;
-        let Some(answer) = answer else {
-            return Ok(None);
-        };
-        // A deleted service is listed as INACTIVE (or DRAINING while it goes) for a while.
-        let Some(service) = answer
-            .services()
-            .iter()
-            .find(|s| s.status() == Some("ACTIVE"))
-        else {
+        // Shared with the task definition's read, which compares with the revision it runs.
+        let services = ctx
+            .read_once(SERVICE_READ, || {
+                describe_services(&ctx.aws.ecs, &ctx.names.cluster, &ctx.names.service)
+            })
+            .await?;
+        let Some(service) = active(&services) else {
             return Ok(None);
         };
         let vpc = service

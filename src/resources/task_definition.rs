@@ -15,6 +15,7 @@ use aws_sdk_ecs::types::{
 };
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
+use crate::aws::ecs::{active, describe_services, SERVICE_READ};
 use crate::aws::errors::{brief, describe, is_transient, not_propagated_yet};
 use crate::aws::retry::{until_done, Attempt};
 use crate::aws::tags::{owner_tags, pairs, tag_ecs};
@@ -119,7 +120,11 @@ async fn describe_revision(ctx: &Ctx, reference: &str) -> Result<Option<Live>> {
     let Some(definition) = answer.task_definition() else {
         return Ok(None);
     };
-    if definition.status() != Some(&TaskDefinitionStatus::Active) {
+    // Only an ACTIVE revision of our own family is ours to compare with (or to adopt): a
+    // revision of another family in the service or in the state is someone else's.
+    if definition.status() != Some(&TaskDefinitionStatus::Active)
+        || definition.family() != Some(family.as_str())
+    {
         return Ok(None);
     }
     // A revision without our container (registered by hand) differs in every field.
@@ -253,11 +258,20 @@ impl Resource for TaskDefinition {
     }
 
     async fn read(ctx: &Ctx, _: &Facts, _: Detail) -> Result<Option<Live>> {
-        // The revision the service was last deployed with is the one to compare with: after a
-        // rollback it is not the family's latest. Without a history (a lost state), or when it
-        // was deregistered, the family's latest stands in.
-        if let Some(deployed) = ctx.recorded.task_definition_history.last() {
-            if let Some(live) = describe_revision(ctx, deployed).await? {
+        // What runs is the revision to compare with: after a rollback it is not the family's
+        // latest, and a runner without this state (another CI runner) must not count the
+        // service's revision as a change just because its own last one has another number.
+        // Without a service, the revision last deployed from this state, then the family's
+        // latest, stand in.
+        let services = ctx
+            .read_once(SERVICE_READ, || {
+                describe_services(&ctx.aws.ecs, &ctx.names.cluster, &ctx.names.service)
+            })
+            .await?;
+        let running = active(&services).and_then(|s| s.task_definition());
+        let deployed = ctx.recorded.task_definition_history.last();
+        for reference in running.into_iter().chain(deployed.map(String::as_str)) {
+            if let Some(live) = describe_revision(ctx, reference).await? {
                 return Ok(Some(live));
             }
         }

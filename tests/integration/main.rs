@@ -10,6 +10,7 @@ mod bad_input;
 mod calls;
 mod drift;
 mod faults;
+mod hardening;
 mod harness;
 mod iam_policy;
 mod interruptions;

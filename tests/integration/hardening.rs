@@ -1,0 +1,127 @@
+//! Hardening: what a fault battery found, each as the case it was found in.
+
+use crate::lifecycle::{apply, dev_env};
+use crate::stack::PREFIX;
+use crate::support::{block_on, TestEnv};
+
+/// Registers, as another runner would, a revision of the stack's family with the same content as
+/// `revision`, with the stack's tags, and returns its ARN.
+fn register_same_content(env: &TestEnv, revision: &str) -> String {
+    let ecs = aws_sdk_ecs::Client::new(&env.sdk_config());
+    let described = block_on(
+        ecs.describe_task_definition()
+            .task_definition(revision)
+            .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+            .send(),
+    )
+    .unwrap();
+    let definition = described.task_definition().unwrap();
+    let registered = block_on(
+        ecs.register_task_definition()
+            .family(definition.family().unwrap())
+            .set_requires_compatibilities(Some(definition.requires_compatibilities().to_vec()))
+            .set_network_mode(definition.network_mode().cloned())
+            .set_cpu(definition.cpu().map(str::to_owned))
+            .set_memory(definition.memory().map(str::to_owned))
+            .set_execution_role_arn(definition.execution_role_arn().map(str::to_owned))
+            .set_container_definitions(Some(definition.container_definitions().to_vec()))
+            .set_tags(Some(described.tags().to_vec()))
+            .send(),
+    )
+    .unwrap();
+    registered
+        .task_definition()
+        .and_then(|d| d.task_definition_arn())
+        .unwrap()
+        .to_owned()
+}
+
+/// Reported case: after two runners without shared state created the stack at once, each
+/// later `apply` switched the service back to "its" revision: a rolling restart per run with
+/// nothing changed. A running revision equal in content to the desired one is no change,
+/// whatever its number.
+#[test]
+fn two_runners_without_shared_state_do_not_restart_the_service() {
+    let env = dev_env();
+    apply(&env);
+    let stack = crate::stack::Stack::read(&env);
+    let ours = stack.services[0].task_definition().unwrap().to_owned();
+    let theirs = register_same_content(&env, &ours);
+    assert_ne!(ours, theirs);
+    let ecs = aws_sdk_ecs::Client::new(&env.sdk_config());
+    block_on(
+        ecs.update_service()
+            .cluster(format!("{PREFIX}-cluster"))
+            .service(format!("{PREFIX}-service"))
+            .task_definition(&theirs)
+            .send(),
+    )
+    .unwrap();
+
+    env.proxy.clear();
+    let stderr = apply(&env);
+    assert!(stderr.contains("No changes"), "{stderr}");
+    assert_eq!(env.proxy.mutating_calls(), [], "{stderr}");
+}
+
+/// Reported case: a task definition ARN of another family added to the state's history got the
+/// stack's tags on `apply --adopt`. Only what carries the stack's names is adopted.
+#[test]
+fn adopt_leaves_a_revision_of_another_family_in_the_history_alone() {
+    let env = dev_env();
+    apply(&env);
+    let ecs = aws_sdk_ecs::Client::new(&env.sdk_config());
+    let other = block_on(
+        ecs.register_task_definition()
+            .family("another-team-task")
+            .container_definitions(
+                aws_sdk_ecs::types::ContainerDefinition::builder()
+                    .name("app")
+                    .image("nginx:1.27")
+                    .memory(128)
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap();
+    let other = other
+        .task_definition()
+        .and_then(|d| d.task_definition_arn())
+        .unwrap()
+        .to_owned();
+    let path = env.dir.path().join(".deployer/dev.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    state["task_definition_history"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!(other));
+    std::fs::write(&path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    // Also make the service run it, as a person might by hand.
+    block_on(
+        ecs.update_service()
+            .cluster(format!("{PREFIX}-cluster"))
+            .service(format!("{PREFIX}-service"))
+            .task_definition(&other)
+            .send(),
+    )
+    .unwrap();
+
+    let output = env
+        .deployer()
+        .args(["apply", "--adopt", "--yes", "--no-wait"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let tags = block_on(ecs.list_tags_for_resource().resource_arn(&other).send()).unwrap();
+    assert_eq!(tags.tags(), [], "{stderr}");
+    let service = crate::stack::Stack::read(&env);
+    assert!(
+        service.services[0]
+            .task_definition()
+            .unwrap()
+            .contains(&format!("{PREFIX}-task:")),
+        "the service is back on the stack's own family"
+    );
+}
