@@ -55,10 +55,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use formats::check_image_reference;
+pub use formats::{check_image_reference, SecretArn, SecretStore};
 pub use limits::{
-    fargate_memory_options, suffix, AWS_REGIONS, FARGATE_CPU_UNITS, LOG_RETENTION_DAYS,
-    RESOURCE_SUFFIXES,
+    fargate_memory_options, partition_of, suffix, AWS_REGIONS, FARGATE_CPU_UNITS,
+    LOG_RETENTION_DAYS, RESOURCE_SUFFIXES,
 };
 
 use locate::{check_table_shapes, describe_shape_error, describe_syntax_error, Locator};
@@ -125,7 +125,8 @@ pub struct ContainerConfig {
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
     /// Secret environment variables: name to the ARN of an SSM parameter or a
-    /// Secrets Manager secret, resolved by ECS at task start.
+    /// Secrets Manager secret (possibly with a JSON key, version stage or
+    /// version id; see [`SecretArn`]), resolved by ECS at task start.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
 }

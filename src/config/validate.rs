@@ -7,12 +7,12 @@
 //! because a person fixing a file wants the whole list in one pass.
 
 use super::formats::{
-    check_endpoint_url, check_image_reference, check_matcher, check_secret_arn, is_env_var_name,
-    name_error, sanitize_name, ENV_NAME_RULE,
+    check_endpoint_url, check_image_reference, check_matcher, is_env_var_name, name_error,
+    sanitize_name, SecretArn, ENV_NAME_RULE,
 };
 use super::limits::{
-    fargate_memory_options, suffix, AWS_REGIONS, FARGATE_CPU_UNITS, LOG_RETENTION_DAYS,
-    RESOURCE_SUFFIXES,
+    fargate_memory_options, partition_of, suffix, AWS_REGIONS, FARGATE_CPU_UNITS,
+    LOG_RETENTION_DAYS, RESOURCE_SUFFIXES,
 };
 use super::locate::{dotted, join_or, Locator};
 use super::schema::{Int, RawConfig, RawContainer, RawHealthCheck, RawService, RawTask};
@@ -169,7 +169,7 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         }
     }
 
-    let container = build_container(&raw.container, v);
+    let container = build_container(&raw.container, &raw.region, v);
     let task = build_task(&raw.task, v);
     let service = build_service(&raw.service, v);
 
@@ -238,7 +238,9 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
     }
 }
 
-fn build_container(c: &RawContainer, v: &mut Validator<'_>) -> ContainerConfig {
+/// `region` is the stack's, as written: its partition is the only one whose secrets ECS can
+/// read.
+fn build_container(c: &RawContainer, region: &str, v: &mut Validator<'_>) -> ContainerConfig {
     if let Err(why) = check_image_reference(&c.image) {
         v.push(
             &["container", "image"],
@@ -271,11 +273,26 @@ fn build_container(c: &RawContainer, v: &mut Validator<'_>) -> ContainerConfig {
                 format!("{name:?} is also set in [container.environment]; a variable is either plain or secret, not both"),
             );
         }
-        if let Err(why) = check_secret_arn(arn) {
+        let problem = match SecretArn::parse(arn) {
+            Err(why) => Some(why),
+            // A secret in another region of the stack's partition is fine (ECS reads it by its
+            // full ARN); one in another partition is out of the task's reach.
+            Ok(secret) if AWS_REGIONS.contains(&region) => {
+                let stack_partition = partition_of(region);
+                (secret.partition != stack_partition).then(|| {
+                    format!(
+                        "it is in partition {}, but the stack's region {region} is in {stack_partition}, and ECS reads secrets only from its own partition",
+                        secret.partition
+                    )
+                })
+            }
+            Ok(_) => None,
+        };
+        if let Some(why) = problem {
             v.push(
                 &["container", "secrets", name],
                 format!(
-                    "{arn:?} is not an SSM parameter or Secrets Manager secret ARN: {why}; expected arn:aws:ssm:REGION:ACCOUNT:parameter/NAME or arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME"
+                    "{arn:?} is not a secret ECS can read: {why}; expected arn:aws:ssm:REGION:ACCOUNT:parameter/NAME, arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME or arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME:JSON-KEY:VERSION-STAGE:VERSION-ID"
                 ),
             );
         }
