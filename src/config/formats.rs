@@ -219,6 +219,33 @@ pub(super) fn is_env_var_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Parts of a variable name that mark its value as a secret, upper case.
+const SECRET_NAME_PARTS: &[&str] = &[
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "SECRET",
+    "TOKEN",
+    "API_KEY",
+    "APIKEY",
+    "PRIVATE_KEY",
+    "ACCESS_KEY",
+    "SIGNING_KEY",
+    "ENCRYPTION_KEY",
+    "CREDENTIAL",
+];
+
+/// Whether an environment variable's name says its value is a secret (`DB_PASSWORD`,
+/// `SECRET_KEY`, `API_TOKEN`, ...), in any case.
+///
+/// Such a value in `[container.environment]` is written in the file, in every task definition
+/// revision, and, unless hidden, in every plan printed to a CI log. A name is only a hint, so
+/// this errs towards hiding: a plan that hides a harmless value costs little.
+pub fn is_sensitive_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    SECRET_NAME_PARTS.iter().any(|part| upper.contains(part))
+}
+
 /// Where ECS reads a container secret from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretStore {

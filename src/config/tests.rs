@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::formats::{check_endpoint_url, check_matcher, is_env_var_name, SecretArn, SecretStore};
+use super::formats::{
+    check_endpoint_url, check_matcher, is_env_var_name, is_sensitive_name, SecretArn, SecretStore,
+};
 use super::schema::{SCHEMA, TABLE_KEYS};
 use super::validate::region_error;
 use super::*;
@@ -780,6 +782,53 @@ fn secrets_policy_misses_valid_secret_references() {
         message.starts_with("envs/test.toml:9:6: container.secrets.DB: \"arn:aws-cn:ssm:cn-north-1:123456789012:parameter/db\" is not a secret ECS can read: it is in partition aws-cn, but the stack's region eu-central-1 is in aws"),
         "{message}"
     );
+}
+
+/// Reported case: `DB_PASSWORD` in `[container.environment]` loaded without a word. It still
+/// loads (a warning changes no exit code), with a warning at the key's name.
+#[test]
+fn secret_values_echoed_into_ci_logs() {
+    for sensitive in [
+        "DB_PASSWORD",
+        "SECRET_KEY",
+        "API_TOKEN",
+        "db_passwd",
+        "STRIPE_API_KEY",
+        "GITHUB_TOKEN",
+        "JWT_PRIVATE_KEY",
+        "AWS_SECRET_ACCESS_KEY",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "SmtpPassword",
+    ] {
+        assert!(is_sensitive_name(sensitive), "{sensitive}");
+    }
+    for plain in [
+        "FLASK_APP",
+        "LOG_LEVEL",
+        "DB_HOST",
+        "PORT",
+        "KEYBOARD_LAYOUT",
+    ] {
+        assert!(!is_sensitive_name(plain), "{plain}");
+    }
+
+    let text = with("[container.environment]\nFLASK_APP = \"hello\"\nDB_PASSWORD = \"hunter2\"\n");
+    let (config, warnings) =
+        Config::from_toml_str_with_warnings(&text, Path::new("envs/test.toml")).unwrap();
+    assert_eq!(config.container.environment["DB_PASSWORD"], "hunter2");
+    let shown: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        ["envs/test.toml:10:1: container.environment.DB_PASSWORD: \"DB_PASSWORD\" looks like a secret, but its value is written here and in every task definition revision; move it to [container.secrets] as the ARN of an SSM parameter or Secrets Manager secret (plans show its value as \"(sensitive)\")"]
+    );
+    assert!(!shown[0].contains("hunter2"));
+    // A secret reference is where such a variable belongs: no warning.
+    let text = with(
+        "[container.secrets]\nDB_PASSWORD = \"arn:aws:ssm:eu-central-1:123456789012:parameter/db\"\n",
+    );
+    let (_, warnings) =
+        Config::from_toml_str_with_warnings(&text, Path::new("envs/test.toml")).unwrap();
+    assert_eq!(warnings, []);
 }
 
 #[test]

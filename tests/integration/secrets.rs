@@ -192,3 +192,85 @@ fn secrets_policy_misses_valid_secret_references() {
     assert!(stderr.contains("No changes"), "{stderr}");
     assert_eq!(env.proxy.mutating_calls(), []);
 }
+
+/// `deployer ARGS` in `env`: exit code, stdout, stderr.
+fn run(env: &TestEnv, args: &[&str]) -> (i32, String, String) {
+    let output = env.deployer().args(args).output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Reported case: `DB_PASSWORD` in `[container.environment]` got no warning, and `plan` printed
+/// its value, old and new, into the CI log. Every command that reads the file warns at the key,
+/// with the exit code it would have had anyway; a plan shows that the value changes, never the
+/// value.
+#[test]
+fn secret_values_echoed_into_ci_logs() {
+    let with_password = |value: &str| {
+        let config = DEV_TOML.replace(
+            "FLASK_ENV = \"production\"\n",
+            &format!("FLASK_ENV = \"production\"\nDB_PASSWORD = \"{value}\"\n"),
+        );
+        assert_ne!(config, DEV_TOML);
+        config
+    };
+    let env = TestEnv::start();
+    env.write_config("dev", &with_password("hunter2-old"));
+    // The line and column of the key in the shipped file, after FLASK_ENV.
+    let line = DEV_TOML
+        .lines()
+        .position(|l| l.starts_with("FLASK_ENV"))
+        .unwrap()
+        + 2;
+    let warning = format!("warning: envs/dev.toml:{line}:1: container.environment.DB_PASSWORD: ");
+
+    let (code, _, stderr) = run(&env, &["validate"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains(&warning), "{stderr}");
+    assert!(stderr.contains("[container.secrets]"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+
+    let stderr = apply(&env);
+    assert!(stderr.contains(&warning), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+
+    env.write_config("dev", &with_password("hunter2-new"));
+    for json in [false, true] {
+        let mut args = vec!["plan", "--detailed-exitcode"];
+        if json {
+            args.push("--json");
+        }
+        let (code, stdout, stderr) = run(&env, &args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(&warning), "{args:?}: {stderr}");
+        for output in [&stdout, &stderr] {
+            assert!(
+                !output.contains("hunter2"),
+                "{args:?} shows the value:\n{output}"
+            );
+        }
+        let old = "DB_PASSWORD=(sensitive), FLASK_APP=hello, FLASK_ENV=production";
+        let new = "DB_PASSWORD=(sensitive, changed), FLASK_APP=hello, FLASK_ENV=production";
+        if json {
+            let plan: Value = serde_json::from_str(&stdout).unwrap();
+            let changes: Vec<&Value> = plan["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|r| r["changes"].as_array().into_iter().flatten())
+                .filter(|c| c["field"] == "environment")
+                .collect();
+            assert_eq!(
+                changes,
+                [&serde_json::json!({ "field": "environment", "old": old, "new": new })],
+                "{plan}"
+            );
+        } else {
+            let text = format!("{stdout}{stderr}");
+            assert!(text.contains(old) && text.contains(new), "{text}");
+        }
+    }
+}
