@@ -215,14 +215,13 @@ pub fn policy(config: &Config) -> Policy {
                 }
             })),
         ),
-        // ECR: the stack's repository; `DescribeImages` checks an `--image-tag` before a deploy.
+        // ECR: the stack's repository.
         allow(
             "EcrRepository",
             &[
                 "ecr:DescribeRepositories",
                 "ecr:GetLifecyclePolicy",
                 "ecr:ListTagsForResource",
-                "ecr:DescribeImages",
                 "ecr:CreateRepository",
                 "ecr:TagResource",
                 "ecr:PutLifecyclePolicy",
@@ -231,6 +230,15 @@ pub fn policy(config: &Config) -> Policy {
                 "ecr:DeleteRepository",
             ],
             &[arns.regional("ecr", &format!("repository/{}", names.ecr_repository))],
+            None,
+        ),
+        // The image of `--image-tag` or `--image` is checked before a deploy, in the registry
+        // that holds it: the stack's repository, or any repository of any region of the
+        // partition that `--image` names.
+        allow(
+            "EcrCheckImageToDeploy",
+            &["ecr:DescribeImages"],
+            &[format!("arn:{}:ecr:*:*:repository/*", arns.partition)],
             None,
         ),
         // IAM: the execution role, its inline secrets policy, and only the AWS-managed execution
@@ -536,8 +544,17 @@ mod tests {
     #[test]
     fn resources_are_this_stacks_arns() {
         let policy = policy(&config("eu-central-1"));
+        // The one exception: an image chosen with `--image` may be in any repository of any
+        // region, and is looked up there; only the partition is the stack's.
+        let check = statement(&policy, "EcrCheckImageToDeploy");
+        assert_eq!(strings(&check["Action"]), ["ecr:DescribeImages"]);
+        assert_eq!(
+            strings(&check["Resource"]),
+            ["arn:aws:ecr:*:*:repository/*"]
+        );
         let resources: BTreeSet<&str> = statements(&policy)
             .iter()
+            .filter(|s| s["Sid"] != "EcrCheckImageToDeploy")
             .flat_map(|s| strings(&s["Resource"]))
             .filter(|r| *r != "*")
             .collect();

@@ -31,6 +31,8 @@ pub struct AwsClients {
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub region: String,
+    /// What the clients were built from, for a client of another region.
+    sdk: aws_config::SdkConfig,
 }
 
 /// Attempts per call, including the first. AWS throttles bursts of control-plane calls, and a
@@ -71,6 +73,20 @@ impl AwsClients {
             iam: aws_sdk_iam::Client::new(&sdk),
             logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
             region: options.region.clone(),
+            sdk,
         }
+    }
+
+    /// An ECR client for `region`, because an image may be pushed to another region's registry
+    /// than the stack's. Built from the same configuration as the others: the same credentials,
+    /// retries, timeouts and endpoint (an emulator serves every region on one).
+    pub fn ecr_in(&self, region: &str) -> aws_sdk_ecr::Client {
+        if region == self.region {
+            return self.ecr.clone();
+        }
+        let config = aws_sdk_ecr::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_owned()))
+            .build();
+        aws_sdk_ecr::Client::from_conf(config)
     }
 }

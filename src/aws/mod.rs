@@ -14,13 +14,8 @@ pub use clients::{AwsClients, ConnectOptions};
 pub use elb_tags::ElbTagBatch;
 pub use errors::{AwsResultExt, Created};
 
-/// The ARN partition of a region (`aws`, `aws-cn`, `aws-us-gov`), for ARNs built by hand.
+/// The ARN partition of a region (`aws`, `aws-cn`, `aws-us-gov`, `aws-eusc`), for ARNs built by
+/// hand.
 pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
+    crate::config::partition_of(region)
 }

@@ -9,7 +9,7 @@ use crate::lock::Lock;
 use crate::printer::Printer;
 
 pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
-    let config = global.target().load_config()?;
+    let config = global.target().load_config(printer)?;
     match Lock::force_unlock(&global.state_dir, &config.environment)? {
         Some(holder) => printer.info(&format!(
             "Removed the lock of {} held by {holder}.",

@@ -14,7 +14,7 @@ pub struct IamPolicyArgs {}
 
 pub fn run(global: &GlobalArgs, _args: &IamPolicyArgs, printer: &Printer) -> Result<Exit> {
     let target = global.target();
-    let mut config = target.load_config()?;
+    let mut config = target.load_config(printer)?;
     // The ARNs are those of the region the other commands would deploy to.
     config.region = target.region(&config).to_owned();
     let policy = crate::iam_policy::policy(&config);

@@ -22,7 +22,7 @@ pub struct OutputsArgs {
 
 pub fn run(global: &GlobalArgs, args: &OutputsArgs, printer: &Printer) -> Result<Exit> {
     let target = global.target();
-    let config = target.load_config()?;
+    let config = target.load_config(printer)?;
     let (file, state) = target.load_state(&config)?;
     let outputs = state.map(|s| s.outputs).unwrap_or_default();
     if outputs.is_empty() {

@@ -9,7 +9,7 @@ use crate::printer::Printer;
 
 pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
     let target = global.target();
-    let config = target.load_config()?;
+    let config = target.load_config(printer)?;
     printer.info(&format!(
         "{} is valid: {}-{} in {}.",
         target.config_path().display(),

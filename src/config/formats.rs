@@ -7,7 +7,7 @@
 //! message can say which part is wrong; a regex would only say that the whole
 //! value does not match (and would add a dependency).
 
-use super::limits::AWS_REGIONS;
+use super::limits::{partition_of, AWS_REGIONS};
 
 /// Why `value` does not match `^[a-z][a-z0-9]*(-[a-z0-9]+)*$`.
 pub(super) fn name_error(value: &str) -> Option<&'static str> {
@@ -219,43 +219,209 @@ pub(super) fn is_env_var_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// `arn:PARTITION:ssm:REGION:ACCOUNT:parameter/NAME` or
-/// `arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME[...]`, the two
-/// forms ECS accepts as a secret's `valueFrom`.
-pub(super) fn check_secret_arn(arn: &str) -> Result<(), String> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
-        return Err("it does not have the six ':'-separated parts of an ARN".to_string());
-    };
-    if *prefix != "arn" {
-        return Err("it does not start with \"arn:\"".to_string());
-    }
-    if !["aws", "aws-cn", "aws-us-gov", "aws-eusc"].contains(partition) {
-        return Err(format!(
-            "partition {partition:?} is not aws, aws-cn, aws-us-gov or aws-eusc"
-        ));
-    }
-    if !AWS_REGIONS.contains(region) {
-        return Err(format!("region {region:?} is not an AWS region"));
-    }
-    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("account {account:?} is not a 12-digit account id"));
-    }
-    let name = match *service {
-        "ssm" => resource.strip_prefix("parameter/"),
-        "secretsmanager" => resource.strip_prefix("secret:"),
-        other => {
+/// Parts of a variable name that mark its value as a secret, upper case.
+const SECRET_NAME_PARTS: &[&str] = &[
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "SECRET",
+    "TOKEN",
+    "API_KEY",
+    "APIKEY",
+    "PRIVATE_KEY",
+    "ACCESS_KEY",
+    "SIGNING_KEY",
+    "ENCRYPTION_KEY",
+    "CREDENTIAL",
+];
+
+/// Whether an environment variable's name says its value is a secret (`DB_PASSWORD`,
+/// `SECRET_KEY`, `API_TOKEN`, ...), in any case.
+///
+/// Such a value in `[container.environment]` is written in the file, in every task definition
+/// revision, and, unless hidden, in every plan printed to a CI log. A name is only a hint, so
+/// this errs towards hiding: a plan that hides a harmless value costs little.
+pub fn is_sensitive_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    SECRET_NAME_PARTS.iter().any(|part| upper.contains(part))
+}
+
+/// Where ECS reads a container secret from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretStore {
+    /// An SSM Parameter Store parameter, read with `ssm:GetParameters`.
+    Parameter,
+    /// A Secrets Manager secret, read with `secretsmanager:GetSecretValue`.
+    SecretsManager,
+}
+
+/// A container secret's `valueFrom`, taken apart: one of the forms ECS accepts,
+///
+/// - `arn:PARTITION:ssm:REGION:ACCOUNT:parameter/NAME`,
+/// - `arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME`, and the same
+///   followed by `:JSON-KEY:VERSION-STAGE:VERSION-ID` (any of the three may
+///   be empty, the colons may not be left out),
+///
+/// where the secret's NAME may be the full one, with the `-` and six random
+/// characters Secrets Manager appends, or the partial one without them.
+///
+/// It exists because the string ECS takes is not always the ARN IAM needs:
+/// the execution role must be granted the secret itself
+/// ([`SecretArn::policy_resource`]), not a JSON key of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretArn<'a> {
+    pub partition: &'a str,
+    pub store: SecretStore,
+    pub region: &'a str,
+    pub account: &'a str,
+    /// The parameter's name (without a leading `/`, as in its ARN) or the
+    /// secret's name as written, with or without its random suffix.
+    pub name: &'a str,
+}
+
+/// Characters of an SSM parameter name.
+fn is_parameter_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/')
+}
+
+/// Characters of a Secrets Manager secret name.
+fn is_secret_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '+' | '=' | '.' | '@' | '-')
+}
+
+impl<'a> SecretArn<'a> {
+    /// Parses `arn`, or says which part is wrong.
+    pub fn parse(arn: &'a str) -> Result<Self, String> {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
+            return Err("it does not have the six ':'-separated parts of an ARN".to_string());
+        };
+        if *prefix != "arn" {
+            return Err("it does not start with \"arn:\"".to_string());
+        }
+        if !["aws", "aws-cn", "aws-us-gov", "aws-eusc"].contains(partition) {
             return Err(format!(
-                "service {other:?} is neither ssm nor secretsmanager"
+                "partition {partition:?} is not aws, aws-cn, aws-us-gov or aws-eusc"
             ));
         }
-    };
-    match name {
-        Some(n) if !n.is_empty() => Ok(()),
-        _ => Err(format!(
-            "resource {resource:?} does not name a parameter or secret"
-        )),
+        if !AWS_REGIONS.contains(region) {
+            return Err(format!("region {region:?} is not an AWS region"));
+        }
+        let region_partition = partition_of(region);
+        if region_partition != *partition {
+            return Err(format!(
+                "region {region} is in partition {region_partition}, not {partition}"
+            ));
+        }
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("account {account:?} is not a 12-digit account id"));
+        }
+        let (store, name) = match *service {
+            "ssm" => {
+                let Some(name) = resource.strip_prefix("parameter/") else {
+                    return Err(format!(
+                        "resource {resource:?} does not start with \"parameter/\""
+                    ));
+                };
+                if name.is_empty() {
+                    return Err("the parameter name is empty".to_string());
+                }
+                if let Some(c) = name.chars().find(|c| !is_parameter_char(*c)) {
+                    return Err(format!(
+                        "parameter name {name:?} has {c:?}; parameter names have letters, digits, '_', '.', '-' and '/'"
+                    ));
+                }
+                if name.starts_with('/') || name.contains("//") {
+                    return Err(format!(
+                        "parameter name {name:?} has an empty path segment (the ARN of parameter /a/b ends in \"parameter/a/b\")"
+                    ));
+                }
+                (SecretStore::Parameter, name)
+            }
+            "secretsmanager" => {
+                let Some(rest) = resource.strip_prefix("secret:") else {
+                    return Err(format!(
+                        "resource {resource:?} does not start with \"secret:\""
+                    ));
+                };
+                let fields: Vec<&str> = rest.split(':').collect();
+                let name = match fields.as_slice() {
+                    [name] | [name, _, _, _] => *name,
+                    _ => {
+                        return Err(format!(
+                            "{:?} after \"secret:\" has {} ':'-separated parts, not 1 or 4 (leave unused parts empty, as in NAME:username::)",
+                            rest,
+                            fields.len()
+                        ));
+                    }
+                };
+                if name.is_empty() {
+                    return Err("the secret name is empty".to_string());
+                }
+                if name.len() > 512 {
+                    return Err("the secret name is longer than 512 characters".to_string());
+                }
+                if let Some(c) = name.chars().find(|c| !is_secret_char(*c)) {
+                    return Err(format!(
+                        "secret name {name:?} has {c:?}; secret names have letters, digits and /_+=.@-"
+                    ));
+                }
+                (SecretStore::SecretsManager, name)
+            }
+            other => {
+                return Err(format!(
+                    "service {other:?} is neither ssm nor secretsmanager"
+                ));
+            }
+        };
+        Ok(SecretArn {
+            partition,
+            store,
+            region,
+            account,
+            name,
+        })
     }
+
+    /// The IAM `Resource` that covers exactly this secret.
+    ///
+    /// A parameter is its ARN. A secret is its ARN without the JSON key,
+    /// version stage and version id, which IAM does not see. A secret named
+    /// without its random suffix (a partial ARN) is granted
+    /// `NAME-??????`, as AWS documents for policies on partial ARNs: `?`
+    /// matches exactly one character, so no other secret whose name merely
+    /// starts with NAME is covered. A name that already ends in `-` and six
+    /// letters or digits is taken as complete, as Secrets Manager itself
+    /// does.
+    pub fn policy_resource(&self) -> String {
+        let SecretArn {
+            partition,
+            region,
+            account,
+            name,
+            ..
+        } = self;
+        match self.store {
+            SecretStore::Parameter => {
+                format!("arn:{partition}:ssm:{region}:{account}:parameter/{name}")
+            }
+            SecretStore::SecretsManager if has_random_suffix(name) => {
+                format!("arn:{partition}:secretsmanager:{region}:{account}:secret:{name}")
+            }
+            SecretStore::SecretsManager => {
+                format!("arn:{partition}:secretsmanager:{region}:{account}:secret:{name}-??????")
+            }
+        }
+    }
+}
+
+/// Whether a secret name ends in the `-` and six letters or digits that
+/// Secrets Manager appends to make its ARN.
+fn has_random_suffix(name: &str) -> bool {
+    name.len() > 7
+        && name.rsplit_once('-').is_some_and(|(_, suffix)| {
+            suffix.len() == 6 && suffix.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
 }
 
 /// `http://` or `https://`, a host, an optional port, an optional path.

@@ -104,6 +104,21 @@ pub const AWS_REGIONS: &[&str] = &[
     "us-west-2",
 ];
 
+/// The ARN partition of a region of [`AWS_REGIONS`]: `aws-cn` for China,
+/// `aws-us-gov` for GovCloud, `aws-eusc` for the European Sovereign Cloud,
+/// `aws` for the others.
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("eusc-") {
+        "aws-eusc"
+    } else {
+        "aws"
+    }
+}
+
 /// Fargate CPU units, ascending.
 pub const FARGATE_CPU_UNITS: &[u32] = &[256, 512, 1024, 2048, 4096, 8192, 16384];
 

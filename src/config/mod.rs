@@ -55,10 +55,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use formats::check_image_reference;
+pub use formats::{check_image_reference, is_sensitive_name, SecretArn, SecretStore};
 pub use limits::{
-    fargate_memory_options, suffix, AWS_REGIONS, FARGATE_CPU_UNITS, LOG_RETENTION_DAYS,
-    RESOURCE_SUFFIXES,
+    fargate_memory_options, partition_of, suffix, AWS_REGIONS, FARGATE_CPU_UNITS,
+    LOG_RETENTION_DAYS, RESOURCE_SUFFIXES,
 };
 
 use locate::{check_table_shapes, describe_shape_error, describe_syntax_error, Locator};
@@ -125,7 +125,8 @@ pub struct ContainerConfig {
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
     /// Secret environment variables: name to the ARN of an SSM parameter or a
-    /// Secrets Manager secret, resolved by ECS at task start.
+    /// Secrets Manager secret (possibly with a JSON key, version stage or
+    /// version id; see [`SecretArn`]), resolved by ECS at task start.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
 }
@@ -362,6 +363,23 @@ impl fmt::Display for Problem {
     }
 }
 
+/// Something a configuration should change but may keep: it loads, and the
+/// warning is shown on stderr by every command that reads the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// The file (or origin given to [`Config::from_toml_str_with_warnings`]).
+    pub path: PathBuf,
+    /// Where and what, in the same form as a problem.
+    pub problem: Problem,
+}
+
+impl fmt::Display for Warning {
+    /// `path:line:column: key: message`, like a problem.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&with_path(&self.path, &self.problem.to_string()))
+    }
+}
+
 /// Joins a path and a message that may begin with `line:column:`, the way
 /// compilers do (`file:3:10: ...` but `file: ...`).
 fn with_path(path: &Path, located: &str) -> String {
@@ -455,16 +473,31 @@ fn display_invalid(path: &Path, problems: &[Problem]) -> String {
 impl Config {
     /// Reads, parses and validates a file. Never touches the network.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with_warnings(path).map(|(config, _)| config)
+    }
+
+    /// [`Config::load`], with the warnings about what loaded but should
+    /// change, in file order.
+    pub fn load_with_warnings(path: &Path) -> Result<(Config, Vec<Warning>), ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
             error,
         })?;
-        Self::from_toml_str(&text, path)
+        Self::from_toml_str_with_warnings(&text, path)
     }
 
     /// Same as [`Config::load`] from a string; `origin` is the path used in
     /// messages.
     pub fn from_toml_str(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        Self::from_toml_str_with_warnings(text, origin).map(|(config, _)| config)
+    }
+
+    /// Same as [`Config::load_with_warnings`] from a string; `origin` is the
+    /// path used in messages.
+    pub fn from_toml_str_with_warnings(
+        text: &str,
+        origin: &Path,
+    ) -> Result<(Config, Vec<Warning>), ConfigError> {
         // Editors on Windows may save a BOM, which TOML does not allow.
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let parse_error = |message: String| ConfigError::Parse {
@@ -481,17 +514,26 @@ impl Config {
         let raw: RawConfig = toml::from_str(text)
             .map_err(|e| parse_error(describe_shape_error(&locator, e.message(), e.span())))?;
 
-        validate::check(&raw, Some(&locator)).map_err(|problems| ConfigError::Invalid {
-            path: origin.to_path_buf(),
-            problems,
-        })
+        let (config, warnings) =
+            validate::check(&raw, Some(&locator)).map_err(|problems| ConfigError::Invalid {
+                path: origin.to_path_buf(),
+                problems,
+            })?;
+        let warnings = warnings
+            .into_iter()
+            .map(|problem| Warning {
+                path: origin.to_path_buf(),
+                problem,
+            })
+            .collect();
+        Ok((config, warnings))
     }
 
     /// Checks a `Config` that did not come from [`Config::load`] (built in
     /// code or deserialized directly) against the same rules. The problems
     /// carry no line or column.
     pub fn validate(&self) -> Result<(), Vec<Problem>> {
-        validate::check(&RawConfig::from(self), None).map(|_| ())
+        validate::check(&RawConfig::from(self), None).map(drop)
     }
 
     /// `{project}-{environment}-{suffix}`, the naming rule of every AWS

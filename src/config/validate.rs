@@ -7,12 +7,12 @@
 //! because a person fixing a file wants the whole list in one pass.
 
 use super::formats::{
-    check_endpoint_url, check_image_reference, check_matcher, check_secret_arn, is_env_var_name,
-    name_error, sanitize_name, ENV_NAME_RULE,
+    check_endpoint_url, check_image_reference, check_matcher, is_env_var_name, is_sensitive_name,
+    name_error, sanitize_name, SecretArn, ENV_NAME_RULE,
 };
 use super::limits::{
-    fargate_memory_options, suffix, AWS_REGIONS, FARGATE_CPU_UNITS, LOG_RETENTION_DAYS,
-    RESOURCE_SUFFIXES,
+    fargate_memory_options, partition_of, suffix, AWS_REGIONS, FARGATE_CPU_UNITS,
+    LOG_RETENTION_DAYS, RESOURCE_SUFFIXES,
 };
 use super::locate::{dotted, join_or, Locator};
 use super::schema::{Int, RawConfig, RawContainer, RawHealthCheck, RawService, RawTask};
@@ -21,28 +21,40 @@ use super::{
     ServiceConfig, TaskConfig, TimeoutsConfig,
 };
 
-/// Checks every value of `raw` and converts it to the public types, or returns
-/// every problem found, in file order. `locator` places each problem in the
-/// text; without one (a `Config` built in code) problems carry no position.
+/// Checks every value of `raw` and converts it to the public types, with the
+/// warnings about what may stay but should change, or returns every problem
+/// found; both in file order. `locator` places each problem in the text;
+/// without one (a `Config` built in code) problems carry no position.
 pub(super) fn check(
     raw: &RawConfig,
     locator: Option<&Locator<'_>>,
-) -> Result<Config, Vec<Problem>> {
+) -> Result<(Config, Vec<Problem>), Vec<Problem>> {
     let mut validator = Validator {
         locator,
         problems: Vec::new(),
+        warnings: Vec::new(),
     };
     let config = build(raw, &mut validator);
     if validator.problems.is_empty() {
-        Ok(config)
+        let mut warnings = validator.warnings;
+        sort_by_position(&mut warnings);
+        Ok((config, warnings))
     } else {
         Err(validator.into_sorted())
     }
 }
 
+/// File order; entries without a position (none when loaded from a file) go
+/// last. The sort is stable, so ties keep check order.
+fn sort_by_position(problems: &mut [Problem]) {
+    problems.sort_by_key(|p| (p.line.unwrap_or(usize::MAX), p.column.unwrap_or(0)));
+}
+
 struct Validator<'a> {
     locator: Option<&'a Locator<'a>>,
     problems: Vec<Problem>,
+    /// What loads but should change: shown, never fatal.
+    warnings: Vec<Problem>,
 }
 
 impl Validator<'_> {
@@ -74,19 +86,32 @@ impl Validator<'_> {
         self.push_at(key, pos, message);
     }
 
+    /// Where a key's name is written (its value's position if the name's is
+    /// unknown).
+    fn key_pos(&self, key: &[&str]) -> Option<(usize, usize)> {
+        self.locator
+            .and_then(|l| l.key_pos(key).or_else(|| l.value_pos(key)))
+    }
+
     /// A problem with a key's name, located at the key.
     fn push_key(&mut self, key: &[&str], message: String) {
-        let pos = self
-            .locator
-            .and_then(|l| l.key_pos(key).or_else(|| l.value_pos(key)));
+        let pos = self.key_pos(key);
         self.push_at(key, pos, message);
     }
 
+    /// A warning about a key's name, located at the key.
+    fn warn_key(&mut self, key: &[&str], message: String) {
+        let pos = self.key_pos(key);
+        self.warnings.push(Problem {
+            key: dotted(key),
+            line: pos.map(|p| p.0),
+            column: pos.map(|p| p.1),
+            message,
+        });
+    }
+
     fn into_sorted(mut self) -> Vec<Problem> {
-        // File order; problems without a position (none when loaded from a
-        // file) go last. The sort is stable, so ties keep check order.
-        self.problems
-            .sort_by_key(|p| (p.line.unwrap_or(usize::MAX), p.column.unwrap_or(0)));
+        sort_by_position(&mut self.problems);
         self.problems
     }
 
@@ -169,7 +194,7 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         }
     }
 
-    let container = build_container(&raw.container, v);
+    let container = build_container(&raw.container, &raw.region, v);
     let task = build_task(&raw.task, v);
     let service = build_service(&raw.service, v);
 
@@ -238,7 +263,9 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
     }
 }
 
-fn build_container(c: &RawContainer, v: &mut Validator<'_>) -> ContainerConfig {
+/// `region` is the stack's, as written: its partition is the only one whose secrets ECS can
+/// read.
+fn build_container(c: &RawContainer, region: &str, v: &mut Validator<'_>) -> ContainerConfig {
     if let Err(why) = check_image_reference(&c.image) {
         v.push(
             &["container", "image"],
@@ -257,6 +284,14 @@ fn build_container(c: &RawContainer, v: &mut Validator<'_>) -> ContainerConfig {
                 format!("{name:?} {ENV_NAME_RULE}"),
             );
         }
+        if is_sensitive_name(name) {
+            v.warn_key(
+                &["container", "environment", name],
+                format!(
+                    "{name:?} looks like a secret, but its value is written here and in every task definition revision; move it to [container.secrets] as the ARN of an SSM parameter or Secrets Manager secret (plans show its value as \"(sensitive)\")"
+                ),
+            );
+        }
     }
     for (name, arn) in &c.secrets {
         if !is_env_var_name(name) {
@@ -271,11 +306,26 @@ fn build_container(c: &RawContainer, v: &mut Validator<'_>) -> ContainerConfig {
                 format!("{name:?} is also set in [container.environment]; a variable is either plain or secret, not both"),
             );
         }
-        if let Err(why) = check_secret_arn(arn) {
+        let problem = match SecretArn::parse(arn) {
+            Err(why) => Some(why),
+            // A secret in another region of the stack's partition is fine (ECS reads it by its
+            // full ARN); one in another partition is out of the task's reach.
+            Ok(secret) if AWS_REGIONS.contains(&region) => {
+                let stack_partition = partition_of(region);
+                (secret.partition != stack_partition).then(|| {
+                    format!(
+                        "it is in partition {}, but the stack's region {region} is in {stack_partition}, and ECS reads secrets only from its own partition",
+                        secret.partition
+                    )
+                })
+            }
+            Ok(_) => None,
+        };
+        if let Some(why) = problem {
             v.push(
                 &["container", "secrets", name],
                 format!(
-                    "{arn:?} is not an SSM parameter or Secrets Manager secret ARN: {why}; expected arn:aws:ssm:REGION:ACCOUNT:parameter/NAME or arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME"
+                    "{arn:?} is not a secret ECS can read: {why}; expected arn:aws:ssm:REGION:ACCOUNT:parameter/NAME, arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME or arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME:JSON-KEY:VERSION-STAGE:VERSION-ID"
                 ),
             );
         }

@@ -13,6 +13,8 @@ use anyhow::{anyhow, Result};
 use super::outputs::outputs;
 use super::rollout::Rollout;
 use super::{Session, Target};
+use crate::aws::partition;
+use crate::config::AWS_REGIONS;
 use crate::contract::StepId;
 use crate::contract::{Facts, ImageChoice, Resource};
 use crate::engine::{self, Action, Finished, Operation, Outcome, Plan};
@@ -20,7 +22,7 @@ use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
 use crate::printer::Printer;
 use crate::registry::STACK;
-use crate::resources::ecr_repository::image_exists;
+use crate::resources::ecr_repository::{image_exists, ImageLookup};
 use crate::resources::service::Service;
 use crate::state::ImageOverride;
 
@@ -151,7 +153,11 @@ impl Applied {
     }
 }
 
-/// Stops with a clear message when the image to deploy is not in this account's ECR.
+/// Stops with a clear message when the image to deploy is not in ECR.
+///
+/// An ECR image is looked up in its own registry: the region its host names, which need not be
+/// the stack's. Another account's registry cannot be looked into with this run's credentials, so
+/// such an image is left to ECS, with a warning; so is one ECR will not describe to this caller.
 async fn check_image(session: &Session, plan: &Plan) -> Result<()> {
     let ctx = &session.ctx;
     let missing = |what: String| -> anyhow::Error {
@@ -167,27 +173,74 @@ async fn check_image(session: &Session, plan: &Plan) -> Result<()> {
                     ctx.names.ecr_repository
                 )));
             };
-            if !image_exists(ctx, None, &ctx.names.ecr_repository, tag).await? {
-                return Err(missing(format!(
-                    "image {url}:{tag} is not in ECR; push it first (docker push {url}:{tag})"
-                )));
+            match image_exists(&ctx.aws.ecr, None, &ctx.names.ecr_repository, tag).await? {
+                ImageLookup::Found => {}
+                ImageLookup::ImageMissing | ImageLookup::RepositoryMissing => {
+                    return Err(missing(format!(
+                        "image {url}:{tag} is not in ECR; push it first (docker push {url}:{tag})"
+                    )));
+                }
+                ImageLookup::NotAllowed(why) => {
+                    return Err(anyhow!("looking up image {url}:{tag}: {why}"));
+                }
             }
         }
         ImageChoice::Uri(image) => {
-            // Only images in this account's ECR can be checked; others are the user's business.
-            let account = plan
-                .facts
-                .repository_url
-                .as_deref()
-                .and_then(|url| url.split('.').next());
-            if let Some((registry, repository, reference)) = ecr_parts(image) {
-                if Some(registry) == account
-                    && !image_exists(ctx, Some(registry), repository, reference).await?
-                {
+            let Some(ecr) = EcrImage::parse(image) else {
+                // Images outside ECR are the user's business.
+                return Ok(());
+            };
+            if !AWS_REGIONS.contains(&ecr.region) {
+                return Err(missing(format!(
+                    "image {image}: its registry's region {:?} is not an AWS region",
+                    ecr.region
+                )));
+            }
+            let stack_partition = partition(&ctx.aws.region);
+            if partition(ecr.region) != stack_partition {
+                return Err(missing(format!(
+                    "image {image} is in a registry of {}, and a stack in {} ({stack_partition}) \
+                     cannot pull from another partition",
+                    ecr.region, ctx.aws.region
+                )));
+            }
+            let account = stack_account(&plan.facts);
+            if account.is_some_and(|ours| ours != ecr.account) {
+                ctx.printer.warn(&format!(
+                    "image {image} is in the registry of account {}, which this run cannot look \
+                     into; it is not checked, and ECS will need permission to pull it",
+                    ecr.account
+                ));
+                return Ok(());
+            }
+            let client = ctx.aws.ecr_in(ecr.region);
+            let lookup =
+                image_exists(&client, Some(ecr.account), ecr.repository, ecr.reference).await?;
+            match lookup {
+                ImageLookup::Found => {}
+                ImageLookup::ImageMissing => {
                     return Err(missing(format!(
-                        "image {image} is not in ECR; push it first"
+                        "image {image} is not in ECR: repository {} in {} has no {}; push it first",
+                        ecr.repository, ecr.region, ecr.reference
                     )));
                 }
+                // Before the stack exists its account is not known: a repository that cannot be
+                // seen may be another account's.
+                ImageLookup::RepositoryMissing if account.is_some() => {
+                    return Err(missing(format!(
+                        "image {image} is not in ECR: there is no repository {} in {}; push it \
+                         first",
+                        ecr.repository, ecr.region
+                    )));
+                }
+                ImageLookup::RepositoryMissing => ctx.printer.warn(&format!(
+                    "image {image} cannot be checked: no repository {} in {} is visible to this \
+                     run (it may be another account's); going on",
+                    ecr.repository, ecr.region
+                )),
+                ImageLookup::NotAllowed(why) => ctx.printer.warn(&format!(
+                    "image {image} cannot be checked ({why}); going on"
+                )),
             }
         }
         ImageChoice::Recorded(_) => {}
@@ -195,40 +248,117 @@ async fn check_image(session: &Session, plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-/// Splits `ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG` (or `@sha256:...`) into account,
-/// repository and tag or digest; `None` for images outside ECR.
-fn ecr_parts(image: &str) -> Option<(&str, &str, &str)> {
-    let (host, rest) = image.split_once('/')?;
-    let (account, domain) = host.split_once('.')?;
-    if !domain.starts_with("dkr.ecr.") {
-        return None;
-    }
-    let (repository, reference) = match rest.split_once('@') {
-        Some((repository, digest)) => (repository, digest),
-        None => rest.rsplit_once(':').unwrap_or((rest, "latest")),
+/// The account of this stack, from an ARN or URL already read, if there is one yet.
+fn stack_account(facts: &Facts) -> Option<&str> {
+    let from_url = facts
+        .repository_url
+        .as_deref()
+        .and_then(|url| url.split('.').next());
+    // arn:PARTITION:iam::ACCOUNT:role/NAME
+    let from_role = || {
+        facts
+            .execution_role_arn
+            .as_deref()
+            .and_then(|arn| arn.split(':').nth(4))
     };
-    Some((account, repository, reference))
+    from_url.or_else(from_role).filter(|a| !a.is_empty())
+}
+
+/// An image in ECR, `ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG` (or `@sha256:...`; the FIPS
+/// `dkr.ecr-fips.` and China `.amazonaws.com.cn` hosts too), taken apart.
+#[derive(Debug, PartialEq, Eq)]
+struct EcrImage<'a> {
+    account: &'a str,
+    region: &'a str,
+    repository: &'a str,
+    /// The tag, or the digest `sha256:...`.
+    reference: &'a str,
+}
+
+impl<'a> EcrImage<'a> {
+    /// `None` for images outside ECR.
+    fn parse(image: &'a str) -> Option<Self> {
+        let (host, rest) = image.split_once('/')?;
+        let (account, domain) = host.split_once('.')?;
+        let regional = domain
+            .strip_prefix("dkr.ecr.")
+            .or_else(|| domain.strip_prefix("dkr.ecr-fips."))?;
+        let (region, suffix) = regional.split_once('.')?;
+        if !matches!(suffix, "amazonaws.com" | "amazonaws.com.cn") {
+            return None;
+        }
+        let (repository, reference) = match rest.split_once('@') {
+            Some((repository, digest)) => (repository, digest),
+            None => rest.rsplit_once(':').unwrap_or((rest, "latest")),
+        };
+        Some(EcrImage {
+            account,
+            region,
+            repository,
+            reference,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn ecr(
+        account: &'static str,
+        region: &'static str,
+        repository: &'static str,
+        reference: &'static str,
+    ) -> Option<EcrImage<'static>> {
+        Some(EcrImage {
+            account,
+            region,
+            repository,
+            reference,
+        })
+    }
+
     #[test]
-    fn ecr_images_are_split_and_others_are_not() {
+    fn ecr_images_are_split_with_their_region_and_others_are_not() {
         assert_eq!(
-            ecr_parts("946760796955.dkr.ecr.eu-central-1.amazonaws.com/flask-tp-app:abc"),
-            Some(("946760796955", "flask-tp-app", "abc"))
+            EcrImage::parse("946760796955.dkr.ecr.eu-central-1.amazonaws.com/flask-tp-app:abc"),
+            ecr("946760796955", "eu-central-1", "flask-tp-app", "abc")
         );
         assert_eq!(
-            ecr_parts("1.dkr.ecr.eu-central-1.amazonaws.com/team/app@sha256:00ff"),
-            Some(("1", "team/app", "sha256:00ff"))
+            EcrImage::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com/shared/app:v7"),
+            ecr("123456789012", "us-east-1", "shared/app", "v7")
         );
         assert_eq!(
-            ecr_parts("1.dkr.ecr.eu-central-1.amazonaws.com/app"),
-            Some(("1", "app", "latest"))
+            EcrImage::parse("1.dkr.ecr.eu-central-1.amazonaws.com/team/app@sha256:00ff"),
+            ecr("1", "eu-central-1", "team/app", "sha256:00ff")
         );
-        assert_eq!(ecr_parts("nginx:1.27"), None);
-        assert_eq!(ecr_parts("ghcr.io/org/app:1"), None);
+        assert_eq!(
+            EcrImage::parse("1.dkr.ecr.eu-central-1.amazonaws.com/app"),
+            ecr("1", "eu-central-1", "app", "latest")
+        );
+        assert_eq!(
+            EcrImage::parse("1.dkr.ecr-fips.us-gov-west-1.amazonaws.com/app:1"),
+            ecr("1", "us-gov-west-1", "app", "1")
+        );
+        assert_eq!(
+            EcrImage::parse("1.dkr.ecr.cn-north-1.amazonaws.com.cn/app:1"),
+            ecr("1", "cn-north-1", "app", "1")
+        );
+        assert_eq!(EcrImage::parse("nginx:1.27"), None);
+        assert_eq!(EcrImage::parse("ghcr.io/org/app:1"), None);
+        assert_eq!(
+            EcrImage::parse("1.dkr.ecr.eu-central-1.example.com/app:1"),
+            None
+        );
+    }
+
+    #[test]
+    fn stack_account_comes_from_the_repository_or_the_role() {
+        let mut facts = Facts::default();
+        assert_eq!(stack_account(&facts), None);
+        facts.execution_role_arn = Some("arn:aws:iam::111122223333:role/x".into());
+        assert_eq!(stack_account(&facts), Some("111122223333"));
+        facts.repository_url = Some("444455556666.dkr.ecr.eu-central-1.amazonaws.com/x".into());
+        assert_eq!(stack_account(&facts), Some("444455556666"));
     }
 }

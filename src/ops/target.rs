@@ -45,10 +45,15 @@ impl Target {
     }
 
     /// Reads and validates the configuration. Any problem is invalid input: the run stops here,
-    /// before any AWS call.
-    pub fn load_config(&self) -> Result<Config> {
+    /// before any AWS call. Warnings (a secret's value written in the file) are shown on stderr
+    /// and change nothing else, so every command that reads the file says them.
+    pub fn load_config(&self, printer: &Printer) -> Result<Config> {
         let path = self.config_path();
-        let config = Config::load(&path).map_err(|e| ExitError::new(Exit::InvalidInput, e))?;
+        let (config, warnings) =
+            Config::load_with_warnings(&path).map_err(|e| ExitError::new(Exit::InvalidInput, e))?;
+        for warning in &warnings {
+            printer.warn(&warning.to_string());
+        }
         if self.config.is_none() && config.environment != self.env {
             return Err(ExitError::new(
                 Exit::InvalidInput,
@@ -105,7 +110,7 @@ impl Target {
     /// when `lock_for` names a command that changes AWS, reads the state and builds the clients
     /// (which makes no call by itself).
     pub async fn open(&self, printer: &Printer, lock_for: Option<&str>) -> Result<Session> {
-        let config = self.load_config()?;
+        let config = self.load_config(printer)?;
         let lock = match lock_for {
             Some(command) => Some(Lock::acquire(
                 &self.state_dir,

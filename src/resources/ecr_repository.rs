@@ -6,6 +6,7 @@ use anyhow::{Context as _, Result};
 use aws_sdk_ecr::types::{ImageIdentifier, ImageScanningConfiguration, ImageTagMutability};
 use serde_json::{json, Value};
 
+use crate::aws::errors::{brief, describe, is_code};
 use crate::aws::tags::{owner_tags, pairs};
 use crate::aws::{AwsResultExt, Created};
 use crate::contract::{compare, Change, Ctx, Detail, Facts, Resource, StepId};
@@ -68,33 +69,52 @@ impl EcrRepository {
     }
 }
 
-/// Whether an image (by tag, or by digest `sha256:...`) is in a repository of ECR; `registry` is
-/// the account ID, or `None` for this account.
+/// What ECR says about one image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageLookup {
+    Found,
+    /// The repository is there, the tag or digest is not.
+    ImageMissing,
+    /// No such repository in that registry (or none this principal may see).
+    RepositoryMissing,
+    /// ECR refused to answer; the reason, as AWS gave it.
+    NotAllowed(String),
+}
+
+/// Looks up an image (by tag, or by digest `sha256:...`) in a repository of ECR. `ecr` is a
+/// client for the registry's region, which need not be the stack's; `registry` is the account
+/// ID, or `None` for the caller's own account.
 pub async fn image_exists(
-    ctx: &Ctx,
+    ecr: &aws_sdk_ecr::Client,
     registry: Option<&str>,
     repository: &str,
     reference: &str,
-) -> Result<bool> {
+) -> Result<ImageLookup> {
     let id = if reference.starts_with("sha256:") {
         ImageIdentifier::builder().image_digest(reference).build()
     } else {
         ImageIdentifier::builder().image_tag(reference).build()
     };
-    let answer = ctx
-        .aws
-        .ecr
+    let answer = ecr
         .describe_images()
         .set_registry_id(registry.map(str::to_owned))
         .repository_name(repository)
         .image_ids(id)
         .send()
-        .await
-        .or_absent(
-            &["ImageNotFoundException", "RepositoryNotFoundException"],
-            format!("looking up image {repository}:{reference}"),
-        )?;
-    Ok(answer.is_some_and(|found| !found.image_details().is_empty()))
+        .await;
+    Ok(match answer {
+        Ok(found) if !found.image_details().is_empty() => ImageLookup::Found,
+        Ok(_) => ImageLookup::ImageMissing,
+        Err(e) if is_code(&e, &["ImageNotFoundException"]) => ImageLookup::ImageMissing,
+        Err(e) if is_code(&e, &["RepositoryNotFoundException"]) => ImageLookup::RepositoryMissing,
+        Err(e) if is_code(&e, &["AccessDeniedException"]) => ImageLookup::NotAllowed(brief(&e)),
+        Err(e) => {
+            return Err(describe(
+                e,
+                format!("looking up image {repository}:{reference}"),
+            ))
+        }
+    })
 }
 
 /// Our tags in the form this service's calls take.

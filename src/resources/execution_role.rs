@@ -3,7 +3,7 @@
 //! attached, and — when the configuration has container secrets — an inline policy that lets it
 //! read exactly those secrets, which ECS fetches at task start.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context as _, Result};
 use serde_json::{json, Value};
@@ -12,6 +12,7 @@ use crate::aws::errors::{brief, describe, is_code, not_propagated_yet};
 use crate::aws::retry::{until_done, Attempt};
 use crate::aws::tags::{owner_tags, pairs};
 use crate::aws::{partition, AwsResultExt, Created};
+use crate::config::{SecretArn, SecretStore};
 use crate::contract::{Change, Ctx, Detail, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
@@ -33,16 +34,26 @@ pub const SECRETS_POLICY: &str = "read-container-secrets";
 
 /// The policy that lets ECS read exactly the configured secrets: SSM parameters with
 /// `ssm:GetParameters`, Secrets Manager secrets with `secretsmanager:GetSecretValue`.
-fn secrets_policy(secrets: &std::collections::BTreeMap<String, String>) -> Option<Value> {
-    let arns: BTreeSet<&String> = secrets.values().collect();
-    let of = |service: &str| -> Vec<&String> {
-        arns.iter()
-            .copied()
-            .filter(|arn| arn.split(':').nth(2) == Some(service))
-            .collect()
+///
+/// Each is granted as the resource IAM checks, which is not always the string ECS takes: a
+/// JSON key or version after a secret's ARN is no part of it, and a secret named without its
+/// random suffix needs the suffix matched (see [`SecretArn::policy_resource`]).
+fn secrets_policy(secrets: &BTreeMap<String, String>) -> Option<Value> {
+    // Validation parses every secret; one that does not parse cannot reach here.
+    let parsed: Vec<SecretArn<'_>> = secrets
+        .values()
+        .filter_map(|arn| SecretArn::parse(arn).ok())
+        .collect();
+    let of = |store: SecretStore| -> Vec<String> {
+        let resources: BTreeSet<String> = parsed
+            .iter()
+            .filter(|secret| secret.store == store)
+            .map(SecretArn::policy_resource)
+            .collect();
+        resources.into_iter().collect()
     };
     let mut statements = Vec::new();
-    let parameters = of("ssm");
+    let parameters = of(SecretStore::Parameter);
     if !parameters.is_empty() {
         statements.push(json!({
             "Sid": "ReadParameters",
@@ -51,7 +62,7 @@ fn secrets_policy(secrets: &std::collections::BTreeMap<String, String>) -> Optio
             "Resource": parameters,
         }));
     }
-    let managed = of("secretsmanager");
+    let managed = of(SecretStore::SecretsManager);
     if !managed.is_empty() {
         statements.push(json!({
             "Sid": "ReadSecrets",
@@ -405,8 +416,6 @@ impl Resource for ExecutionRole {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
 
     const PARAMETER: &str = "arn:aws:ssm:eu-west-1:123456789012:parameter/app/db-password";
@@ -623,6 +632,45 @@ mod tests {
         assert!(changes[0].old.contains(PARAMETER));
         assert!(changes[0].new.contains(other));
         assert!(!changes[0].new.contains(PARAMETER));
+    }
+
+    /// The policy grants the secrets IAM checks, not the strings ECS takes: a JSON key or version
+    /// is dropped, a partial name gets its random suffix matched, and two references to one
+    /// secret are one resource.
+    #[test]
+    fn secrets_policy_misses_valid_secret_references() {
+        let policy = secrets_policy(&secrets(&[
+            "arn:aws:secretsmanager:eu-central-1:123456789012:secret:app/db-AbCdEf:username::",
+            "arn:aws:secretsmanager:eu-central-1:123456789012:secret:app/db-AbCdEf:password::",
+            "arn:aws:secretsmanager:eu-central-1:123456789012:secret:app/api-key",
+            "arn:aws:secretsmanager:eu-central-1:123456789012:secret:app/jwt-XyZ123::AWSPREVIOUS:",
+            PARAMETER,
+        ]))
+        .unwrap();
+        assert_eq!(
+            policy,
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "ReadParameters",
+                        "Effect": "Allow",
+                        "Action": "ssm:GetParameters",
+                        "Resource": [PARAMETER],
+                    },
+                    {
+                        "Sid": "ReadSecrets",
+                        "Effect": "Allow",
+                        "Action": "secretsmanager:GetSecretValue",
+                        "Resource": [
+                            "arn:aws:secretsmanager:eu-central-1:123456789012:secret:app/api-key-??????",
+                            "arn:aws:secretsmanager:eu-central-1:123456789012:secret:app/db-AbCdEf",
+                            "arn:aws:secretsmanager:eu-central-1:123456789012:secret:app/jwt-XyZ123",
+                        ],
+                    },
+                ],
+            })
+        );
     }
 
     #[test]

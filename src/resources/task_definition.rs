@@ -20,6 +20,7 @@ use crate::aws::errors::{brief, describe, is_transient, not_propagated_yet};
 use crate::aws::retry::{until_done, Attempt};
 use crate::aws::tags::{owner_tags, pairs, tag_ecs};
 use crate::aws::{AwsResultExt, Created};
+use crate::config::is_sensitive_name;
 use crate::contract::{compare, known, Change, Ctx, Detail, Facts, Resource, StepId};
 use crate::names::CONTAINER_NAME;
 use crate::state::ResourceRecord;
@@ -233,6 +234,44 @@ async fn register(ctx: &Ctx, spec: &Spec) -> Result<Live> {
     .await
 }
 
+/// Shown instead of the value of a variable whose name looks like a secret.
+const SENSITIVE: &str = "(sensitive)";
+/// Shown instead of such a value that the plan changes.
+const SENSITIVE_CHANGED: &str = "(sensitive, changed)";
+
+/// The environments as a plan shows them. Plans end up in CI logs, so the value of a variable
+/// whose name looks like a secret is never shown; that it changes still is, by a marker that
+/// differs from the unchanged one.
+fn shown_environments(
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let hidden = |name: &str, value: &str, marker: &str| {
+        if is_sensitive_name(name) {
+            marker.to_owned()
+        } else {
+            value.to_owned()
+        }
+    };
+    let shown_old = old
+        .iter()
+        .map(|(name, value)| (name.clone(), hidden(name, value, SENSITIVE)))
+        .collect();
+    let shown_new = new
+        .iter()
+        .map(|(name, value)| {
+            let changed = old.get(name).is_some_and(|before| before != value);
+            let marker = if changed {
+                SENSITIVE_CHANGED
+            } else {
+                SENSITIVE
+            };
+            (name.clone(), hidden(name, value, marker))
+        })
+        .collect();
+    (shown_old, shown_new)
+}
+
 impl Resource for TaskDefinition {
     const STEP: StepId = StepId::new("task_definition", "task definition");
     // The repository's URL names the image of `--image-tag`.
@@ -296,12 +335,8 @@ impl Resource for TaskDefinition {
             &old.container_port,
             &new.container_port,
         );
-        compare(
-            &mut changes,
-            "environment",
-            &old.environment,
-            &new.environment,
-        );
+        let (shown_old, shown_new) = shown_environments(&old.environment, &new.environment);
+        compare(&mut changes, "environment", &shown_old, &shown_new);
         // Secret ARNs are not secret, but keep the plan short: names only.
         compare(
             &mut changes,
@@ -610,6 +645,73 @@ mod tests {
                 "LOG_LEVEL=info"
             )]
         );
+    }
+
+    /// Reported case: the value of `DB_PASSWORD` in `[container.environment]` was printed by
+    /// every plan. A variable whose name looks like a secret shows whether it changed, never its
+    /// value, on either side.
+    #[test]
+    fn secret_values_echoed_into_ci_logs() {
+        let env = |password: &str, token: &str| {
+            BTreeMap::from([
+                ("API_TOKEN".to_owned(), token.to_owned()),
+                ("DB_PASSWORD".to_owned(), password.to_owned()),
+                ("LOG_LEVEL".to_owned(), "info".to_owned()),
+            ])
+        };
+        let diff = |old: BTreeMap<String, String>, new: BTreeMap<String, String>| {
+            let found = Spec {
+                environment: old,
+                ..spec()
+            };
+            let wanted = Spec {
+                environment: new,
+                ..spec()
+            };
+            TaskDefinition::diff(&live(found), &wanted)
+        };
+        // One value changed: shown as changed, neither value shown.
+        let changes = diff(env("old-hunter2", "tok-1"), env("hunter2", "tok-1"));
+        assert_eq!(
+            changes,
+            [change(
+                "environment",
+                "API_TOKEN=(sensitive), DB_PASSWORD=(sensitive), LOG_LEVEL=info",
+                "API_TOKEN=(sensitive), DB_PASSWORD=(sensitive, changed), LOG_LEVEL=info"
+            )]
+        );
+        // Added, and removed.
+        let mut without = env("", "tok-1");
+        without.remove("DB_PASSWORD");
+        assert_eq!(
+            diff(without.clone(), env("hunter2", "tok-1")),
+            [change(
+                "environment",
+                "API_TOKEN=(sensitive), LOG_LEVEL=info",
+                "API_TOKEN=(sensitive), DB_PASSWORD=(sensitive), LOG_LEVEL=info"
+            )]
+        );
+        assert_eq!(
+            diff(env("hunter2", "tok-1"), without),
+            [change(
+                "environment",
+                "API_TOKEN=(sensitive), DB_PASSWORD=(sensitive), LOG_LEVEL=info",
+                "API_TOKEN=(sensitive), LOG_LEVEL=info"
+            )]
+        );
+        // Unchanged: no change at all.
+        assert_eq!(
+            diff(env("hunter2", "tok-1"), env("hunter2", "tok-1")),
+            Vec::<Change>::new()
+        );
+        for c in diff(env("old-hunter2", "tok-1"), env("hunter2", "tok-2")) {
+            for shown in [&c.old, &c.new] {
+                assert!(
+                    !shown.contains("hunter2") && !shown.contains("tok-"),
+                    "{c:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! that step's failure. Every step's read, create and delete is made to fail in turn.
 
 use crate::lifecycle::{apply, dev_env};
-use crate::stack::PREFIX;
+use crate::stack::{Stack, PREFIX};
 use crate::support::{block_on, Fault, TestEnv};
 
 /// An error AWS would not retry, so the step fails on its first answer.
@@ -455,4 +455,85 @@ fn destroy_checks_the_tags_of_every_task_definition_revision() {
             .map(|s| s.as_str()),
         Some("ACTIVE")
     );
+}
+
+/// Puts an image with `tag` into `repository` (created if need be) of the emulator's registry in
+/// `region`, as `docker push` would.
+fn push_image_in(env: &TestEnv, region: &str, repository: &str, tag: &str) {
+    let config = aws_sdk_ecr::config::Builder::from(&env.sdk_config())
+        .region(aws_sdk_ecr::config::Region::new(region.to_owned()))
+        .build();
+    let ecr = aws_sdk_ecr::Client::from_conf(config);
+    // Already there after an earlier push: that is fine.
+    let _ = block_on(ecr.create_repository().repository_name(repository).send());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 1,
+            "digest": format!("sha256:{:0>64}", tag.len()),
+        },
+        "layers": [],
+    });
+    block_on(
+        ecr.put_image()
+            .repository_name(repository)
+            .image_manifest(manifest.to_string())
+            .image_tag(tag)
+            .send(),
+    )
+    .unwrap();
+}
+
+/// Reported case: `apply --image` with an image pushed to another region's registry than the
+/// stack's exited 3 "is not in ECR; push it first", because the image was looked up in the
+/// stack's region. It is looked up in its own registry's region now.
+#[test]
+fn a_valid_image_is_refused() {
+    const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+    let env = dev_env();
+    push_image_in(&env, "us-east-1", "shared/app", "v7");
+    let pushed = format!("{REGISTRY}/shared/app:v7");
+    let unpushed = format!("{REGISTRY}/shared/app:v8");
+
+    // Before the stack exists, and once it does: a tag that is not there is refused, naming the
+    // image, before any change.
+    let refuse_unpushed = |env: &TestEnv| {
+        env.proxy.clear();
+        let (code, stderr) = run(env, &["apply", "--yes", "--image", &unpushed]);
+        assert_eq!(code, 3, "{stderr}");
+        assert!(
+            stderr.contains(&format!("image {unpushed} is not in ECR")),
+            "{stderr}"
+        );
+        assert_eq!(env.proxy.mutating_calls(), []);
+    };
+    refuse_unpushed(&env);
+
+    let (code, stderr) = run(&env, &["apply", "--yes", "--image", &pushed]);
+    assert_eq!(code, 0, "{stderr}");
+    let stack = Stack::read(&env);
+    let images: Vec<&str> = stack
+        .task_definitions
+        .iter()
+        .flat_map(|t| t.container_definitions())
+        .filter_map(|c| c.image())
+        .collect();
+    assert_eq!(images, [pushed.as_str()]);
+
+    refuse_unpushed(&env);
+
+    // Another account's registry cannot be looked into: said, and the deploy goes on.
+    let foreign = "210987654321.dkr.ecr.us-east-1.amazonaws.com/shared/app:v7";
+    env.proxy.clear();
+    let (code, stderr) = run(&env, &["apply", "--yes", "--image", foreign]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "warning: image {foreign} is in the registry of account 210987654321"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.count("DescribeImages"), 0, "{stderr}");
 }
