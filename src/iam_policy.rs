@@ -205,6 +205,8 @@ pub fn policy(config: &Config) -> Policy {
             &[
                 "ec2:AuthorizeSecurityGroupIngress",
                 "ec2:RevokeSecurityGroupIngress",
+                "ec2:AuthorizeSecurityGroupEgress",
+                "ec2:RevokeSecurityGroupEgress",
                 "ec2:DeleteSecurityGroup",
             ],
             &[arns.security_groups()],

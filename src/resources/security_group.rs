@@ -2,59 +2,96 @@
 //! tasks' (open on the container port to the load balancer's group only).
 //!
 //! Both are read with one `DescribeSecurityGroups` call, which also returns their rules and tags;
-//! whichever step reads first makes the call, the other reuses the answer.
+//! whichever step reads first makes the call, the other reuses the answer. Every rule is read, in
+//! both directions and from every kind of peer (IPv4 and IPv6 CIDR blocks, security groups,
+//! prefix lists), so a rule added by hand is seen and removed. Outbound, AWS's default (all
+//! traffic to anywhere) is what is wanted.
 
 use std::collections::BTreeSet;
-use std::fmt;
 
 use anyhow::{bail, Context as _, Result};
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, ResourceType, SecurityGroup, Tag, TagSpecification,
-    UserIdGroupPair,
+    Filter, IpPermission, IpRange, PrefixListId, ResourceType, SecurityGroup, Tag,
+    TagSpecification, UserIdGroupPair,
 };
 
 use crate::aws::retry::{delete_when_released, DeleteCodes};
 use crate::aws::tags::{owner_tags, pairs};
 use crate::aws::{AwsResultExt, Created};
-use crate::contract::{
-    compare_replacing, known, Change, Ctx, Detail, Facts, PlanValue, Resource, StepId,
-};
+use crate::contract::{compare_replacing, known, Change, Ctx, Detail, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
-/// One inbound rule: TCP on a port from a CIDR block or from another security group.
+/// One rule, inbound or outbound: a protocol and port range, and the peer it admits traffic from
+/// (or lets it go to).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Ingress {
+pub struct Rule {
+    /// `tcp`, `udp`, `icmp`, a protocol number, or `-1` for all traffic.
     pub protocol: String,
+    /// `-1` when the protocol has no ports.
     pub from_port: i32,
     pub to_port: i32,
     pub source: Source,
 }
 
-impl PlanValue for Ingress {
-    fn show(&self) -> String {
-        self.to_string()
-    }
-}
-
+/// The peer of a rule.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Source {
+    /// An IPv4 or IPv6 CIDR block.
     Cidr(String),
     Group(String),
+    /// A managed prefix list, `pl-...`.
+    PrefixList(String),
 }
 
-impl fmt::Display for Ingress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ports = if self.from_port == self.to_port {
-            self.from_port.to_string()
-        } else {
-            format!("{}-{}", self.from_port, self.to_port)
+impl Rule {
+    /// The rule as a person writes it: `tcp 5000 from sg-...`, `all traffic to 0.0.0.0/0`.
+    fn shown(&self, direction: Direction) -> String {
+        let traffic = match (self.protocol.as_str(), self.from_port, self.to_port) {
+            ("-1", ..) => "all traffic".to_owned(),
+            (protocol, -1, _) => protocol.to_owned(),
+            (protocol, from, to) if from == to => format!("{protocol} {from}"),
+            (protocol, from, to) => format!("{protocol} {from}-{to}"),
         };
-        let source = match &self.source {
-            Source::Cidr(cidr) => cidr,
-            Source::Group(group) => group,
+        let peer = match &self.source {
+            Source::Cidr(peer) | Source::Group(peer) | Source::PrefixList(peer) => peer,
         };
-        write!(f, "{} {ports} from {source}", self.protocol)
+        let way = match direction {
+            Direction::Ingress => "from",
+            Direction::Egress => "to",
+        };
+        format!("{traffic} {way} {peer}")
     }
+}
+
+/// Which way a rule goes; the EC2 calls differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    fn field(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+}
+
+/// All traffic to `cidr`: AWS's default outbound rule (with `::/0` beside it in a VPC with IPv6).
+fn all_traffic_to(cidr: &str) -> Rule {
+    Rule {
+        protocol: "-1".to_owned(),
+        from_port: -1,
+        to_port: -1,
+        source: Source::Cidr(cidr.to_owned()),
+    }
+}
+
+/// What the groups let out: AWS's default, all traffic anywhere.
+fn default_egress() -> BTreeSet<Rule> {
+    BTreeSet::from([all_traffic_to("0.0.0.0/0")])
 }
 
 #[derive(Debug, Clone)]
@@ -62,7 +99,8 @@ pub struct Live {
     pub id: String,
     pub arn: Option<String>,
     pub vpc_id: String,
-    pub ingress: BTreeSet<Ingress>,
+    pub ingress: BTreeSet<Rule>,
+    pub egress: BTreeSet<Rule>,
     pub tags: Vec<(String, String)>,
 }
 
@@ -71,7 +109,8 @@ pub struct Desired {
     pub name: String,
     pub description: String,
     pub vpc_id: String,
-    pub ingress: BTreeSet<Ingress>,
+    pub ingress: BTreeSet<Rule>,
+    pub egress: BTreeSet<Rule>,
 }
 
 /// The load balancer's security group.
@@ -79,8 +118,8 @@ pub struct AlbSecurityGroup;
 /// The ECS tasks' security group.
 pub struct EcsSecurityGroup;
 
-fn tcp_from(port: u16, source: Source) -> BTreeSet<Ingress> {
-    BTreeSet::from([Ingress {
+fn tcp_from(port: u16, source: Source) -> BTreeSet<Rule> {
+    BTreeSet::from([Rule {
         protocol: "tcp".to_owned(),
         from_port: port.into(),
         to_port: port.into(),
@@ -126,46 +165,55 @@ async fn describe(ctx: &Ctx, vpc_id: &str, names: &[&str]) -> Result<Vec<Securit
     Ok(answer.security_groups.unwrap_or_default())
 }
 
-fn live_from(group: &SecurityGroup) -> Live {
-    let mut ingress = BTreeSet::new();
-    for permission in group.ip_permissions() {
-        let protocol = permission.ip_protocol().unwrap_or("-1").to_owned();
-        let (from_port, to_port) = (
-            permission.from_port().unwrap_or(-1),
-            permission.to_port().unwrap_or(-1),
-        );
-        let rule = |source| Ingress {
-            protocol: protocol.clone(),
-            from_port,
-            to_port,
+/// The rules of one direction, one per peer: AWS groups the peers of a protocol and port range
+/// into one permission.
+fn rules_of(permissions: &[IpPermission]) -> BTreeSet<Rule> {
+    let mut rules = BTreeSet::new();
+    for permission in permissions {
+        let rule = |source| Rule {
+            protocol: permission.ip_protocol().unwrap_or("-1").to_owned(),
+            from_port: permission.from_port().unwrap_or(-1),
+            to_port: permission.to_port().unwrap_or(-1),
             source,
         };
-        for range in permission.ip_ranges() {
-            if let Some(cidr) = range.cidr_ip() {
-                ingress.insert(rule(Source::Cidr(cidr.to_owned())));
-            }
+        let cidrs = permission.ip_ranges().iter().filter_map(|r| r.cidr_ip());
+        let cidrs6 = permission
+            .ipv6_ranges()
+            .iter()
+            .filter_map(|r| r.cidr_ipv6());
+        for cidr in cidrs.chain(cidrs6) {
+            rules.insert(rule(Source::Cidr(cidr.to_owned())));
         }
-        for range in permission.ipv6_ranges() {
-            if let Some(cidr) = range.cidr_ipv6() {
-                ingress.insert(rule(Source::Cidr(cidr.to_owned())));
-            }
+        for group in permission
+            .user_id_group_pairs()
+            .iter()
+            .filter_map(|p| p.group_id())
+        {
+            rules.insert(rule(Source::Group(group.to_owned())));
         }
-        for pair in permission.user_id_group_pairs() {
-            if let Some(group) = pair.group_id() {
-                ingress.insert(rule(Source::Group(group.to_owned())));
-            }
+        for list in permission
+            .prefix_list_ids()
+            .iter()
+            .filter_map(|p| p.prefix_list_id())
+        {
+            rules.insert(rule(Source::PrefixList(list.to_owned())));
         }
     }
+    rules
+}
+
+fn live_from(group: &SecurityGroup) -> Live {
     Live {
         id: group.group_id().unwrap_or_default().to_owned(),
         arn: group.security_group_arn().map(str::to_owned),
         vpc_id: group.vpc_id().unwrap_or_default().to_owned(),
-        ingress,
+        ingress: rules_of(group.ip_permissions()),
+        egress: rules_of(group.ip_permissions_egress()),
         tags: pairs(group.tags()),
     }
 }
 
-fn permission(rule: &Ingress) -> IpPermission {
+fn permission(rule: &Rule) -> IpPermission {
     let builder = IpPermission::builder()
         .ip_protocol(&rule.protocol)
         .from_port(rule.from_port)
@@ -184,7 +232,26 @@ fn permission(rule: &Ingress) -> IpPermission {
         Source::Group(group) => builder
             .user_id_group_pairs(UserIdGroupPair::builder().group_id(group).build())
             .build(),
+        Source::PrefixList(list) => builder
+            .prefix_list_ids(PrefixListId::builder().prefix_list_id(list).build())
+            .build(),
     }
+}
+
+/// The rules of one direction to add and to remove. AWS's own second default outbound rule
+/// (all traffic to `::/0`, in a VPC with IPv6) is never one to remove.
+fn rule_changes<'a>(
+    direction: Direction,
+    live: &'a BTreeSet<Rule>,
+    desired: &'a BTreeSet<Rule>,
+) -> (Vec<&'a Rule>, Vec<&'a Rule>) {
+    let aws_default = all_traffic_to("::/0");
+    let missing = desired.difference(live).collect();
+    let extra = live
+        .difference(desired)
+        .filter(|rule| !(direction == Direction::Egress && **rule == aws_default))
+        .collect();
+    (missing, extra)
 }
 
 fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
@@ -192,11 +259,25 @@ fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
     // Fixed when the group is created. The description is too, but it only describes: a group
     // adopted with another one (made by hand, or by Terraform) is not worth an outage.
     compare_replacing(&mut changes, "vpc_id", &live.vpc_id, &desired.vpc_id);
-    for missing in desired.ingress.difference(&live.ingress) {
-        changes.push(Change::new("ingress", "(none)", missing));
-    }
-    for extra in live.ingress.difference(&desired.ingress) {
-        changes.push(Change::new("ingress", extra, "(none)"));
+    for (direction, live, desired) in [
+        (Direction::Ingress, &live.ingress, &desired.ingress),
+        (Direction::Egress, &live.egress, &desired.egress),
+    ] {
+        let (missing, extra) = rule_changes(direction, live, desired);
+        for rule in missing {
+            changes.push(Change::new(
+                direction.field(),
+                "(none)",
+                rule.shown(direction),
+            ));
+        }
+        for rule in extra {
+            changes.push(Change::new(
+                direction.field(),
+                rule.shown(direction),
+                "(none)",
+            ));
+        }
     }
     changes
 }
@@ -232,55 +313,103 @@ async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
         arn: created.security_group_arn().map(str::to_owned),
         vpc_id: desired.vpc_id.clone(),
         ingress: BTreeSet::new(),
+        // What AWS gives every new group.
+        egress: default_egress(),
         tags: Vec::new(),
     };
     Ok(Created::New(update(ctx, &live, desired).await?))
 }
 
 async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
-    let missing: Vec<IpPermission> = desired
-        .ingress
-        .difference(&live.ingress)
-        .map(permission)
-        .collect();
-    let extra: Vec<IpPermission> = live
-        .ingress
-        .difference(&desired.ingress)
-        .map(permission)
-        .collect();
-    // Revoke first: a rule that changes source would otherwise briefly allow both.
-    // A rule already gone (or already there) is what was asked for: a retried call whose first
-    // answer was lost meets exactly that.
+    let mut updated = live.clone();
+    updated.ingress = set_rules(
+        ctx,
+        &live.id,
+        Direction::Ingress,
+        &live.ingress,
+        &desired.ingress,
+    )
+    .await?;
+    updated.egress = set_rules(
+        ctx,
+        &live.id,
+        Direction::Egress,
+        &live.egress,
+        &desired.egress,
+    )
+    .await?;
+    Ok(updated)
+}
+
+/// Makes one direction's rules of group `id` the desired ones, and returns the rules it has now.
+///
+/// Revokes first: a rule that changes its peer would otherwise briefly allow both. A rule already
+/// gone (or already there) is what was asked for: a retried call whose first answer was lost
+/// meets exactly that.
+async fn set_rules(
+    ctx: &Ctx,
+    id: &str,
+    direction: Direction,
+    live: &BTreeSet<Rule>,
+    desired: &BTreeSet<Rule>,
+) -> Result<BTreeSet<Rule>> {
+    let (missing, extra) = rule_changes(direction, live, desired);
+    let ec2 = &ctx.aws.ec2;
     if !extra.is_empty() {
-        ctx.aws
-            .ec2
-            .revoke_security_group_ingress()
-            .group_id(&live.id)
-            .set_ip_permissions(Some(extra))
-            .send()
-            .await
-            .or_absent(
-                &["InvalidPermission.NotFound"],
-                format!("removing rules from security group {}", live.id),
-            )?;
+        let rules = Some(extra.iter().map(|r| permission(r)).collect());
+        let doing = format!(
+            "removing {} rules from security group {id}",
+            direction.field()
+        );
+        let gone = &["InvalidPermission.NotFound"];
+        match direction {
+            Direction::Ingress => ec2
+                .revoke_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(rules)
+                .send()
+                .await
+                .or_absent(gone, doing)
+                .map(drop)?,
+            Direction::Egress => ec2
+                .revoke_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(rules)
+                .send()
+                .await
+                .or_absent(gone, doing)
+                .map(drop)?,
+        }
     }
     if !missing.is_empty() {
-        ctx.aws
-            .ec2
-            .authorize_security_group_ingress()
-            .group_id(&live.id)
-            .set_ip_permissions(Some(missing))
-            .send()
-            .await
-            .or_exists(
-                &["InvalidPermission.Duplicate"],
-                format!("adding rules to security group {}", live.id),
-            )?;
+        let rules = Some(missing.iter().map(|r| permission(r)).collect());
+        let doing = format!("adding {} rules to security group {id}", direction.field());
+        let there = &["InvalidPermission.Duplicate"];
+        match direction {
+            Direction::Ingress => ec2
+                .authorize_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(rules)
+                .send()
+                .await
+                .or_exists(there, doing)
+                .map(drop)?,
+            Direction::Egress => ec2
+                .authorize_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(rules)
+                .send()
+                .await
+                .or_exists(there, doing)
+                .map(drop)?,
+        }
     }
-    Ok(Live {
-        ingress: desired.ingress.clone(),
-        ..live.clone()
-    })
+    let mut now = live.clone();
+    for rule in &extra {
+        now.remove(*rule);
+    }
+    now.extend(missing.into_iter().cloned());
+    Ok(now)
 }
 
 /// Deletes a group, waiting while network interfaces still use it: those of stopped tasks and
@@ -480,6 +609,7 @@ security_group_resource!(
             ctx.config.load_balancer.port,
             Source::Cidr("0.0.0.0/0".into())
         ),
+        egress: default_egress(),
     }
 );
 
@@ -499,6 +629,7 @@ security_group_resource!(
             ctx.config.container.port,
             Source::Group(known(&facts.alb_security_group_id)),
         ),
+        egress: default_egress(),
     }
 );
 
@@ -506,12 +637,13 @@ security_group_resource!(
 mod tests {
     use super::*;
 
-    fn live(ingress: BTreeSet<Ingress>) -> Live {
+    fn live(ingress: BTreeSet<Rule>) -> Live {
         Live {
             id: "sg-1".into(),
             arn: None,
             vpc_id: "vpc-1".into(),
             ingress,
+            egress: default_egress(),
             tags: Vec::new(),
         }
     }
@@ -529,12 +661,13 @@ mod tests {
         );
     }
 
-    fn desired(ingress: BTreeSet<Ingress>) -> Desired {
+    fn desired(ingress: BTreeSet<Rule>) -> Desired {
         Desired {
             name: "x".into(),
             description: "x".into(),
             vpc_id: "vpc-1".into(),
             ingress,
+            egress: default_egress(),
         }
     }
 
@@ -590,7 +723,7 @@ mod tests {
 
     #[test]
     fn port_range_is_shown_as_from_dash_to() {
-        let range = Ingress {
+        let range = Rule {
             protocol: "tcp".into(),
             from_port: 8000,
             to_port: 8100,
@@ -611,6 +744,12 @@ mod tests {
             .group_name("app-dev-ecs")
             .description("x")
             .vpc_id("vpc-1")
+            .ip_permissions_egress(
+                IpPermission::builder()
+                    .ip_protocol("-1")
+                    .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                    .build(),
+            )
             .ip_permissions(
                 IpPermission::builder()
                     .ip_protocol("tcp")

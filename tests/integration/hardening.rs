@@ -125,3 +125,118 @@ fn adopt_leaves_a_revision_of_another_family_in_the_history_alone() {
         "the service is back on the stack's own family"
     );
 }
+
+/// Reported case: a rule on the tasks' group admitting the container port from a prefix list was
+/// invisible (`plan` said no changes, `apply` left it), and outbound rules were not read at all.
+/// Every kind of peer is read in both directions, shown, and removed unless configured; AWS's
+/// default outbound rule is what is configured, and a change to it is reported and repaired.
+#[test]
+fn security_group_rules_the_tool_could_not_see() {
+    let env = dev_env();
+    apply(&env);
+    let stack = crate::stack::Stack::read(&env);
+    let tasks = stack
+        .security_group("ecs-sg")
+        .group_id()
+        .unwrap()
+        .to_owned();
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config());
+    let list = block_on(
+        ec2.create_managed_prefix_list()
+            .prefix_list_name("office")
+            .address_family("IPv4")
+            .max_entries(5)
+            .send(),
+    )
+    .unwrap();
+    let list = list
+        .prefix_list()
+        .and_then(|l| l.prefix_list_id())
+        .unwrap()
+        .to_owned();
+    let rule = |protocol: &str, port: i32| {
+        aws_sdk_ec2::types::IpPermission::builder()
+            .ip_protocol(protocol)
+            .from_port(port)
+            .to_port(port)
+    };
+    block_on(async {
+        ec2.authorize_security_group_ingress()
+            .group_id(&tasks)
+            .ip_permissions(
+                rule("tcp", 5000)
+                    .prefix_list_ids(
+                        aws_sdk_ec2::types::PrefixListId::builder()
+                            .prefix_list_id(&list)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        ec2.revoke_security_group_egress()
+            .group_id(&tasks)
+            .ip_permissions(
+                aws_sdk_ec2::types::IpPermission::builder()
+                    .ip_protocol("-1")
+                    .ip_ranges(
+                        aws_sdk_ec2::types::IpRange::builder()
+                            .cidr_ip("0.0.0.0/0")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        ec2.authorize_security_group_egress()
+            .group_id(&tasks)
+            .ip_permissions(
+                rule("tcp", 443)
+                    .ip_ranges(
+                        aws_sdk_ec2::types::IpRange::builder()
+                            .cidr_ip("10.0.0.0/8")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+
+    let output = env
+        .deployer()
+        .args(["plan", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    let plan = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "{plan}");
+    for line in [
+        &format!("ingress: tcp 5000 from {list} -> (none)"),
+        "egress: (none) -> all traffic to 0.0.0.0/0",
+        "egress: tcp 443 to 10.0.0.0/8 -> (none)",
+    ] {
+        assert!(plan.contains(line), "{line:?} in {plan}");
+    }
+
+    apply(&env);
+    let group = crate::stack::Stack::read(&env);
+    let group = group.security_group("ecs-sg");
+    assert_eq!(
+        group.ip_permissions().len(),
+        1,
+        "{:?}",
+        group.ip_permissions()
+    );
+    assert!(group.ip_permissions()[0].prefix_list_ids().is_empty());
+    let egress = group.ip_permissions_egress();
+    assert_eq!(egress.len(), 1, "{egress:?}");
+    assert_eq!(egress[0].ip_protocol(), Some("-1"));
+    assert_eq!(egress[0].ip_ranges()[0].cidr_ip(), Some("0.0.0.0/0"));
+    env.deployer()
+        .args(["plan", "--detailed-exitcode"])
+        .assert()
+        .code(0);
+}

@@ -97,6 +97,31 @@ fn drift_everything(env: &TestEnv) {
             .send()
             .await
             .unwrap();
+        // The default outbound rule replaced by a narrower one: both directions are repaired.
+        ec2.revoke_security_group_egress()
+            .group_id(ecs_group)
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("-1")
+                    .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        ec2.authorize_security_group_egress()
+            .group_id(ecs_group)
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(443)
+                    .to_port(443)
+                    .ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/8").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
         let repository = format!("{PREFIX}-ecr");
         ecr.put_image_tag_mutability()
             .repository_name(&repository)
