@@ -85,7 +85,7 @@ struct Found {
 }
 
 /// One step of a plan.
-pub struct PlannedStep {
+struct PlannedStep {
     pub step: StepId,
     pub outcome: Outcome,
     found: Found,
