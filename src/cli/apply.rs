@@ -36,6 +36,11 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "URI")]
     image: Option<String>,
 
+    /// Start a new deployment of the service even when nothing about it changes (new tasks
+    /// read rotated secrets), as `deployer restart` does.
+    #[arg(long)]
+    force_new_deployment: bool,
+
     /// Do not wait for the ECS deployment to complete.
     #[arg(long)]
     no_wait: bool,
@@ -67,10 +72,11 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Re
     let options = ApplyOptions {
         adopt: args.adopt,
         image: args.image_choice()?,
+        force_new_deployment: args.force_new_deployment,
     };
     let prepared = apply::prepare(&global.target(), printer, &options).await?;
     let config = &prepared.session.ctx.config;
-    if prepared.plan.has_changes() {
+    if prepared.plan.has_changes() || args.force_new_deployment {
         let planned = Summary::of(prepared.plan.outcomes().iter().map(|(_, o)| &o.action));
         printer.info(&format!(
             "Plan for {}-{}:",

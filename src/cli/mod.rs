@@ -9,9 +9,11 @@ mod iam_policy;
 mod outputs;
 mod plan;
 mod report;
+mod restart;
 mod rollback;
 mod status;
 mod validate;
+mod wait;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -110,6 +112,10 @@ enum Command {
     Status(status::StatusArgs),
     /// Put the service back on the previously deployed task definition revision.
     Rollback(rollback::RollbackArgs),
+    /// Start a new deployment of the revision the service runs (new tasks, same image).
+    Restart(restart::RestartArgs),
+    /// Follow the service's current deployment until it completes, fails or times out.
+    Wait(wait::WaitArgs),
     /// Check the configuration file and report every problem; no AWS call.
     Validate,
     /// Remove the lock of an environment left by a run that is gone (on another machine).
@@ -145,6 +151,8 @@ pub fn main() -> ExitCode {
         Command::Destroy(args) => block_on(true, destroy::run(global, args, &printer)),
         Command::Status(args) => block_on(false, status::run(global, args, &printer)),
         Command::Rollback(args) => block_on(true, rollback::run(global, args, &printer)),
+        Command::Restart(args) => block_on(true, restart::run(global, args, &printer)),
+        Command::Wait(args) => block_on(false, wait::run(global, args, &printer)),
     };
     match outcome {
         Ok(exit) => ExitCode::from(exit.code()),

@@ -5,12 +5,11 @@
 //! [`prepare`] reads and checks, [`PreparedApply::execute`] changes AWS, and
 //! [`Applied::follow`] waits for the deployment.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use anyhow::{anyhow, Result};
+use std::collections::BTreeMap;
 
 use super::outputs::outputs;
+use super::restart::force_new_deployment as force_new_deployment_of;
 use super::rollout::Rollout;
 use super::{Session, Target};
 use crate::aws::partition;
@@ -33,6 +32,8 @@ pub struct ApplyOptions {
     pub adopt: bool,
     /// The image chosen on the command line, if any.
     pub image: Option<ImageChoice>,
+    /// Start a new deployment even when the service itself does not change.
+    pub force_new_deployment: bool,
 }
 
 /// A plan read and checked, under the environment's lock, ready to be carried out.
@@ -40,6 +41,7 @@ pub struct PreparedApply {
     pub session: Session,
     pub plan: Plan,
     image_chosen: bool,
+    force_new_deployment: bool,
 }
 
 /// Opens the stack under its lock, reads it, and checks that an image chosen on the command line
@@ -61,6 +63,7 @@ pub async fn prepare(
         session,
         plan,
         image_chosen: options.image.is_some(),
+        force_new_deployment: options.force_new_deployment,
     })
 }
 
@@ -86,6 +89,7 @@ impl PreparedApply {
             session,
             plan,
             image_chosen,
+            force_new_deployment,
         } = self;
         let mut service_changed = false;
         let facts = engine::execute(
@@ -103,6 +107,12 @@ impl PreparedApply {
         )
         .await?;
         let ctx = &session.ctx;
+        // A service that changed started a deployment already; otherwise one is forced.
+        let mut facts = facts;
+        if force_new_deployment && !service_changed {
+            facts.deployment_id = force_new_deployment_of(ctx).await?;
+            service_changed = true;
+        }
         let outputs = outputs(&ctx.config, &ctx.names, &facts);
         session.store.save_outputs(outputs.clone())?;
         // An image chosen on the command line is kept by later runs until the configured image
@@ -142,12 +152,12 @@ impl Applied {
             return Ok(());
         };
         let ctx = &self.session.ctx;
-        Rollout {
+        Rollout::new(
             ctx,
-            deployment_id: deployment_id.to_owned(),
-            target_group_arn: self.facts.target_group_arn.clone(),
-            timeout: Duration::from_secs(timeout.unwrap_or(ctx.config.timeouts.deployment.into())),
-        }
+            deployment_id.to_owned(),
+            self.facts.target_group_arn.clone(),
+            timeout,
+        )
         .follow(interrupt)
         .await
     }

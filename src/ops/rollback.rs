@@ -1,8 +1,6 @@
 //! `rollback`: put the service back on the task definition revision deployed before the current
 //! one, and follow that deployment as `apply` does.
 
-use std::time::Duration;
-
 use anyhow::{anyhow, Context as _, Result};
 
 use super::rollout::Rollout;
@@ -132,15 +130,11 @@ impl RolledBack {
             return Ok(());
         };
         let ctx = &self.session.ctx;
-        Rollout {
-            ctx,
-            deployment_id: deployment_id.clone(),
-            target_group_arn: ctx
-                .recorded(TargetGroup::STEP.key())
-                .and_then(|r| r.arn.clone()),
-            timeout: Duration::from_secs(timeout.unwrap_or(ctx.config.timeouts.deployment.into())),
-        }
-        .follow(interrupt)
-        .await
+        let target_group_arn = ctx
+            .recorded(TargetGroup::STEP.key())
+            .and_then(|r| r.arn.clone());
+        Rollout::new(ctx, deployment_id.clone(), target_group_arn, timeout)
+            .follow(interrupt)
+            .await
     }
 }

@@ -50,7 +50,23 @@ struct Seen {
     targets: Option<String>,
 }
 
-impl Rollout<'_> {
+impl<'a> Rollout<'a> {
+    /// Follows `deployment_id` of the stack's service for `timeout` seconds, or
+    /// `timeouts.deployment` without one.
+    pub fn new(
+        ctx: &'a Ctx,
+        deployment_id: String,
+        target_group_arn: Option<String>,
+        timeout: Option<u64>,
+    ) -> Self {
+        Rollout {
+            ctx,
+            deployment_id,
+            target_group_arn,
+            timeout: Duration::from_secs(timeout.unwrap_or(ctx.config.timeouts.deployment.into())),
+        }
+    }
+
     /// Waits for the deployment to complete; an error carries exit code 4, 5 or 130.
     pub async fn follow(&self, interrupt: &Interrupt) -> Result<()> {
         let ctx = self.ctx;

@@ -413,3 +413,87 @@ fn rollback_returns_to_the_previous_revision_and_status_shows_it() {
         "{text}"
     );
 }
+
+/// `apply --no-wait`, then `deployer wait`: the deployment is followed to its end with `apply`'s
+/// exit codes, and a wait with nothing in progress returns at once.
+#[test]
+fn wait_follows_a_deployment_started_without_waiting() {
+    for (frames, expected) in [
+        (
+            vec![
+                frame("IN_PROGRESS", 0, 2, 0),
+                frame("IN_PROGRESS", 1, 1, 0),
+                frame("COMPLETED", 2, 0, 0),
+            ],
+            0,
+        ),
+        (
+            vec![
+                frame("IN_PROGRESS", 0, 2, 1),
+                Frame {
+                    reason: "ECS deployment circuit breaker: tasks failed to start.",
+                    ..frame("FAILED", 0, 0, 2)
+                },
+            ],
+            4,
+        ),
+    ] {
+        let env = dev_env();
+        let (code, stderr, polls) = deploy_v2(&env, frames, &["--no-wait"]);
+        assert_eq!((code, polls), (0, 0), "{stderr}");
+        env.proxy.clear();
+        let (code, stderr) = run(&env, &["wait", "--timeout", "60"]);
+        assert_eq!(code, expected, "{stderr}");
+        assert_eq!(env.proxy.mutating_calls(), [], "wait changes nothing");
+        assert!(stderr.contains(&format!("deployment {NEW}")), "{stderr}");
+    }
+    let env = dev_env();
+    apply(&env);
+    let (code, stderr) = run(&env, &["wait"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("nothing to wait for"), "{stderr}");
+}
+
+/// The service's PRIMARY deployment and revision, as ECS lists them now.
+fn primary(env: &TestEnv) -> (String, String) {
+    let stack = Stack::read(env);
+    let service = &stack.services[0];
+    let deployment = service
+        .deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"))
+        .and_then(|d| d.id())
+        .unwrap()
+        .to_owned();
+    (deployment, service.task_definition().unwrap().to_owned())
+}
+
+/// `deployer restart` and `apply --force-new-deployment`: one `UpdateService` that starts a new
+/// deployment of the revision the service runs; no new revision.
+#[test]
+fn restart_starts_one_new_deployment_of_the_same_revision() {
+    let env = dev_env();
+    apply(&env);
+    for command in [
+        &["restart", "--yes"][..],
+        &["apply", "--yes", "--force-new-deployment"],
+    ] {
+        let (deployment, revision) = primary(&env);
+        env.proxy.clear();
+        let (code, stderr) = run(&env, command);
+        assert_eq!(code, 0, "{command:?}: {stderr}");
+        let writes: Vec<String> = env
+            .proxy
+            .mutating_calls()
+            .iter()
+            .map(|c| c.operation.clone())
+            .collect();
+        assert_eq!(writes, ["UpdateService"], "{command:?}: {stderr}");
+        let (new_deployment, new_revision) = primary(&env);
+        assert_ne!(
+            new_deployment, deployment,
+            "{command:?} started no deployment"
+        );
+        assert_eq!(new_revision, revision, "{command:?} changed the revision");
+    }
+}
