@@ -110,7 +110,10 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Re
     drop(progress);
     let applied = applied?;
 
-    if done == Summary::default() {
+    if done == Summary::default() && applied.service_changed {
+        printer
+            .info("Apply complete: no resource changed; a new deployment of the service started.");
+    } else if done == Summary::default() {
         printer.info("No changes: the stack already matches the configuration.");
     } else {
         printer.info(&format!(
