@@ -1,5 +1,6 @@
 //! Bad input never reaches AWS: a clear message naming the file, the key or line and what is
-//! allowed; exit code 3; no request to the emulator; the state file untouched.
+//! allowed; exit code 3; no AWS call; the state file untouched. No emulator runs behind the
+//! recording proxy: any call would be recorded and fail.
 
 use std::path::Path;
 
@@ -20,7 +21,7 @@ const STATE: &str = r#"{
 /// Runs `args` in an environment whose `envs/dev.toml` is `config` (or absent) and whose state
 /// file exists; asserts the invalid-input contract and returns stderr.
 fn rejected(config: Option<&str>, args: &[&str]) -> String {
-    let env = TestEnv::start();
+    let env = TestEnv::offline();
     if let Some(config) = config {
         env.write_config("dev", config);
     }
@@ -97,7 +98,7 @@ fn corpus_of_bad_configurations() {
         .collect();
     files.sort();
     assert!(files.len() >= 15, "corpus too small: {files:?}");
-    let env = TestEnv::start();
+    let env = TestEnv::offline();
     for file in files {
         let stem = file.file_stem().unwrap().to_str().unwrap();
         let relative = format!("envs/{stem}.toml");
@@ -120,7 +121,7 @@ fn corpus_of_bad_configurations() {
 
 #[test]
 fn region_other_than_the_stacks_is_refused() {
-    let env = TestEnv::start();
+    let env = TestEnv::offline();
     env.write_config("dev", DEV_TOML);
     let state = STATE.replace(
         r#""resources": {}"#,

@@ -47,7 +47,8 @@ pub const DEPLOYER_TIMEOUT: Duration = Duration::from_secs(180);
 /// Everything one test needs. Dropping it stops the proxy and moto and
 /// deletes the directory.
 pub struct TestEnv {
-    pub moto: MotoServer,
+    /// `None` for [`TestEnv::offline`].
+    pub moto: Option<MotoServer>,
     pub proxy: AwsProxy,
     /// The binary's working directory (where `envs/<name>.toml` live).
     pub dir: tempfile::TempDir,
@@ -72,11 +73,22 @@ impl TestEnv {
     /// `TestEnv::with_moto(MotoServer::builder().env("MOTO_ECS_SERVICE_RUNNING", "1").start())`.
     pub fn with_moto(moto: MotoServer) -> TestEnv {
         let proxy = AwsProxy::start(&moto.url);
-        let dir = tempfile::Builder::new()
-            .prefix("deployer-test-")
-            .tempdir()
-            .unwrap_or_else(|e| panic!("cannot create the test's temp dir: {e}"));
-        TestEnv { moto, proxy, dir }
+        TestEnv {
+            moto: Some(moto),
+            proxy,
+            dir: test_dir(),
+        }
+    }
+
+    /// The proxy and the directory without an emulator behind them, for runs that must make
+    /// no AWS call (bad input): the proxy still records any call, which then fails, and the
+    /// test does not pay for starting moto. Port 9 (discard) is not served on 127.0.0.1.
+    pub fn offline() -> TestEnv {
+        TestEnv {
+            moto: None,
+            proxy: AwsProxy::start("http://127.0.0.1:9"),
+            dir: test_dir(),
+        }
     }
 
     /// The `deployer` binary, run in [`TestEnv::dir`] against the proxy with
@@ -140,7 +152,11 @@ impl TestEnv {
     /// `aws_sdk_ec2::Client::new(&env.sdk_config())`, then run calls with
     /// [`block_on`].
     pub fn sdk_config(&self) -> aws_config::SdkConfig {
-        sdk_config_for(&self.moto.url)
+        let moto = self
+            .moto
+            .as_ref()
+            .unwrap_or_else(|| panic!("TestEnv::offline has no emulator to configure"));
+        sdk_config_for(&moto.url)
     }
 
     /// SDK config pointing at the proxy: calls are recorded and faulted
@@ -148,6 +164,13 @@ impl TestEnv {
     pub fn proxied_sdk_config(&self) -> aws_config::SdkConfig {
         sdk_config_for(&self.proxy.url())
     }
+}
+
+fn test_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("deployer-test-")
+        .tempdir()
+        .unwrap_or_else(|e| panic!("cannot create the test's temp dir: {e}"))
 }
 
 /// An SDK config for `endpoint_url` with the tests' fake credentials and
