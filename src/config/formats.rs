@@ -7,7 +7,7 @@
 //! message can say which part is wrong; a regex would only say that the whole
 //! value does not match (and would add a dependency).
 
-use super::limits::AWS_REGIONS;
+use super::limits::{AWS_REGIONS, MAX_IMAGE_CHARS};
 
 /// Why `value` does not match `^[a-z][a-z0-9]*(-[a-z0-9]+)*$`.
 pub(super) fn name_error(value: &str) -> Option<&'static str> {
@@ -71,6 +71,12 @@ pub fn check_image_reference(image: &str) -> Result<(), String> {
     }
     if image.chars().any(char::is_whitespace) {
         return Err("it contains whitespace".to_string());
+    }
+    let chars = image.chars().count();
+    if chars > MAX_IMAGE_CHARS {
+        return Err(format!(
+            "it has {chars} characters, and ECS accepts at most {MAX_IMAGE_CHARS}"
+        ));
     }
     let (name_and_tag, digest) = match image.split_once('@') {
         Some((n, d)) => (n, Some(d)),

@@ -11,8 +11,9 @@ use super::formats::{
     name_error, sanitize_name, ENV_NAME_RULE,
 };
 use super::limits::{
-    fargate_memory_options, suffix, AWS_REGIONS, FARGATE_CPU_UNITS, LOG_RETENTION_DAYS,
-    RESOURCE_SUFFIXES,
+    fargate_memory_options, suffix, task_definition_entry_bytes, AWS_REGIONS, FARGATE_CPU_UNITS,
+    LOG_RETENTION_DAYS, MAX_DESIRED_COUNT, MAX_TASK_DEFINITION_BYTES, RESOURCE_SUFFIXES,
+    TASK_DEFINITION_RESERVED_BYTES,
 };
 use super::locate::{dotted, join_or, Locator};
 use super::schema::{Int, RawConfig, RawContainer, RawHealthCheck, RawService, RawTask};
@@ -95,16 +96,7 @@ impl Validator<'_> {
         if (lo..=hi).contains(&v) {
             return Some(v);
         }
-        let allowed = if hi == i64::from(u32::MAX) {
-            if v < lo {
-                format!("must be {lo} or more")
-            } else {
-                format!("must be at most {hi}")
-            }
-        } else {
-            format!("allowed {lo}-{hi}")
-        };
-        self.push(key, format!("{v} is out of range; {allowed}"));
+        self.push(key, format!("{v} is out of range; allowed {lo}-{hi}"));
         None
     }
 
@@ -281,12 +273,58 @@ fn build_container(c: &RawContainer, v: &mut Validator<'_>) -> ContainerConfig {
         }
     }
 
+    check_task_definition_size(c, v);
+
     ContainerConfig {
         image: c.image.clone(),
         port,
         environment: c.environment.clone(),
         secrets: c.secrets.clone(),
     }
+}
+
+/// The variables and secrets must leave the task definition within ECS's size limit, or
+/// `RegisterTaskDefinition` fails after everything it depends on has been created. One problem,
+/// at the largest variable, since that is usually the one to move out (to a file in the image,
+/// or to SSM, which `[container.secrets]` reads from).
+fn check_task_definition_size(c: &RawContainer, v: &mut Validator<'_>) {
+    let entries = c
+        .environment
+        .iter()
+        .map(|(name, value)| (name, task_definition_entry_bytes(name, value)));
+    let total: usize = entries.clone().map(|(_, bytes)| bytes).sum::<usize>()
+        + c.secrets
+            .iter()
+            .map(|(name, arn)| task_definition_entry_bytes(name, arn))
+            .sum::<usize>();
+    let budget = MAX_TASK_DEFINITION_BYTES - TASK_DEFINITION_RESERVED_BYTES;
+    if total <= budget {
+        return;
+    }
+    let (key, shown) = match entries.max_by_key(|(_, bytes)| *bytes) {
+        Some((name, _)) => {
+            let value = &c.environment[name];
+            let shown = if value.chars().count() > 40 {
+                format!("{:?}...", value.chars().take(40).collect::<String>())
+            } else {
+                format!("{value:?}")
+            };
+            (
+                vec!["container", "environment", name.as_str()],
+                format!("{shown} ({} bytes)", value.len()),
+            )
+        }
+        None => (vec!["container", "secrets"], "the secrets".to_string()),
+    };
+    v.push(
+        &key,
+        format!(
+            "{shown} makes the task definition too large: its variables and secrets take {total} \
+             bytes, and they may take at most {budget} of the {MAX_TASK_DEFINITION_BYTES} bytes \
+             (64 KiB) ECS allows for a task definition; move large values into the image or into \
+             SSM parameters named in [container.secrets]"
+        ),
+    );
 }
 
 fn build_task(t: &RawTask, v: &mut Validator<'_>) -> TaskConfig {
@@ -354,7 +392,25 @@ fn describe_memory(options: &[u32]) -> String {
 }
 
 fn build_service(s: &RawService, v: &mut Validator<'_>) -> ServiceConfig {
-    let desired_count = v.u32_in(&["service", "desired_count"], s.desired_count, 0, u32::MAX);
+    // A count above the quota is not always refused by the API; the service would just never
+    // reach it.
+    let desired_count = match u32::try_from(s.desired_count.0)
+        .ok()
+        .filter(|c| *c <= MAX_DESIRED_COUNT)
+    {
+        Some(count) => count,
+        None => {
+            v.push(
+                &["service", "desired_count"],
+                format!(
+                    "{} is out of range; allowed 0-{MAX_DESIRED_COUNT} (ECS runs at most \
+                     {MAX_DESIRED_COUNT} tasks per service)",
+                    s.desired_count.0
+                ),
+            );
+            0
+        }
+    };
     let min = v.in_range(
         &["service", "min_healthy_percent"],
         s.min_healthy_percent,
@@ -500,8 +556,9 @@ fn check_derived_names(v: &mut Validator<'_>, project: &str, environment: &str) 
     }
 }
 
-/// Why `region` is not an AWS region, and which one was probably meant.
-pub(super) fn region_error(region: &str) -> Option<String> {
+/// Why `region` is not an AWS region, and which one was probably meant. Also the check of
+/// `--region`, so the command line gets the same answer as the file.
+pub fn region_error(region: &str) -> Option<String> {
     if AWS_REGIONS.contains(&region) {
         return None;
     }

@@ -1,0 +1,141 @@
+//! Unit tests of the limits checked before any AWS call and of the wording of the messages
+//! that name them: each test is named after the input it keeps refused. Apart from `tests.rs`
+//! only to keep both files a readable length.
+
+use std::path::Path;
+
+use super::tests::{error_of, manifest_dir, with, MINIMAL};
+use super::*;
+
+#[test]
+fn desired_count_above_the_ecs_quota_is_refused_not_capped() {
+    let message = error_of(&with("[service]\ndesired_count = 4294967295\n"));
+    assert_eq!(
+        message,
+        "envs/test.toml:9:17: service.desired_count: 4294967295 is out of range; allowed 0-5000 \
+         (ECS runs at most 5000 tasks per service)"
+    );
+    let at_quota =
+        Config::from_toml_str(&with("[service]\ndesired_count = 5000\n"), Path::new("t"));
+    assert_eq!(at_quota.unwrap().service.desired_count, 5000);
+    let built = Config {
+        service: ServiceConfig {
+            desired_count: 5001,
+            ..ServiceConfig::default()
+        },
+        ..Config::from_toml_str(MINIMAL, Path::new("t")).unwrap()
+    };
+    assert!(built.validate().is_err(), "Config::validate applies it too");
+}
+
+#[test]
+fn environment_value_over_the_task_definition_size_is_refused() {
+    let big = "A".repeat(70 * 1024);
+    let message = error_of(&with(&format!(
+        "[container.environment]\nSMALL = \"x\"\nCA_BUNDLE = \"{big}\"\n"
+    )));
+    assert!(
+        message.starts_with("envs/test.toml:10:13: container.environment.CA_BUNDLE: \"AAAA"),
+        "{message}"
+    );
+    assert!(message.contains("(71680 bytes)"), "{message}");
+    assert!(message.contains("65536 bytes (64 KiB)"), "{message}");
+    assert!(
+        message.len() < 600,
+        "the value is not echoed whole: {message}"
+    );
+}
+
+#[test]
+fn many_environment_variables_over_the_task_definition_size_are_refused() {
+    // No single value is large; together they are.
+    let vars: String = (0..700)
+        .map(|i| format!("VAR_{i:04} = \"{}\"\n", "v".repeat(100)))
+        .collect();
+    let message = error_of(&with(&format!("[container.environment]\n{vars}")));
+    assert!(
+        message.contains("makes the task definition too large"),
+        "{message}"
+    );
+    // Just under the budget loads.
+    let vars: String = (0..400)
+        .map(|i| format!("VAR_{i:04} = \"{}\"\n", "v".repeat(100)))
+        .collect();
+    Config::from_toml_str(
+        &with(&format!("[container.environment]\n{vars}")),
+        Path::new("t"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn escaped_characters_count_as_json_counts_them() {
+    use super::limits::task_definition_entry_bytes;
+    let plain = task_definition_entry_bytes("A", "xx");
+    assert_eq!(task_definition_entry_bytes("A", "\"\n"), plain + 2);
+    assert_eq!(task_definition_entry_bytes("A", "\u{1}x"), plain + 5);
+}
+
+#[test]
+fn image_longer_than_ecs_accepts_is_refused() {
+    let image = format!("registry.example.com/{}/app:1", "a".repeat(240));
+    let message = error_of(&with("").replace("nginx:1.27", &image));
+    assert!(
+        message.contains("it has 267 characters, and ECS accepts at most 255"),
+        "{message}"
+    );
+    assert!(check_image_reference(&format!("{}:1", "a".repeat(253))).is_ok());
+}
+
+#[test]
+fn configuration_file_over_one_mib_is_refused_before_parsing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.toml");
+    let padding = format!("# {}\n", "x".repeat(98)).repeat(11 * 1024);
+    std::fs::write(&path, format!("{MINIMAL}{padding}")).unwrap();
+    let message = Config::load(&path).unwrap_err().to_string();
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(
+        message,
+        format!(
+            "{}: the file has {size} bytes, and a configuration may have at most 1048576 bytes \
+             (1 MiB); is it the right file?",
+            path.display()
+        )
+    );
+    // Exactly at the limit is still read.
+    let exact = format!("{MINIMAL}#");
+    let fill = MAX_CONFIG_BYTES as usize - exact.len() - 1;
+    std::fs::write(&path, format!("{exact}{}\n", "x".repeat(fill))).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), MAX_CONFIG_BYTES);
+    Config::load(&path).unwrap();
+}
+
+#[test]
+fn endless_configuration_file_is_refused_without_reading_it_all() {
+    let path = Path::new("/dev/zero");
+    if !path.exists() {
+        return;
+    }
+    let message = Config::load(path).unwrap_err().to_string();
+    assert!(
+        message.starts_with("/dev/zero: the file has more than 1048576 bytes"),
+        "{message}"
+    );
+}
+
+#[test]
+fn corpus_limits_are_named() {
+    for (file, expected) in [
+        ("desired-count-above-quota.toml", "allowed 0-5000"),
+        (
+            "environment-too-large.toml",
+            "container.environment.CA_BUNDLE",
+        ),
+        ("image-too-long.toml", "ECS accepts at most 255"),
+    ] {
+        let path = manifest_dir().join("tests/fixtures/bad-configs").join(file);
+        let message = Config::load(&path).unwrap_err().to_string();
+        assert!(message.contains(expected), "{file}: {message}");
+    }
+}
