@@ -7,7 +7,7 @@ use anyhow::{anyhow, Result};
 
 use super::StateStore;
 use crate::aws::{AwsClients, ConnectOptions};
-use crate::config::Config;
+use crate::config::{region_error, Config};
 use crate::contract::Ctx;
 use crate::exit::{Exit, ExitError};
 use crate::lock::Lock;
@@ -44,11 +44,26 @@ impl Target {
             .unwrap_or_else(|| Path::new("envs").join(format!("{}.toml", self.env)))
     }
 
-    /// Reads and validates the configuration. Any problem is invalid input: the run stops here,
-    /// before any AWS call.
+    /// Reads and validates the configuration, and `--region` by the same rule as the file's
+    /// `region`. Any problem is invalid input: the run stops here, before any AWS call. A bad
+    /// `--region` is reported together with the file's problems, so one run shows them all.
     pub fn load_config(&self) -> Result<Config> {
         let path = self.config_path();
-        let config = Config::load(&path).map_err(|e| ExitError::new(Exit::InvalidInput, e))?;
+        let region_problem = self
+            .region
+            .as_deref()
+            .and_then(region_error)
+            .map(|why| format!("--region: {why}"));
+        let config = match (Config::load(&path), region_problem) {
+            (Ok(config), None) => config,
+            (Ok(_), Some(region)) => {
+                return Err(ExitError::new(Exit::InvalidInput, anyhow!(region)).into())
+            }
+            (Err(e), None) => return Err(ExitError::new(Exit::InvalidInput, e).into()),
+            (Err(e), Some(region)) => {
+                return Err(ExitError::new(Exit::InvalidInput, anyhow!("{e}\n{region}")).into())
+            }
+        };
         if self.config.is_none() && config.environment != self.env {
             return Err(ExitError::new(
                 Exit::InvalidInput,
