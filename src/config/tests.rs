@@ -247,11 +247,11 @@ fn exact_message_wrong_type() {
 fn exact_message_missing_keys() {
     assert_eq!(
         corpus_error("missing-required-key.toml"),
-        "tests/fixtures/bad-configs/missing-required-key.toml:1:1: missing required key `region` at the top level (before the first [table])"
+        "tests/fixtures/bad-configs/missing-required-key.toml:1:1: region: missing required key at the top level (before the first [table]); an AWS region, like \"eu-central-1\""
     );
     assert_eq!(
         error_of("project = \"simhill\"\nenvironment = \"dev\"\nregion = \"eu-central-1\"\n[container]\nport = 80\n"),
-        "envs/test.toml:4:1: missing required key `image` in [container]"
+        "envs/test.toml:4:1: container.image: missing required key in [container]; an image reference, like \"nginx:1.27\""
     );
 }
 

@@ -139,3 +139,24 @@ fn corpus_limits_are_named() {
         assert!(message.contains(expected), "{file}: {message}");
     }
 }
+
+#[test]
+fn every_missing_required_key_is_reported_with_the_other_problems() {
+    let message = error_of("environment = \"dev\"\n[container]\nport = 0\n");
+    assert_eq!(
+        message,
+        "envs/test.toml: 4 problems:
+  envs/test.toml:1:1: project: missing required key at the top level (before the first [table]); lowercase letters, digits and single hyphens, starting with a letter, like \"simhill\"
+  envs/test.toml:1:1: region: missing required key at the top level (before the first [table]); an AWS region, like \"eu-central-1\"
+  envs/test.toml:2:1: container.image: missing required key in [container]; an image reference, like \"nginx:1.27\"
+  envs/test.toml:3:8: container.port: 0 is not a valid port; ports 1-65535"
+    );
+    // A missing [container] is one problem, not one more for its image.
+    let message =
+        error_of("project = \"simhill\"\nenvironment = \"dev\"\nregion = \"eu-central-1\"\n");
+    assert_eq!(
+        message,
+        "envs/test.toml:1:1: container: missing required table [container]; it must set at least \
+         `image`, like image = \"nginx:1.27\""
+    );
+}

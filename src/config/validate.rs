@@ -75,6 +75,32 @@ impl Validator<'_> {
         self.push_at(key, pos, message);
     }
 
+    /// A problem with the file as a whole (a missing top-level key or table), located at its
+    /// start, where the key belongs.
+    fn push_top(&mut self, key: &[&str], message: String) {
+        let pos = self.locator.map(|_| (1, 1));
+        self.push_at(key, pos, message);
+    }
+
+    /// The value of a required key, or `None` after recording that it is missing: at the start
+    /// of the file for a top-level key, where it has to be written.
+    fn required<'r>(
+        &mut self,
+        key: &[&str],
+        value: Option<&'r str>,
+        allowed: &str,
+    ) -> Option<&'r str> {
+        if value.is_none() {
+            self.push_top(
+                key,
+                format!(
+                    "missing required key at the top level (before the first [table]); {allowed}"
+                ),
+            );
+        }
+        value
+    }
+
     /// A problem with a key's name, located at the key.
     fn push_key(&mut self, key: &[&str], message: String) {
         let pos = self
@@ -140,13 +166,31 @@ impl Validator<'_> {
 }
 
 fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
-    let project_ok = v.name(&["project"], &raw.project);
-    let environment_ok = v.name(&["environment"], &raw.environment);
-    if project_ok && environment_ok {
-        check_derived_names(v, &raw.project, &raw.environment);
+    let name_rule = "lowercase letters, digits and single hyphens, starting with a letter";
+    let project = v.required(
+        &["project"],
+        raw.project.as_deref(),
+        &format!("{name_rule}, like \"simhill\""),
+    );
+    let environment = v.required(
+        &["environment"],
+        raw.environment.as_deref(),
+        &format!("{name_rule}, like \"dev\""),
+    );
+    let project_ok = project.is_some_and(|p| v.name(&["project"], p));
+    let environment_ok = environment.is_some_and(|e| v.name(&["environment"], e));
+    if let (Some(project), Some(environment), true) =
+        (project, environment, project_ok && environment_ok)
+    {
+        check_derived_names(v, project, environment);
     }
 
-    if let Some(message) = region_error(&raw.region) {
+    let region = v.required(
+        &["region"],
+        raw.region.as_deref(),
+        "an AWS region, like \"eu-central-1\"",
+    );
+    if let Some(message) = region.and_then(region_error) {
         v.push(&["region"], message);
     }
     if let Some(url) = &raw.endpoint_url {
@@ -161,7 +205,18 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         }
     }
 
-    let container = build_container(&raw.container, v);
+    let container = match &raw.container {
+        Some(container) => build_container(container, v),
+        None => {
+            v.push_top(
+                &["container"],
+                "missing required table [container]; it must set at least `image`, like \
+                 image = \"nginx:1.27\""
+                    .to_string(),
+            );
+            build_container(&RawContainer::default(), v)
+        }
+    };
     let task = build_task(&raw.task, v);
     let service = build_service(&raw.service, v);
 
@@ -215,9 +270,9 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
     };
 
     Config {
-        project: raw.project.clone(),
-        environment: raw.environment.clone(),
-        region: raw.region.clone(),
+        project: project.unwrap_or_default().to_string(),
+        environment: environment.unwrap_or_default().to_string(),
+        region: region.unwrap_or_default().to_string(),
         endpoint_url: raw.endpoint_url.clone(),
         container,
         task,
@@ -231,12 +286,24 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
 }
 
 fn build_container(c: &RawContainer, v: &mut Validator<'_>) -> ContainerConfig {
-    if let Err(why) = check_image_reference(&c.image) {
+    let image = match &c.image {
+        Some(image) => image.as_str(),
+        None => "",
+    };
+    if c.image.is_none() {
+        // A missing [container] is reported once, as the table.
+        if v.locator.is_none_or(|l| l.find(&["container"]).is_some()) {
+            v.push(
+                &["container", "image"],
+                "missing required key in [container]; an image reference, like \"nginx:1.27\""
+                    .to_string(),
+            );
+        }
+    } else if let Err(why) = check_image_reference(image) {
         v.push(
             &["container", "image"],
             format!(
-                "{:?} is not a valid image reference: {why}; expected [registry[:port]/]name[:tag][@sha256:digest], like \"nginx:1.27\"",
-                c.image
+                "{image:?} is not a valid image reference: {why}; expected [registry[:port]/]name[:tag][@sha256:digest], like \"nginx:1.27\""
             ),
         );
     }
@@ -276,7 +343,7 @@ fn build_container(c: &RawContainer, v: &mut Validator<'_>) -> ContainerConfig {
     check_task_definition_size(c, v);
 
     ContainerConfig {
-        image: c.image.clone(),
+        image: image.to_string(),
         port,
         environment: c.environment.clone(),
         secrets: c.secrets.clone(),
