@@ -57,7 +57,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use formats::check_image_reference;
+pub use formats::{check_image_reference, redact_credentials};
 pub use limits::{
     fargate_memory_options, suffix, AWS_REGIONS, FARGATE_CPU_UNITS, LOG_RETENTION_DAYS,
     RESOURCE_SUFFIXES,

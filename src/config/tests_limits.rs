@@ -160,3 +160,70 @@ fn every_missing_required_key_is_reported_with_the_other_problems() {
          `image`, like image = \"nginx:1.27\""
     );
 }
+
+#[test]
+fn image_written_as_a_url_says_to_leave_out_the_scheme() {
+    let message = error_of(&MINIMAL.replace("nginx:1.27", "http://registry.example.com/app:1"));
+    assert!(
+        message.contains(
+            "an image reference has no scheme; leave out \"http://\" (did you mean \
+             \"registry.example.com/app:1\"?)"
+        ),
+        "{message}"
+    );
+    let message = error_of(&MINIMAL.replace("nginx:1.27", "http:/registry.example.com/app:1"));
+    assert!(message.contains("leave out \"http:/\""), "{message}");
+    // A registry's port is not a scheme.
+    assert!(check_image_reference("localhost:5000/app:1").is_ok());
+}
+
+#[test]
+fn password_in_an_image_or_endpoint_url_is_never_echoed() {
+    for image in [
+        "https://user:hunter2@ghcr.io/org/app:1",
+        "user:hunter2@ghcr.io/org/app:1",
+    ] {
+        let message = error_of(&MINIMAL.replace("nginx:1.27", image));
+        assert!(!message.contains("hunter2"), "{message}");
+        assert!(message.contains("container.image: \""), "{message}");
+        assert!(message.contains("***@ghcr.io/org/app:1"), "{message}");
+    }
+    let message = error_of(&MINIMAL.replace(
+        "[container]",
+        "endpoint_url = \"http://user:hunter2@127.0.0.1:5000\"\n[container]",
+    ));
+    assert_eq!(
+        message,
+        "envs/test.toml:6:16: endpoint_url: \"http://***@127.0.0.1:5000\" must not contain a user \
+         name or password; AWS credentials come from the standard chain (environment variables, \
+         --profile, SSO) (did you mean \"http://127.0.0.1:5000\"?)"
+    );
+    let message = error_of(&MINIMAL.replace(
+        "[container]",
+        "endpoint_url = \"user:hunter2@127.0.0.1:5000\"\n[container]",
+    ));
+    assert!(!message.contains("hunter2"), "{message}");
+    // A digest is not a user name.
+    let digest = format!("nginx@sha256:{}", "a".repeat(64));
+    assert_eq!(redact_credentials(&digest), digest);
+}
+
+#[test]
+fn environment_too_long_is_reported_at_environment() {
+    let long = "a-very-long-environment-name";
+    let message = error_of(&MINIMAL.replace("\"dev\"", &format!("\"{long}\"")));
+    assert!(
+        message.starts_with(&format!(
+            "envs/test.toml:3:15: environment: \"{long}\" is too long: with project \"simhill\""
+        )),
+        "{message}"
+    );
+    let long = "a-very-long-project-name-x";
+    let message = error_of(&MINIMAL.replace("\"simhill\"", &format!("\"{long}\"")));
+    assert!(
+        message.starts_with(&format!(
+            "envs/test.toml:2:11: project: \"{long}\" is too long: with environment \"dev\""
+        )),
+        "{message}"
+    );
+}

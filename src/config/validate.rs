@@ -8,7 +8,7 @@
 
 use super::formats::{
     check_endpoint_url, check_image_reference, check_matcher, check_secret_arn, is_env_var_name,
-    name_error, sanitize_name, ENV_NAME_RULE,
+    name_error, redact_credentials, sanitize_name, ENV_NAME_RULE,
 };
 use super::limits::{
     fargate_memory_options, suffix, task_definition_entry_bytes, AWS_REGIONS, FARGATE_CPU_UNITS,
@@ -195,11 +195,19 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
     }
     if let Some(url) = &raw.endpoint_url {
         if let Err(why) = check_endpoint_url(url) {
+            // Quoted without its password, and suggested without its credentials.
+            let shown = redact_credentials(url);
             let with_scheme = format!("http://{url}");
+            let bare = match shown.split_once("***@") {
+                Some((scheme, host)) => format!("{scheme}{host}"),
+                None => shown.clone(),
+            };
             let message = if !url.contains("://") && check_endpoint_url(&with_scheme).is_ok() {
-                format!("{url:?} {why} (did you mean {with_scheme:?}?)")
+                format!("{shown:?} {why} (did you mean {with_scheme:?}?)")
+            } else if bare != shown && check_endpoint_url(&bare).is_ok() {
+                format!("{shown:?} {why} (did you mean {bare:?}?)")
             } else {
-                format!("{url:?} {why}; expected a URL like \"http://127.0.0.1:5000\"")
+                format!("{shown:?} {why}; expected a URL like \"http://127.0.0.1:5000\"")
             };
             v.push(&["endpoint_url"], message);
         }
@@ -303,7 +311,8 @@ fn build_container(c: &RawContainer, v: &mut Validator<'_>) -> ContainerConfig {
         v.push(
             &["container", "image"],
             format!(
-                "{image:?} is not a valid image reference: {why}; expected [registry[:port]/]name[:tag][@sha256:digest], like \"nginx:1.27\""
+                "{:?} is not a valid image reference: {why}; expected [registry[:port]/]name[:tag][@sha256:digest], like \"nginx:1.27\"",
+                redact_credentials(image)
             ),
         );
     }
@@ -588,8 +597,9 @@ fn build_health_check(h: &RawHealthCheck, v: &mut Validator<'_>) -> HealthCheckC
     }
 }
 
-/// One problem on `project` for the most constraining derived name, because
-/// several "name too long" messages for one cause would bury the fix.
+/// One problem, on the longer of `project` and `environment`, for the most
+/// constraining derived name, because several "name too long" messages for one
+/// cause would bury the fix.
 fn check_derived_names(v: &mut Validator<'_>, project: &str, environment: &str) {
     let prefix = format!("{project}-{environment}");
     let worst = RESOURCE_SUFFIXES
@@ -603,10 +613,16 @@ fn check_derived_names(v: &mut Validator<'_>, project: &str, environment: &str) 
             .map(|(suffix, _, max)| max - suffix.len() - 2)
             .min()
             .unwrap_or(0);
+        // The longer of the two is the one to shorten, and the one the message points at.
+        let (key, value, other, other_value) = if environment.len() > project.len() {
+            ("environment", environment, "project", project)
+        } else {
+            ("project", project, "environment", environment)
+        };
         v.push(
-            &["project"],
+            &[key],
             format!(
-                "{project:?} is too long: with environment {environment:?} the {what} name {name:?} has {} characters, and AWS allows at most {max}; project and environment together may have at most {budget} characters",
+                "{value:?} is too long: with {other} {other_value:?} the {what} name {name:?} has {} characters, and AWS allows at most {max}; project and environment together may have at most {budget} characters",
                 name.len()
             ),
         );
