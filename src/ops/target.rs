@@ -28,6 +28,45 @@ pub struct Target {
     pub region: Option<String>,
 }
 
+/// Why `dir` cannot hold state files: it, or the closest of its parents that exists, is not a
+/// directory. Checked up front because the lock and the state file would otherwise fail on it
+/// with the operating system's words ("File exists", "Not a directory") and no hint of which
+/// option to change. Anything else (permissions) is left to the file operations, whose messages
+/// name the file.
+fn state_dir_problem(dir: &Path) -> Option<String> {
+    let hint = "name a directory for the state files (created if missing), or leave the option \
+                out to use \".deployer\" (DEPLOYER_STATE_DIR sets it too)";
+    for existing in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+        match std::fs::metadata(existing) {
+            Ok(meta) if meta.is_dir() => return None,
+            Ok(_) if existing == dir => {
+                return Some(format!(
+                    "{:?} is a file, not a directory; {hint}",
+                    dir.display().to_string()
+                ))
+            }
+            Ok(_) => {
+                return Some(format!(
+                    "{:?} cannot be a directory: {:?} is a file; {hint}",
+                    dir.display().to_string(),
+                    existing.display().to_string()
+                ))
+            }
+            // A parent that is a file shows as "not a directory" here; it is found further up.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                continue
+            }
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
 /// An opened stack: what a run shares between its steps, the state's owner, and the lock (when
 /// the command changes AWS), held until the session is dropped.
 pub struct Session {
@@ -44,24 +83,29 @@ impl Target {
             .unwrap_or_else(|| Path::new("envs").join(format!("{}.toml", self.env)))
     }
 
-    /// Reads and validates the configuration, and `--region` by the same rule as the file's
-    /// `region`. Any problem is invalid input: the run stops here, before any AWS call. A bad
-    /// `--region` is reported together with the file's problems, so one run shows them all.
+    /// Reads and validates the configuration, and the options that name AWS or local places:
+    /// `--region` by the same rule as the file's `region`, `--state-dir` as a directory. Any
+    /// problem is invalid input: the run stops here, before any AWS call. The options' problems
+    /// are reported together with the file's, so one run shows them all.
     pub fn load_config(&self) -> Result<Config> {
         let path = self.config_path();
-        let region_problem = self
-            .region
-            .as_deref()
-            .and_then(region_error)
-            .map(|why| format!("--region: {why}"));
-        let config = match (Config::load(&path), region_problem) {
-            (Ok(config), None) => config,
-            (Ok(_), Some(region)) => {
-                return Err(ExitError::new(Exit::InvalidInput, anyhow!(region)).into())
+        let mut options = Vec::new();
+        if let Some(why) = self.region.as_deref().and_then(region_error) {
+            options.push(format!("--region: {why}"));
+        }
+        if let Some(why) = state_dir_problem(&self.state_dir) {
+            options.push(format!("--state-dir: {why}"));
+        }
+        let config = match Config::load(&path) {
+            Ok(config) if options.is_empty() => config,
+            Err(e) if options.is_empty() => {
+                return Err(ExitError::new(Exit::InvalidInput, e).into())
             }
-            (Err(e), None) => return Err(ExitError::new(Exit::InvalidInput, e).into()),
-            (Err(e), Some(region)) => {
-                return Err(ExitError::new(Exit::InvalidInput, anyhow!("{e}\n{region}")).into())
+            loaded => {
+                let mut lines: Vec<String> =
+                    loaded.err().map(|e| e.to_string()).into_iter().collect();
+                lines.extend(options);
+                return Err(ExitError::new(Exit::InvalidInput, anyhow!(lines.join("\n"))).into());
             }
         };
         if self.config.is_none() && config.environment != self.env {
