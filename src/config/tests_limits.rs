@@ -227,3 +227,14 @@ fn environment_too_long_is_reported_at_environment() {
         "{message}"
     );
 }
+
+#[test]
+fn corpus_endpoint_url_with_password_keeps_it_out_of_the_message() {
+    let path = manifest_dir().join("tests/fixtures/bad-configs/endpoint-url-with-password.toml");
+    assert!(std::fs::read_to_string(&path)
+        .unwrap()
+        .contains("s3cr3t-pa55"));
+    let message = Config::load(&path).unwrap_err().to_string();
+    assert!(!message.contains("s3cr3t"), "{message}");
+    assert!(!message.contains("admin"), "{message}");
+}

@@ -214,7 +214,7 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
     }
 
     let container = match &raw.container {
-        Some(container) => build_container(container, v),
+        Some(container) => build_container(container, true, v),
         None => {
             v.push_top(
                 &["container"],
@@ -222,7 +222,7 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
                  image = \"nginx:1.27\""
                     .to_string(),
             );
-            build_container(&RawContainer::default(), v)
+            build_container(&RawContainer::default(), false, v)
         }
     };
     let task = build_task(&raw.task, v);
@@ -293,14 +293,14 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
     }
 }
 
-fn build_container(c: &RawContainer, v: &mut Validator<'_>) -> ContainerConfig {
+/// `written` is false for a missing `[container]`, which is reported once, as the table.
+fn build_container(c: &RawContainer, written: bool, v: &mut Validator<'_>) -> ContainerConfig {
     let image = match &c.image {
         Some(image) => image.as_str(),
         None => "",
     };
     if c.image.is_none() {
-        // A missing [container] is reported once, as the table.
-        if v.locator.is_none_or(|l| l.find(&["container"]).is_some()) {
+        if written {
             v.push(
                 &["container", "image"],
                 "missing required key in [container]; an image reference, like \"nginx:1.27\""

@@ -52,16 +52,9 @@ fn state_dir_problem(dir: &Path) -> Option<String> {
                     existing.display().to_string()
                 ))
             }
-            // A parent that is a file shows as "not a directory" here; it is found further up.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                ) =>
-            {
-                continue
-            }
-            Err(_) => return None,
+            // Missing, or below a file ("not a directory"): the answer is further up. A
+            // permission problem is found further up too, and left to the file operations.
+            Err(_) => continue,
         }
     }
     None
