@@ -1,5 +1,7 @@
 //! What AWS accepts, written down once: the regions, the Fargate CPU and
-//! memory sizes, the CloudWatch Logs retention periods, and the suffixes of
+//! memory sizes, the CloudWatch Logs retention periods, the ECS quotas and
+//! sizes a configuration can exceed (tasks per service, task definition size,
+//! image length), and the suffixes of
 //! the derived resource names with the length limit of each.
 //!
 //! These tables change when AWS changes, not when this tool does, so they are

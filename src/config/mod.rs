@@ -9,11 +9,13 @@
 //!
 //! Loading is done in layers, each producing its own kind of [`ConfigError`]:
 //!
+//! 0. size: at most [`MAX_CONFIG_BYTES`], read no further
+//!    ([`ConfigError::TooLarge`]);
 //! 1. syntax: the text must be TOML ([`ConfigError::Parse`]);
-//! 2. shape: known keys only, the right types, required keys present
-//!    ([`ConfigError::Parse`]);
-//! 3. meaning: every value within what AWS accepts, checked all at once so a
-//!    person fixes the file in one pass ([`ConfigError::Invalid`]).
+//! 2. shape: known keys only, the right types ([`ConfigError::Parse`]);
+//! 3. meaning: required keys present and every value within what AWS accepts,
+//!    checked all at once so a person fixes the file in one pass
+//!    ([`ConfigError::Invalid`]).
 //!
 //! Numbers are first read as `i64` so that `port = 70000` or
 //! `desired_count = -1` are reported as validation problems that say what is
