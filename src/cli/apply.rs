@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::report::{self, Summary};
 use super::{confirm, GlobalArgs};
-use crate::config::check_image_reference;
+use crate::config::{check_image_reference, redact_credentials};
 use crate::contract::ImageChoice;
 use crate::engine::Finished;
 use crate::exit::{Exit, ExitError};
@@ -60,8 +60,10 @@ impl ApplyArgs {
             return Ok(Some(ImageChoice::Tag(tag.clone())));
         }
         if let Some(image) = &self.image {
-            check_image_reference(image)
-                .map_err(|why| invalid(format!("--image {image:?} is not a valid image: {why}")))?;
+            check_image_reference(image).map_err(|why| {
+                let shown = redact_credentials(image);
+                invalid(format!("--image {shown:?} is not a valid image: {why}"))
+            })?;
             return Ok(Some(ImageChoice::Uri(image.clone())));
         }
         Ok(None)

@@ -7,7 +7,7 @@
 //! message can say which part is wrong; a regex would only say that the whole
 //! value does not match (and would add a dependency).
 
-use super::limits::{partition_of, AWS_REGIONS};
+use super::limits::{partition_of, AWS_REGIONS, MAX_IMAGE_CHARS};
 
 /// Why `value` does not match `^[a-z][a-z0-9]*(-[a-z0-9]+)*$`.
 pub(super) fn name_error(value: &str) -> Option<&'static str> {
@@ -66,11 +66,30 @@ pub fn check_image_reference(image: &str) -> Result<(), String> {
     if image.is_empty() {
         return Err("it is empty".to_string());
     }
-    if let Some((scheme, _)) = image.split_once("://") {
-        return Err(format!("it must not start with \"{scheme}://\""));
+    // Checked before anything else, so that no other message quotes a part of the password.
+    if let Some((scheme, rest)) = split_scheme(image) {
+        let bare = without_credentials(rest);
+        let mut why = format!("an image reference has no scheme; leave out {scheme:?}");
+        if check_image_reference(&bare).is_ok() {
+            why.push_str(&format!(" (did you mean {bare:?}?)"));
+        }
+        return Err(why);
+    }
+    if without_credentials(image) != image {
+        return Err(
+            "it must not contain a user name or password; ECS pulls a private image with the \
+             task execution role (ECR) or the container's repository credentials"
+                .to_string(),
+        );
     }
     if image.chars().any(char::is_whitespace) {
         return Err("it contains whitespace".to_string());
+    }
+    let chars = image.chars().count();
+    if chars > MAX_IMAGE_CHARS {
+        return Err(format!(
+            "it has {chars} characters, and ECS accepts at most {MAX_IMAGE_CHARS}"
+        ));
     }
     let (name_and_tag, digest) = match image.split_once('@') {
         Some((n, d)) => (n, Some(d)),
@@ -132,6 +151,46 @@ pub fn check_image_reference(image: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `("http://", rest)` for a value that starts with a URL scheme (`http://`, `https:/`,
+/// `docker://`, ...). A registry's `host:port` cannot be mistaken for one: its port is digits,
+/// never followed by `/` straight after the colon.
+fn split_scheme(value: &str) -> Option<(&str, &str)> {
+    let colon = value.find(':')?;
+    let name = &value[..colon];
+    let mut chars = name.chars();
+    let is_scheme = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'));
+    let slashes = value[colon + 1..].len() - value[colon + 1..].trim_start_matches('/').len();
+    (is_scheme && slashes > 0).then(|| value.split_at(colon + 1 + slashes))
+}
+
+/// The user name and password of `value` (`user:password@` before the host, in a URL or an
+/// image reference), if any, replaced by `***`, for quoting a value in a message: a password
+/// must not reach a terminal or a CI log.
+pub fn redact_credentials(value: &str) -> String {
+    let (scheme, rest) = split_scheme(value).unwrap_or(("", value));
+    match credentials_end(rest) {
+        Some(at) => format!("{scheme}***{}", &rest[at..]),
+        None => value.to_string(),
+    }
+}
+
+/// `rest` without its `user:password@`, for suggesting the value as it should be written.
+fn without_credentials(rest: &str) -> String {
+    match credentials_end(rest) {
+        Some(at) => rest[at + 1..].to_string(),
+        None => rest.to_string(),
+    }
+}
+
+/// Where the `@` ending the credentials is, in text after any scheme: the last `@` before the
+/// path, unless a digest follows it (`nginx@sha256:...` names an image, not a user).
+fn credentials_end(rest: &str) -> Option<usize> {
+    let host = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let at = host.rfind('@')?;
+    (!host[at + 1..].starts_with("sha256:")).then_some(at)
 }
 
 fn check_registry(registry: &str) -> Result<(), String> {
@@ -437,7 +496,10 @@ pub(super) fn check_endpoint_url(url: &str) -> Result<(), &'static str> {
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     if authority.contains('@') {
-        return Err("must not contain credentials");
+        return Err(
+            "must not contain a user name or password; AWS credentials come from the \
+                    standard chain (environment variables, --profile, SSO)",
+        );
     }
     let (host, port) = split_host_port(authority);
     if host.is_empty() {

@@ -1,5 +1,7 @@
 //! What AWS accepts, written down once: the regions, the Fargate CPU and
-//! memory sizes, the CloudWatch Logs retention periods, and the suffixes of
+//! memory sizes, the CloudWatch Logs retention periods, the ECS quotas and
+//! sizes a configuration can exceed (tasks per service, task definition size,
+//! image length), and the suffixes of
 //! the derived resource names with the length limit of each.
 //!
 //! These tables change when AWS changes, not when this tool does, so they are
@@ -7,6 +9,38 @@
 //! in [`crate::names`] because their length limits are what bound `project`
 //! and `environment`; `names` builds every name from the same constants, so a
 //! name that is built is always a name that was checked.
+
+/// The most tasks an ECS service may run: the "tasks per service" quota, which AWS does not
+/// raise. A larger `desiredCount` is not refused by the API in every case, so it is checked here
+/// rather than discovered as a service that never reaches its count.
+pub const MAX_DESIRED_COUNT: u32 = 5_000;
+
+/// The most a task definition may take, in bytes of its JSON (ECS's "task definition size"
+/// quota, 64 KiB). The container's variables and secrets are the only part of it that a
+/// configuration can grow without bound.
+pub const MAX_TASK_DEFINITION_BYTES: usize = 64 * 1024;
+
+/// What the task definition needs besides its variables and secrets, at most: family, role
+/// ARN, image (at most [`MAX_IMAGE_CHARS`]), sizes, port mapping, log configuration and tags,
+/// all of them bounded by the name limits above. Reserved so the variables cannot crowd them out.
+pub const TASK_DEFINITION_RESERVED_BYTES: usize = 2 * 1024;
+
+/// The longest image reference a container definition accepts (ECS: "up to 255 letters,
+/// numbers, hyphens, ...").
+pub const MAX_IMAGE_CHARS: usize = 255;
+
+/// Bytes one variable or secret takes in the task definition's JSON,
+/// `{"name":..,"value":..},` (or `"valueFrom"`, the longer key, which is the one counted), with
+/// both strings escaped as JSON escapes them: a quote or a newline takes two bytes.
+pub fn task_definition_entry_bytes(name: &str, value: &str) -> usize {
+    json_string_bytes(name) + json_string_bytes(value) + r#"{"name":,"valueFrom":},"#.len()
+}
+
+fn json_string_bytes(s: &str) -> usize {
+    // Serializing a string cannot fail; the fallback (six bytes a character, the most an escape
+    // takes) only keeps this total.
+    serde_json::to_string(s).map_or(s.len() * 6 + 2, |json| json.len())
+}
 
 /// Suffixes of the derived resource names (see
 /// [`Config::resource_name`](super::Config::resource_name)).

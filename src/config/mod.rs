@@ -9,11 +9,13 @@
 //!
 //! Loading is done in layers, each producing its own kind of [`ConfigError`]:
 //!
+//! 0. size: at most [`MAX_CONFIG_BYTES`], read no further
+//!    ([`ConfigError::TooLarge`]);
 //! 1. syntax: the text must be TOML ([`ConfigError::Parse`]);
-//! 2. shape: known keys only, the right types, required keys present
-//!    ([`ConfigError::Parse`]);
-//! 3. meaning: every value within what AWS accepts, checked all at once so a
-//!    person fixes the file in one pass ([`ConfigError::Invalid`]).
+//! 2. shape: known keys only, the right types ([`ConfigError::Parse`]);
+//! 3. meaning: required keys present and every value within what AWS accepts,
+//!    checked all at once so a person fixes the file in one pass
+//!    ([`ConfigError::Invalid`]).
 //!
 //! Numbers are first read as `i64` so that `port = 70000` or
 //! `desired_count = -1` are reported as validation problems that say what is
@@ -48,6 +50,8 @@ mod validate;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_limits;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -55,11 +59,15 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use formats::{check_image_reference, is_sensitive_name, SecretArn, SecretStore};
+pub use formats::{
+    check_image_reference, is_sensitive_name, redact_credentials, SecretArn, SecretStore,
+};
 pub use limits::{
     fargate_memory_options, partition_of, suffix, AWS_REGIONS, FARGATE_CPU_UNITS,
     LOG_RETENTION_DAYS, RESOURCE_SUFFIXES,
 };
+
+pub use validate::region_error;
 
 use locate::{check_table_shapes, describe_shape_error, describe_syntax_error, Locator};
 use schema::RawConfig;
@@ -325,6 +333,21 @@ pub enum ConfigError {
         /// unknown), possibly followed by an excerpt of the offending line.
         message: String,
     },
+    /// The file is larger than [`MAX_CONFIG_BYTES`]: not a configuration written by hand, and
+    /// too large to parse quickly. Nothing past the limit was read.
+    #[error(
+        "{}: the file has {} bytes, and a configuration may have at most {} bytes (1 MiB); is it \
+         the right file?",
+        path.display(),
+        size.map_or_else(|| format!("more than {MAX_CONFIG_BYTES}"), |s| s.to_string()),
+        MAX_CONFIG_BYTES
+    )]
+    TooLarge {
+        /// The file that was asked for.
+        path: PathBuf,
+        /// Its size, when the file system tells it (not for a pipe).
+        size: Option<u64>,
+    },
     /// The file is well-formed but some values are not acceptable. Every
     /// problem is listed, in file order.
     #[error("{}", display_invalid(path, problems))]
@@ -470,6 +493,43 @@ fn display_invalid(path: &Path, problems: &[Problem]) -> String {
 // Loading
 // ---------------------------------------------------------------------------
 
+/// The largest configuration file read. A hand-written file is a few KiB; parsing a file of
+/// tens of MB takes half a minute and hundreds of MB of memory, and it is always a mistake
+/// (`--config` naming a log, an image, a device).
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// Reads at most [`MAX_CONFIG_BYTES`] (plus one, to tell a file of exactly the limit from a
+/// larger one), so that a huge file, or an endless one like `/dev/zero`, is refused without
+/// being loaded.
+fn read_bounded(path: &Path) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let read_error = |error| ConfigError::Read {
+        path: path.to_path_buf(),
+        error,
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        let size = std::fs::metadata(path)
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .map(|m| m.len());
+        return Err(ConfigError::TooLarge {
+            path: path.to_path_buf(),
+            size,
+        });
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })
+}
+
 impl Config {
     /// Reads, parses and validates a file. Never touches the network.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -479,10 +539,7 @@ impl Config {
     /// [`Config::load`], with the warnings about what loaded but should
     /// change, in file order.
     pub fn load_with_warnings(path: &Path) -> Result<(Config, Vec<Warning>), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
-            path: path.to_path_buf(),
-            error,
-        })?;
+        let text = read_bounded(path)?;
         Self::from_toml_str_with_warnings(&text, path)
     }
 

@@ -54,18 +54,25 @@ impl From<u16> for Int {
     }
 }
 
+// The required keys are optional here: a missing one is a validation problem, reported with
+// every other problem of the file, where serde would stop at the first one it misses.
+//
 // The raw mirror takes its defaults from the public types' `Default` impls so
 // the documented defaults are written down exactly once.
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
-    pub(super) project: String,
-    pub(super) environment: String,
-    pub(super) region: String,
+    #[serde(default)]
+    pub(super) project: Option<String>,
+    #[serde(default)]
+    pub(super) environment: Option<String>,
+    #[serde(default)]
+    pub(super) region: Option<String>,
     #[serde(default)]
     pub(super) endpoint_url: Option<String>,
-    pub(super) container: RawContainer,
+    #[serde(default)]
+    pub(super) container: Option<RawContainer>,
     #[serde(default)]
     pub(super) task: RawTask,
     #[serde(default)]
@@ -85,7 +92,8 @@ pub(super) struct RawConfig {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawContainer {
-    pub(super) image: String,
+    #[serde(default)]
+    pub(super) image: Option<String>,
     #[serde(default = "raw_default_container_port")]
     pub(super) port: Int,
     #[serde(default)]
@@ -96,6 +104,18 @@ pub(super) struct RawContainer {
 
 fn raw_default_container_port() -> Int {
     DEFAULT_CONTAINER_PORT.into()
+}
+
+/// What a missing `[container]` stands for while the rest of the file is checked.
+impl Default for RawContainer {
+    fn default() -> Self {
+        RawContainer {
+            image: None,
+            port: raw_default_container_port(),
+            environment: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -158,16 +178,16 @@ pub(super) struct RawTimeouts {
 impl From<&Config> for RawConfig {
     fn from(c: &Config) -> Self {
         RawConfig {
-            project: c.project.clone(),
-            environment: c.environment.clone(),
-            region: c.region.clone(),
+            project: Some(c.project.clone()),
+            environment: Some(c.environment.clone()),
+            region: Some(c.region.clone()),
             endpoint_url: c.endpoint_url.clone(),
-            container: RawContainer {
-                image: c.container.image.clone(),
+            container: Some(RawContainer {
+                image: Some(c.container.image.clone()),
                 port: c.container.port.into(),
                 environment: c.container.environment.clone(),
                 secrets: c.container.secrets.clone(),
-            },
+            }),
             task: (&c.task).into(),
             service: (&c.service).into(),
             load_balancer: (&c.load_balancer).into(),

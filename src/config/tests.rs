@@ -12,11 +12,11 @@ use super::schema::{SCHEMA, TABLE_KEYS};
 use super::validate::region_error;
 use super::*;
 
-fn manifest_dir() -> PathBuf {
+pub(super) fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-const MINIMAL: &str = r#"
+pub(super) const MINIMAL: &str = r#"
 project = "simhill"
 environment = "dev"
 region = "eu-central-1"
@@ -27,7 +27,7 @@ image = "nginx:1.27"
 
 /// Loads `text` under the origin `envs/test.toml` and returns the error
 /// text, failing the test if it loaded.
-fn error_of(text: &str) -> String {
+pub(super) fn error_of(text: &str) -> String {
     match Config::from_toml_str(text, Path::new("envs/test.toml")) {
         Ok(c) => panic!("expected an error, got {c:#?}"),
         Err(e) => e.to_string(),
@@ -35,7 +35,7 @@ fn error_of(text: &str) -> String {
 }
 
 /// MINIMAL with `line` appended (so line numbers start at 8).
-fn with(extra: &str) -> String {
+pub(super) fn with(extra: &str) -> String {
     format!("{MINIMAL}{extra}")
 }
 
@@ -249,11 +249,11 @@ fn exact_message_wrong_type() {
 fn exact_message_missing_keys() {
     assert_eq!(
         corpus_error("missing-required-key.toml"),
-        "tests/fixtures/bad-configs/missing-required-key.toml:1:1: missing required key `region` at the top level (before the first [table])"
+        "tests/fixtures/bad-configs/missing-required-key.toml:1:1: region: missing required key at the top level (before the first [table]); an AWS region, like \"eu-central-1\""
     );
     assert_eq!(
         error_of("project = \"simhill\"\nenvironment = \"dev\"\nregion = \"eu-central-1\"\n[container]\nport = 80\n"),
-        "envs/test.toml:4:1: missing required key `image` in [container]"
+        "envs/test.toml:4:1: container.image: missing required key in [container]; an image reference, like \"nginx:1.27\""
     );
 }
 
@@ -463,7 +463,7 @@ fn ranges_are_enforced() {
     let cases: &[(&str, &str)] = &[
         (
             "[service]\ndesired_count = -1\n",
-            "service.desired_count: -1 is out of range; must be 0 or more",
+            "service.desired_count: -1 is out of range; allowed 0-5000 (ECS runs at most 5000 tasks per service)",
         ),
         (
             "[service]\nmin_healthy_percent = 101\n",

@@ -8,11 +8,12 @@
 
 use super::formats::{
     check_endpoint_url, check_image_reference, check_matcher, is_env_var_name, is_sensitive_name,
-    name_error, sanitize_name, SecretArn, ENV_NAME_RULE,
+    name_error, redact_credentials, sanitize_name, SecretArn, ENV_NAME_RULE,
 };
 use super::limits::{
-    fargate_memory_options, partition_of, suffix, AWS_REGIONS, FARGATE_CPU_UNITS,
-    LOG_RETENTION_DAYS, RESOURCE_SUFFIXES,
+    fargate_memory_options, partition_of, suffix, task_definition_entry_bytes, AWS_REGIONS,
+    FARGATE_CPU_UNITS, LOG_RETENTION_DAYS, MAX_DESIRED_COUNT, MAX_TASK_DEFINITION_BYTES,
+    RESOURCE_SUFFIXES, TASK_DEFINITION_RESERVED_BYTES,
 };
 use super::locate::{dotted, join_or, Locator};
 use super::schema::{Int, RawConfig, RawContainer, RawHealthCheck, RawService, RawTask};
@@ -93,6 +94,32 @@ impl Validator<'_> {
             .and_then(|l| l.key_pos(key).or_else(|| l.value_pos(key)))
     }
 
+    /// A problem with the file as a whole (a missing top-level key or table), located at its
+    /// start, where the key belongs.
+    fn push_top(&mut self, key: &[&str], message: String) {
+        let pos = self.locator.map(|_| (1, 1));
+        self.push_at(key, pos, message);
+    }
+
+    /// The value of a required key, or `None` after recording that it is missing: at the start
+    /// of the file for a top-level key, where it has to be written.
+    fn required<'r>(
+        &mut self,
+        key: &[&str],
+        value: Option<&'r str>,
+        allowed: &str,
+    ) -> Option<&'r str> {
+        if value.is_none() {
+            self.push_top(
+                key,
+                format!(
+                    "missing required key at the top level (before the first [table]); {allowed}"
+                ),
+            );
+        }
+        value
+    }
+
     /// A problem with a key's name, located at the key.
     fn push_key(&mut self, key: &[&str], message: String) {
         let pos = self.key_pos(key);
@@ -120,16 +147,7 @@ impl Validator<'_> {
         if (lo..=hi).contains(&v) {
             return Some(v);
         }
-        let allowed = if hi == i64::from(u32::MAX) {
-            if v < lo {
-                format!("must be {lo} or more")
-            } else {
-                format!("must be at most {hi}")
-            }
-        } else {
-            format!("allowed {lo}-{hi}")
-        };
-        self.push(key, format!("{v} is out of range; {allowed}"));
+        self.push(key, format!("{v} is out of range; allowed {lo}-{hi}"));
         None
     }
 
@@ -173,28 +191,66 @@ impl Validator<'_> {
 }
 
 fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
-    let project_ok = v.name(&["project"], &raw.project);
-    let environment_ok = v.name(&["environment"], &raw.environment);
-    if project_ok && environment_ok {
-        check_derived_names(v, &raw.project, &raw.environment);
+    let name_rule = "lowercase letters, digits and single hyphens, starting with a letter";
+    let project = v.required(
+        &["project"],
+        raw.project.as_deref(),
+        &format!("{name_rule}, like \"simhill\""),
+    );
+    let environment = v.required(
+        &["environment"],
+        raw.environment.as_deref(),
+        &format!("{name_rule}, like \"dev\""),
+    );
+    let project_ok = project.is_some_and(|p| v.name(&["project"], p));
+    let environment_ok = environment.is_some_and(|e| v.name(&["environment"], e));
+    if let (Some(project), Some(environment), true) =
+        (project, environment, project_ok && environment_ok)
+    {
+        check_derived_names(v, project, environment);
     }
 
-    if let Some(message) = region_error(&raw.region) {
+    let region = v.required(
+        &["region"],
+        raw.region.as_deref(),
+        "an AWS region, like \"eu-central-1\"",
+    );
+    if let Some(message) = region.and_then(region_error) {
         v.push(&["region"], message);
     }
     if let Some(url) = &raw.endpoint_url {
         if let Err(why) = check_endpoint_url(url) {
+            // Quoted without its password, and suggested without its credentials.
+            let shown = redact_credentials(url);
             let with_scheme = format!("http://{url}");
+            let bare = match shown.split_once("***@") {
+                Some((scheme, host)) => format!("{scheme}{host}"),
+                None => shown.clone(),
+            };
             let message = if !url.contains("://") && check_endpoint_url(&with_scheme).is_ok() {
-                format!("{url:?} {why} (did you mean {with_scheme:?}?)")
+                format!("{shown:?} {why} (did you mean {with_scheme:?}?)")
+            } else if bare != shown && check_endpoint_url(&bare).is_ok() {
+                format!("{shown:?} {why} (did you mean {bare:?}?)")
             } else {
-                format!("{url:?} {why}; expected a URL like \"http://127.0.0.1:5000\"")
+                format!("{shown:?} {why}; expected a URL like \"http://127.0.0.1:5000\"")
             };
             v.push(&["endpoint_url"], message);
         }
     }
 
-    let container = build_container(&raw.container, &raw.region, v);
+    let stack_region = region.unwrap_or_default();
+    let container = match &raw.container {
+        Some(container) => build_container(container, stack_region, true, v),
+        None => {
+            v.push_top(
+                &["container"],
+                "missing required table [container]; it must set at least `image`, like \
+                 image = \"nginx:1.27\""
+                    .to_string(),
+            );
+            build_container(&RawContainer::default(), stack_region, false, v)
+        }
+    };
     let task = build_task(&raw.task, v);
     let service = build_service(&raw.service, v);
 
@@ -248,9 +304,9 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
     };
 
     Config {
-        project: raw.project.clone(),
-        environment: raw.environment.clone(),
-        region: raw.region.clone(),
+        project: project.unwrap_or_default().to_string(),
+        environment: environment.unwrap_or_default().to_string(),
+        region: region.unwrap_or_default().to_string(),
         endpoint_url: raw.endpoint_url.clone(),
         container,
         task,
@@ -264,14 +320,31 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
 }
 
 /// `region` is the stack's, as written: its partition is the only one whose secrets ECS can
-/// read.
-fn build_container(c: &RawContainer, region: &str, v: &mut Validator<'_>) -> ContainerConfig {
-    if let Err(why) = check_image_reference(&c.image) {
+/// read. `written` is false for a missing `[container]`, which is reported once, as the table.
+fn build_container(
+    c: &RawContainer,
+    region: &str,
+    written: bool,
+    v: &mut Validator<'_>,
+) -> ContainerConfig {
+    let image = match &c.image {
+        Some(image) => image.as_str(),
+        None => "",
+    };
+    if c.image.is_none() {
+        if written {
+            v.push(
+                &["container", "image"],
+                "missing required key in [container]; an image reference, like \"nginx:1.27\""
+                    .to_string(),
+            );
+        }
+    } else if let Err(why) = check_image_reference(image) {
         v.push(
             &["container", "image"],
             format!(
                 "{:?} is not a valid image reference: {why}; expected [registry[:port]/]name[:tag][@sha256:digest], like \"nginx:1.27\"",
-                c.image
+                redact_credentials(image)
             ),
         );
     }
@@ -331,12 +404,58 @@ fn build_container(c: &RawContainer, region: &str, v: &mut Validator<'_>) -> Con
         }
     }
 
+    check_task_definition_size(c, v);
+
     ContainerConfig {
-        image: c.image.clone(),
+        image: image.to_string(),
         port,
         environment: c.environment.clone(),
         secrets: c.secrets.clone(),
     }
+}
+
+/// The variables and secrets must leave the task definition within ECS's size limit, or
+/// `RegisterTaskDefinition` fails after everything it depends on has been created. One problem,
+/// at the largest variable, since that is usually the one to move out (to a file in the image,
+/// or to SSM, which `[container.secrets]` reads from).
+fn check_task_definition_size(c: &RawContainer, v: &mut Validator<'_>) {
+    let entries = c
+        .environment
+        .iter()
+        .map(|(name, value)| (name, task_definition_entry_bytes(name, value)));
+    let total: usize = entries.clone().map(|(_, bytes)| bytes).sum::<usize>()
+        + c.secrets
+            .iter()
+            .map(|(name, arn)| task_definition_entry_bytes(name, arn))
+            .sum::<usize>();
+    let budget = MAX_TASK_DEFINITION_BYTES - TASK_DEFINITION_RESERVED_BYTES;
+    if total <= budget {
+        return;
+    }
+    let (key, shown) = match entries.max_by_key(|(_, bytes)| *bytes) {
+        Some((name, _)) => {
+            let value = &c.environment[name];
+            let shown = if value.chars().count() > 40 {
+                format!("{:?}...", value.chars().take(40).collect::<String>())
+            } else {
+                format!("{value:?}")
+            };
+            (
+                vec!["container", "environment", name.as_str()],
+                format!("{shown} ({} bytes)", value.len()),
+            )
+        }
+        None => (vec!["container", "secrets"], "the secrets".to_string()),
+    };
+    v.push(
+        &key,
+        format!(
+            "{shown} makes the task definition too large: its variables and secrets take {total} \
+             bytes, and they may take at most {budget} of the {MAX_TASK_DEFINITION_BYTES} bytes \
+             (64 KiB) ECS allows for a task definition; move large values into the image or into \
+             SSM parameters named in [container.secrets]"
+        ),
+    );
 }
 
 fn build_task(t: &RawTask, v: &mut Validator<'_>) -> TaskConfig {
@@ -404,7 +523,25 @@ fn describe_memory(options: &[u32]) -> String {
 }
 
 fn build_service(s: &RawService, v: &mut Validator<'_>) -> ServiceConfig {
-    let desired_count = v.u32_in(&["service", "desired_count"], s.desired_count, 0, u32::MAX);
+    // A count above the quota is not always refused by the API; the service would just never
+    // reach it.
+    let desired_count = match u32::try_from(s.desired_count.0)
+        .ok()
+        .filter(|c| *c <= MAX_DESIRED_COUNT)
+    {
+        Some(count) => count,
+        None => {
+            v.push(
+                &["service", "desired_count"],
+                format!(
+                    "{} is out of range; allowed 0-{MAX_DESIRED_COUNT} (ECS runs at most \
+                     {MAX_DESIRED_COUNT} tasks per service)",
+                    s.desired_count.0
+                ),
+            );
+            0
+        }
+    };
     let min = v.in_range(
         &["service", "min_healthy_percent"],
         s.min_healthy_percent,
@@ -515,8 +652,9 @@ fn build_health_check(h: &RawHealthCheck, v: &mut Validator<'_>) -> HealthCheckC
     }
 }
 
-/// One problem on `project` for the most constraining derived name, because
-/// several "name too long" messages for one cause would bury the fix.
+/// One problem, on the longer of `project` and `environment`, for the most
+/// constraining derived name, because several "name too long" messages for one
+/// cause would bury the fix.
 fn check_derived_names(v: &mut Validator<'_>, project: &str, environment: &str) {
     let prefix = format!("{project}-{environment}");
     let worst = RESOURCE_SUFFIXES
@@ -530,10 +668,16 @@ fn check_derived_names(v: &mut Validator<'_>, project: &str, environment: &str) 
             .map(|(suffix, _, max)| max - suffix.len() - 2)
             .min()
             .unwrap_or(0);
+        // The longer of the two is the one to shorten, and the one the message points at.
+        let (key, value, other, other_value) = if environment.len() > project.len() {
+            ("environment", environment, "project", project)
+        } else {
+            ("project", project, "environment", environment)
+        };
         v.push(
-            &["project"],
+            &[key],
             format!(
-                "{project:?} is too long: with environment {environment:?} the {what} name {name:?} has {} characters, and AWS allows at most {max}; project and environment together may have at most {budget} characters",
+                "{value:?} is too long: with {other} {other_value:?} the {what} name {name:?} has {} characters, and AWS allows at most {max}; project and environment together may have at most {budget} characters",
                 name.len()
             ),
         );
@@ -550,8 +694,9 @@ fn check_derived_names(v: &mut Validator<'_>, project: &str, environment: &str) 
     }
 }
 
-/// Why `region` is not an AWS region, and which one was probably meant.
-pub(super) fn region_error(region: &str) -> Option<String> {
+/// Why `region` is not an AWS region, and which one was probably meant. Also the check of
+/// `--region`, so the command line gets the same answer as the file.
+pub fn region_error(region: &str) -> Option<String> {
     if AWS_REGIONS.contains(&region) {
         return None;
     }

@@ -7,7 +7,7 @@ use anyhow::{anyhow, Result};
 
 use super::StateStore;
 use crate::aws::{AwsClients, ConnectOptions};
-use crate::config::Config;
+use crate::config::{region_error, Config};
 use crate::contract::Ctx;
 use crate::exit::{Exit, ExitError};
 use crate::lock::Lock;
@@ -28,6 +28,38 @@ pub struct Target {
     pub region: Option<String>,
 }
 
+/// Why `dir` cannot hold state files: it, or the closest of its parents that exists, is not a
+/// directory. Checked up front because the lock and the state file would otherwise fail on it
+/// with the operating system's words ("File exists", "Not a directory") and no hint of which
+/// option to change. Anything else (permissions) is left to the file operations, whose messages
+/// name the file.
+fn state_dir_problem(dir: &Path) -> Option<String> {
+    let hint = "name a directory for the state files (created if missing), or leave the option \
+                out to use \".deployer\" (DEPLOYER_STATE_DIR sets it too)";
+    for existing in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+        match std::fs::metadata(existing) {
+            Ok(meta) if meta.is_dir() => return None,
+            Ok(_) if existing == dir => {
+                return Some(format!(
+                    "{:?} is a file, not a directory; {hint}",
+                    dir.display().to_string()
+                ))
+            }
+            Ok(_) => {
+                return Some(format!(
+                    "{:?} cannot be a directory: {:?} is a file; {hint}",
+                    dir.display().to_string(),
+                    existing.display().to_string()
+                ))
+            }
+            // Missing, or below a file ("not a directory"): the answer is further up. A
+            // permission problem is found further up too, and left to the file operations.
+            Err(_) => continue,
+        }
+    }
+    None
+}
+
 /// An opened stack: what a run shares between its steps, the state's owner, and the lock (when
 /// the command changes AWS), held until the session is dropped.
 pub struct Session {
@@ -44,16 +76,38 @@ impl Target {
             .unwrap_or_else(|| Path::new("envs").join(format!("{}.toml", self.env)))
     }
 
-    /// Reads and validates the configuration. Any problem is invalid input: the run stops here,
-    /// before any AWS call. Warnings (a secret's value written in the file) are shown on stderr
-    /// and change nothing else, so every command that reads the file says them.
+    /// Reads and validates the configuration, and the options that name AWS or local places:
+    /// `--region` by the same rule as the file's `region`, `--state-dir` as a directory. Any
+    /// problem is invalid input: the run stops here, before any AWS call. The options' problems
+    /// are reported together with the file's, so one run shows them all. Warnings (a secret's
+    /// value written in the file) are shown on stderr and change nothing else, so every command
+    /// that reads the file says them.
     pub fn load_config(&self, printer: &Printer) -> Result<Config> {
         let path = self.config_path();
-        let (config, warnings) =
-            Config::load_with_warnings(&path).map_err(|e| ExitError::new(Exit::InvalidInput, e))?;
-        for warning in &warnings {
-            printer.warn(&warning.to_string());
+        let mut options = Vec::new();
+        if let Some(why) = self.region.as_deref().and_then(region_error) {
+            options.push(format!("--region: {why}"));
         }
+        if let Some(why) = state_dir_problem(&self.state_dir) {
+            options.push(format!("--state-dir: {why}"));
+        }
+        let config = match Config::load_with_warnings(&path) {
+            Ok((config, warnings)) if options.is_empty() => {
+                for warning in &warnings {
+                    printer.warn(&warning.to_string());
+                }
+                config
+            }
+            Err(e) if options.is_empty() => {
+                return Err(ExitError::new(Exit::InvalidInput, e).into())
+            }
+            loaded => {
+                let mut lines: Vec<String> =
+                    loaded.err().map(|e| e.to_string()).into_iter().collect();
+                lines.extend(options);
+                return Err(ExitError::new(Exit::InvalidInput, anyhow!(lines.join("\n"))).into());
+            }
+        };
         if self.config.is_none() && config.environment != self.env {
             return Err(ExitError::new(
                 Exit::InvalidInput,

@@ -1,5 +1,6 @@
 //! Bad input never reaches AWS: a clear message naming the file, the key or line and what is
-//! allowed; exit code 3; no request to the emulator; the state file untouched.
+//! allowed; exit code 3; no AWS call; the state file untouched. No emulator runs behind the
+//! recording proxy: any call would be recorded and fail.
 
 use std::path::Path;
 
@@ -160,4 +161,106 @@ fn validate_makes_no_aws_call() {
     );
     env.deployer().arg("validate").assert().code(3);
     assert_eq!(env.proxy.calls(), [], "validate calls AWS");
+}
+
+#[test]
+fn region_flag_typo_is_refused_before_any_call() {
+    for args in [
+        &["plan", "--region", "eu-centra1-1"][..],
+        &["apply", "--yes", "--region", "eu-centra1-1"],
+        &["validate", "--region", "eu-centra1-1"],
+    ] {
+        let stderr = rejected(Some(DEV_TOML), args);
+        assert_eq!(
+            stderr,
+            "error: --region: \"eu-centra1-1\" is not an AWS region; did you mean \"eu-central-1\"?\n",
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn region_flag_typo_is_reported_with_the_files_problems() {
+    let config = DEV_TOML.replace("port = 5000", "port = 0");
+    let stderr = rejected(Some(&config), &["validate", "--region", "eu-centra1-1"]);
+    insta::assert_snapshot!(stderr);
+}
+
+#[test]
+fn state_dir_naming_a_file_names_the_option() {
+    for args in [&["apply", "--yes"][..], &["plan"], &["outputs"]] {
+        let env = TestEnv::offline();
+        env.write_config("dev", DEV_TOML);
+        std::fs::write(env.dir.path().join("state-file"), "not a directory").unwrap();
+        let mut full = args.to_vec();
+        full.extend(["--state-dir", "state-file"]);
+        let output = env.deployer().args(&full).assert().code(3);
+        let stderr = String::from_utf8_lossy(&output.get_output().stderr);
+        assert_eq!(
+            stderr,
+            "error: --state-dir: \"state-file\" is a file, not a directory; name a directory for \
+             the state files (created if missing), or leave the option out to use \".deployer\" \
+             (DEPLOYER_STATE_DIR sets it too)\n",
+            "{args:?}"
+        );
+        assert_eq!(env.proxy.calls(), [], "no AWS call: {args:?}");
+    }
+    let env = TestEnv::offline();
+    env.write_config("dev", DEV_TOML);
+    std::fs::write(env.dir.path().join("state-file"), "not a directory").unwrap();
+    let output = env
+        .deployer()
+        .args(["apply", "--yes", "--state-dir", "state-file/dev"])
+        .assert()
+        .code(3);
+    let stderr = String::from_utf8_lossy(&output.get_output().stderr);
+    assert!(
+        stderr.starts_with(
+            "error: --state-dir: \"state-file/dev\" cannot be a directory: \"state-file\" is a file;"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.calls(), []);
+}
+
+#[test]
+fn configuration_file_of_50_mb_is_refused_at_once() {
+    let env = TestEnv::offline();
+    let padding = format!("# {}\n", "x".repeat(98)).repeat(500_000);
+    env.write_config("dev", &format!("{DEV_TOML}\n{padding}"));
+    let started = std::time::Instant::now();
+    let output = env.deployer().args(["validate"]).assert().code(3);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&output.get_output().stderr);
+    let size = DEV_TOML.len() + 1 + padding.len();
+    assert_eq!(
+        stderr,
+        format!(
+            "error: envs/dev.toml: the file has {size} bytes, and a configuration may have at \
+             most 1048576 bytes (1 MiB); is it the right file?\n"
+        )
+    );
+    assert_eq!(env.proxy.calls(), []);
+}
+
+#[test]
+fn image_flag_with_a_password_is_refused_without_echoing_it() {
+    let stderr = rejected(
+        Some(DEV_TOML),
+        &[
+            "apply",
+            "--yes",
+            "--image",
+            "https://ci:hunter2@ghcr.io/org/app:1",
+        ],
+    );
+    assert_eq!(
+        stderr,
+        "error: --image \"https://***@ghcr.io/org/app:1\" is not a valid image: an image reference \
+         has no scheme; leave out \"https://\" (did you mean \"ghcr.io/org/app:1\"?)\n"
+    );
 }
