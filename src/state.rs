@@ -43,6 +43,11 @@ pub struct State {
     /// Task definition revisions the service ran, oldest first: what `rollback` goes back to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub task_definition_history: Vec<String>,
+    /// Resources being replaced, by step key: the old one stays until what used it has moved
+    /// to its replacement, which may take more than one run (an interrupted replacement is
+    /// finished by the next `apply`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub retiring: BTreeMap<String, ResourceRecord>,
 }
 
 /// An image deployed instead of the configured one.
@@ -143,6 +148,7 @@ impl State {
             outputs: BTreeMap::new(),
             image_override: None,
             task_definition_history: Vec::new(),
+            retiring: BTreeMap::new(),
         }
     }
 }

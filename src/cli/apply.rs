@@ -2,6 +2,8 @@
 //! ECS says it succeeded. The workflow is [`crate::ops::apply`]; this adapts the arguments and
 //! prints.
 
+use std::collections::BTreeMap;
+
 use anyhow::{anyhow, Result};
 use clap::Args;
 
@@ -9,7 +11,8 @@ use super::report::{self, Summary};
 use super::{confirm, GlobalArgs};
 use crate::config::{check_image_reference, redact_credentials};
 use crate::contract::ImageChoice;
-use crate::engine::Finished;
+use crate::contract::StepId;
+use crate::engine::{Action, Finished};
 use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
 use crate::ops::apply::{self, ApplyOptions};
@@ -75,6 +78,7 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Re
         adopt: args.adopt,
         image: args.image_choice()?,
         force_new_deployment: args.force_new_deployment,
+        wait: !args.no_wait,
     };
     let prepared = apply::prepare(&global.target(), printer, &options).await?;
     let config = &prepared.session.ctx.config;
@@ -97,12 +101,12 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Re
     let interrupt = Interrupt::listen();
     let progress = printer.progress("Applying");
     // Every step is reported, changed or not, so the log shows the whole stack; the summary
-    // counts what was really done.
-    let mut done = Summary::default();
+    // counts what was really done, once per resource (a replacement passes over some twice).
+    let mut done: BTreeMap<StepId, Action> = BTreeMap::new();
     let applied = prepared
-        .execute(&interrupt, |step, finished| {
+        .execute(&interrupt, args.timeout, |step, finished| {
             if let Finished::Done(outcome) = finished {
-                done.count(&outcome.action);
+                remember(&mut done, step, &outcome.action);
             }
             for line in report::finished_lines(step, finished) {
                 progress.line(printer, &line);
@@ -111,6 +115,7 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Re
         .await;
     drop(progress);
     let applied = applied?;
+    let done = Summary::of(done.values());
 
     if done == Summary::default() && applied.service_changed {
         printer
@@ -118,8 +123,12 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Re
     } else if done == Summary::default() {
         printer.info("No changes: the stack already matches the configuration.");
     } else {
+        let replaced = match done.replace {
+            0 => String::new(),
+            n => format!(", {n} replaced"),
+        };
         printer.info(&format!(
-            "Apply complete: {} created, {} updated.",
+            "Apply complete: {} created, {} updated{replaced}.",
             done.create, done.update
         ));
     }
@@ -139,4 +148,24 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Re
         }
     }
     Ok(Exit::Success)
+}
+
+/// Keeps, per resource, the most telling thing done to it: a replacement (whose old resource
+/// is deleted at the end) over an update, a create over an update.
+fn remember(done: &mut BTreeMap<StepId, Action>, step: StepId, action: &Action) {
+    if !action.is_change() {
+        return;
+    }
+    let rank = |a: &Action| match a {
+        Action::Replace(_) => 3,
+        Action::Create => 2,
+        Action::Update(_) => 1,
+        _ => 0,
+    };
+    match done.get(&step) {
+        Some(earlier) if rank(earlier) >= rank(action) => {}
+        _ => {
+            done.insert(step, action.clone());
+        }
+    }
 }

@@ -40,6 +40,9 @@ pub struct Facts {
     pub service_arn: Option<String>,
     /// The service's PRIMARY deployment: after a create or update, the one this run started.
     pub deployment_id: Option<String>,
+    /// A target group being replaced: until the service runs in its replacement, the listener
+    /// keeps forwarding to it and the service stays registered in it.
+    pub retiring_target_group_arn: Option<String>,
 }
 
 /// A value of a fact, or [`UNKNOWN`] while its step has not run.
@@ -58,6 +61,20 @@ pub enum ImageChoice {
     Tag(String),
 }
 
+/// Where a run is in replacing a resource without downtime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Stage {
+    /// No replacement: converge to the configuration.
+    #[default]
+    Converge,
+    /// The replacement is made and what uses the old one starts using it too: only additions
+    /// (a security group opens the new port and keeps the old one).
+    Expand,
+    /// The service runs in the replacement: move the rest over, remove what only the old one
+    /// needed.
+    Finish,
+}
+
 /// Everything a run shares between its steps. Read-only for the resources: what a run changes
 /// is recorded by the engine, through the state's one owner.
 pub struct Ctx {
@@ -72,6 +89,8 @@ pub struct Ctx {
     pub recorded: State,
     /// Tags of the load balancer, target group and listener, read in one call.
     pub elb_tags: ElbTagBatch,
+    /// Where the run is in a replacement; set by the workflow between its passes.
+    pub stage: Stage,
     memo: Memo,
 }
 
@@ -90,6 +109,7 @@ impl Ctx {
             printer,
             recorded,
             elb_tags: ElbTagBatch::default(),
+            stage: Stage::default(),
             memo: Memo::default(),
         }
     }

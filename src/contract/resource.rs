@@ -42,6 +42,9 @@ pub trait Resource: 'static {
     /// Whether an update makes a new one with a new identity (a task definition revision), so
     /// that what later steps take from it is only known after apply.
     const UPDATE_MAKES_NEW: bool = false;
+    /// Whether a change AWS cannot make in place can be carried out by a replacement that
+    /// exists beside the old one while what uses it moves over (see [`Resource::replacement`]).
+    const REPLACEABLE: bool = false;
     /// The resource as AWS reports it, with what `diff` and later steps need.
     type Live: Send + Sync + 'static;
     /// The resource as the configuration wants it.
@@ -66,6 +69,31 @@ pub trait Resource: 'static {
     fn record(live: &Self::Live) -> ResourceRecord;
     /// What later steps learn from it.
     fn publish(live: &Self::Live, facts: &mut Facts);
+
+    /// The desired state of a replacement of `live`, made beside it: for a name that must be
+    /// unique, another name.
+    fn replacement(_live: &Self::Live, desired: Self::Desired) -> Self::Desired {
+        desired
+    }
+
+    /// Finds the resource `desired` describes by its name, for a replacement whose create answer
+    /// was lost (the usual read finds the resource it replaces first).
+    async fn find(_ctx: &Ctx, _desired: &Self::Desired) -> Result<Option<Self::Live>> {
+        Ok(None)
+    }
+
+    /// What later steps learn from a resource being replaced (by its record, which may come
+    /// from the state of an earlier, interrupted run).
+    fn publish_retiring(_record: &ResourceRecord, _facts: &mut Facts) {}
+
+    /// Deletes a replaced resource, known by its record, once nothing uses it.
+    async fn retire(_ctx: &Ctx, record: &ResourceRecord) -> Result<()> {
+        Err(anyhow!(
+            "internal error: the {} {} is not replaceable",
+            Self::STEP,
+            record.id
+        ))
+    }
 }
 
 /// A live resource of any kind, as the engine holds it between its passes.
@@ -81,6 +109,20 @@ pub trait Step: Sync {
     fn read_depends_on(&self) -> &'static [&'static str];
     fn managed(&self) -> bool;
     fn update_makes_new(&self) -> bool;
+    fn replaceable(&self) -> bool;
+    /// Creates a replacement of `live` beside it.
+    fn create_replacement<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        facts: &'a Facts,
+        live: &'a AnyLive,
+    ) -> LocalBoxFuture<'a, Result<AnyLive>>;
+    fn publish_retiring(&self, record: &ResourceRecord, facts: &mut Facts);
+    fn retire<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        record: &'a ResourceRecord,
+    ) -> LocalBoxFuture<'a, Result<()>>;
     fn read<'a>(
         &'a self,
         ctx: &'a Ctx,
@@ -149,6 +191,52 @@ impl<R: Resource> Step for Kind<R> {
 
     fn update_makes_new(&self) -> bool {
         R::UPDATE_MAKES_NEW
+    }
+
+    fn replaceable(&self) -> bool {
+        R::REPLACEABLE
+    }
+
+    fn create_replacement<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        facts: &'a Facts,
+        live: &'a AnyLive,
+    ) -> LocalBoxFuture<'a, Result<AnyLive>> {
+        async move {
+            let desired = R::replacement(Self::live(live)?, R::desired(ctx, facts));
+            let live = match R::create(ctx, &desired).await? {
+                Created::New(live) => live,
+                // A lost answer of an earlier attempt made it: carry on with that one.
+                Created::AlreadyExists => {
+                    let found = R::find(ctx, &desired).await?.ok_or_else(|| {
+                        anyhow!(
+                            "AWS says the replacement {} already exists, but it cannot be read",
+                            R::STEP
+                        )
+                    })?;
+                    if R::diff(&found, &desired).is_empty() {
+                        found
+                    } else {
+                        R::update(ctx, &found, &desired).await?
+                    }
+                }
+            };
+            Ok(boxed(live))
+        }
+        .boxed_local()
+    }
+
+    fn publish_retiring(&self, record: &ResourceRecord, facts: &mut Facts) {
+        R::publish_retiring(record, facts);
+    }
+
+    fn retire<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        record: &'a ResourceRecord,
+    ) -> LocalBoxFuture<'a, Result<()>> {
+        async move { R::retire(ctx, record).await }.boxed_local()
     }
 
     fn read<'a>(

@@ -18,7 +18,7 @@ use anyhow::{anyhow, bail, Result};
 
 pub use graph::Finished;
 
-use crate::contract::{AnyLive, Change, Ctx, Detail, Facts, Step, StepId};
+use crate::contract::{AnyLive, Change, Ctx, Detail, Facts, Stage, Step, StepId};
 use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
 use crate::state::ResourceRecord;
@@ -74,6 +74,9 @@ pub struct Outcome {
 pub trait Journal: Sync {
     /// Records a step's resource, or with `None` forgets it.
     fn record(&self, step: StepId, record: Option<ResourceRecord>) -> Result<()>;
+    /// Records a step's resource that a replacement is taking over from, or with `None` forgets
+    /// it once it is deleted.
+    fn retire(&self, step: StepId, record: Option<ResourceRecord>) -> Result<()>;
 }
 
 /// What the plan pass read of one step, handed to the pass that acts on it.
@@ -101,6 +104,13 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Whether the plan replaces something.
+    pub fn has_replacements(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|p| matches!(p.outcome.action, Action::Replace(_)))
+    }
+
     /// What the acting pass would do at each step, in the order it reports them (reversed for
     /// destroy).
     pub fn outcomes(&self) -> Vec<(StepId, &Outcome)> {
@@ -375,6 +385,9 @@ pub async fn plan(
     // what it is; one that is made anew (created, replaced, or a new task definition revision)
     // is only known after apply, and so is what depends on it.
     let mut applied = Facts::default();
+    if operation == Operation::Apply {
+        publish_retiring(ctx, steps, &mut applied);
+    }
     for step in steps {
         let id = step.id();
         let found = found
@@ -391,6 +404,9 @@ pub async fn plan(
         };
         if let (Some(live), false) = (&found.live, made_anew) {
             step.publish(live, &mut applied)?;
+        }
+        if let (Some(live), Action::Replace(_)) = (&found.live, &outcome.action) {
+            step.publish_retiring(&step.record(live)?, &mut applied);
         }
         planned.push(PlannedStep {
             step: id,
@@ -431,18 +447,31 @@ async fn apply_step(
                 changes.push(Change::new("tags", "(not ours)", ctx.owner.describe()));
             }
             let updates = step.diff(ctx, &known, &live)?;
-            let live = if updates.is_empty() {
-                live
+            if updates.iter().any(|c| c.forces_replacement) {
+                // The new one goes beside the old, which stays until what uses it has moved.
+                let replacement = step.create_replacement(ctx, &known, &live).await?;
+                let old = step.record(&live)?;
+                journal.retire(step.id(), Some(old.clone()))?;
+                step.publish_retiring(&old, &mut lock(facts));
+                changes.extend(updates);
+                (replacement, Action::Replace(changes))
             } else {
-                step.update(ctx, &known, &live).await?
-            };
-            changes.extend(updates);
-            let action = if changes.is_empty() {
-                Action::NoChange
-            } else {
-                Action::Update(changes)
-            };
-            (live, action)
+                let live = if updates.is_empty() {
+                    live
+                } else {
+                    step.update(ctx, &known, &live).await?
+                };
+                // Report what was done: an update may leave some of it for later (a rule the
+                // running tasks still need while something is replaced).
+                let left = step.diff(ctx, &known, &live)?;
+                changes.extend(updates.into_iter().filter(|c| !left.contains(c)));
+                let action = if changes.is_empty() {
+                    Action::NoChange
+                } else {
+                    Action::Update(changes)
+                };
+                (live, action)
+            }
         }
     };
     let record = step.record(&live)?;
@@ -487,12 +516,56 @@ async fn tracked<T>(
     result
 }
 
+/// What replacements of an earlier run, interrupted before they were finished, still retire:
+/// until the workflow finishes them, what used the old resources keeps using them too.
+fn publish_retiring(ctx: &Ctx, steps: &[&dyn Step], facts: &mut Facts) {
+    if ctx.stage == Stage::Finish {
+        return;
+    }
+    for step in steps {
+        if let Some(record) = ctx.recorded.retiring.get(step.id().key()) {
+            step.publish_retiring(record, facts);
+        }
+    }
+}
+
+/// Deletes what replacements left behind, once everything has moved to the replacements
+/// (dependents first), forgetting each in `journal` as it goes.
+pub async fn retire(
+    ctx: &Ctx,
+    steps: &[&dyn Step],
+    retiring: &BTreeMap<String, ResourceRecord>,
+    journal: &dyn Journal,
+    mut report: impl FnMut(StepId, &Finished<Outcome>),
+) -> Result<()> {
+    for step in steps.iter().rev() {
+        let Some(record) = retiring.get(step.id().key()) else {
+            continue;
+        };
+        let result = step.retire(ctx, record).await;
+        let finished = match &result {
+            Ok(()) => Finished::Done(Outcome {
+                action: Action::Delete,
+                id: Some(record.id.clone()),
+            }),
+            Err(e) => Finished::Failed(anyhow!("{e:#}")),
+        };
+        report(step.id(), &finished);
+        result.map_err(|e| e.context(format!("deleting the replaced {}", step.id())))?;
+        journal.retire(step.id(), None)?;
+    }
+    Ok(())
+}
+
 /// Checks the whole plan before the first change: a step whose plan cannot be carried out (a
-/// field AWS cannot change in place) stops the run here, so that nothing is half done: no rule
-/// moved, no resource tagged by `--adopt`, no revision registered.
-fn refuse_what_cannot_be_done(planned: &[PlannedStep]) -> Result<()> {
+/// field AWS cannot change in place, on a resource that cannot be replaced beside itself) stops
+/// the run here, so that nothing is half done: no rule moved, no resource tagged by `--adopt`,
+/// no revision registered.
+fn refuse_what_cannot_be_done(steps: &[&dyn Step], planned: &[PlannedStep]) -> Result<()> {
+    let replaceable = |id: StepId| steps.iter().any(|s| s.id() == id && s.replaceable());
     let refused: Vec<String> = planned
         .iter()
+        .filter(|p| !replaceable(p.step))
         .filter_map(|p| match &p.outcome.action {
             Action::Replace(changes) => {
                 let fields: Vec<String> = changes
@@ -548,7 +621,7 @@ pub async fn execute(
         facts,
     } = plan;
     if operation == Operation::Apply {
-        refuse_what_cannot_be_done(&planned)?;
+        refuse_what_cannot_be_done(steps, &planned)?;
     }
     let found: Mutex<BTreeMap<StepId, (Found, Outcome)>> = Mutex::new(
         planned
@@ -564,7 +637,11 @@ pub async fn execute(
     let by_id: HashMap<StepId, &dyn Step> = steps.iter().map(|s| (s.id(), *s)).collect();
     let mut order: Vec<StepId> = steps.iter().map(|s| s.id()).collect();
     let facts = Mutex::new(match operation {
-        Operation::Apply => Facts::default(),
+        Operation::Apply => {
+            let mut facts = Facts::default();
+            publish_retiring(ctx, steps, &mut facts);
+            facts
+        }
         Operation::Destroy => facts,
     });
     let in_flight: Mutex<BTreeSet<StepId>> = Mutex::default();

@@ -11,11 +11,12 @@ use std::collections::BTreeMap;
 use super::outputs::outputs;
 use super::restart::force_new_deployment as force_new_deployment_of;
 use super::rollout::Rollout;
+use super::wait::follow_primary;
 use super::{Session, Target};
 use crate::aws::partition;
 use crate::config::AWS_REGIONS;
 use crate::contract::StepId;
-use crate::contract::{Facts, ImageChoice, Resource};
+use crate::contract::{Facts, ImageChoice, Resource, Stage};
 use crate::engine::{self, Action, Finished, Operation, Outcome, Plan};
 use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
@@ -34,6 +35,9 @@ pub struct ApplyOptions {
     pub image: Option<ImageChoice>,
     /// Start a new deployment even when the service itself does not change.
     pub force_new_deployment: bool,
+    /// Follow the deployments apply starts. A replacement needs to: it moves traffic only once
+    /// the service runs in the new resource.
+    pub wait: bool,
 }
 
 /// A plan read and checked, under the environment's lock, ready to be carried out.
@@ -56,6 +60,18 @@ pub async fn prepare(
         session.ctx.image = choice.clone();
     }
     let plan = super::plan::read(&session, Operation::Apply, options.adopt).await?;
+    let replacing = plan.has_replacements() || !session.ctx.recorded.retiring.is_empty();
+    if replacing && !options.wait {
+        return Err(ExitError::new(
+            Exit::InvalidInput,
+            anyhow!(
+                "nothing was changed: this apply replaces a resource, which moves traffic only \
+                 once the service's deployment has completed, so it has to wait; run it without \
+                 --no-wait"
+            ),
+        )
+        .into());
+    }
     if options.image.is_some() {
         check_image(&session, &plan).await?;
     }
@@ -83,50 +99,39 @@ impl PreparedApply {
     pub async fn execute(
         self,
         interrupt: &Interrupt,
+        timeout: Option<u64>,
         mut report: impl FnMut(StepId, &Finished<Outcome>),
     ) -> Result<Applied> {
         let PreparedApply {
-            session,
+            mut session,
             plan,
             image_chosen,
             force_new_deployment,
         } = self;
-        let mut service_changed = false;
-        let facts = engine::execute(
-            &session.ctx,
-            STACK,
-            plan,
-            &session.store,
-            interrupt,
-            |step, finished| {
-                if let (true, Finished::Done(outcome)) = (step == Service::STEP, finished) {
-                    service_changed = matches!(outcome.action, Action::Create | Action::Update(_));
-                }
-                report(step, finished);
-            },
-        )
-        .await?;
+        // A replacement (planned now, or left unfinished by an earlier run) is carried out in
+        // stages, so that the service stays reachable throughout.
+        let replacing = plan.has_replacements() || !session.ctx.recorded.retiring.is_empty();
+        if replacing {
+            session.ctx.stage = Stage::Expand;
+        }
+        let (mut facts, mut service_changed) =
+            converge(&session, plan, interrupt, &mut report).await?;
         let ctx = &session.ctx;
         // A service that changed started a deployment already; otherwise one is forced.
-        let mut facts = facts;
         if force_new_deployment && !service_changed {
             facts.deployment_id = force_new_deployment_of(ctx).await?;
             service_changed = true;
         }
+        record(&session, &facts, image_chosen)?;
+        if replacing {
+            facts = finish_replacements(&mut session, interrupt, timeout, &mut report).await?;
+            record(&session, &facts, image_chosen)?;
+            // Every deployment it started has been followed already.
+            service_changed = false;
+        }
+        let ctx = &session.ctx;
         let outputs = outputs(&ctx.config, &ctx.names, &facts);
         session.store.save_outputs(outputs.clone())?;
-        // An image chosen on the command line is kept by later runs until the configured image
-        // changes; the configured image itself needs no record.
-        let image_override = image_chosen.then(|| {
-            let image = ctx.image(&facts);
-            (image != ctx.config.container.image).then(|| ImageOverride {
-                image,
-                configured: ctx.config.container.image.clone(),
-            })
-        });
-        session
-            .store
-            .record_deployment(image_override, facts.task_definition_arn.as_deref())?;
         Ok(Applied {
             session,
             facts,
@@ -134,6 +139,86 @@ impl PreparedApply {
             service_changed,
         })
     }
+}
+
+/// One apply pass over the stack: whether it changed the service (and so started a deployment).
+async fn converge(
+    session: &Session,
+    plan: Plan,
+    interrupt: &Interrupt,
+    report: &mut impl FnMut(StepId, &Finished<Outcome>),
+) -> Result<(Facts, bool)> {
+    let mut service_changed = false;
+    let facts = engine::execute(
+        &session.ctx,
+        STACK,
+        plan,
+        &session.store,
+        interrupt,
+        |step, finished| {
+            if let (true, Finished::Done(outcome)) = (step == Service::STEP, finished) {
+                service_changed = matches!(outcome.action, Action::Create | Action::Update(_));
+            }
+            report(step, finished);
+        },
+    )
+    .await?;
+    Ok((facts, service_changed))
+}
+
+/// Records what was deployed: the revision the service runs, and the image when it was chosen
+/// on the command line (kept by later runs until the configured image changes).
+fn record(session: &Session, facts: &Facts, image_chosen: bool) -> Result<()> {
+    let ctx = &session.ctx;
+    let image_override = image_chosen.then(|| {
+        let image = ctx.image(facts);
+        (image != ctx.config.container.image).then(|| ImageOverride {
+            image,
+            configured: ctx.config.container.image.clone(),
+        })
+    });
+    session
+        .store
+        .record_deployment(image_override, facts.task_definition_arn.as_deref())
+}
+
+/// The rest of a replacement, once its first pass made the new resource and pointed the service
+/// at both the old and the new one (the old one keeping the traffic):
+///
+/// 1. wait until the service's deployment completed, so its tasks are registered and healthy in
+///    the new resource as well;
+/// 2. converge again: the listener moves to the new target group, the service leaves the old
+///    one, the rules only the old tasks needed go; and wait for that deployment;
+/// 3. delete the old resource.
+///
+/// Each step leaves the service reachable; an interruption is finished by the next `apply`,
+/// which finds the old resource in the state.
+async fn finish_replacements(
+    session: &mut Session,
+    interrupt: &Interrupt,
+    timeout: Option<u64>,
+    report: &mut impl FnMut(StepId, &Finished<Outcome>),
+) -> Result<Facts> {
+    let printer = session.ctx.printer.clone();
+    printer.info(
+        "Replacing: the service now runs in the old and the new target group; waiting for its \
+         deployment before traffic moves to the new one.",
+    );
+    follow_primary(&session.ctx, timeout, interrupt).await?;
+
+    session.ctx.stage = Stage::Finish;
+    // What the first pass recorded (the replacement; what it replaces) is what to read now.
+    session.ctx.recorded = session.store.snapshot();
+    printer.info("Moving traffic to the replacement:");
+    let plan = super::plan::read(session, Operation::Apply, false).await?;
+    let (facts, service_changed) = converge(session, plan, interrupt, report).await?;
+    if service_changed {
+        follow_primary(&session.ctx, timeout, interrupt).await?;
+    }
+
+    let retiring = session.store.snapshot().retiring;
+    engine::retire(&session.ctx, STACK, &retiring, &session.store, report).await?;
+    Ok(facts)
 }
 
 impl Applied {

@@ -93,17 +93,34 @@ impl StateStore {
     }
 }
 
-impl Journal for StateStore {
-    fn record(&self, step: StepId, record: Option<ResourceRecord>) -> Result<()> {
+impl StateStore {
+    /// Sets (or with `None` removes) `key` in one of the state's maps of records, and writes the
+    /// state when that changed it.
+    fn put(
+        &self,
+        map: fn(&mut State) -> &mut BTreeMap<String, ResourceRecord>,
+        key: &str,
+        record: Option<ResourceRecord>,
+    ) -> Result<()> {
         let mut state = self.lock();
-        let key = step.key().to_owned();
+        let records = map(&mut state);
         let changed = match record {
-            Some(record) => state.resources.insert(key, record.clone()) != Some(record),
-            None => state.resources.remove(&key).is_some(),
+            Some(record) => records.insert(key.to_owned(), record.clone()) != Some(record),
+            None => records.remove(key).is_some(),
         };
         if changed {
             self.file.save(&state)?;
         }
         Ok(())
+    }
+}
+
+impl Journal for StateStore {
+    fn record(&self, step: StepId, record: Option<ResourceRecord>) -> Result<()> {
+        self.put(|state| &mut state.resources, step.key(), record)
+    }
+
+    fn retire(&self, step: StepId, record: Option<ResourceRecord>) -> Result<()> {
+        self.put(|state| &mut state.retiring, step.key(), record)
     }
 }

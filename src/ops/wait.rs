@@ -8,6 +8,7 @@ use aws_sdk_ecs::types::DeploymentRolloutState;
 use super::rollout::Rollout;
 use super::Target;
 use crate::aws::ecs::{active, describe_services, primary_deployment};
+use crate::contract::Ctx;
 use crate::interrupt::Interrupt;
 use crate::printer::Printer;
 
@@ -28,7 +29,16 @@ pub async fn wait(
     interrupt: &Interrupt,
 ) -> Result<Waited> {
     let session = target.open(printer, None).await?;
-    let ctx = &session.ctx;
+    follow_primary(&session.ctx, timeout, interrupt).await
+}
+
+/// Follows the PRIMARY deployment of the stack's service until it completes (or returns at once
+/// when it already has): what `wait` does, and what a replacement waits for between its steps.
+pub async fn follow_primary(
+    ctx: &Ctx,
+    timeout: Option<u64>,
+    interrupt: &Interrupt,
+) -> Result<Waited> {
     let services = describe_services(&ctx.aws.ecs, &ctx.names.cluster, &ctx.names.service).await?;
     let service = active(&services).ok_or_else(|| {
         anyhow!(

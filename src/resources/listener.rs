@@ -44,7 +44,14 @@ impl Resource for Listener {
         Desired {
             load_balancer_arn: known(&facts.load_balancer_arn),
             port: ctx.config.load_balancer.port.into(),
-            target_group_arn: known(&facts.target_group_arn),
+            // While a target group is being replaced, traffic stays on it until the service
+            // runs in its replacement.
+            target_group_arn: known(
+                &facts
+                    .retiring_target_group_arn
+                    .clone()
+                    .or_else(|| facts.target_group_arn.clone()),
+            ),
         }
     }
 

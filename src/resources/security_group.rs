@@ -18,7 +18,9 @@ use aws_sdk_ec2::types::{
 use crate::aws::retry::{delete_when_released, DeleteCodes};
 use crate::aws::tags::{owner_tags, pairs};
 use crate::aws::{AwsResultExt, Created};
-use crate::contract::{compare_replacing, known, Change, Ctx, Detail, Facts, Resource, StepId};
+use crate::contract::{
+    compare_replacing, known, Change, Ctx, Detail, Facts, Resource, Stage, StepId,
+};
 use crate::state::ResourceRecord;
 
 /// One rule, inbound or outbound: a protocol and port range, and the peer it admits traffic from
@@ -353,7 +355,12 @@ async fn set_rules(
     live: &BTreeSet<Rule>,
     desired: &BTreeSet<Rule>,
 ) -> Result<BTreeSet<Rule>> {
-    let (missing, extra) = rule_changes(direction, live, desired);
+    let (missing, mut extra) = rule_changes(direction, live, desired);
+    // While something is being replaced, the old rules stay until the service has moved: the
+    // running tasks still need them (the old container port, say).
+    if ctx.stage == Stage::Expand {
+        extra.clear();
+    }
     let ec2 = &ctx.aws.ec2;
     if !extra.is_empty() {
         let rules = Some(extra.iter().map(|r| permission(r)).collect());

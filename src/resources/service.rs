@@ -182,11 +182,18 @@ impl Resource for Service {
                 subnets: sorted(facts.subnet_ids.clone()),
                 security_groups: vec![known(&facts.ecs_security_group_id)],
                 assign_public_ip: true,
-                load_balancers: vec![LoadBalancerRef {
-                    target_group_arn: known(&facts.target_group_arn),
-                    container_name: CONTAINER_NAME.to_owned(),
-                    container_port: config.container.port.into(),
-                }],
+                // While a target group is being replaced, the service registers its tasks in
+                // both, so that whichever the listener forwards to has them.
+                load_balancers: facts
+                    .retiring_target_group_arn
+                    .iter()
+                    .chain(std::iter::once(&known(&facts.target_group_arn)))
+                    .map(|target_group_arn| LoadBalancerRef {
+                        target_group_arn: target_group_arn.clone(),
+                        container_name: CONTAINER_NAME.to_owned(),
+                        container_port: config.container.port.into(),
+                    })
+                    .collect(),
                 min_healthy_percent: to_i32(config.service.min_healthy_percent),
                 max_percent: to_i32(config.service.max_percent),
                 circuit_breaker: config.service.circuit_breaker,

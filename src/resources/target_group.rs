@@ -55,9 +55,110 @@ fn to_i32(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
 
+/// Reads the target group called `name`, if there is one.
+async fn read_named(ctx: &Ctx, name: &str, detail: Detail) -> Result<Option<Live>> {
+    let answer = ctx
+        .aws
+        .elb
+        .describe_target_groups()
+        .names(name)
+        .send()
+        .await
+        .or_absent(
+            &["TargetGroupNotFound"],
+            format!("reading target group {name}"),
+        )?;
+    let Some(tg) = answer.as_ref().and_then(|a| a.target_groups().first()) else {
+        return Ok(None);
+    };
+    let arn = tg.target_group_arn().unwrap_or_default().to_owned();
+    ctx.elb_tags.remember(&arn);
+    let deregistration_delay_seconds = match detail {
+        Detail::Full => ctx
+            .aws
+            .elb
+            .describe_target_group_attributes()
+            .target_group_arn(&arn)
+            .send()
+            .await
+            .or_context(format!("reading the attributes of target group {name}"))?
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some(DEREGISTRATION_DELAY))
+            .and_then(|a| a.value()?.parse().ok()),
+        Detail::Identity => None,
+    };
+    Ok(Some(Live {
+        name: name.to_owned(),
+        arn,
+        port: tg.port().unwrap_or_default(),
+        protocol: tg
+            .protocol()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default(),
+        target_type: tg
+            .target_type()
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default(),
+        vpc_id: tg.vpc_id().unwrap_or_default().to_owned(),
+        health_check: HealthCheck {
+            path: tg.health_check_path().unwrap_or_default().to_owned(),
+            interval_seconds: tg.health_check_interval_seconds().unwrap_or_default(),
+            timeout_seconds: tg.health_check_timeout_seconds().unwrap_or_default(),
+            healthy_threshold: tg.healthy_threshold_count().unwrap_or_default(),
+            unhealthy_threshold: tg.unhealthy_threshold_count().unwrap_or_default(),
+            matcher: tg
+                .matcher()
+                .and_then(|m| m.http_code())
+                .unwrap_or_default()
+                .to_owned(),
+        },
+        deregistration_delay_seconds,
+    }))
+}
+
+/// The two names a target group of this stack may have: one at a time, except while one
+/// replaces the other. Target group names are at most 32 characters.
+fn names(ctx: &Ctx) -> [String; 2] {
+    let base = ctx.names.target_group.clone();
+    let other = alternate_name(&base);
+    [base, other]
+}
+
+/// The other name: `{name}-b`, shortened to fit 32 characters.
+fn alternate_name(name: &str) -> String {
+    let kept = name.get(..name.len().min(30)).unwrap_or(name);
+    format!("{}-b", kept.trim_end_matches('-'))
+}
+
+/// Deletes a target group by ARN, waiting while a listener or rule just changed still holds it.
+async fn delete_arn(ctx: &Ctx, name: &str, arn: &str) -> Result<()> {
+    delete_when_released(
+        &format!("deleting target group {name}"),
+        ctx.release_budget(),
+        &ctx.printer,
+        DeleteCodes {
+            gone: &["TargetGroupNotFound"],
+            in_use: &["ResourceInUse"],
+        },
+        || {
+            ctx.aws
+                .elb
+                .delete_target_group()
+                .target_group_arn(arn)
+                .send()
+        },
+        as_aws_says,
+    )
+    .await
+}
+
 impl Resource for TargetGroup {
     const STEP: StepId = StepId::new("target_group", "target group");
     const DEPENDS_ON: &'static [&'static str] = &["network"];
+    // A port, protocol or VPC change makes a new target group under the other name; the
+    // listener and the service move to it without downtime (see `ops::apply`).
+    const REPLACEABLE: bool = true;
     type Live = Live;
     type Desired = Desired;
 
@@ -82,65 +183,24 @@ impl Resource for TargetGroup {
     }
 
     async fn read(ctx: &Ctx, _: &Facts, detail: Detail) -> Result<Option<Live>> {
-        let name = &ctx.names.target_group;
-        let answer = ctx
-            .aws
-            .elb
-            .describe_target_groups()
-            .names(name)
-            .send()
-            .await
-            .or_absent(
-                &["TargetGroupNotFound"],
-                format!("reading target group {name}"),
-            )?;
-        let Some(tg) = answer.as_ref().and_then(|a| a.target_groups().first()) else {
-            return Ok(None);
-        };
-        let arn = tg.target_group_arn().unwrap_or_default().to_owned();
-        ctx.elb_tags.remember(&arn);
-        let deregistration_delay_seconds = match detail {
-            Detail::Full => ctx
-                .aws
-                .elb
-                .describe_target_group_attributes()
-                .target_group_arn(&arn)
-                .send()
-                .await
-                .or_context(format!("reading the attributes of target group {name}"))?
-                .attributes()
-                .iter()
-                .find(|a| a.key() == Some(DEREGISTRATION_DELAY))
-                .and_then(|a| a.value()?.parse().ok()),
-            Detail::Identity => None,
-        };
-        Ok(Some(Live {
-            name: name.clone(),
-            arn,
-            port: tg.port().unwrap_or_default(),
-            protocol: tg
-                .protocol()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_default(),
-            target_type: tg
-                .target_type()
-                .map(|t| t.as_str().to_owned())
-                .unwrap_or_default(),
-            vpc_id: tg.vpc_id().unwrap_or_default().to_owned(),
-            health_check: HealthCheck {
-                path: tg.health_check_path().unwrap_or_default().to_owned(),
-                interval_seconds: tg.health_check_interval_seconds().unwrap_or_default(),
-                timeout_seconds: tg.health_check_timeout_seconds().unwrap_or_default(),
-                healthy_threshold: tg.healthy_threshold_count().unwrap_or_default(),
-                unhealthy_threshold: tg.unhealthy_threshold_count().unwrap_or_default(),
-                matcher: tg
-                    .matcher()
-                    .and_then(|m| m.http_code())
-                    .unwrap_or_default()
-                    .to_owned(),
-            },
-            deregistration_delay_seconds,
-        }))
+        // The one the state records first (after a replacement, the other name), then both
+        // names: a stack whose state was lost mid-replacement has both.
+        let [base, other] = names(ctx);
+        let recorded = ctx
+            .recorded(Self::STEP.key())
+            .map(|r| r.id.as_str())
+            .filter(|id| *id == base || *id == other);
+        let mut tried = Vec::new();
+        for name in recorded.into_iter().chain([base.as_str(), other.as_str()]) {
+            if tried.contains(&name) {
+                continue;
+            }
+            tried.push(name);
+            if let Some(live) = read_named(ctx, name, detail).await? {
+                return Ok(Some(live));
+            }
+        }
+        Ok(None)
     }
 
     fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
@@ -296,24 +356,7 @@ impl Resource for TargetGroup {
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
         // A listener or rule that was just deleted may still hold it for a moment.
-        delete_when_released(
-            &format!("deleting target group {}", live.name),
-            ctx.release_budget(),
-            &ctx.printer,
-            DeleteCodes {
-                gone: &["TargetGroupNotFound"],
-                in_use: &["ResourceInUse"],
-            },
-            || {
-                ctx.aws
-                    .elb
-                    .delete_target_group()
-                    .target_group_arn(&live.arn)
-                    .send()
-            },
-            as_aws_says,
-        )
-        .await
+        delete_arn(ctx, &live.name, &live.arn).await
     }
 
     async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
@@ -331,11 +374,58 @@ impl Resource for TargetGroup {
     fn publish(live: &Live, facts: &mut Facts) {
         facts.target_group_arn = Some(live.arn.clone());
     }
+
+    fn replacement(live: &Live, desired: Desired) -> Desired {
+        let [base, other] = [desired.name.clone(), alternate_name(&desired.name)];
+        Desired {
+            name: if live.name == other { base } else { other },
+            ..desired
+        }
+    }
+
+    async fn find(ctx: &Ctx, desired: &Desired) -> Result<Option<Live>> {
+        read_named(ctx, &desired.name, Detail::Full).await
+    }
+
+    fn publish_retiring(record: &ResourceRecord, facts: &mut Facts) {
+        facts.retiring_target_group_arn = record.arn.clone();
+    }
+
+    async fn retire(ctx: &Ctx, record: &ResourceRecord) -> Result<()> {
+        match &record.arn {
+            Some(arn) => delete_arn(ctx, &record.id, arn).await,
+            None => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replacement_takes_the_other_name_within_32_characters() {
+        let live = |name: &str| Live {
+            name: name.into(),
+            ..live()
+        };
+        let named = |name: &str| Desired {
+            name: name.into(),
+            ..desired()
+        };
+        assert_eq!(
+            TargetGroup::replacement(&live("app-dev-tg"), named("app-dev-tg")).name,
+            "app-dev-tg-b"
+        );
+        assert_eq!(
+            TargetGroup::replacement(&live("app-dev-tg-b"), named("app-dev-tg")).name,
+            "app-dev-tg"
+        );
+        let longest = "a".repeat(29) + "-tg";
+        let other = alternate_name(&longest);
+        assert!(other.len() <= 32, "{other}");
+        assert!(other.ends_with("-b") && !other.contains("--"), "{other}");
+    }
 
     fn health_check() -> HealthCheck {
         HealthCheck {

@@ -1,6 +1,9 @@
 //! Trust: no AWS answer, file or error path reaches a panic, and a failing step is reported as
 //! that step's failure. Every step's read, create and delete is made to fail in turn.
 
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
 use crate::lifecycle::{apply, dev_env};
 use crate::stack::{Stack, PREFIX};
 use crate::support::{block_on, Fault, TestEnv};
@@ -203,14 +206,83 @@ fn with_container_port(port: u16) -> String {
     crate::lifecycle::DEV_TOML.replacen("port = 5000 ", &format!("port = {port} "), 1)
 }
 
+/// The target groups each `UpdateService` answer registers the service in, in call order.
+fn service_registrations(env: &TestEnv) -> Arc<Mutex<Vec<BTreeSet<String>>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    env.proxy
+        .set_rewriter("UpdateService", move |answer: &mut serde_json::Value| {
+            let groups = answer["service"]["loadBalancers"]
+                .as_array()
+                .map(|lbs| {
+                    lbs.iter()
+                        .filter_map(|lb| lb["targetGroupArn"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            record.lock().unwrap().push(groups);
+        });
+    seen
+}
+
+/// Where the first call of `operation` (`service:Operation`) stands among the calls, and the
+/// last.
+fn first_and_last(operations: &[String], operation: &str) -> (usize, usize) {
+    let first = operations.iter().position(|o| o == operation);
+    let last = operations.iter().rposition(|o| o == operation);
+    match (first, last) {
+        (Some(first), Some(last)) => (first, last),
+        _ => panic!("{operation} was never called: {operations:?}"),
+    }
+}
+
+/// What the listener forwards to.
+fn forwarded_to(stack: &Stack) -> Vec<String> {
+    stack.listeners[0].default_actions()[0]
+        .forward_config()
+        .map(|f| {
+            f.target_groups()
+                .iter()
+                .filter_map(|t| t.target_group_arn().map(str::to_owned))
+                .collect()
+        })
+        .filter(|groups: &Vec<String>| !groups.is_empty())
+        .or_else(|| {
+            stack.listeners[0].default_actions()[0]
+                .target_group_arn()
+                .map(|arn| vec![arn.to_owned()])
+        })
+        .unwrap_or_default()
+}
+
+/// The ports the tasks' security group admits.
+fn tasks_ports(stack: &Stack) -> Vec<i32> {
+    let mut ports: Vec<i32> = stack
+        .security_group("ecs-sg")
+        .ip_permissions()
+        .iter()
+        .filter_map(|p| p.from_port())
+        .collect();
+    ports.sort_unstable();
+    ports
+}
+
 /// Reported case: on a running stack, `container.port` 5000 -> 8080 made `apply` move the tasks'
 /// security group rule to 8080 and register a new task definition, then fail on the target
-/// group, leaving the load balancer unable to reach any task. A field AWS cannot change in place
-/// is now planned as a replacement, and apply checks the whole plan before its first change.
+/// group ("cannot be changed in place"), leaving the load balancer unable to reach any task. A
+/// field AWS cannot change in place is planned as a replacement, and the target group is
+/// replaced without downtime: the new one is made beside the old, the new port is opened, the
+/// service registers in both while the old keeps the traffic, the listener moves only once that
+/// deployment completed, then the service leaves the old group, the old port closes and the old
+/// group is deleted.
 #[test]
-fn port_change_is_planned_as_a_replacement_and_changes_nothing_half_way() {
+fn port_change_replaces_the_target_group_without_downtime() {
     let env = dev_env();
     apply(&env);
+    let old_group = Stack::read(&env).target_groups[0]
+        .target_group_arn()
+        .unwrap()
+        .to_owned();
     env.write_config("dev", &with_container_port(8080));
     assert!(with_container_port(8080).contains("port = 8080 "));
 
@@ -238,19 +310,131 @@ fn port_change_is_planned_as_a_replacement_and_changes_nothing_half_way() {
         "{text}"
     );
 
+    // It waits for the deployment between its steps, so it cannot be asked not to.
     env.proxy.clear();
+    let (code, stderr) = run(&env, &["apply", "--yes", "--no-wait"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("without --no-wait"), "{stderr}");
+    assert_eq!(env.proxy.mutating_calls(), [], "{stderr}");
+
+    env.proxy.clear();
+    let registrations = service_registrations(&env);
+    let (code, stderr) = run(&env, &["apply", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("1 replaced"), "{stderr}");
+
+    let after = Stack::read(&env);
+    assert_eq!(after.target_groups.len(), 1, "the old target group is gone");
+    let new_group = after.target_groups[0]
+        .target_group_arn()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_group, old_group);
+    assert_eq!(after.target_groups[0].port(), Some(8080));
+    assert_eq!(
+        after.target_groups[0].target_group_name(),
+        Some(format!("{PREFIX}-tg-b").as_str())
+    );
+
+    // The order that keeps the service reachable.
+    let registrations = registrations.lock().unwrap().clone();
+    assert_eq!(
+        registrations,
+        [
+            BTreeSet::from([old_group.clone(), new_group.clone()]),
+            BTreeSet::from([new_group.clone()]),
+        ],
+        "the service is first in both groups, then only in the new one"
+    );
+    let operations = env.proxy.operations();
+    let (first_update, last_update) = first_and_last(&operations, "ecs:UpdateService");
+    let (move_listener, _) = first_and_last(&operations, "elasticloadbalancing:ModifyListener");
+    let (open_port, _) = first_and_last(&operations, "ec2:AuthorizeSecurityGroupIngress");
+    let (close_port, _) = first_and_last(&operations, "ec2:RevokeSecurityGroupIngress");
+    let (_, delete_old) = first_and_last(&operations, "elasticloadbalancing:DeleteTargetGroup");
+    let (create_new, _) = first_and_last(&operations, "elasticloadbalancing:CreateTargetGroup");
+    assert!(
+        create_new < first_update && open_port < first_update,
+        "{operations:?}"
+    );
+    assert!(
+        first_update < move_listener,
+        "traffic moves after the service: {operations:?}"
+    );
+    assert!(
+        first_update < close_port,
+        "the old port closes after the service moved: {operations:?}"
+    );
+    assert!(
+        move_listener < delete_old && last_update < delete_old,
+        "the old group goes last: {operations:?}"
+    );
+
+    // Everything is on the new group and port, and the next plan is clean.
+    assert_eq!(forwarded_to(&after), vec![new_group.clone()]);
+    let service = &after.services[0];
+    let registered: Vec<(Option<&str>, Option<i32>)> = service
+        .load_balancers()
+        .iter()
+        .map(|lb| (lb.target_group_arn(), lb.container_port()))
+        .collect();
+    assert_eq!(registered, [(Some(new_group.as_str()), Some(8080))]);
+    assert_eq!(tasks_ports(&after), [8080]);
+    let state = std::fs::read_to_string(env.dir.path().join(".deployer/dev.json")).unwrap();
+    assert!(!state.contains("retiring"), "{state}");
+    env.deployer()
+        .args(["plan", "--detailed-exitcode"])
+        .assert()
+        .code(0);
+}
+
+/// A replacement that fails halfway (here: moving the listener) leaves the service reachable
+/// (the listener on the old group, in which the service's new tasks are registered too), and
+/// the next `apply` finishes it.
+#[test]
+fn replacement_that_fails_halfway_keeps_the_service_reachable_and_is_finished_later() {
+    let env = dev_env();
+    apply(&env);
+    let old_group = Stack::read(&env).target_groups[0]
+        .target_group_arn()
+        .unwrap()
+        .to_owned();
+    env.write_config("dev", &with_container_port(8080));
+    env.proxy.script("ModifyListener", 1, refusal());
     let (code, stderr) = run(&env, &["apply", "--yes"]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(
-        stderr.contains("nothing was changed") && stderr.contains("port: 5000 -> 8080"),
-        "{stderr}"
+    assert!(stderr.contains("injected refusal"), "{stderr}");
+
+    let halfway = Stack::read(&env);
+    assert_eq!(
+        forwarded_to(&halfway),
+        vec![old_group.clone()],
+        "traffic stays on the old group"
     );
-    assert_eq!(env.proxy.mutating_calls(), [], "{stderr}");
-    // The tasks are still reachable: their group still admits the port they listen on.
-    let stack = crate::stack::Stack::read(&env);
-    let rules = stack.security_group("ecs-sg").ip_permissions();
-    assert_eq!(rules.len(), 1);
-    assert_eq!(rules[0].from_port(), Some(5000));
+    // The service completed its deployment in both groups, so the group the listener still
+    // uses has the new tasks, and their port is open.
+    assert_eq!(halfway.services[0].load_balancers().len(), 2);
+    assert!(
+        tasks_ports(&halfway).contains(&8080),
+        "{:?}",
+        tasks_ports(&halfway)
+    );
+    let state = std::fs::read_to_string(env.dir.path().join(".deployer/dev.json")).unwrap();
+    assert!(state.contains("retiring"), "{state}");
+
+    let (code, stderr) = run(&env, &["apply", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    let done = Stack::read(&env);
+    assert_eq!(done.target_groups.len(), 1);
+    assert_ne!(
+        done.target_groups[0].target_group_arn(),
+        Some(old_group.as_str())
+    );
+    assert_eq!(tasks_ports(&done), [8080]);
+    env.deployer()
+        .args(["plan", "--detailed-exitcode"])
+        .assert()
+        .code(0);
 }
 
 /// Removes this stack's tags from an ELB resource and an ECS resource, as if another tool owned
