@@ -115,11 +115,20 @@ impl Summary {
     }
 }
 
-/// The plan as text, one block per step in the order the pass would act.
+/// The plan as text, one block per step in the order the pass would act, and how a
+/// replacement is carried out (its first stage is what the steps show).
 pub fn plan_lines(plan: &Plan) -> Vec<String> {
     let mut lines = Vec::new();
     for (step, outcome) in plan.outcomes() {
         lines.extend(step_lines(step, outcome, false));
+    }
+    if plan.has_replacements() {
+        lines.push(
+            "   A replacement keeps the service reachable: the new resource is made beside the \
+             old one and the service runs in both; once that deployment completes, traffic \
+             moves to the new one and the old one is deleted."
+                .to_owned(),
+        );
     }
     lines
 }
