@@ -25,6 +25,8 @@ pub struct Live {
     pub dns_name: String,
     pub zone_id: String,
     pub scheme: Option<String>,
+    /// `application`, `network` or `gateway`.
+    pub load_balancer_type: Option<String>,
     pub subnet_ids: Vec<String>,
     pub security_groups: Vec<String>,
 }
@@ -37,6 +39,7 @@ pub struct Desired {
 }
 
 const SCHEME: &str = "internet-facing";
+const TYPE: &str = "application";
 
 fn sorted(mut items: Vec<String>) -> Vec<String> {
     items.sort();
@@ -81,6 +84,7 @@ impl Resource for LoadBalancer {
             dns_name: lb.dns_name().unwrap_or_default().to_owned(),
             zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().to_owned(),
             scheme: lb.scheme().map(|s| s.as_str().to_owned()),
+            load_balancer_type: lb.r#type().map(|t| t.as_str().to_owned()),
             subnet_ids: sorted(
                 lb.availability_zones()
                     .iter()
@@ -141,6 +145,7 @@ impl Resource for LoadBalancer {
             dns_name: lb.dns_name().unwrap_or_default().to_owned(),
             zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().to_owned(),
             scheme: Some(SCHEME.to_owned()),
+            load_balancer_type: Some(TYPE.to_owned()),
             subnet_ids: desired.subnet_ids.clone(),
             security_groups: desired.security_groups.clone(),
         }))
@@ -216,6 +221,18 @@ impl Resource for LoadBalancer {
 mod tests {
     use super::*;
 
+    #[test]
+    fn another_type_of_load_balancer_forces_replacement() {
+        let network = Live {
+            load_balancer_type: Some("network".into()),
+            ..live()
+        };
+        assert_eq!(
+            LoadBalancer::diff(&network, &desired()),
+            [Change::replacing("type", "network", "application")]
+        );
+    }
+
     fn live() -> Live {
         Live {
             name: "app-dev".into(),
@@ -224,6 +241,7 @@ mod tests {
             dns_name: "app-dev-1.eu-west-1.elb.amazonaws.com".into(),
             zone_id: "Z32O12XQLNTSW2".into(),
             scheme: Some("internet-facing".into()),
+            load_balancer_type: Some("application".into()),
             subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
             security_groups: vec!["sg-alb".into()],
         }
