@@ -97,12 +97,18 @@ impl Resource for LoadBalancer {
 
     fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
         let mut changes = Vec::new();
-        // A load balancer's scheme is fixed when it is created.
+        // A load balancer's scheme and type are fixed when it is created.
         compare_replacing(
             &mut changes,
             "scheme",
             &live.scheme.as_deref(),
             &Some(SCHEME),
+        );
+        compare_replacing(
+            &mut changes,
+            "type",
+            &live.load_balancer_type.as_deref(),
+            &Some(TYPE),
         );
         compare(
             &mut changes,
