@@ -96,8 +96,24 @@ pub enum LockError {
         path: PathBuf,
         reason: String,
     },
+    #[error(
+        "environment {environment} is locked by {holder}, which is still running on this host; \
+         force-unlock is for a run that is gone: stop that one (or wait for it) instead"
+    )]
+    StillRunning { environment: String, holder: Holder },
     #[error("cannot use lock file {}: {error}", path.display())]
     Io { path: PathBuf, error: io::Error },
+}
+
+/// What `force-unlock` found and removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unlocked {
+    /// A lock naming this holder, now removed.
+    Holder(Holder),
+    /// A lock file that did not say by whom, now removed.
+    Unreadable,
+    /// No lock.
+    NotLocked,
 }
 
 /// A held lock; released (the file removed, if it still names this run) when dropped.
@@ -201,17 +217,28 @@ impl Lock {
     /// when there was no lock, or its file named nobody readable).
     ///
     /// Errors: [`LockError::Io`] when the file exists but cannot be removed.
-    pub fn force_unlock(state_dir: &Path, environment: &str) -> Result<Option<Holder>, LockError> {
+    pub fn force_unlock(state_dir: &Path, environment: &str) -> Result<Unlocked, LockError> {
         let path = Self::path(state_dir, environment);
         // Best effort: without the guard the removal is still what was asked for.
         let _guard = Guard::take(state_dir).ok().flatten();
-        let holder = match read_holder(&path) {
-            Found::Holder(holder) => Some(holder),
-            Found::Missing | Found::Unreadable(_) => None,
+        let found = match read_holder(&path) {
+            Found::Holder(holder) => {
+                // A run of this host that is still alive is not gone: removing its lock would
+                // let a second run change the same stack beside it.
+                if holder.host == hostname() && !holder.is_dead_here() {
+                    return Err(LockError::StillRunning {
+                        environment: environment.to_owned(),
+                        holder,
+                    });
+                }
+                Unlocked::Holder(holder)
+            }
+            Found::Unreadable(_) => Unlocked::Unreadable,
+            Found::Missing => Unlocked::NotLocked,
         };
         match fs::remove_file(&path) {
-            Ok(()) => Ok(holder),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Ok(()) => Ok(found),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Unlocked::NotLocked),
             Err(error) => Err(LockError::Io { path, error }),
         }
     }
@@ -488,9 +515,15 @@ mod tests {
         .unwrap();
         let err = Lock::acquire(dir.path(), "dev", "apply").unwrap_err();
         assert!(err.to_string().contains("host elsewhere"), "{err}");
-        assert_eq!(Lock::force_unlock(dir.path(), "dev").unwrap(), Some(remote));
+        assert_eq!(
+            Lock::force_unlock(dir.path(), "dev").unwrap(),
+            Unlocked::Holder(remote)
+        );
         Lock::acquire(dir.path(), "dev", "apply").unwrap();
-        assert_eq!(Lock::force_unlock(dir.path(), "prod").unwrap(), None);
+        assert_eq!(
+            Lock::force_unlock(dir.path(), "prod").unwrap(),
+            Unlocked::NotLocked
+        );
     }
 
     #[test]
@@ -502,7 +535,10 @@ mod tests {
         assert!(matches!(err, LockError::Unreadable { .. }), "{err}");
         assert!(err.to_string().contains("force-unlock --env dev"), "{err}");
         assert_eq!(fs::read(&path).unwrap(), b"");
-        assert_eq!(Lock::force_unlock(dir.path(), "dev").unwrap(), None);
+        assert_eq!(
+            Lock::force_unlock(dir.path(), "dev").unwrap(),
+            Unlocked::Unreadable
+        );
         assert!(!path.exists());
         Lock::acquire(dir.path(), "dev", "apply").unwrap();
     }
@@ -512,8 +548,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = Lock::path(dir.path(), "dev");
         let lock = Lock::acquire(dir.path(), "dev", "apply").unwrap();
-        // Forced away, then taken by another run.
-        Lock::force_unlock(dir.path(), "dev").unwrap();
+        // A run that is still alive here cannot be forced away...
+        let refused = Lock::force_unlock(dir.path(), "dev").unwrap_err();
+        assert!(
+            matches!(refused, LockError::StillRunning { .. }),
+            "{refused}"
+        );
+        assert!(path.exists());
+        // ...but its lock can still vanish (removed by hand, or from another machine sharing
+        // the directory) and be taken by another run.
+        fs::remove_file(&path).unwrap();
         let other = Holder {
             pid: 1,
             host: "elsewhere".into(),

@@ -5,17 +5,21 @@ use anyhow::Result;
 
 use super::GlobalArgs;
 use crate::exit::Exit;
-use crate::lock::Lock;
+use crate::lock::{Lock, Unlocked};
 use crate::printer::Printer;
 
 pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
     let config = global.target().load_config(printer)?;
     match Lock::force_unlock(&global.state_dir, &config.environment)? {
-        Some(holder) => printer.info(&format!(
+        Unlocked::Holder(holder) => printer.info(&format!(
             "Removed the lock of {} held by {holder}.",
             config.environment
         )),
-        None => printer.info(&format!("{} was not locked.", config.environment)),
+        Unlocked::Unreadable => printer.info(&format!(
+            "Removed the lock of {}, whose file did not say by whom it was held.",
+            config.environment
+        )),
+        Unlocked::NotLocked => printer.info(&format!("{} was not locked.", config.environment)),
     }
     Ok(Exit::Success)
 }

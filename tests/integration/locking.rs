@@ -155,8 +155,12 @@ fn eight_concurrent_applies_exactly_one_holds_the_lock() {
     );
 }
 
+/// Reported case: `force-unlock` removed the lock of a run still going on this machine, and a
+/// second `apply` then ran beside it. A live run of this host is refused; and a run whose lock
+/// was replaced meanwhile (removed by hand, or from another machine) leaves the new holder's
+/// lock alone when it ends.
 #[test]
-fn force_unlock_removes_a_live_lock_and_its_holder_leaves_the_next_holder_alone() {
+fn force_unlock_refuses_a_run_still_going_on_this_host() {
     let env = dev_env();
     apply(&env);
     env.proxy.set_latency(RACE_LATENCY);
@@ -164,18 +168,16 @@ fn force_unlock_removes_a_live_lock_and_its_holder_leaves_the_next_holder_alone(
     let mut first = start(&env, &["apply", "--yes"]);
     wait_for_file(&lock, &mut first);
 
-    let output = env.deployer().arg("force-unlock").assert().success();
+    let output = env.deployer().arg("force-unlock").assert().code(1);
     let stderr = String::from_utf8_lossy(&output.get_output().stderr);
     assert!(
-        stderr.contains(&format!(
-            "Removed the lock of dev held by `deployer apply` (pid {}",
-            first.id()
-        )),
+        stderr.contains(&format!("`deployer apply` (pid {}", first.id()))
+            && stderr.contains("still running on this host"),
         "{stderr}"
     );
-    assert!(!lock.exists());
+    assert!(lock.exists(), "the live run's lock stays");
 
-    // Another run (on another machine) takes the lock while the first is still running.
+    // Another run (on another machine sharing the directory) holds the lock now.
     let other = r#"{"pid": 4242, "host": "ci-runner-7", "started_at": 0, "command": "destroy", "token": "0123456789abcdef"}"#;
     fs::write(&lock, other).unwrap();
     assert!(
@@ -194,6 +196,9 @@ fn force_unlock_removes_a_live_lock_and_its_holder_leaves_the_next_holder_alone(
         stderr.contains("locked by `deployer destroy` (pid 4242 on host ci-runner-7"),
         "{stderr}"
     );
+    // That lock is another machine's: force-unlock removes it.
+    env.deployer().arg("force-unlock").assert().success();
+    assert!(!lock.exists());
 }
 
 #[cfg(unix)]
