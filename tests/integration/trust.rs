@@ -34,7 +34,10 @@ const READS: &[(&str, &str)] = &[
     ("DescribeClusters", "reading the ECS cluster"),
     ("DescribeTaskDefinition", "reading the task definition"),
     // Read once for the service and for the task definition, which compares with what runs.
-    ("DescribeServices", "reading ECS service simhill-dev-service"),
+    (
+        "DescribeServices",
+        "reading ECS service simhill-dev-service",
+    ),
 ];
 
 #[test]
