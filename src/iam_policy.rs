@@ -1,8 +1,8 @@
 //! The least-privilege IAM policy that `apply`, `plan`, `status`, `rollback` and `destroy` need
 //! for one environment, printed by `deployer iam-policy`.
 //!
-//! Every action is one the code calls (or one AWS checks on a call the code makes: `iam:PassRole`
-//! and `iam:CreateServiceLinkedRole`), scoped to this stack's ARNs wherever the action supports
+//! Every action is one the code calls (or one AWS checks on a call the code makes: `iam:PassRole`,
+//! `iam:CreateServiceLinkedRole`, and the EC2 reads Elastic Load Balancing checks), scoped to this stack's ARNs wherever the action supports
 //! resource-level permissions. The resource names come from [`Names`], the same place the
 //! resources get them, so the policy follows any change of a name. The account is not known
 //! without an AWS call, so ARNs have `*` as their account.
@@ -163,6 +163,20 @@ pub fn policy(config: &Config) -> Policy {
                 "ec2:DescribeSubnets",
                 "ec2:DescribeSecurityGroups",
                 "ec2:DescribeNetworkInterfaces",
+            ],
+            &any(),
+            None,
+        ),
+        // Not called by deployer: Elastic Load Balancing checks that its caller may make these
+        // reads when it creates a load balancer or a target group (see "Elastic Load Balancing
+        // API permissions"), and refuses the create otherwise.
+        allow(
+            "Ec2ReadsCheckedByElb",
+            &[
+                "ec2:DescribeAccountAttributes",
+                "ec2:DescribeAddresses",
+                "ec2:DescribeInternetGateways",
+                "ec2:DescribeVpcs",
             ],
             &any(),
             None,
