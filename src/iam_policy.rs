@@ -274,8 +274,17 @@ pub fn policy(config: &Config) -> Policy {
                 "iam:ListRolePolicies",
                 "iam:DeleteRolePolicy",
                 "iam:DeleteRole",
+                "iam:ListInstanceProfilesForRole",
             ],
             &[arns.execution_role()],
+            None,
+        ),
+        // An instance profile holding the execution role (put there by hand) keeps IAM from
+        // deleting it; such a profile can have any name.
+        allow(
+            "IamReleaseExecutionRoleFromInstanceProfiles",
+            &["iam:RemoveRoleFromInstanceProfile"],
+            &[arns.iam("instance-profile/*")],
             None,
         ),
         allow(

@@ -129,6 +129,50 @@ fn same_policy(a: &Value, b: &Value) -> bool {
 }
 
 /// Our tags in the form this service's calls take.
+impl ExecutionRole {
+    /// Removes what keeps IAM from deleting role `name` besides the attached policies: inline
+    /// policies and instance profiles holding it.
+    async fn release(ctx: &Ctx, name: &str) -> Result<()> {
+        let iam = &ctx.aws.iam;
+        let inline = iam
+            .list_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .or_context(format!("listing the inline policies of {name}"))?;
+        for policy in inline.policy_names() {
+            iam.delete_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .send()
+                .await
+                .or_absent(
+                    &["NoSuchEntity"],
+                    format!("deleting policy {policy} of {name}"),
+                )?;
+        }
+        let profiles = iam
+            .list_instance_profiles_for_role()
+            .role_name(name)
+            .send()
+            .await
+            .or_context(format!("listing the instance profiles holding {name}"))?;
+        for profile in profiles.instance_profiles() {
+            let profile = profile.instance_profile_name();
+            iam.remove_role_from_instance_profile()
+                .instance_profile_name(profile)
+                .role_name(name)
+                .send()
+                .await
+                .or_absent(
+                    &["NoSuchEntity"],
+                    format!("removing {name} from instance profile {profile}"),
+                )?;
+        }
+        Ok(())
+    }
+}
+
 impl Resource for ExecutionRole {
     const STEP: StepId = StepId::new("execution_role", "task execution role");
     type Live = Live;
@@ -346,38 +390,23 @@ impl Resource for ExecutionRole {
                     format!("detaching {arn} from {}", live.name),
                 )?;
         }
-        // Inline policies (added by hand) block the delete too; look for them only then, which
-        // saves a call in the usual case.
-        let result = iam.delete_role().role_name(&live.name).send().await;
-        match result {
-            Err(e) if is_code(&e, &["NoSuchEntity"]) => return Ok(()),
-            Err(e) if is_code(&e, &["DeleteConflict"]) => {}
-            other => {
-                return other
-                    .map(drop)
-                    .or_context(format!("deleting IAM role {}", live.name))
+        // Inline policies and instance profiles (added by hand) block the delete too; look for
+        // them only then, which saves calls in the usual case. IAM can also answer
+        // DeleteConflict for a few seconds after the last policy was detached, while the detach
+        // propagates: so the delete is tried again, within a budget, after each clean-up.
+        let what = format!("deleting IAM role {}", live.name);
+        until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
+            match iam.delete_role().role_name(&live.name).send().await {
+                Ok(_) => Ok(Attempt::Done(())),
+                Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(Attempt::Done(())),
+                Err(e) if is_code(&e, &["DeleteConflict"]) => {
+                    Self::release(ctx, &live.name).await?;
+                    Ok(Attempt::Wait(brief(&e)))
+                }
+                Err(e) => Err(describe(e, &what)),
             }
-        }
-        let inline = iam
-            .list_role_policies()
-            .role_name(&live.name)
-            .send()
-            .await
-            .or_context(format!("listing the inline policies of {}", live.name))?;
-        for policy in inline.policy_names() {
-            iam.delete_role_policy()
-                .role_name(&live.name)
-                .policy_name(policy)
-                .send()
-                .await
-                .or_context(format!("deleting policy {policy} of {}", live.name))?;
-        }
-        iam.delete_role()
-            .role_name(&live.name)
-            .send()
-            .await
-            .or_context(format!("deleting IAM role {}", live.name))?;
-        Ok(())
+        })
+        .await
     }
 
     async fn tags(_: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
