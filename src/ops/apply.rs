@@ -147,6 +147,7 @@ impl Applied {
             deployment_id: deployment_id.to_owned(),
             target_group_arn: self.facts.target_group_arn.clone(),
             timeout: Duration::from_secs(timeout.unwrap_or(ctx.config.timeouts.deployment.into())),
+            role_created: self.facts.execution_role_created,
         }
         .follow(interrupt)
         .await

@@ -139,6 +139,8 @@ impl RolledBack {
                 .recorded(TargetGroup::STEP.key())
                 .and_then(|r| r.arn.clone()),
             timeout: Duration::from_secs(timeout.unwrap_or(ctx.config.timeouts.deployment.into())),
+            // A rollback runs a revision that ran before, with a role that worked then.
+            role_created: None,
         }
         .follow(interrupt)
         .await

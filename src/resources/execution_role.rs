@@ -4,6 +4,7 @@
 //! read exactly those secrets, which ECS fetches at task start.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::SystemTime;
 
 use anyhow::{Context as _, Result};
 use serde_json::{json, Value};
@@ -27,6 +28,8 @@ pub struct Live {
     pub tags: Vec<(String, String)>,
     /// The inline policy for container secrets, when it was looked for and found.
     pub secrets_policy: Option<Value>,
+    /// When IAM created the role: a role minutes old may not be usable by ECS yet.
+    pub created: Option<SystemTime>,
 }
 
 /// The name of the inline policy that lets the role read the container secrets.
@@ -232,6 +235,7 @@ impl Resource for ExecutionRole {
         };
         Ok(Some(Live {
             secrets_policy,
+            created: SystemTime::try_from(*role.create_date()).ok(),
             name: name.clone(),
             arn: role.arn().to_owned(),
             trust_policy: role
@@ -314,6 +318,7 @@ impl Resource for ExecutionRole {
             attached: BTreeSet::new(),
             tags: Vec::new(),
             secrets_policy: None,
+            created: Some(SystemTime::now()),
         };
         Ok(Created::New(Self::update(ctx, &live, desired).await?))
     }
@@ -440,6 +445,7 @@ impl Resource for ExecutionRole {
 
     fn publish(live: &Live, facts: &mut Facts) {
         facts.execution_role_arn = Some(live.arn.clone());
+        facts.execution_role_created = live.created;
     }
 }
 
@@ -472,6 +478,7 @@ mod tests {
             attached: desired.attached.clone(),
             tags: Vec::new(),
             secrets_policy: desired.secrets_policy.clone(),
+            created: None,
         };
         (live, desired)
     }
