@@ -530,3 +530,45 @@ fn launches_refused_long_after_the_role_was_made_count_as_failures() {
         "{stderr}"
     );
 }
+
+/// `container.image` in this account's ECR is checked like `--image-tag` when a run deploys it.
+#[test]
+fn a_configured_image_missing_from_this_accounts_ecr_stops_before_any_change() {
+    let env = TestEnv::start();
+    let image =
+        |tag: &str| format!("123456789012.dkr.ecr.eu-central-1.amazonaws.com/{PREFIX}-ecr:{tag}");
+    let configured = |tag: &str| {
+        let config = DEV_TOML.replace(
+            "946760796955.dkr.ecr.eu-central-1.amazonaws.com/flask-tp-app:latest",
+            &image(tag),
+        );
+        assert_ne!(config, DEV_TOML);
+        config
+    };
+    // The first apply creates the repository the image is to be pushed to: nothing to check.
+    env.write_config("dev", &configured("v1"));
+    apply(&env);
+
+    env.write_config("dev", &configured("v2"));
+    env.proxy.clear();
+    let (code, stderr) = run(&env, &["apply", "--yes"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "container.image {} is not in ECR: repository {PREFIX}-ecr in eu-central-1 has no v2; \
+             push it first",
+            image("v2")
+        )),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.mutating_calls(), []);
+
+    push_image(&env, "v2");
+    let (code, stderr) = run(&env, &["apply", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        Stack::read(&env).task_definitions.len(),
+        2,
+        "the new image was deployed"
+    );
+}
