@@ -296,3 +296,55 @@ fn role_deletion_waits_out_conflicts_and_leaves_instance_profiles_empty() {
     assert_eq!(profile.instance_profile().unwrap().roles(), []);
     assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
 }
+
+/// A stack deployed for years has hundreds of task definition revisions. Destroy deregisters
+/// them a few at a time, so AWS's throttling of some calls costs the SDK's retry quota little.
+#[test]
+fn a_stack_with_300_revisions_destroys_under_throttling() {
+    let env = dev_env();
+    apply(&env);
+    let ecs = aws_sdk_ecs::Client::new(&env.sdk_config());
+    let stack = Stack::read(&env);
+    let first = &stack.task_definitions[0];
+    let arn = first.task_definition_arn().unwrap();
+    let tags = block_on(ecs.list_tags_for_resource().resource_arn(arn).send())
+        .unwrap()
+        .tags()
+        .to_vec();
+    for _ in 0..299 {
+        block_on(
+            ecs.register_task_definition()
+                .family(first.family().unwrap())
+                .set_container_definitions(Some(first.container_definitions().to_vec()))
+                .set_requires_compatibilities(Some(first.requires_compatibilities().to_vec()))
+                .set_network_mode(first.network_mode().cloned())
+                .set_cpu(first.cpu().map(str::to_owned))
+                .set_memory(first.memory().map(str::to_owned))
+                .set_execution_role_arn(first.execution_role_arn().map(str::to_owned))
+                .set_tags(Some(tags.clone()))
+                .send(),
+        )
+        .unwrap();
+    }
+    env.proxy.clear();
+    env.proxy
+        .script("DeregisterTaskDefinition", 40, Fault::Throttle);
+    let stderr = destroy(&env);
+    let throttled = env
+        .proxy
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "DeregisterTaskDefinition" && c.fault.is_some())
+        .count();
+    assert_eq!(throttled, 40, "{stderr}");
+    assert_eq!(env.proxy.count("DeregisterTaskDefinition"), 300 + 40);
+    // Every revision's tags are checked but the one the plan read with its tags.
+    let ecs_tag_reads = env
+        .proxy
+        .calls()
+        .iter()
+        .filter(|c| c.service == "ecs" && c.operation == "ListTagsForResource")
+        .count();
+    assert_eq!(ecs_tag_reads, 299, "{stderr}");
+    assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
+}
