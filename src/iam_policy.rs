@@ -163,16 +163,9 @@ pub fn policy(config: &Config) -> Policy {
                 "ec2:DescribeSubnets",
                 "ec2:DescribeSecurityGroups",
                 "ec2:DescribeNetworkInterfaces",
-            ],
-            &any(),
-            None,
-        ),
-        // Not called by deployer: Elastic Load Balancing checks that its caller may make these
-        // reads when it creates a load balancer or a target group (see "Elastic Load Balancing
-        // API permissions"), and refuses the create otherwise.
-        allow(
-            "Ec2ReadsCheckedByElb",
-            &[
+                // Not called by deployer: Elastic Load Balancing checks that its caller may make
+                // these reads when it creates a load balancer or a target group (see "Elastic
+                // Load Balancing API permissions"), and refuses the create otherwise.
                 "ec2:DescribeAccountAttributes",
                 "ec2:DescribeAddresses",
                 "ec2:DescribeInternetGateways",
@@ -274,17 +267,8 @@ pub fn policy(config: &Config) -> Policy {
                 "iam:ListRolePolicies",
                 "iam:DeleteRolePolicy",
                 "iam:DeleteRole",
-                "iam:ListInstanceProfilesForRole",
             ],
             &[arns.execution_role()],
-            None,
-        ),
-        // An instance profile holding the execution role (put there by hand) keeps IAM from
-        // deleting it; such a profile can have any name.
-        allow(
-            "IamReleaseExecutionRoleFromInstanceProfiles",
-            &["iam:RemoveRoleFromInstanceProfile"],
-            &[arns.iam("instance-profile/*")],
             None,
         ),
         allow(
@@ -543,9 +527,13 @@ mod tests {
         assert_eq!(
             any,
             [
+                "ec2:DescribeAccountAttributes",
+                "ec2:DescribeAddresses",
+                "ec2:DescribeInternetGateways",
                 "ec2:DescribeNetworkInterfaces",
                 "ec2:DescribeSecurityGroups",
                 "ec2:DescribeSubnets",
+                "ec2:DescribeVpcs",
                 "ecs:DeregisterTaskDefinition",
                 "ecs:DescribeTaskDefinition",
                 "ecs:ListTaskDefinitions",

@@ -134,7 +134,7 @@ fn same_policy(a: &Value, b: &Value) -> bool {
 /// Our tags in the form this service's calls take.
 impl ExecutionRole {
     /// Removes what keeps IAM from deleting role `name` besides the attached policies: inline
-    /// policies and instance profiles holding it.
+    /// policies, added by hand.
     async fn release(ctx: &Ctx, name: &str) -> Result<()> {
         let iam = &ctx.aws.iam;
         let inline = iam
@@ -152,24 +152,6 @@ impl ExecutionRole {
                 .or_absent(
                     &["NoSuchEntity"],
                     format!("deleting policy {policy} of {name}"),
-                )?;
-        }
-        let profiles = iam
-            .list_instance_profiles_for_role()
-            .role_name(name)
-            .send()
-            .await
-            .or_context(format!("listing the instance profiles holding {name}"))?;
-        for profile in profiles.instance_profiles() {
-            let profile = profile.instance_profile_name();
-            iam.remove_role_from_instance_profile()
-                .instance_profile_name(profile)
-                .role_name(name)
-                .send()
-                .await
-                .or_absent(
-                    &["NoSuchEntity"],
-                    format!("removing {name} from instance profile {profile}"),
                 )?;
         }
         Ok(())
@@ -395,8 +377,7 @@ impl Resource for ExecutionRole {
                     format!("detaching {arn} from {}", live.name),
                 )?;
         }
-        // Inline policies and instance profiles (added by hand) block the delete too; look for
-        // them only then, which saves calls in the usual case. IAM can also answer
+        // Inline policies (added by hand) block the delete too; look for them only then, which saves calls in the usual case. IAM can also answer
         // DeleteConflict for a few seconds after the last policy was detached, while the detach
         // propagates: so the delete is tried again, within a budget, after each clean-up.
         let what = format!("deleting IAM role {}", live.name);

@@ -48,10 +48,7 @@ const NOT_CALLS: &[(&str, &str)] = &[
 ];
 
 /// Actions the code can call on paths the life cycle below does not take.
-const RARE: &[(&str, &str)] = &[(
-    "iam:RemoveRoleFromInstanceProfile",
-    "destroy, only when an instance profile made by hand holds the execution role",
-)];
+const RARE: &[(&str, &str)] = &[];
 
 const PARAMETER: &str = "arn:aws:ssm:eu-central-1:123456789012:parameter/simhill/dev/db-password";
 
