@@ -1,8 +1,8 @@
 //! The least-privilege IAM policy that `apply`, `plan`, `status`, `rollback` and `destroy` need
 //! for one environment, printed by `deployer iam-policy`.
 //!
-//! Every action is one the code calls (or one AWS checks on a call the code makes: `iam:PassRole`
-//! and `iam:CreateServiceLinkedRole`), scoped to this stack's ARNs wherever the action supports
+//! Every action is one the code calls (or one AWS checks on a call the code makes: `iam:PassRole`,
+//! `iam:CreateServiceLinkedRole`, and the EC2 reads Elastic Load Balancing checks), scoped to this stack's ARNs wherever the action supports
 //! resource-level permissions. The resource names come from [`Names`], the same place the
 //! resources get them, so the policy follows any change of a name. The account is not known
 //! without an AWS call, so ARNs have `*` as their account.
@@ -163,6 +163,13 @@ pub fn policy(config: &Config) -> Policy {
                 "ec2:DescribeSubnets",
                 "ec2:DescribeSecurityGroups",
                 "ec2:DescribeNetworkInterfaces",
+                // Not called by deployer: Elastic Load Balancing checks that its caller may make
+                // these reads when it creates a load balancer or a target group (see "Elastic
+                // Load Balancing API permissions"), and refuses the create otherwise.
+                "ec2:DescribeAccountAttributes",
+                "ec2:DescribeAddresses",
+                "ec2:DescribeInternetGateways",
+                "ec2:DescribeVpcs",
             ],
             &any(),
             None,
@@ -520,9 +527,13 @@ mod tests {
         assert_eq!(
             any,
             [
+                "ec2:DescribeAccountAttributes",
+                "ec2:DescribeAddresses",
+                "ec2:DescribeInternetGateways",
                 "ec2:DescribeNetworkInterfaces",
                 "ec2:DescribeSecurityGroups",
                 "ec2:DescribeSubnets",
+                "ec2:DescribeVpcs",
                 "ecs:DeregisterTaskDefinition",
                 "ecs:DescribeTaskDefinition",
                 "ecs:ListTaskDefinitions",

@@ -31,10 +31,45 @@ pub fn message<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&st
 /// chain: the SDK's own `Display` only says "service error".
 pub fn describe<E, R>(error: SdkError<E, R>, doing: impl std::fmt::Display) -> anyhow::Error
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
-    anyhow::anyhow!("{doing}: {}", DisplayErrorContext(&error))
+    let advice = code(&error).and_then(advice).unwrap_or_default();
+    anyhow::anyhow!("{doing}: {}{advice}", DisplayErrorContext(&error))
+}
+
+/// Every service's "not allowed": IAM, ELB and STS say `AccessDenied`, the JSON services
+/// `AccessDeniedException`, EC2 `UnauthorizedOperation`.
+const ACCESS_DENIED: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnauthorizedAccess",
+    "AuthorizationError",
+];
+
+/// The credentials ran out: a temporary session ended (`ExpiredToken` from the query services,
+/// `ExpiredTokenException` from the JSON ones), or the request was signed too long ago
+/// (`RequestExpired`).
+const EXPIRED: &[&str] = &["ExpiredToken", "ExpiredTokenException", "RequestExpired"];
+
+/// What to do about an error AWS's own message does not explain: a denied call points at the
+/// policy the tool prints, expired credentials (a CI role's session ending during a long wait)
+/// say what to change. Added to the message by [`describe`].
+fn advice(code: &str) -> Option<String> {
+    if ACCESS_DENIED.contains(&code) {
+        return Some(
+            ". `deployer iam-policy --env <env>` prints every permission deployer needs".to_owned(),
+        );
+    }
+    EXPIRED.contains(&code).then(|| {
+        format!(
+            ". The AWS credentials expired before the run finished ({code}); what was done is \
+             recorded, so run again with fresh credentials. For runs that wait long, use a longer \
+             session (the role's maximum session duration, e.g. `role-duration-seconds` in CI) or \
+             shorter waits (`timeouts.*` in the configuration)"
+        )
+    })
 }
 
 /// What the answer to a create call means.
@@ -130,6 +165,9 @@ pub fn not_propagated_yet<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) ->
     const SIGNS: &[&str] = &[
         "unable to assume",
         "assume the role",
+        // CreateCluster on a new account: "Unable to assume the service linked role. Please
+        // verify that the ECS service linked role exists."
+        "service linked role",
         "verify that the ecs service role",
         "iam:passrole",
         "invalid principal",
@@ -141,6 +179,31 @@ pub fn not_propagated_yet<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) ->
             let m = m.to_ascii_lowercase();
             SIGNS.iter().any(|sign| m.contains(sign))
         })
+}
+
+/// Whether AWS's answer says that something this run has just created is not visible yet to the
+/// service called next: EC2 and ECS are eventually consistent, so a security group or a cluster
+/// can be missing for a few seconds after its create returned. EC2 says `InvalidGroup.NotFound`;
+/// ELB (`InvalidSecurityGroup`) and ECS (`InvalidParameterException`) pass EC2's "The security
+/// group 'sg-…' does not exist" on; ECS says `ClusterNotFoundException`.
+///
+/// Only for calls made right after this run created what they name: elsewhere these answers
+/// mean that it is really gone.
+pub fn not_visible_yet<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    const CODES: &[&str] = &["InvalidGroup.NotFound", "ClusterNotFoundException"];
+    const PASSED_ON: &[&str] = &[
+        "InvalidSecurityGroup",
+        "InvalidParameterException",
+        "InvalidConfigurationRequest",
+        "ValidationError",
+    ];
+    is_code(error, CODES)
+        || (is_code(error, PASSED_ON)
+            && message(error).is_some_and(|m| {
+                let m = m.to_ascii_lowercase();
+                m.contains("security group")
+                    && (m.contains("does not exist") || m.contains("invalidgroup.notfound"))
+            }))
 }
 
 /// The code and message of an error, for progress lines.

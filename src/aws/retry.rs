@@ -84,6 +84,33 @@ where
     }
 }
 
+/// Sends a call until AWS's answer is not one that `not_yet` recognises as "not yet" (a new role
+/// not usable, a new security group not visible), within `budget`. The last answer, success or
+/// any other error, is returned as it is, for the caller to read its codes.
+pub async fn send_when_ready<T, E, R, F, Fut>(
+    what: &str,
+    budget: Budget,
+    printer: &Printer,
+    not_yet: fn(&SdkError<E, R>) -> bool,
+    mut call: F,
+) -> Result<std::result::Result<T, SdkError<E, R>>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata,
+{
+    until_done(what, budget, printer, || {
+        let answer = call();
+        async move {
+            Ok(match answer.await {
+                Err(e) if not_yet(&e) => Attempt::Wait(brief(&e)),
+                answer => Attempt::Done(answer),
+            })
+        }
+    })
+    .await
+}
+
 /// The error codes a delete call branches on.
 #[derive(Debug, Clone, Copy)]
 pub struct DeleteCodes {

@@ -24,6 +24,7 @@ use crate::printer::Printer;
 use crate::registry::STACK;
 use crate::resources::ecr_repository::{image_exists, ImageLookup};
 use crate::resources::service::Service;
+use crate::resources::task_definition::TaskDefinition;
 use crate::state::ImageOverride;
 
 /// What `apply` was asked to do besides converging.
@@ -72,7 +73,13 @@ pub async fn prepare(
         )
         .into());
     }
-    if options.image.is_some() {
+    // The configured image is checked too when this run deploys it (a new task definition),
+    // so that a missing image stops the run here instead of failing every task ECS starts.
+    let deploys = plan
+        .outcomes()
+        .iter()
+        .any(|(step, outcome)| *step == TaskDefinition::STEP && outcome.action.is_change());
+    if options.image.is_some() || deploys {
         check_image(&session, &plan).await?;
     }
     Ok(PreparedApply {
@@ -243,6 +250,7 @@ impl Applied {
             self.facts.target_group_arn.clone(),
             timeout,
         )
+        .role_created(self.facts.execution_role_created)
         .follow(interrupt)
         .await
     }
@@ -338,9 +346,52 @@ async fn check_image(session: &Session, plan: &Plan) -> Result<()> {
                 )),
             }
         }
-        ImageChoice::Recorded(_) => {}
+        ImageChoice::Recorded(image) => check_configured_image(session, plan, image).await?,
     }
     Ok(())
+}
+
+/// Checks the configured image (or the one an earlier `--image-tag` recorded) when it is in this
+/// account's ECR, which this run can look into; any other registry is left to ECS, quietly, as
+/// nothing about it changed. Before the stack exists its account is not known, and the stack's
+/// own repository may be about to be created: neither is checked.
+async fn check_configured_image(session: &Session, plan: &Plan, image: &str) -> Result<()> {
+    let ctx = &session.ctx;
+    let Some(ecr) = EcrImage::parse(image) else {
+        return Ok(());
+    };
+    let ours = stack_account(&plan.facts).is_some_and(|account| account == ecr.account);
+    if !ours || !AWS_REGIONS.contains(&ecr.region) {
+        return Ok(());
+    }
+    let stack_repository =
+        ecr.repository == ctx.names.ecr_repository && ecr.region == ctx.aws.region;
+    if stack_repository && plan.facts.repository_url.is_none() {
+        return Ok(());
+    }
+    let missing = |what: String| -> anyhow::Error {
+        ExitError::new(Exit::InvalidInput, anyhow!(what)).into()
+    };
+    let client = ctx.aws.ecr_in(ecr.region);
+    match image_exists(&client, Some(ecr.account), ecr.repository, ecr.reference).await? {
+        ImageLookup::Found => Ok(()),
+        ImageLookup::ImageMissing => Err(missing(format!(
+            "container.image {image} is not in ECR: repository {} in {} has no {}; push it \
+             first",
+            ecr.repository, ecr.region, ecr.reference
+        ))),
+        ImageLookup::RepositoryMissing => Err(missing(format!(
+            "container.image {image} is not in ECR: there is no repository {} in {}; push it \
+             first",
+            ecr.repository, ecr.region
+        ))),
+        ImageLookup::NotAllowed(why) => {
+            ctx.printer.warn(&format!(
+                "image {image} cannot be checked ({why}); going on"
+            ));
+            Ok(())
+        }
+    }
 }
 
 /// The account of this stack, from an ARN or URL already read, if there is one yet.

@@ -24,6 +24,11 @@ use crate::interrupt::Interrupt;
 /// After this many stopped tasks of the new deployment, stop waiting: it is not going to work.
 const FAIL_FAST_STOPPED_TASKS: i32 = 3;
 
+/// How long ECS may not yet list the service or the deployment that `CreateService` or
+/// `UpdateService` just returned: its reads are eventually consistent. Once the deployment has
+/// been seen, its absence means ECS replaced it.
+const STALE_READS: Duration = Duration::from_secs(30);
+
 /// Pauses between polls: quick at first (small changes roll out in seconds), then every 5 s.
 const POLL_DELAYS: [Duration; 4] = [
     Duration::from_secs(1),
@@ -38,6 +43,9 @@ pub struct Rollout<'a> {
     pub deployment_id: String,
     pub target_group_arn: Option<String>,
     pub timeout: Duration,
+    /// When the execution role was created: tasks that fail to start because ECS cannot assume
+    /// it yet, within `timeouts.iam_propagation` of that, are waited for rather than counted.
+    pub role_created: Option<SystemTime>,
 }
 
 /// What the watcher has already reported, so each line is printed once.
@@ -47,6 +55,10 @@ struct Seen {
     events: BTreeSet<String>,
     stopped_tasks: BTreeSet<String>,
     stop_reasons: Vec<String>,
+    /// Stopped tasks that failed only because the new execution role was not usable yet.
+    waited_out: i32,
+    /// Whether ECS has listed the deployment yet.
+    listed: bool,
     targets: Option<String>,
 }
 
@@ -64,7 +76,14 @@ impl<'a> Rollout<'a> {
             deployment_id,
             target_group_arn,
             timeout: Duration::from_secs(timeout.unwrap_or(ctx.config.timeouts.deployment.into())),
+            role_created: None,
         }
+    }
+
+    /// The same, knowing when the execution role was created (see [`Rollout::role_created`]).
+    pub fn role_created(mut self, created: Option<SystemTime>) -> Self {
+        self.role_created = created;
+        self
     }
 
     /// Waits for the deployment to complete; an error carries exit code 4, 5 or 130.
@@ -78,13 +97,26 @@ impl<'a> Rollout<'a> {
         let started_at = SystemTime::now();
         let mut seen = Seen::default();
         for poll in 0.. {
-            let service = describe_service(&ctx.aws.ecs, &ctx.names)
-                .await?
-                .ok_or_else(|| anyhow!("ECS service {} is gone", ctx.names.service))?;
+            let stale_possible = !seen.listed && started.elapsed() < STALE_READS;
+            let service = describe_service(&ctx.aws.ecs, &ctx.names).await?;
+            let Some(service) = service else {
+                if !stale_possible {
+                    return Err(anyhow!("ECS service {} is gone", ctx.names.service));
+                }
+                tracing::info!("ECS does not list service {} yet", ctx.names.service);
+                self.pause(poll, started, &seen, interrupt).await?;
+                continue;
+            };
             let deployment = service
                 .deployments()
                 .iter()
                 .find(|d| d.id() == Some(self.deployment_id.as_str()));
+            if deployment.is_none() && stale_possible {
+                tracing::info!("ECS does not list deployment {} yet", self.deployment_id);
+                self.pause(poll, started, &seen, interrupt).await?;
+                continue;
+            }
+            seen.listed = true;
             // Events are printed first: they usually say why whatever follows happened.
             let mut events: Vec<_> = service
                 .events()
@@ -152,50 +184,62 @@ impl<'a> Rollout<'a> {
                     progress.line(&ctx.printer, &stamp(&line));
                 }
             }
-            if deployment.failed_tasks() >= FAIL_FAST_STOPPED_TASKS {
+            let counted = deployment.failed_tasks() - seen.waited_out;
+            if counted >= FAIL_FAST_STOPPED_TASKS {
                 return Err(failed(format!(
-                    "new tasks keep stopping ({} so far){}; not waiting for the circuit breaker \
-                     to roll back",
-                    deployment.failed_tasks(),
+                    "new tasks keep stopping ({counted} so far){}; not waiting for the circuit \
+                     breaker to roll back",
                     reasons(&seen)
                 )));
             }
             if let Some(line) = self.target_health(&mut seen).await? {
                 progress.line(&ctx.printer, &stamp(&line));
             }
+            self.pause(poll, started, &seen, interrupt).await?;
+        }
+        unreachable!("the loop only ends by returning")
+    }
 
-            let delay = POLL_DELAYS[poll.min(POLL_DELAYS.len() - 1)];
-            if started.elapsed() + delay > self.timeout {
-                let (desired, pending, running, _) = seen.counts.unwrap_or_default();
+    /// Sleeps until the next poll, or ends the wait: the budget would run out first (exit 5),
+    /// or the run was interrupted (exit 130).
+    async fn pause(
+        &self,
+        poll: usize,
+        started: Instant,
+        seen: &Seen,
+        interrupt: &Interrupt,
+    ) -> Result<()> {
+        let delay = POLL_DELAYS[poll.min(POLL_DELAYS.len() - 1)];
+        if started.elapsed() + delay > self.timeout {
+            let (desired, pending, running, _) = seen.counts.unwrap_or_default();
+            return Err(ExitError::new(
+                Exit::TimedOut,
+                anyhow!(
+                    "deployment {} did not complete within {}s ({running}/{desired} running, \
+                     {pending} pending){}; it goes on in ECS. Wait longer with --timeout or \
+                     timeouts.deployment, or see `deployer status`",
+                    self.deployment_id,
+                    self.timeout.as_secs(),
+                    reasons(seen)
+                ),
+            )
+            .into());
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = interrupt.raised() => {
                 return Err(ExitError::new(
-                    Exit::TimedOut,
+                    Exit::Interrupted,
                     anyhow!(
-                        "deployment {} did not complete within {}s ({running}/{desired} running, \
-                         {pending} pending){}; it goes on in ECS. Wait longer with --timeout or \
-                         timeouts.deployment, or see `deployer status`",
-                        self.deployment_id,
-                        self.timeout.as_secs(),
-                        reasons(&seen)
+                        "stopped waiting for deployment {}; it goes on in ECS (see \
+                         `deployer status`)",
+                        self.deployment_id
                     ),
                 )
                 .into());
             }
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = interrupt.raised() => {
-                    return Err(ExitError::new(
-                        Exit::Interrupted,
-                        anyhow!(
-                            "stopped waiting for deployment {}; it goes on in ECS (see \
-                             `deployer status`)",
-                            self.deployment_id
-                        ),
-                    )
-                    .into());
-                }
-            }
         }
-        unreachable!("the loop only ends by returning")
+        Ok(())
     }
 
     /// Why the deployment's tasks that stopped since the last look stopped.
@@ -234,11 +278,43 @@ impl<'a> Rollout<'a> {
             let arn = task.task_arn().unwrap_or_default().to_owned();
             if seen.stopped_tasks.insert(arn) {
                 let why = stop_reason(task);
-                lines.push(format!("task stopped: {why}"));
-                seen.stop_reasons.push(why);
+                if self.role_not_usable_yet(task) {
+                    seen.waited_out += 1;
+                    lines.push(format!(
+                        "task stopped: {why} (the new execution role is not usable yet; ECS \
+                         starts another)"
+                    ));
+                } else {
+                    lines.push(format!("task stopped: {why}"));
+                    seen.stop_reasons.push(why);
+                }
             }
         }
         Ok(lines)
+    }
+
+    /// Whether a task stopped because ECS could not assume the execution role yet, within
+    /// `timeouts.iam_propagation` of the role's creation: IAM takes minutes to make a new role
+    /// usable everywhere, and ECS counts the launches it refused meanwhile as failed tasks.
+    fn role_not_usable_yet(&self, task: &Task) -> bool {
+        let Some(created) = self.role_created else {
+            return false;
+        };
+        let reason = task
+            .stopped_reason()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if !(reason.contains("unable to assume the role")
+            || reason.contains("unable to assume role"))
+        {
+            return false;
+        }
+        let stopped = task
+            .stopped_at()
+            .and_then(|t| SystemTime::try_from(*t).ok())
+            .unwrap_or_else(SystemTime::now);
+        let propagation = Duration::from_secs(self.ctx.config.timeouts.iam_propagation.into());
+        stopped <= created + propagation
     }
 
     /// The load balancer's view of the targets, when it changed.

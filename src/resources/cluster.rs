@@ -3,7 +3,8 @@
 use anyhow::{Context as _, Result};
 use aws_sdk_ecs::types::ClusterField;
 
-use crate::aws::retry::{as_aws_says, delete_when_released, DeleteCodes};
+use crate::aws::errors::{brief, describe, not_propagated_yet};
+use crate::aws::retry::{as_aws_says, delete_when_released, until_done, Attempt, DeleteCodes};
 use crate::aws::tags::{owner_tags, pairs, tag_ecs};
 use crate::aws::{AwsResultExt, Created};
 use crate::contract::{Change, Ctx, Detail, Facts, Resource, StepId};
@@ -56,15 +57,23 @@ impl Resource for Cluster {
 
     async fn create(ctx: &Ctx, name: &String) -> Result<Created<Live>> {
         // CreateCluster is idempotent: a retry after a lost answer returns the same cluster.
-        let created = ctx
+        let create = ctx
             .aws
             .ecs
             .create_cluster()
             .cluster_name(name)
-            .set_tags(Some(owner_tags(&ctx.owner)?))
-            .send()
-            .await
-            .or_context(format!("creating ECS cluster {name}"))?;
+            .set_tags(Some(owner_tags(&ctx.owner)?));
+        let what = format!("creating ECS cluster {name}");
+        let created = until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
+            match create.clone().send().await {
+                Ok(created) => Ok(Attempt::Done(created)),
+                // On a new account the first cluster makes ECS create its service-linked role,
+                // which it cannot assume for a while.
+                Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
+                Err(e) => Err(describe(e, &what)),
+            }
+        })
+        .await?;
         let cluster = created
             .cluster()
             .context("CreateCluster returned no cluster")?;

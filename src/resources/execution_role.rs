@@ -4,6 +4,7 @@
 //! read exactly those secrets, which ECS fetches at task start.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::SystemTime;
 
 use anyhow::{Context as _, Result};
 use serde_json::{json, Value};
@@ -27,6 +28,8 @@ pub struct Live {
     pub tags: Vec<(String, String)>,
     /// The inline policy for container secrets, when it was looked for and found.
     pub secrets_policy: Option<Value>,
+    /// When IAM created the role: a role minutes old may not be usable by ECS yet.
+    pub created: Option<SystemTime>,
 }
 
 /// The name of the inline policy that lets the role read the container secrets.
@@ -129,6 +132,32 @@ fn same_policy(a: &Value, b: &Value) -> bool {
 }
 
 /// Our tags in the form this service's calls take.
+impl ExecutionRole {
+    /// Removes what keeps IAM from deleting role `name` besides the attached policies: inline
+    /// policies, added by hand.
+    async fn release(ctx: &Ctx, name: &str) -> Result<()> {
+        let iam = &ctx.aws.iam;
+        let inline = iam
+            .list_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .or_context(format!("listing the inline policies of {name}"))?;
+        for policy in inline.policy_names() {
+            iam.delete_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .send()
+                .await
+                .or_absent(
+                    &["NoSuchEntity"],
+                    format!("deleting policy {policy} of {name}"),
+                )?;
+        }
+        Ok(())
+    }
+}
+
 impl Resource for ExecutionRole {
     const STEP: StepId = StepId::new("execution_role", "task execution role");
     type Live = Live;
@@ -188,6 +217,7 @@ impl Resource for ExecutionRole {
         };
         Ok(Some(Live {
             secrets_policy,
+            created: SystemTime::try_from(*role.create_date()).ok(),
             name: name.clone(),
             arn: role.arn().to_owned(),
             trust_policy: role
@@ -270,6 +300,7 @@ impl Resource for ExecutionRole {
             attached: BTreeSet::new(),
             tags: Vec::new(),
             secrets_policy: None,
+            created: Some(SystemTime::now()),
         };
         Ok(Created::New(Self::update(ctx, &live, desired).await?))
     }
@@ -346,38 +377,22 @@ impl Resource for ExecutionRole {
                     format!("detaching {arn} from {}", live.name),
                 )?;
         }
-        // Inline policies (added by hand) block the delete too; look for them only then, which
-        // saves a call in the usual case.
-        let result = iam.delete_role().role_name(&live.name).send().await;
-        match result {
-            Err(e) if is_code(&e, &["NoSuchEntity"]) => return Ok(()),
-            Err(e) if is_code(&e, &["DeleteConflict"]) => {}
-            other => {
-                return other
-                    .map(drop)
-                    .or_context(format!("deleting IAM role {}", live.name))
+        // Inline policies (added by hand) block the delete too; look for them only then, which saves calls in the usual case. IAM can also answer
+        // DeleteConflict for a few seconds after the last policy was detached, while the detach
+        // propagates: so the delete is tried again, within a budget, after each clean-up.
+        let what = format!("deleting IAM role {}", live.name);
+        until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
+            match iam.delete_role().role_name(&live.name).send().await {
+                Ok(_) => Ok(Attempt::Done(())),
+                Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(Attempt::Done(())),
+                Err(e) if is_code(&e, &["DeleteConflict"]) => {
+                    Self::release(ctx, &live.name).await?;
+                    Ok(Attempt::Wait(brief(&e)))
+                }
+                Err(e) => Err(describe(e, &what)),
             }
-        }
-        let inline = iam
-            .list_role_policies()
-            .role_name(&live.name)
-            .send()
-            .await
-            .or_context(format!("listing the inline policies of {}", live.name))?;
-        for policy in inline.policy_names() {
-            iam.delete_role_policy()
-                .role_name(&live.name)
-                .policy_name(policy)
-                .send()
-                .await
-                .or_context(format!("deleting policy {policy} of {}", live.name))?;
-        }
-        iam.delete_role()
-            .role_name(&live.name)
-            .send()
-            .await
-            .or_context(format!("deleting IAM role {}", live.name))?;
-        Ok(())
+        })
+        .await
     }
 
     async fn tags(_: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
@@ -411,6 +426,7 @@ impl Resource for ExecutionRole {
 
     fn publish(live: &Live, facts: &mut Facts) {
         facts.execution_role_arn = Some(live.arn.clone());
+        facts.execution_role_created = live.created;
     }
 }
 
@@ -443,6 +459,7 @@ mod tests {
             attached: desired.attached.clone(),
             tags: Vec::new(),
             secrets_policy: desired.secrets_policy.clone(),
+            created: None,
         };
         (live, desired)
     }

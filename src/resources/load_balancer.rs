@@ -9,6 +9,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
     IpAddressType, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
 };
 
+use crate::aws::errors::not_visible_yet;
+use crate::aws::retry::send_when_ready;
 use crate::aws::tags::{owner_tags, tag_elb};
 use crate::aws::{AwsResultExt, Created};
 use crate::contract::{
@@ -127,7 +129,7 @@ impl Resource for LoadBalancer {
 
     async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
         // CreateLoadBalancer is idempotent: the same name and settings return the existing one.
-        let created = ctx
+        let create = ctx
             .aws
             .elb
             .create_load_balancer()
@@ -137,10 +139,18 @@ impl Resource for LoadBalancer {
             .ip_address_type(IpAddressType::Ipv4)
             .set_subnets(Some(desired.subnet_ids.clone()))
             .set_security_groups(Some(desired.security_groups.clone()))
-            .set_tags(Some(owner_tags(&ctx.owner)?))
-            .send()
-            .await
-            .or_context(format!("creating load balancer {}", desired.name))?;
+            .set_tags(Some(owner_tags(&ctx.owner)?));
+        let what = format!("creating load balancer {}", desired.name);
+        // The load balancer's security group was made moments ago: ELB may not see it yet.
+        let created = send_when_ready(
+            &what,
+            ctx.iam_budget(),
+            &ctx.printer,
+            not_visible_yet,
+            || create.clone().send(),
+        )
+        .await?
+        .or_context(&what)?;
         let lb = created
             .load_balancers()
             .first()

@@ -15,7 +15,8 @@ use aws_sdk_ec2::types::{
     TagSpecification, UserIdGroupPair,
 };
 
-use crate::aws::retry::{delete_when_released, DeleteCodes};
+use crate::aws::errors::not_visible_yet;
+use crate::aws::retry::{delete_when_released, send_when_ready, DeleteCodes};
 use crate::aws::tags::{owner_tags, pairs};
 use crate::aws::{AwsResultExt, Created};
 use crate::contract::{
@@ -392,23 +393,27 @@ async fn set_rules(
         let rules = Some(missing.iter().map(|r| permission(r)).collect());
         let doing = format!("adding {} rules to security group {id}", direction.field());
         let there = &["InvalidPermission.Duplicate"];
+        // Right after CreateSecurityGroup, EC2 can still answer that the group does not exist.
+        let (budget, printer) = (ctx.iam_budget(), &ctx.printer);
         match direction {
-            Direction::Ingress => ec2
-                .authorize_security_group_ingress()
-                .group_id(id)
-                .set_ip_permissions(rules)
-                .send()
-                .await
-                .or_exists(there, doing)
-                .map(drop)?,
-            Direction::Egress => ec2
-                .authorize_security_group_egress()
-                .group_id(id)
-                .set_ip_permissions(rules)
-                .send()
-                .await
-                .or_exists(there, doing)
-                .map(drop)?,
+            Direction::Ingress => send_when_ready(&doing, budget, printer, not_visible_yet, || {
+                ec2.authorize_security_group_ingress()
+                    .group_id(id)
+                    .set_ip_permissions(rules.clone())
+                    .send()
+            })
+            .await?
+            .or_exists(there, doing)
+            .map(drop)?,
+            Direction::Egress => send_when_ready(&doing, budget, printer, not_visible_yet, || {
+                ec2.authorize_security_group_egress()
+                    .group_id(id)
+                    .set_ip_permissions(rules.clone())
+                    .send()
+            })
+            .await?
+            .or_exists(there, doing)
+            .map(drop)?,
         }
     }
     let mut now = live.clone();

@@ -12,8 +12,10 @@ use aws_sdk_ecs::types::{
 };
 
 use crate::aws::ecs::{active, describe_services, primary_deployment, SERVICE_READ};
-use crate::aws::errors::{brief, describe, not_propagated_yet};
-use crate::aws::retry::{until_done, Attempt};
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+
+use crate::aws::errors::{brief, describe, is_code, message, not_propagated_yet, not_visible_yet};
+use crate::aws::retry::{send_when_ready, until_done, Attempt};
 use crate::aws::tags::{owner_tags, pairs, tag_ecs};
 use crate::aws::{AwsResultExt, Created};
 use crate::contract::{compare, known, Change, Ctx, Detail, Facts, PlanValue, Resource, StepId};
@@ -129,18 +131,35 @@ fn load_balancers(spec: &Spec) -> Vec<LoadBalancer> {
         .collect()
 }
 
+/// ECS's answer to `CreateService` while a service of that name is still DRAINING: "Unable to
+/// Start a service that is still Draining."
+fn still_draining<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    is_code(error, &["InvalidParameterException"])
+        && message(error).is_some_and(|m| m.to_ascii_lowercase().contains("still draining"))
+}
+
+/// ECS's answer to `DeleteService` while a deployment is going on: "The service cannot be
+/// stopped while deployments are active."
+fn deployments_active<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    is_code(error, &["InvalidParameterException"])
+        && message(error).is_some_and(|m| {
+            m.to_ascii_lowercase()
+                .contains("while deployments are active")
+        })
+}
+
 impl Service {
     /// Polls until ECS no longer lists the service as ACTIVE or DRAINING: until then the
     /// cluster cannot be deleted.
-    async fn wait_until_inactive(ctx: &Ctx, live: &Live) -> Result<()> {
-        let what = format!("waiting for ECS service {} to go away", live.name);
+    async fn wait_until_inactive(ctx: &Ctx, cluster: &str, name: &str) -> Result<()> {
+        let what = format!("waiting for ECS service {name} to go away");
         until_done(&what, ctx.release_budget(), &ctx.printer, || async {
             let answer = ctx
                 .aws
                 .ecs
                 .describe_services()
-                .cluster(&live.cluster)
-                .services(&live.name)
+                .cluster(cluster)
+                .services(name)
                 .send()
                 .await
                 .or_absent(&["ClusterNotFoundException"], &what)?;
@@ -337,12 +356,30 @@ impl Resource for Service {
             // The same token on every attempt makes a retried create return the service the lost
             // attempt made instead of failing.
             .client_token(client_token());
+        // A service deleted by an interrupted destroy drains for minutes, and ECS refuses to
+        // create one of the same name until it is INACTIVE.
+        let services = ctx
+            .read_once(SERVICE_READ, || {
+                describe_services(&ctx.aws.ecs, &desired.cluster, &desired.name)
+            })
+            .await?;
+        if services.iter().any(|s| s.status() == Some("DRAINING")) {
+            Self::wait_until_inactive(ctx, &desired.cluster, &desired.name).await?;
+        }
         let what = format!("creating ECS service {}", desired.name);
         let created = until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
             match create.clone().send().await {
                 Ok(created) => Ok(Attempt::Done(created)),
-                // A new execution role or listener takes a while to be usable by ECS.
-                Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
+                // A new execution role or listener takes a while to be usable by ECS, and a new
+                // cluster or security group a few seconds to be visible to it.
+                Err(e) if not_propagated_yet(&e) || not_visible_yet(&e) => {
+                    Ok(Attempt::Wait(brief(&e)))
+                }
+                // Drained since it was read, or read before the destroy began: wait again.
+                Err(e) if still_draining(&e) => {
+                    Self::wait_until_inactive(ctx, &desired.cluster, &desired.name).await?;
+                    Ok(Attempt::Wait(brief(&e)))
+                }
                 Err(e) => Err(describe(e, &what)),
             }
         })
@@ -427,20 +464,27 @@ impl Resource for Service {
                 .await
                 .or_context(format!("scaling ECS service {} to zero", live.name))?;
         }
-        let deleted = ecs
-            .delete_service()
-            .cluster(&live.cluster)
-            .service(&live.name)
-            .send()
-            .await
-            .or_absent(
-                &["ServiceNotFoundException"],
-                format!("deleting ECS service {}", live.name),
-            )?;
+        // Right after the scale to zero, ECS can refuse while the deployment it started is
+        // still active.
+        let what = format!("deleting ECS service {}", live.name);
+        let deleted = send_when_ready(
+            &what,
+            ctx.release_budget(),
+            &ctx.printer,
+            deployments_active,
+            || {
+                ecs.delete_service()
+                    .cluster(&live.cluster)
+                    .service(&live.name)
+                    .send()
+            },
+        )
+        .await?
+        .or_absent(&["ServiceNotFoundException"], &what)?;
         if deleted.is_none() {
             return Ok(());
         }
-        Self::wait_until_inactive(ctx, live).await
+        Self::wait_until_inactive(ctx, &live.cluster, &live.name).await
     }
 
     async fn tags(_: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {

@@ -29,6 +29,22 @@ const NOT_CALLS: &[(&str, &str)] = &[
         "iam:CreateServiceLinkedRole",
         "checked when ECS or ELB create their service-linked role, once per account",
     ),
+    (
+        "ec2:DescribeAccountAttributes",
+        "checked by CreateLoadBalancer on its caller",
+    ),
+    (
+        "ec2:DescribeAddresses",
+        "checked by CreateLoadBalancer on its caller",
+    ),
+    (
+        "ec2:DescribeInternetGateways",
+        "checked by CreateLoadBalancer and CreateTargetGroup on their caller",
+    ),
+    (
+        "ec2:DescribeVpcs",
+        "checked by CreateLoadBalancer and CreateTargetGroup on their caller",
+    ),
 ];
 
 /// Actions the code can call on paths the life cycle below does not take.

@@ -10,6 +10,7 @@ mod bad_input;
 mod calls;
 mod drift;
 mod faults;
+mod fresh_account;
 mod hardening;
 mod harness;
 mod iam_policy;

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::lifecycle::{apply, dev_env};
+use crate::lifecycle::{apply, dev_env, DEV_TOML};
 use crate::stack::{Stack, PREFIX};
 use crate::support::{block_on, TestEnv};
 
@@ -496,4 +496,163 @@ fn restart_starts_one_new_deployment_of_the_same_revision() {
         );
         assert_eq!(new_revision, revision, "{command:?} changed the revision");
     }
+}
+
+/// ECS's reads lag its writes: the first polls after `UpdateService` may not list the service,
+/// or list it without the new deployment. That is not a rollback.
+#[test]
+fn a_deployment_not_listed_yet_is_polled_again_not_called_rolled_back() {
+    let env = dev_env();
+    apply(&env);
+    push_image(&env, "v2");
+    let started = Arc::new(AtomicBool::new(false));
+    let flag = started.clone();
+    env.proxy
+        .set_rewriter("UpdateService", move |answer: &mut Value| {
+            answer["service"]["deployments"] =
+                json!([deployment(NEW, "PRIMARY", &frame("IN_PROGRESS", 0, 2, 0))]);
+            flag.store(true, Ordering::SeqCst);
+        });
+    let polls = Arc::new(AtomicUsize::new(0));
+    let counter = polls.clone();
+    env.proxy
+        .set_rewriter("DescribeServices", move |answer: &mut Value| {
+            if !started.load(Ordering::SeqCst) {
+                return;
+            }
+            match counter.fetch_add(1, Ordering::SeqCst) {
+                // The service itself is not listed yet.
+                0 => answer["services"] = json!([]),
+                // Then only with the deployment before this one.
+                1 => {
+                    answer["services"][0]["deployments"] =
+                        json!([deployment(OLD, "PRIMARY", &frame("COMPLETED", 2, 0, 0))])
+                }
+                _ => {
+                    answer["services"][0]["deployments"] =
+                        json!([deployment(NEW, "PRIMARY", &frame("COMPLETED", 2, 0, 0))])
+                }
+            }
+        });
+    let (code, stderr) = run(&env, &["apply", "--yes", "--image-tag", "v2"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(polls.load(Ordering::SeqCst), 3, "{stderr}");
+    assert!(
+        stderr.contains(&format!("deployment {NEW} completed")),
+        "{stderr}"
+    );
+}
+
+/// Tasks stopped because ECS could not assume the execution role yet, each at `stopped_at`.
+fn stop_tasks_for_the_role(env: &TestEnv) {
+    let task =
+        |n: usize| format!("arn:aws:ecs:eu-central-1:123456789012:task/{PREFIX}-cluster/{n:032}");
+    let listed = Arc::new(AtomicUsize::new(0));
+    let stopped = listed.clone();
+    env.proxy
+        .set_rewriter("ListTasks", move |answer: &mut Value| {
+            let n = stopped.fetch_add(1, Ordering::SeqCst) + 1;
+            answer["taskArns"] = json!((0..n.min(3)).map(task).collect::<Vec<_>>());
+        });
+    env.proxy.set_rewriter("DescribeTasks", move |answer: &mut Value| {
+        answer["tasks"] = json!((0..3)
+            .map(|n| json!({
+                "taskArn": task(n),
+                "lastStatus": "STOPPED",
+                "stoppedAt": now(),
+                "stoppedReason": format!(
+                    "ECS was unable to assume the role 'arn:aws:iam::123456789012:role/{PREFIX}-ecs-task-execution-role' that was provided for this task. Please verify that the role being passed has the proper trust relationship and permissions and that your IAM user has permissions to pass this role."
+                ),
+            }))
+            .collect::<Vec<_>>());
+    });
+}
+
+/// Three tasks stop, then the deployment completes.
+fn role_frames() -> Vec<Frame> {
+    vec![
+        frame("IN_PROGRESS", 0, 2, 1),
+        frame("IN_PROGRESS", 0, 2, 2),
+        frame("IN_PROGRESS", 0, 2, 3),
+        frame("IN_PROGRESS", 1, 1, 3),
+        frame("COMPLETED", 2, 0, 3),
+    ]
+}
+
+#[test]
+fn launches_refused_while_a_new_role_propagates_are_waited_for_not_counted() {
+    let env = dev_env();
+    stop_tasks_for_the_role(&env);
+    let (code, stderr, _) = deploy_v2(&env, role_frames(), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("(the new execution role is not usable yet; ECS starts another)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("deployment {NEW} completed")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn launches_refused_long_after_the_role_was_made_count_as_failures() {
+    let env = TestEnv::start();
+    let config = DEV_TOML.replace("iam_propagation = 240", "iam_propagation = 1");
+    assert_ne!(config, DEV_TOML);
+    env.write_config("dev", &config);
+    stop_tasks_for_the_role(&env);
+    apply(&env);
+    // The role is older than its propagation budget now.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    push_image(&env, "v2");
+    script_rollout(&env, role_frames());
+    let (code, stderr) = run(&env, &["apply", "--yes", "--image-tag", "v2"]);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("new tasks keep stopping (3 so far)"),
+        "{stderr}"
+    );
+}
+
+/// `container.image` in this account's ECR is checked like `--image-tag` when a run deploys it.
+#[test]
+fn a_configured_image_missing_from_this_accounts_ecr_stops_before_any_change() {
+    let env = TestEnv::start();
+    let image =
+        |tag: &str| format!("123456789012.dkr.ecr.eu-central-1.amazonaws.com/{PREFIX}-ecr:{tag}");
+    let configured = |tag: &str| {
+        let config = DEV_TOML.replace(
+            "946760796955.dkr.ecr.eu-central-1.amazonaws.com/flask-tp-app:latest",
+            &image(tag),
+        );
+        assert_ne!(config, DEV_TOML);
+        config
+    };
+    // The first apply creates the repository the image is to be pushed to: nothing to check.
+    env.write_config("dev", &configured("v1"));
+    apply(&env);
+
+    env.write_config("dev", &configured("v2"));
+    env.proxy.clear();
+    let (code, stderr) = run(&env, &["apply", "--yes"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "container.image {} is not in ECR: repository {PREFIX}-ecr in eu-central-1 has no v2; \
+             push it first",
+            image("v2")
+        )),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.mutating_calls(), []);
+
+    push_image(&env, "v2");
+    let (code, stderr) = run(&env, &["apply", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        Stack::read(&env).task_definitions.len(),
+        2,
+        "the new image was deployed"
+    );
 }
