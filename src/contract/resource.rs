@@ -63,6 +63,11 @@ pub trait Resource: 'static {
     /// The resource's tags, as (key, value) pairs; may cost a call where `read` does not return
     /// them, so it is only asked when ownership is in question.
     async fn tags(ctx: &Ctx, live: &Self::Live) -> Result<Vec<(String, String)>>;
+    /// The tags the read returned, when it returns them (so they cost no call): for noticing
+    /// that a resource the state records has lost its tags.
+    fn read_tags(_live: &Self::Live) -> Option<Vec<(String, String)>> {
+        None
+    }
     /// Puts this stack's owner tags on a resource found without them (`--adopt`).
     async fn tag(ctx: &Ctx, live: &Self::Live) -> Result<()>;
     /// Its identity in the state file.
@@ -146,6 +151,7 @@ pub trait Step: Sync {
         live: &'a AnyLive,
     ) -> LocalBoxFuture<'a, Result<Vec<(String, String)>>>;
     fn tag<'a>(&'a self, ctx: &'a Ctx, live: &'a AnyLive) -> LocalBoxFuture<'a, Result<()>>;
+    fn read_tags(&self, live: &AnyLive) -> Result<Option<Vec<(String, String)>>>;
     fn record(&self, live: &AnyLive) -> Result<ResourceRecord>;
     fn publish(&self, live: &AnyLive, facts: &mut Facts) -> Result<()>;
 }
@@ -303,6 +309,10 @@ impl<R: Resource> Step for Kind<R> {
 
     fn tag<'a>(&'a self, ctx: &'a Ctx, live: &'a AnyLive) -> LocalBoxFuture<'a, Result<()>> {
         async move { R::tag(ctx, Self::live(live)?).await }.boxed_local()
+    }
+
+    fn read_tags(&self, live: &AnyLive) -> Result<Option<Vec<(String, String)>>> {
+        Ok(R::read_tags(Self::live(live)?))
     }
 
     fn record(&self, live: &AnyLive) -> Result<ResourceRecord> {

@@ -126,15 +126,36 @@ impl Plan {
     }
 }
 
+/// Whose a live resource is.
+enum Ownership {
+    Ours,
+    /// Recorded in the state as this stack's, but its tags (as its read returned them) no longer
+    /// say so: ours, with its tags to restore.
+    Untagged(String),
+    /// Neither recorded nor tagged as ours; the tags it has instead, for messages.
+    Foreign(String),
+}
+
 /// Whether a live resource is ours: recorded in the state, or tagged for this project and
-/// environment. `Err` holds the tags it has instead, for messages.
-async fn ownership(ctx: &Ctx, step: &dyn Step, live: &AnyLive) -> Result<Result<(), String>> {
+/// environment.
+async fn ownership(ctx: &Ctx, step: &dyn Step, live: &AnyLive) -> Result<Ownership> {
     let record = step.record(live)?;
     if ctx.recorded(step.id().key()).map(|r| &r.id) == Some(&record.id) {
-        return Ok(Ok(()));
+        // The state proves it; tags its read returned must still say so (tags cost a call for
+        // the others, so they are not read just for this).
+        return Ok(match step.read_tags(live)? {
+            Some(tags) => match owned_by_tags(ctx, &tags) {
+                Ok(()) => Ownership::Ours,
+                Err(tags) => Ownership::Untagged(tags),
+            },
+            None => Ownership::Ours,
+        });
     }
     let tags = step.tags(ctx, live).await?;
-    Ok(owned_by_tags(ctx, &tags))
+    Ok(match owned_by_tags(ctx, &tags) {
+        Ok(()) => Ownership::Ours,
+        Err(tags) => Ownership::Foreign(tags),
+    })
 }
 
 fn owned_by_tags(ctx: &Ctx, tags: &[(String, String)]) -> Result<(), String> {
@@ -175,20 +196,21 @@ async fn read_step(
     let mut foreign = None;
     // Destroy checks ownership once every step is read (`check_tags_before_destroy`).
     if let (Some(live), true, Operation::Apply) = (&live, step.managed(), operation) {
-        if let Err(tags) = ownership(ctx, step, live).await? {
-            if !adopt {
-                bail!(
-                    "found an existing {} {} with {tags}, not the tags of {}-{} (Project, \
-                     Environment, ManagedBy=deployer); it may belong to someone else. Rename \
-                     this stack's project or environment, delete that resource, or run again \
-                     with --adopt to take it over",
-                    step.id(),
-                    step.record(live)?.id,
-                    ctx.owner.project,
-                    ctx.owner.environment,
-                );
-            }
-            foreign = Some(tags);
+        match ownership(ctx, step, live).await? {
+            Ownership::Ours => {}
+            // Its tags were removed behind the tool's back: drift, repaired by tagging it again.
+            Ownership::Untagged(tags) => foreign = Some(tags),
+            Ownership::Foreign(tags) if adopt => foreign = Some(tags),
+            Ownership::Foreign(tags) => bail!(
+                "found an existing {} {} with {tags}, not the tags of {}-{} (Project, \
+                 Environment, ManagedBy=deployer); it may belong to someone else. Rename this \
+                 stack's project or environment, delete that resource, or run again with \
+                 --adopt to take it over",
+                step.id(),
+                step.record(live)?.id,
+                ctx.owner.project,
+                ctx.owner.environment,
+            ),
         }
     }
     if let Some(live) = &live {
@@ -442,9 +464,9 @@ async fn apply_step(
         Some(live) if !step.managed() => (live, Action::Read),
         Some(live) => {
             let mut changes = Vec::new();
-            if found.foreign.is_some() {
+            if let Some(tags) = &found.foreign {
                 step.tag(ctx, &live).await?;
-                changes.push(Change::new("tags", "(not ours)", ctx.owner.describe()));
+                changes.push(Change::new("tags", tags, ctx.owner.describe()));
             }
             let updates = step.diff(ctx, &known, &live)?;
             if updates.iter().any(|c| c.forces_replacement) {

@@ -111,6 +111,10 @@ impl Resource for Cluster {
         Ok(live.tags.clone())
     }
 
+    fn read_tags(live: &Live) -> Option<Vec<(String, String)>> {
+        Some(live.tags.clone())
+    }
+
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
         tag_ecs(&ctx.aws.ecs, &ctx.owner, &live.arn).await
     }

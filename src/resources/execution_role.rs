@@ -399,6 +399,10 @@ impl Resource for ExecutionRole {
         Ok(live.tags.clone())
     }
 
+    fn read_tags(live: &Live) -> Option<Vec<(String, String)>> {
+        Some(live.tags.clone())
+    }
+
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
         let tags = owner_tags(&ctx.owner)?;
         ctx.aws

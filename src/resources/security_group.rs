@@ -582,6 +582,10 @@ macro_rules! security_group_resource {
                 Ok(live.tags.clone())
             }
 
+            fn read_tags(live: &Live) -> Option<Vec<(String, String)>> {
+                Some(live.tags.clone())
+            }
+
             async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
                 ctx.aws
                     .ec2

@@ -430,6 +430,10 @@ impl Resource for TaskDefinition {
         Ok(live.tags.clone())
     }
 
+    fn read_tags(live: &Live) -> Option<Vec<(String, String)>> {
+        Some(live.tags.clone())
+    }
+
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
         tag_ecs(&ctx.aws.ecs, &ctx.owner, &live.arn).await
     }

@@ -240,3 +240,75 @@ fn security_group_rules_the_tool_could_not_see() {
         .assert()
         .code(0);
 }
+
+/// Reported case: with a state file, tags removed from the stack's resources by hand were
+/// invisible: `plan` and `apply` said "no changes" (the state proved ownership), while
+/// `destroy` left those resources behind as "not ours". Tags that a resource's read returns
+/// anyway are checked too: their loss is drift, and `apply` restores them.
+#[test]
+fn tags_removed_behind_the_tools_back_are_drift_and_restored() {
+    let env = dev_env();
+    apply(&env);
+    let stack = crate::stack::Stack::read(&env);
+    let keys = ["Project", "Environment", "ManagedBy"]
+        .map(String::from)
+        .to_vec();
+    let ecs = aws_sdk_ecs::Client::new(&env.sdk_config());
+    let iam = aws_sdk_iam::Client::new(&env.sdk_config());
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config());
+    block_on(async {
+        ecs.untag_resource()
+            .resource_arn(stack.clusters[0].cluster_arn().unwrap())
+            .set_tag_keys(Some(keys.clone()))
+            .send()
+            .await
+            .unwrap();
+        iam.untag_role()
+            .role_name(format!("{PREFIX}-ecs-task-execution-role"))
+            .set_tag_keys(Some(keys.clone()))
+            .send()
+            .await
+            .unwrap();
+        let group = stack.security_group("ecs-sg").group_id().unwrap();
+        ec2.delete_tags()
+            .resources(group)
+            .set_tags(Some(
+                keys.iter()
+                    .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
+    });
+
+    let (code, plan) = crate::drift::plan_json(&env);
+    assert_eq!(code, 2, "{plan}");
+    let retagged: Vec<&str> = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["changes"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["field"] == "tags"))
+        })
+        .map(|r| r["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        retagged,
+        ["ecs_security_group", "execution_role", "cluster"],
+        "{plan}"
+    );
+
+    apply(&env);
+    env.deployer()
+        .args(["plan", "--detailed-exitcode"])
+        .assert()
+        .code(0);
+    env.deployer().args(["destroy", "--yes"]).assert().success();
+    assert_eq!(
+        crate::stack::Stack::read(&env).leftovers(),
+        Vec::<String>::new()
+    );
+}
