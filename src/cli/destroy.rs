@@ -46,8 +46,20 @@ pub async fn run(global: &GlobalArgs, args: &DestroyArgs, printer: &Printer) -> 
         printer.info(&line);
     }
     printer.info(&format!("Plan: {}.", planned.line()));
-    let question =
-        format!("Delete these resources of {project}-{environment}? This cannot be undone.");
+    // Deleting the repository deletes the images in it: worth saying before anyone agrees.
+    let images = if prepared
+        .plan
+        .outcomes()
+        .iter()
+        .any(|(step, o)| step.key() == "ecr_repository" && o.action == Action::Delete)
+    {
+        " The ECR repository is deleted with every image in it."
+    } else {
+        ""
+    };
+    let question = format!(
+        "Delete these resources of {project}-{environment}?{images} This cannot be undone."
+    );
     if !confirm(printer, args.yes, &question)? {
         printer.info("Destroy cancelled; nothing was deleted.");
         return Ok(Exit::Success);
@@ -70,7 +82,17 @@ pub async fn run(global: &GlobalArgs, args: &DestroyArgs, printer: &Printer) -> 
         })
         .await;
     drop(progress);
-    result?;
+    if let Err(error) = result {
+        // Say what is already gone: the run stopped partway.
+        if done.delete > 0 {
+            printer.info(&format!(
+                "Destroy stopped: {} deleted before the error below; run it again once that is \
+                 fixed.",
+                done.delete
+            ));
+        }
+        return Err(error);
+    }
     if left.is_empty() {
         printer.info(&format!("Destroy complete: {} deleted.", done.delete));
     } else {

@@ -48,6 +48,8 @@ pub async fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Res
         let summary = Summary::of(plan.outcomes().iter().map(|(_, o)| &o.action));
         if plan.has_changes() {
             printer.data(&format!("Plan: {}.", summary.line()));
+        } else if args.destroy {
+            printer.data("Nothing to destroy: no resource of the stack's own exists.");
         } else {
             printer.data("No changes: the stack matches the configuration.");
         }

@@ -579,6 +579,11 @@ pub async fn retire(
     Ok(())
 }
 
+/// Checks, before anything is asked or changed, that `apply` can carry out the whole plan.
+pub fn check(steps: &[&dyn Step], plan: &Plan) -> Result<()> {
+    refuse_what_cannot_be_done(steps, &plan.steps)
+}
+
 /// Checks the whole plan before the first change: a step whose plan cannot be carried out (a
 /// field AWS cannot change in place, on a resource that cannot be replaced beside itself) stops
 /// the run here, so that nothing is half done: no rule moved, no resource tagged by `--adopt`,
@@ -611,9 +616,10 @@ fn refuse_what_cannot_be_done(steps: &[&dyn Step], planned: &[PlannedStep]) -> R
     Err(ExitError::new(
         Exit::Error,
         anyhow!(
-            "nothing was changed: {} cannot be changed in place and would have to be replaced, \
-             which would interrupt the running service; set the configuration back, or run \
-             `deployer destroy` and apply again",
+            "nothing was changed: {} cannot be changed in place, and replacing it would change \
+             the stack's address or network; set the configuration back, or delete that \
+             resource (`deployer destroy` for the stack's own, by hand for one that is not) and \
+             apply again",
             refused.join(", and ")
         ),
     )

@@ -61,6 +61,8 @@ pub async fn prepare(
         session.ctx.image = choice.clone();
     }
     let plan = super::plan::read(&session, Operation::Apply, options.adopt).await?;
+    // Refused before anyone is asked, rather than after a "yes".
+    engine::check(STACK, &plan)?;
     let replacing = plan.has_replacements() || !session.ctx.recorded.retiring.is_empty();
     if replacing && !options.wait {
         return Err(ExitError::new(

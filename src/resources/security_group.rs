@@ -458,7 +458,8 @@ async fn holders(ctx: &Ctx, group_id: &str) -> Result<String> {
     let referencing = referencing_groups(ctx, group_id).await?;
     if !referencing.is_empty() {
         bail!(
-            "security group {group_id} cannot be deleted: {} refer(s) to it in a rule; remove              those rules (or those groups) and run destroy again",
+            "security group {group_id} cannot be deleted: {} refer(s) to it in a rule; remove \
+             those rules (or those groups) and run destroy again",
             referencing.join(", ")
         );
     }
