@@ -573,6 +573,7 @@ fn resource_names_follow_the_rule() {
             "alb",
             "tg",
             "ecs-task-execution-role",
+            "task-role",
             "ecr",
             "alb-sg",
             "ecs-sg",

@@ -29,6 +29,8 @@ pub struct Facts {
     pub ecs_security_group_id: Option<String>,
     pub repository_url: Option<String>,
     pub execution_role_arn: Option<String>,
+    /// The task role's ARN; `None` also when `[task_role]` asks for none.
+    pub task_role_arn: Option<String>,
     pub log_group_name: Option<String>,
     pub load_balancer_arn: Option<String>,
     pub load_balancer_dns_name: Option<String>,
