@@ -55,7 +55,7 @@ impl<'a> Locator<'a> {
             }
         }
         /// Into tables, and into arrays by index (`[0]`), so that an element of a list of
-        /// tables (`[[task_role.statements]]`, `capacity_providers = [{ .. }]`) has a position.
+        /// tables (`[[task_role.statements]]`) or of a list (`actions = [..]`) has a position.
         fn walk_item(item: &toml_edit::Item, path: &[String], out: &mut Vec<Entry>) {
             if let Some(inner) = item.as_table_like() {
                 walk(inner, path, out);

@@ -33,8 +33,8 @@
 //!   [`Config`];
 //! - `formats`: the hand-parsed syntaxes of single values (names, image
 //!   references, ARNs, URLs, matchers);
-//! - `validate_app`: the rules of the app's own settings (architecture, capacity providers,
-//!   container command and health check, task role policies);
+//! - `validate_app`: the rules of the app's own settings (architecture, container command and
+//!   health check, task role policies);
 //! - `limits`: what AWS accepts (regions, Fargate sizes, log retention
 //!   periods), and the resource name suffixes with their length limits.
 //!
@@ -73,7 +73,7 @@ pub use limits::{
 };
 
 pub use validate::region_error;
-pub use validate_app::{check_action, check_resource, FARGATE_CAPACITY_PROVIDERS};
+pub use validate_app::{check_action, check_resource};
 
 use locate::{check_table_shapes, describe_shape_error, describe_syntax_error, Locator};
 use schema::RawConfig;
@@ -209,18 +209,6 @@ impl CpuArchitecture {
     }
 }
 
-/// One entry of `service.capacity_providers`: ECS's capacity provider strategy item.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CapacityProviderConfig {
-    /// `FARGATE` or `FARGATE_SPOT`.
-    pub provider: String,
-    /// Share of the tasks beyond the bases (0-1000).
-    pub weight: u32,
-    /// Tasks this provider runs first (0-100000); at most one entry has one.
-    pub base: u32,
-}
-
 /// `[task_role]`: the IAM role the app's own code gets credentials of.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -289,8 +277,6 @@ pub struct ServiceConfig {
     pub health_check_grace_seconds: u32,
     /// Deployment circuit breaker with automatic rollback.
     pub circuit_breaker: bool,
-    /// A capacity provider strategy; empty runs on the `FARGATE` launch type.
-    pub capacity_providers: Vec<CapacityProviderConfig>,
 }
 
 impl Default for ServiceConfig {
@@ -301,7 +287,6 @@ impl Default for ServiceConfig {
             max_percent: 200,
             health_check_grace_seconds: 60,
             circuit_breaker: true,
-            capacity_providers: Vec::new(),
         }
     }
 }

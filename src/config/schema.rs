@@ -12,9 +12,9 @@ use std::fmt;
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    CapacityProviderConfig, Config, ContainerHealthCheck, EcrConfig, HealthCheckConfig,
-    LoadBalancerConfig, LogsConfig, PolicyStatement, ServiceConfig, TaskConfig, TaskRoleConfig,
-    TimeoutsConfig, DEFAULT_CONTAINER_PORT,
+    Config, ContainerHealthCheck, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig,
+    PolicyStatement, ServiceConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig,
+    DEFAULT_CONTAINER_PORT,
 };
 
 /// An integer as written in the file, before range checks. Reading every
@@ -217,32 +217,6 @@ impl From<&PolicyStatement> for RawStatement {
     }
 }
 
-/// One `service.capacity_providers` entry as written.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawCapacityProvider {
-    #[serde(default)]
-    pub(super) provider: Option<String>,
-    #[serde(default = "raw_default_weight")]
-    pub(super) weight: Int,
-    #[serde(default)]
-    pub(super) base: Option<Int>,
-}
-
-fn raw_default_weight() -> Int {
-    Int(1)
-}
-
-impl From<&CapacityProviderConfig> for RawCapacityProvider {
-    fn from(c: &CapacityProviderConfig) -> Self {
-        RawCapacityProvider {
-            provider: Some(c.provider.clone()),
-            weight: c.weight.into(),
-            base: Some(c.base.into()),
-        }
-    }
-}
-
 fn raw_default_container_port() -> Int {
     DEFAULT_CONTAINER_PORT.into()
 }
@@ -280,7 +254,6 @@ pub(super) struct RawService {
     pub(super) max_percent: Int,
     pub(super) health_check_grace_seconds: Int,
     pub(super) circuit_breaker: bool,
-    pub(super) capacity_providers: Vec<RawCapacityProvider>,
 }
 
 #[derive(Deserialize)]
@@ -378,7 +351,6 @@ impl From<&ServiceConfig> for RawService {
             max_percent: s.max_percent.into(),
             health_check_grace_seconds: s.health_check_grace_seconds.into(),
             circuit_breaker: s.circuit_breaker,
-            capacity_providers: s.capacity_providers.iter().map(Into::into).collect(),
         }
     }
 }
@@ -524,7 +496,6 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "max_percent",
             "health_check_grace_seconds",
             "circuit_breaker",
-            "capacity_providers",
         ],
     ),
     ("load_balancer", &["port", "deregistration_delay_seconds"]),

@@ -17,7 +17,6 @@ fn load(extra: &str) -> Config {
 fn nothing_set_keeps_todays_task_and_service() {
     let config = Config::from_toml_str(MINIMAL, Path::new("t")).unwrap();
     assert_eq!(config.task.cpu_architecture, CpuArchitecture::X86_64);
-    assert!(config.service.capacity_providers.is_empty());
     assert!(config.container.command.is_empty() && config.container.entry_point.is_empty());
     assert_eq!(config.container.health_check, None);
     assert_eq!(config.container.stop_timeout_seconds, None);
@@ -33,8 +32,6 @@ fn every_setting_loads_and_round_trips_through_validate() {
          [container.health_check]\ncommand = [\"CMD-SHELL\", \"curl -f localhost || exit 1\"]\n\
          retries = 5\n\
          [task]\ncpu_architecture = \"ARM64\"\n\
-         [service]\ncapacity_providers = [{ provider = \"FARGATE_SPOT\", weight = 3 }, \
-         { provider = \"FARGATE\", weight = 1, base = 1 }]\n\
          [task_role]\nmanaged_policies = [\"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess\"]\n\
          [[task_role.statements]]\nactions = [\"sqs:SendMessage\"]\n\
          resources = [\"arn:aws:sqs:eu-central-1:123456789012:jobs\"]\n\
@@ -55,21 +52,6 @@ fn every_setting_loads_and_round_trips_through_validate() {
         })
     );
     assert_eq!(config.task.cpu_architecture, CpuArchitecture::Arm64);
-    assert_eq!(
-        config.service.capacity_providers,
-        [
-            CapacityProviderConfig {
-                provider: "FARGATE_SPOT".into(),
-                weight: 3,
-                base: 0
-            },
-            CapacityProviderConfig {
-                provider: "FARGATE".into(),
-                weight: 1,
-                base: 1
-            },
-        ]
-    );
     let role = config.task_role.clone().unwrap();
     assert_eq!(role.statements[0].effect, "Allow");
     assert_eq!(
@@ -111,18 +93,6 @@ fn bad_values_are_refused_with_their_position() {
         (
             "[container.health_check]\ninterval_seconds = 10\n",
             "envs/test.toml:8:1: container.health_check: missing `command`, like [\"CMD-SHELL\", \"curl -f http://localhost:5000/ || exit 1\"]",
-        ),
-        (
-            "[service]\ncapacity_providers = [{ provider = \"FARGATE\" }, { provider = \"fargate-spot\" }]\n",
-            "envs/test.toml:9:62: service.capacity_providers[1].provider: \"fargate-spot\" is not a Fargate capacity provider; allowed \"FARGATE\" or \"FARGATE_SPOT\" (did you mean \"FARGATE_SPOT\"?)",
-        ),
-        (
-            "[service]\ncapacity_providers = [{ provider = \"FARGATE\", base = 1 }, { provider = \"FARGATE_SPOT\", base = 2 }]\n",
-            "envs/test.toml:9:95: service.capacity_providers[1].base: only one capacity provider of a strategy may have a base; set it on one of them",
-        ),
-        (
-            "[service]\ncapacity_providers = [{ provider = \"FARGATE\", weight = 0 }]\n",
-            "envs/test.toml:9:22: service.capacity_providers: every weight is 0; at least one provider needs a weight above 0",
         ),
         (
             "[task_role]\nmanaged_policies = [\"AmazonS3ReadOnlyAccess\"]\n",

@@ -1,5 +1,4 @@
-//! The rules of the app's own settings: its CPU architecture, its capacity providers, what the
-//! container runs and how ECS checks and stops it, and the task role's policies.
+//! The rules of the app's own settings: its CPU architecture, what the container runs and how ECS checks and stops it, and the task role's policies.
 //!
 //! They are apart from `validate` because they describe the app rather than the stack around
 //! it, and each of them ends up in an AWS call that would otherwise fail halfway through an
@@ -8,15 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::locate::join_or;
-use super::schema::{Int, RawCapacityProvider, RawContainerHealthCheck, RawStatement, RawTaskRole};
+use super::schema::{Int, RawContainerHealthCheck, RawStatement, RawTaskRole};
 use super::validate::Validator;
-use super::{
-    CapacityProviderConfig, ContainerHealthCheck, CpuArchitecture, PolicyStatement, TaskRoleConfig,
-};
-
-/// The capacity providers a Fargate service can use without creating any.
-pub const FARGATE_CAPACITY_PROVIDERS: &[&str] = &["FARGATE", "FARGATE_SPOT"];
+use super::{ContainerHealthCheck, CpuArchitecture, PolicyStatement, TaskRoleConfig};
 
 /// The most characters IAM allows in a role's inline policies together (whitespace aside).
 pub const MAX_INLINE_POLICY_CHARS: usize = 10_240;
@@ -42,86 +35,6 @@ pub(super) fn cpu_architecture(raw: &str, v: &mut Validator<'_>) -> CpuArchitect
         format!("{raw:?} is not a Fargate CPU architecture; allowed \"X86_64\" or \"ARM64\"{hint}"),
     );
     CpuArchitecture::X86_64
-}
-
-/// ECS's rules for a strategy: known providers, each once, weights 0-1000, a base on at most one
-/// of them, and some weight somewhere (or no task would ever be placed beyond the base).
-pub(super) fn capacity_providers(
-    raw: &[RawCapacityProvider],
-    v: &mut Validator<'_>,
-) -> Vec<CapacityProviderConfig> {
-    const KEY: &str = "capacity_providers";
-    let mut seen = BTreeSet::new();
-    let mut with_base = Vec::new();
-    let mut out = Vec::new();
-    for (index, entry) in raw.iter().enumerate() {
-        let at = format!("[{index}]");
-        let path = |field: &'static str| ["service", KEY, at.as_str(), field];
-        let provider = entry.provider.clone().unwrap_or_default();
-        if entry.provider.is_none() {
-            v.push(
-                &["service", KEY, at.as_str()],
-                format!(
-                    "missing `provider`; {}",
-                    join_or(&quoted(FARGATE_CAPACITY_PROVIDERS))
-                ),
-            );
-        } else if !FARGATE_CAPACITY_PROVIDERS.contains(&provider.as_str()) {
-            let upper = provider.to_ascii_uppercase().replace('-', "_");
-            let hint = if FARGATE_CAPACITY_PROVIDERS.contains(&upper.as_str()) {
-                format!(" (did you mean {upper:?}?)")
-            } else {
-                String::new()
-            };
-            v.push(
-                &path("provider"),
-                format!(
-                    "{provider:?} is not a Fargate capacity provider; allowed {}{hint}",
-                    join_or(&quoted(FARGATE_CAPACITY_PROVIDERS))
-                ),
-            );
-        } else if !seen.insert(provider.clone()) {
-            v.push(
-                &path("provider"),
-                format!("{provider:?} is named twice; a strategy names each provider once"),
-            );
-        }
-        let weight = v.u32_in(&path("weight"), entry.weight, 0, 1000);
-        let base = match entry.base {
-            Some(base) => {
-                let value = v.u32_in(&path("base"), base, 0, 100_000);
-                if value > 0 {
-                    with_base.push(index);
-                }
-                value
-            }
-            None => 0,
-        };
-        out.push(CapacityProviderConfig {
-            provider,
-            weight,
-            base,
-        });
-    }
-    if let [_, second, ..] = with_base.as_slice() {
-        let at = format!("[{second}]");
-        v.push(
-            &["service", KEY, at.as_str(), "base"],
-            "only one capacity provider of a strategy may have a base; set it on one of them"
-                .to_string(),
-        );
-    }
-    if !raw.is_empty() && raw.iter().all(|e| e.weight.0 == 0) {
-        v.push(
-            &["service", KEY],
-            "every weight is 0; at least one provider needs a weight above 0".to_string(),
-        );
-    }
-    out
-}
-
-fn quoted(items: &[&str]) -> Vec<String> {
-    items.iter().map(|i| format!("{i:?}")).collect()
 }
 
 /// `command` or `entry_point`: left out keeps the image's; an empty list would too, but says
