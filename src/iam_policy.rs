@@ -628,7 +628,7 @@ mod tests {
     fn the_task_role_is_passed_to_ecs_tasks_and_gets_only_the_configured_policies() {
         let without = policy(&config_of("simhill", "eu-central-1"));
         let policy = &without;
-        let pass = statements(&policy)
+        let pass = statements(policy)
             .iter()
             .find(|s| strings(&s["Action"]).contains(&"iam:PassRole"))
             .unwrap();
