@@ -53,6 +53,12 @@ impl Arns<'_> {
         self.iam(&format!("role/{}", self.names.execution_role))
     }
 
+    /// Read (and deleted) whether or not `[task_role]` asks for it: a role left from an earlier
+    /// configuration is removed.
+    fn task_role(&self) -> String {
+        self.iam(&format!("role/{}", self.names.task_role))
+    }
+
     fn cluster(&self) -> String {
         self.regional("ecs", &format!("cluster/{}", self.names.cluster))
     }
@@ -154,7 +160,7 @@ pub fn policy(config: &Config) -> Policy {
     let (project, environment) = (config.project.as_str(), config.environment.as_str());
     let log_group = arns.regional("logs", &format!("log-group:{}", names.log_group));
 
-    let statements = vec![
+    let mut statements = vec![
         // EC2: the default VPC and subnets are only read; the two security groups are created
         // with the stack's tags, and only groups carrying them are changed or deleted.
         allow(
@@ -251,8 +257,9 @@ pub fn policy(config: &Config) -> Policy {
             None,
         ),
         // IAM: the execution role, its inline secrets policy, and only the AWS-managed execution
-        // policy attached. Detaching stays unconditioned so that `apply` can remove a policy
-        // attached by hand.
+        // policy attached; the task role, its inline policy of the configured statements, and
+        // only the configured managed policies attached. Detaching stays unconditioned so that
+        // `apply` can remove a policy attached by hand.
         allow(
             "IamExecutionRole",
             &[
@@ -268,7 +275,7 @@ pub fn policy(config: &Config) -> Policy {
                 "iam:DeleteRolePolicy",
                 "iam:DeleteRole",
             ],
-            &[arns.execution_role()],
+            &[arns.execution_role(), arns.task_role()],
             None,
         ),
         allow(
@@ -284,7 +291,7 @@ pub fn policy(config: &Config) -> Policy {
         allow(
             "IamPassExecutionRoleToEcsTasks",
             &["iam:PassRole"],
-            &[arns.execution_role()],
+            &[arns.execution_role(), arns.task_role()],
             Some(json!({ "StringEquals": { "iam:PassedToService": PASSED_TO_SERVICE } })),
         ),
         // ECS and Elastic Load Balancing create their service-linked roles on first use in an
@@ -418,6 +425,21 @@ pub fn policy(config: &Config) -> Policy {
             None,
         ),
     ];
+    // Only the managed policies `[task_role]` names can be attached to the task role: whoever
+    // may run deployer must not be able to make the app an administrator through it.
+    let task_role_policies: Vec<&String> = config
+        .task_role
+        .iter()
+        .flat_map(|role| &role.managed_policies)
+        .collect();
+    if !task_role_policies.is_empty() {
+        statements.push(allow(
+            "IamAttachTaskRolePolicies",
+            &["iam:AttachRolePolicy"],
+            &[arns.task_role()],
+            Some(json!({ "ArnEquals": { "iam:PolicyARN": task_role_policies } })),
+        ));
+    }
     Policy {
         version: "2012-10-17",
         statements,
@@ -614,7 +636,39 @@ mod tests {
     }
 
     #[test]
-    fn the_execution_role_is_passed_only_to_ecs_tasks() {
+    fn the_task_role_is_passed_to_ecs_tasks_and_gets_only_the_configured_policies() {
+        let without = policy(&config_of("simhill", "eu-central-1"));
+        let policy = &without;
+        let pass = statements(policy)
+            .iter()
+            .find(|s| strings(&s["Action"]).contains(&"iam:PassRole"))
+            .unwrap();
+        assert!(strings(&pass["Resource"]).contains(&"arn:aws:iam::*:role/simhill-dev-task-role"));
+        // Without [task_role], nothing may be attached to it.
+        assert!(!policy.to_string().contains("IamAttachTaskRolePolicies"));
+        let mut config = config_of("simhill", "eu-central-1");
+        config.task_role = Some(crate::config::TaskRoleConfig {
+            managed_policies: vec!["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess".into()],
+            statements: Vec::new(),
+        });
+        let with = super::tests::policy(&config);
+        let attach = statements(&with)
+            .iter()
+            .find(|s| s["Sid"] == "IamAttachTaskRolePolicies")
+            .unwrap();
+        assert_eq!(
+            strings(&attach["Resource"]),
+            ["arn:aws:iam::*:role/simhill-dev-task-role"]
+        );
+        assert_eq!(
+            attach["Condition"],
+            json!({ "ArnEquals": { "iam:PolicyARN":
+                ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"] } })
+        );
+    }
+
+    #[test]
+    fn the_roles_are_passed_only_to_ecs_tasks() {
         let policy = policy(&config("eu-central-1"));
         let passing: Vec<&Value> = statements(&policy)
             .iter()
@@ -625,7 +679,10 @@ mod tests {
         assert_eq!(strings(&pass["Action"]), ["iam:PassRole"]);
         assert_eq!(
             strings(&pass["Resource"]),
-            ["arn:aws:iam::*:role/simhill-dev-ecs-task-execution-role"]
+            [
+                "arn:aws:iam::*:role/simhill-dev-ecs-task-execution-role",
+                "arn:aws:iam::*:role/simhill-dev-task-role"
+            ]
         );
         assert_eq!(
             pass["Condition"],

@@ -7,7 +7,7 @@ use crate::resources::{
     cluster::Cluster, ecr_repository::EcrRepository, execution_role::ExecutionRole,
     listener::Listener, load_balancer::LoadBalancer, log_group::LogGroup, network::Network,
     security_group::AlbSecurityGroup, security_group::EcsSecurityGroup, service::Service,
-    target_group::TargetGroup, task_definition::TaskDefinition,
+    target_group::TargetGroup, task_definition::TaskDefinition, task_role::TaskRole,
 };
 
 /// The steps of the stack, in the order `apply` reports them; `destroy` goes the other way.
@@ -17,6 +17,7 @@ pub const STACK: &[&dyn Step] = &[
     &Kind::<EcsSecurityGroup>::NEW,
     &Kind::<EcrRepository>::NEW,
     &Kind::<ExecutionRole>::NEW,
+    &Kind::<TaskRole>::NEW,
     &Kind::<LogGroup>::NEW,
     &Kind::<LoadBalancer>::NEW,
     &Kind::<TargetGroup>::NEW,
@@ -76,6 +77,7 @@ mod tests {
                 "ecs_security_group",
                 "ecr_repository",
                 "execution_role",
+                "task_role",
                 "log_group",
                 "load_balancer",
                 "target_group",

@@ -61,6 +61,8 @@ pub mod suffix {
     pub const ECS_SECURITY_GROUP: &str = "ecs-sg";
     /// IAM task execution role.
     pub const TASK_EXECUTION_ROLE: &str = "ecs-task-execution-role";
+    /// IAM role the app's own code runs as (`[task_role]`).
+    pub const TASK_ROLE: &str = "task-role";
     /// ECR repository.
     pub const ECR_REPOSITORY: &str = "ecr";
     /// CloudWatch log group.
@@ -84,6 +86,7 @@ pub const RESOURCE_SUFFIXES: &[(&str, &str, usize)] = &[
     (suffix::ALB, "load balancer", 32),
     (suffix::TARGET_GROUP, "target group", 32),
     (suffix::TASK_EXECUTION_ROLE, "IAM role", 64),
+    (suffix::TASK_ROLE, "IAM role", 64),
     (suffix::ECR_REPOSITORY, "ECR repository", 256),
     (suffix::ALB_SECURITY_GROUP, "security group", 255),
     (suffix::ECS_SECURITY_GROUP, "security group", 255),

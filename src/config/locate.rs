@@ -51,9 +51,36 @@ impl<'a> Locator<'a> {
                     key,
                     value: item.span(),
                 });
-                if let Some(inner) = item.as_table_like() {
-                    walk(inner, &path, out);
-                }
+                walk_item(item, &path, out);
+            }
+        }
+        /// Into tables, and into arrays by index (`[0]`), so that an element of a list of
+        /// tables (`[[task_role.statements]]`) or of a list (`actions = [..]`) has a position.
+        fn walk_item(item: &toml_edit::Item, path: &[String], out: &mut Vec<Entry>) {
+            if let Some(inner) = item.as_table_like() {
+                walk(inner, path, out);
+                return;
+            }
+            let elements: Vec<(Option<Range<usize>>, toml_edit::Item)> = match item {
+                toml_edit::Item::ArrayOfTables(array) => array
+                    .iter()
+                    .map(|t| (t.span(), toml_edit::Item::Table(t.clone())))
+                    .collect(),
+                toml_edit::Item::Value(toml_edit::Value::Array(array)) => array
+                    .iter()
+                    .map(|v| (v.span(), toml_edit::Item::Value(v.clone())))
+                    .collect(),
+                _ => return,
+            };
+            for (index, (span, element)) in elements.iter().enumerate() {
+                let mut at = path.to_vec();
+                at.push(format!("[{index}]"));
+                out.push(Entry {
+                    path: at.clone(),
+                    key: None,
+                    value: span.clone(),
+                });
+                walk_item(element, &at, out);
             }
         }
         let mut entries = Vec::new();
@@ -310,18 +337,27 @@ pub(super) fn dotted<S: AsRef<str>>(path: &[S]) -> String {
     path.iter()
         .map(|part| {
             let part = part.as_ref();
+            let index = part.starts_with('[')
+                && part.ends_with(']')
+                && part[1..part.len() - 1].chars().all(|c| c.is_ascii_digit());
             let bare = !part.is_empty()
                 && part
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-            if bare {
+            if bare || index {
                 part.to_string()
             } else {
                 format!("{part:?}")
             }
         })
-        .collect::<Vec<_>>()
-        .join(".")
+        .fold(String::new(), |mut out, part| {
+            // An index (`[1]`) follows its list without a dot.
+            if !out.is_empty() && !part.starts_with('[') {
+                out.push('.');
+            }
+            out.push_str(&part);
+            out
+        })
 }
 
 /// `a`, `a or b`, `a, b or c`.

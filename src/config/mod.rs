@@ -33,6 +33,8 @@
 //!   [`Config`];
 //! - `formats`: the hand-parsed syntaxes of single values (names, image
 //!   references, ARNs, URLs, matchers);
+//! - `validate_app`: the rules of the app's own settings (architecture, container command and
+//!   health check, task role policies);
 //! - `limits`: what AWS accepts (regions, Fargate sizes, log retention
 //!   periods), and the resource name suffixes with their length limits.
 //!
@@ -47,9 +49,12 @@ mod limits;
 mod locate;
 mod schema;
 mod validate;
+mod validate_app;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_app;
 #[cfg(test)]
 mod tests_limits;
 
@@ -68,6 +73,7 @@ pub use limits::{
 };
 
 pub use validate::region_error;
+pub use validate_app::{check_action, check_resource};
 
 use locate::{check_table_shapes, describe_shape_error, describe_syntax_error, Locator};
 use schema::RawConfig;
@@ -118,6 +124,9 @@ pub struct Config {
     /// How long to wait on AWS.
     #[serde(default)]
     pub timeouts: TimeoutsConfig,
+    /// The role the app's own code runs as; `None` runs it without AWS credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_role: Option<TaskRoleConfig>,
 }
 
 /// The `[container]` table.
@@ -137,6 +146,92 @@ pub struct ContainerConfig {
     /// version id; see [`SecretArn`]), resolved by ECS at task start.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// Arguments replacing the image's `CMD`; empty keeps the image's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// Replaces the image's `ENTRYPOINT`; empty keeps the image's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entry_point: Vec<String>,
+    /// The container's own health check, run by ECS inside the task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<ContainerHealthCheck>,
+    /// Seconds between SIGTERM and SIGKILL; `None` leaves ECS's 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout_seconds: Option<u32>,
+    /// Mounts the container's root file system read-only.
+    #[serde(default)]
+    pub read_only_root_filesystem: bool,
+}
+
+/// `[container.health_check]`: a command ECS runs inside the container. Its ranges are ECS's.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerHealthCheck {
+    /// `["CMD", exe, args...]` or `["CMD-SHELL", "a shell command"]`.
+    pub command: Vec<String>,
+    /// Seconds between checks (5-300).
+    pub interval_seconds: u32,
+    /// Seconds one check may take (2-60).
+    pub timeout_seconds: u32,
+    /// Failures in a row before the container is unhealthy (1-10).
+    pub retries: u32,
+    /// Seconds after start during which failures do not count (0-300).
+    pub start_period_seconds: u32,
+}
+
+impl ContainerHealthCheck {
+    /// ECS's defaults for what is left out.
+    pub const DEFAULT_INTERVAL: u32 = 30;
+    pub const DEFAULT_TIMEOUT: u32 = 5;
+    pub const DEFAULT_RETRIES: u32 = 3;
+    pub const DEFAULT_START_PERIOD: u32 = 0;
+}
+
+/// The CPU architecture the task's image is built for (`runtimePlatform`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum CpuArchitecture {
+    /// Intel or AMD; what Fargate runs when nothing is said.
+    #[default]
+    #[serde(rename = "X86_64")]
+    X86_64,
+    /// Graviton.
+    #[serde(rename = "ARM64")]
+    Arm64,
+}
+
+impl CpuArchitecture {
+    /// As ECS spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CpuArchitecture::X86_64 => "X86_64",
+            CpuArchitecture::Arm64 => "ARM64",
+        }
+    }
+}
+
+/// `[task_role]`: the IAM role the app's own code gets credentials of.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TaskRoleConfig {
+    /// ARNs of managed policies attached to the role.
+    pub managed_policies: Vec<String>,
+    /// The statements of the role's one inline policy.
+    pub statements: Vec<PolicyStatement>,
+}
+
+/// One statement of the task role's inline policy, in IAM's terms.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyStatement {
+    /// `Allow` or `Deny`.
+    pub effect: String,
+    /// `service:Action` patterns, or `*`.
+    pub actions: Vec<String>,
+    /// ARNs (patterns allowed), or `*`.
+    pub resources: Vec<String>,
+    /// Operator -> condition key -> values, as IAM's `Condition`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub conditions: BTreeMap<String, BTreeMap<String, Vec<String>>>,
 }
 
 /// Default of [`ContainerConfig::port`]; Flask's usual port.
@@ -154,6 +249,8 @@ pub struct TaskConfig {
     pub cpu: u32,
     /// Memory in MiB; must be a Fargate combination with `cpu`.
     pub memory: u32,
+    /// What the image is built for.
+    pub cpu_architecture: CpuArchitecture,
 }
 
 impl Default for TaskConfig {
@@ -161,6 +258,7 @@ impl Default for TaskConfig {
         TaskConfig {
             cpu: 256,
             memory: 512,
+            cpu_architecture: CpuArchitecture::X86_64,
         }
     }
 }

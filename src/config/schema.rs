@@ -12,8 +12,9 @@ use std::fmt;
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    Config, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig, ServiceConfig,
-    TaskConfig, TimeoutsConfig, DEFAULT_CONTAINER_PORT,
+    Config, ContainerHealthCheck, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig,
+    PolicyStatement, ServiceConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig,
+    DEFAULT_CONTAINER_PORT,
 };
 
 /// An integer as written in the file, before range checks. Reading every
@@ -87,6 +88,8 @@ pub(super) struct RawConfig {
     pub(super) ecr: RawEcr,
     #[serde(default)]
     pub(super) timeouts: RawTimeouts,
+    #[serde(default)]
+    pub(super) task_role: Option<RawTaskRole>,
 }
 
 #[derive(Deserialize)]
@@ -100,6 +103,118 @@ pub(super) struct RawContainer {
     pub(super) environment: BTreeMap<String, String>,
     #[serde(default)]
     pub(super) secrets: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) command: Option<Vec<String>>,
+    #[serde(default)]
+    pub(super) entry_point: Option<Vec<String>>,
+    #[serde(default)]
+    pub(super) health_check: Option<RawContainerHealthCheck>,
+    #[serde(default)]
+    pub(super) stop_timeout_seconds: Option<Int>,
+    #[serde(default)]
+    pub(super) read_only_root_filesystem: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawContainerHealthCheck {
+    pub(super) command: Option<Vec<String>>,
+    pub(super) interval_seconds: Int,
+    pub(super) timeout_seconds: Int,
+    pub(super) retries: Int,
+    pub(super) start_period_seconds: Int,
+}
+
+impl Default for RawContainerHealthCheck {
+    fn default() -> Self {
+        RawContainerHealthCheck {
+            command: None,
+            interval_seconds: ContainerHealthCheck::DEFAULT_INTERVAL.into(),
+            timeout_seconds: ContainerHealthCheck::DEFAULT_TIMEOUT.into(),
+            retries: ContainerHealthCheck::DEFAULT_RETRIES.into(),
+            start_period_seconds: ContainerHealthCheck::DEFAULT_START_PERIOD.into(),
+        }
+    }
+}
+
+impl From<&ContainerHealthCheck> for RawContainerHealthCheck {
+    fn from(h: &ContainerHealthCheck) -> Self {
+        RawContainerHealthCheck {
+            command: Some(h.command.clone()),
+            interval_seconds: h.interval_seconds.into(),
+            timeout_seconds: h.timeout_seconds.into(),
+            retries: h.retries.into(),
+            start_period_seconds: h.start_period_seconds.into(),
+        }
+    }
+}
+
+/// `[task_role]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawTaskRole {
+    pub(super) managed_policies: Vec<String>,
+    pub(super) statements: Vec<RawStatement>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStatement {
+    #[serde(default)]
+    pub(super) effect: Option<String>,
+    #[serde(default)]
+    pub(super) actions: Vec<String>,
+    #[serde(default)]
+    pub(super) resources: Vec<String>,
+    #[serde(default)]
+    pub(super) conditions: BTreeMap<String, BTreeMap<String, OneOrMany>>,
+}
+
+/// A condition's value: IAM takes one string or a list of them.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+pub(super) enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub(super) fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(one) => vec![one],
+            OneOrMany::Many(many) => many,
+        }
+    }
+}
+
+impl From<&TaskRoleConfig> for RawTaskRole {
+    fn from(r: &TaskRoleConfig) -> Self {
+        RawTaskRole {
+            managed_policies: r.managed_policies.clone(),
+            statements: r.statements.iter().map(RawStatement::from).collect(),
+        }
+    }
+}
+
+impl From<&PolicyStatement> for RawStatement {
+    fn from(s: &PolicyStatement) -> Self {
+        RawStatement {
+            effect: Some(s.effect.clone()),
+            actions: s.actions.clone(),
+            resources: s.resources.clone(),
+            conditions: s
+                .conditions
+                .iter()
+                .map(|(op, keys)| {
+                    let keys = keys
+                        .iter()
+                        .map(|(k, v)| (k.clone(), OneOrMany::Many(v.clone())))
+                        .collect();
+                    (op.clone(), keys)
+                })
+                .collect(),
+        }
+    }
 }
 
 fn raw_default_container_port() -> Int {
@@ -114,6 +229,11 @@ impl Default for RawContainer {
             port: raw_default_container_port(),
             environment: BTreeMap::new(),
             secrets: BTreeMap::new(),
+            command: None,
+            entry_point: None,
+            health_check: None,
+            stop_timeout_seconds: None,
+            read_only_root_filesystem: false,
         }
     }
 }
@@ -123,6 +243,7 @@ impl Default for RawContainer {
 pub(super) struct RawTask {
     pub(super) cpu: Int,
     pub(super) memory: Int,
+    pub(super) cpu_architecture: String,
 }
 
 #[derive(Deserialize)]
@@ -187,6 +308,12 @@ impl From<&Config> for RawConfig {
                 port: c.container.port.into(),
                 environment: c.container.environment.clone(),
                 secrets: c.container.secrets.clone(),
+                command: (!c.container.command.is_empty()).then(|| c.container.command.clone()),
+                entry_point: (!c.container.entry_point.is_empty())
+                    .then(|| c.container.entry_point.clone()),
+                health_check: c.container.health_check.as_ref().map(Into::into),
+                stop_timeout_seconds: c.container.stop_timeout_seconds.map(Into::into),
+                read_only_root_filesystem: c.container.read_only_root_filesystem,
             }),
             task: (&c.task).into(),
             service: (&c.service).into(),
@@ -195,6 +322,7 @@ impl From<&Config> for RawConfig {
             logs: (&c.logs).into(),
             ecr: (&c.ecr).into(),
             timeouts: (&c.timeouts).into(),
+            task_role: c.task_role.as_ref().map(Into::into),
         }
     }
 }
@@ -204,6 +332,7 @@ impl From<&TaskConfig> for RawTask {
         RawTask {
             cpu: t.cpu.into(),
             memory: t.memory.into(),
+            cpu_architecture: t.cpu_architecture.as_str().to_owned(),
         }
     }
 }
@@ -331,10 +460,34 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "logs",
             "ecr",
             "timeouts",
+            "task_role",
         ],
     ),
-    ("container", &["image", "port", "environment", "secrets"]),
-    ("task", &["cpu", "memory"]),
+    (
+        "container",
+        &[
+            "image",
+            "port",
+            "environment",
+            "secrets",
+            "command",
+            "entry_point",
+            "health_check",
+            "stop_timeout_seconds",
+            "read_only_root_filesystem",
+        ],
+    ),
+    (
+        "container.health_check",
+        &[
+            "command",
+            "interval_seconds",
+            "timeout_seconds",
+            "retries",
+            "start_period_seconds",
+        ],
+    ),
+    ("task", &["cpu", "memory", "cpu_architecture"]),
     (
         "service",
         &[
@@ -363,6 +516,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
         "timeouts",
         &["iam_propagation", "resource_release", "deployment"],
     ),
+    ("task_role", &["managed_policies", "statements"]),
 ];
 
 /// Keys whose value must be a single table.
@@ -370,6 +524,8 @@ pub(super) const TABLE_KEYS: &[&[&str]] = &[
     &["container"],
     &["container", "environment"],
     &["container", "secrets"],
+    &["container", "health_check"],
+    &["task_role"],
     &["task"],
     &["service"],
     &["load_balancer"],

@@ -55,10 +55,16 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
                 ("FLASK_ENV".to_string(), "production".to_string()),
             ]),
             secrets: BTreeMap::new(),
+            command: Vec::new(),
+            entry_point: Vec::new(),
+            health_check: None,
+            stop_timeout_seconds: None,
+            read_only_root_filesystem: false,
         },
         task: TaskConfig {
             cpu: 256,
             memory: 512,
+            cpu_architecture: CpuArchitecture::X86_64,
         },
         service: ServiceConfig {
             desired_count: 2,
@@ -90,6 +96,7 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
             resource_release: 1200,
             deployment: 900,
         },
+        task_role: None,
     };
     assert_eq!(config, expected);
     assert_eq!(config.resource_name(suffix::ALB), "simhill-dev-alb");
@@ -133,7 +140,8 @@ fn partial_tables_keep_other_defaults() {
         config.task,
         TaskConfig {
             cpu: 1024,
-            memory: 2048
+            memory: 2048,
+            cpu_architecture: CpuArchitecture::X86_64,
         }
     );
     assert_eq!(config.health_check.path, "/health");
@@ -372,7 +380,7 @@ fn fargate_combinations() {
 fn parse_errors_name_key_and_expectation() {
     assert_eq!(
         error_of(&format!("cpu = 256\n{MINIMAL}")),
-        "envs/test.toml:1:1: unknown key `cpu` at the top level (`cpu` belongs in [task]); expected one of: project, environment, region, endpoint_url, container, task, service, load_balancer, health_check, logs, ecr, timeouts"
+        "envs/test.toml:1:1: unknown key `cpu` at the top level (`cpu` belongs in [task]); expected one of: project, environment, region, endpoint_url, container, task, service, load_balancer, health_check, logs, ecr, timeouts, task_role"
     );
     assert_eq!(
         error_of(&with("[task]\ncpu = 0.25\n")),
@@ -392,7 +400,7 @@ fn parse_errors_name_key_and_expectation() {
     );
     assert_eq!(
         error_of("project = \"a\"\nenvironment = \"b\"\nregion = \"eu-central-1\"\ncontainer = { imgae = \"x\" }\n"),
-        "envs/test.toml:4:15: unknown key `imgae` in [container] (did you mean `image`?); expected one of: image, port, environment, secrets"
+        "envs/test.toml:4:15: unknown key `imgae` in [container] (did you mean `image`?); expected one of: image, port, environment, secrets, command, entry_point, health_check, stop_timeout_seconds, read_only_root_filesystem"
     );
     assert_eq!(
         error_of(&with("[logs]\nretention = 30\n")),
@@ -564,6 +572,7 @@ fn resource_names_follow_the_rule() {
             "alb",
             "tg",
             "ecs-task-execution-role",
+            "task-role",
             "ecr",
             "alb-sg",
             "ecs-sg",

@@ -17,6 +17,7 @@ use super::limits::{
 };
 use super::locate::{dotted, join_or, Locator};
 use super::schema::{Int, RawConfig, RawContainer, RawHealthCheck, RawService, RawTask};
+use super::validate_app;
 use super::{
     Config, ContainerConfig, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig, Problem,
     ServiceConfig, TaskConfig, TimeoutsConfig,
@@ -51,7 +52,7 @@ fn sort_by_position(problems: &mut [Problem]) {
     problems.sort_by_key(|p| (p.line.unwrap_or(usize::MAX), p.column.unwrap_or(0)));
 }
 
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     locator: Option<&'a Locator<'a>>,
     problems: Vec<Problem>,
     /// What loads but should change: shown, never fatal.
@@ -69,7 +70,7 @@ impl Validator<'_> {
     }
 
     /// A problem with a value, located at the value.
-    fn push(&mut self, key: &[&str], message: String) {
+    pub(super) fn push(&mut self, key: &[&str], message: String) {
         let pos = self.locator.and_then(|l| l.value_pos(key));
         self.push_at(key, pos, message);
     }
@@ -77,7 +78,7 @@ impl Validator<'_> {
     /// A problem with a value, located at the first of `at` that is written
     /// in the file (for a value left to its default, the related key that
     /// made it wrong).
-    fn push_near(&mut self, key: &[&str], at: &[&[&str]], message: String) {
+    pub(super) fn push_near(&mut self, key: &[&str], at: &[&[&str]], message: String) {
         let pos = self.locator.and_then(|l| {
             at.iter()
                 .find(|p| l.find(p).is_some())
@@ -121,7 +122,7 @@ impl Validator<'_> {
     }
 
     /// A problem with a key's name, located at the key.
-    fn push_key(&mut self, key: &[&str], message: String) {
+    pub(super) fn push_key(&mut self, key: &[&str], message: String) {
         let pos = self.key_pos(key);
         self.push_at(key, pos, message);
     }
@@ -142,7 +143,7 @@ impl Validator<'_> {
         self.problems
     }
 
-    fn in_range(&mut self, key: &[&str], value: Int, lo: i64, hi: i64) -> Option<i64> {
+    pub(super) fn in_range(&mut self, key: &[&str], value: Int, lo: i64, hi: i64) -> Option<i64> {
         let Int(v) = value;
         if (lo..=hi).contains(&v) {
             return Some(v);
@@ -153,7 +154,7 @@ impl Validator<'_> {
 
     /// A `u32` in `lo..=hi`; 0 after recording a problem (the result is then
     /// discarded with the rest of the config).
-    fn u32_in(&mut self, key: &[&str], value: Int, lo: u32, hi: u32) -> u32 {
+    pub(super) fn u32_in(&mut self, key: &[&str], value: Int, lo: u32, hi: u32) -> u32 {
         self.in_range(key, value, lo.into(), hi.into())
             .and_then(|v| u32::try_from(v).ok())
             .unwrap_or(0)
@@ -302,6 +303,10 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         ),
         deployment: v.u32_in(&["timeouts", "deployment"], t.deployment, 1, 86400),
     };
+    let task_role = raw
+        .task_role
+        .as_ref()
+        .map(|role| validate_app::task_role(role, partition_of(stack_region), v));
 
     Config {
         project: project.unwrap_or_default().to_string(),
@@ -316,6 +321,7 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         logs,
         ecr,
         timeouts,
+        task_role,
     }
 }
 
@@ -411,6 +417,14 @@ fn build_container(
         port,
         environment: c.environment.clone(),
         secrets: c.secrets.clone(),
+        command: validate_app::argv("command", c.command.as_ref(), v),
+        entry_point: validate_app::argv("entry_point", c.entry_point.as_ref(), v),
+        health_check: c
+            .health_check
+            .as_ref()
+            .map(|h| validate_app::health_check(h, v)),
+        stop_timeout_seconds: validate_app::stop_timeout(c.stop_timeout_seconds, v),
+        read_only_root_filesystem: c.read_only_root_filesystem,
     }
 }
 
@@ -459,6 +473,7 @@ fn check_task_definition_size(c: &RawContainer, v: &mut Validator<'_>) {
 }
 
 fn build_task(t: &RawTask, v: &mut Validator<'_>) -> TaskConfig {
+    let cpu_architecture = validate_app::cpu_architecture(&t.cpu_architecture, v);
     let (Int(cpu), Int(memory)) = (t.cpu, t.memory);
     let cpu_list: Vec<String> = FARGATE_CPU_UNITS.iter().map(u32::to_string).collect();
     let options = u32::try_from(cpu).ok().and_then(fargate_memory_options);
@@ -472,7 +487,11 @@ fn build_task(t: &RawTask, v: &mut Validator<'_>) -> TaskConfig {
             msg.push_str(&format!("; did you mean {units}?"));
         }
         v.push(&["task", "cpu"], msg);
-        return TaskConfig { cpu: 0, memory: 0 };
+        return TaskConfig {
+            cpu: 0,
+            memory: 0,
+            cpu_architecture,
+        };
     };
     let memory_ok = u32::try_from(memory).ok().filter(|m| options.contains(m));
     if memory_ok.is_none() {
@@ -505,6 +524,7 @@ fn build_task(t: &RawTask, v: &mut Validator<'_>) -> TaskConfig {
     TaskConfig {
         cpu: u32::try_from(cpu).unwrap_or(0),
         memory: memory_ok.unwrap_or(0),
+        cpu_architecture,
     }
 }
 

@@ -31,6 +31,8 @@ pub struct Facts {
     pub execution_role_arn: Option<String>,
     /// When IAM created the execution role, for telling its propagation from real failures.
     pub execution_role_created: Option<std::time::SystemTime>,
+    /// The task role's ARN; `None` also when `[task_role]` asks for none.
+    pub task_role_arn: Option<String>,
     pub log_group_name: Option<String>,
     pub load_balancer_arn: Option<String>,
     pub load_balancer_dns_name: Option<String>,

@@ -17,4 +17,4 @@ mod value;
 pub use ctx::{known, Ctx, Facts, ImageChoice, Stage, UNKNOWN};
 pub use resource::{AnyLive, Detail, Kind, Resource, Step};
 pub use step::StepId;
-pub use value::{compare, compare_replacing, Change, PlanValue};
+pub use value::{compare, compare_replacing, Change, PlanValue, NONE};

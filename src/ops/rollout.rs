@@ -389,8 +389,18 @@ fn stop_reason(task: &Task) -> String {
             }
         }
     }
+    // The kernel's words for a binary built for another CPU: an ARM64 image on X86_64 tasks or
+    // the other way round. The cause is far from the message, so the fix is named with it.
+    if why.to_ascii_lowercase().contains("exec format error") {
+        why.push_str(ARCHITECTURE_HINT);
+    }
     why
 }
+
+/// Added to a stop reason that says "exec format error".
+const ARCHITECTURE_HINT: &str = " (hint: the image is built for another CPU architecture \
+     than the task runs; set task.cpu_architecture to the image's, \"X86_64\" or \"ARM64\", \
+     or build the image for the task's)";
 
 fn reasons(seen: &Seen) -> String {
     if seen.stop_reasons.is_empty() {
@@ -415,4 +425,35 @@ fn stamp(line: &str) -> String {
         secs / 60 % 60,
         secs % 60
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ecs::types::{Container, Task};
+
+    use super::*;
+
+    #[test]
+    fn exec_format_error_names_the_architecture_setting() {
+        let task = Task::builder()
+            .stopped_reason("Essential container in task exited")
+            .containers(
+                Container::builder()
+                    .name("app")
+                    .exit_code(255)
+                    .reason(
+                        "CannotStartContainerError: exec /usr/local/bin/python: exec format error",
+                    )
+                    .build(),
+            )
+            .build();
+        let why = stop_reason(&task);
+        assert!(why.ends_with(ARCHITECTURE_HINT), "{why}");
+        assert!(why.contains("task.cpu_architecture"));
+        let other = Task::builder()
+            .stopped_reason("Essential container in task exited")
+            .containers(Container::builder().name("app").exit_code(1).build())
+            .build();
+        assert!(!stop_reason(&other).contains("hint"));
+    }
 }

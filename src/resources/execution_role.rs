@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result};
 use serde_json::{json, Value};
 
 use crate::aws::errors::{brief, describe, is_code, not_propagated_yet};
+use crate::aws::policy::{parse_policy_document, same_policy};
 use crate::aws::retry::{until_done, Attempt};
 use crate::aws::tags::{owner_tags, pairs};
 use crate::aws::{partition, AwsResultExt, Created};
@@ -102,33 +103,6 @@ pub fn managed_policy_arn(region: &str) -> String {
         "arn:{}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
         partition(region)
     )
-}
-
-/// IAM returns policy documents URL-encoded; some emulators return them as plain JSON.
-fn parse_policy_document(text: &str) -> Option<Value> {
-    serde_json::from_str(text).ok().or_else(|| {
-        let decoded = urlencoding::decode(text).ok()?;
-        serde_json::from_str(&decoded).ok()
-    })
-}
-
-/// Compares trust policies as IAM means them: a one-element list and the element alone are the
-/// same, and so are statement fields in any order.
-fn same_policy(a: &Value, b: &Value) -> bool {
-    fn normalize(v: &Value) -> Value {
-        match v {
-            Value::Array(items) if items.len() == 1 => normalize(&items[0]),
-            Value::Array(items) => Value::Array(items.iter().map(normalize).collect()),
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .filter(|(k, _)| k.as_str() != "Sid")
-                    .map(|(k, v)| (k.clone(), normalize(v)))
-                    .collect(),
-            ),
-            other => other.clone(),
-        }
-    }
-    normalize(a) == normalize(b)
 }
 
 /// Our tags in the form this service's calls take.

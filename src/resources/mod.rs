@@ -16,3 +16,4 @@ pub mod security_group;
 pub mod service;
 pub mod target_group;
 pub mod task_definition;
+pub mod task_role;

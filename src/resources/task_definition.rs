@@ -1,5 +1,6 @@
-//! The Fargate task definition: one container with the configured image, port, environment and
-//! `awslogs` logging, run by the execution role.
+//! The Fargate task definition: one container with the configured image, port, environment,
+//! command, health check and `awslogs` logging, run by the execution role, its code running as
+//! the task role when there is one.
 //!
 //! Task definitions are immutable; a change registers a new revision. To never churn revisions
 //! (each one restarts every task), the live definition is reduced to exactly the fields this tool
@@ -10,8 +11,9 @@ use std::collections::BTreeMap;
 use anyhow::{Context as _, Result};
 use aws_config::retry::RetryConfig;
 use aws_sdk_ecs::types::{
-    Compatibility, ContainerDefinition, KeyValuePair, LogConfiguration, LogDriver, NetworkMode,
-    PortMapping, Secret, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
+    Compatibility, ContainerDefinition, CpuArchitecture, HealthCheck, KeyValuePair,
+    LogConfiguration, LogDriver, NetworkMode, OsFamily, PortMapping, RuntimePlatform, Secret,
+    TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
 };
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
@@ -20,8 +22,10 @@ use crate::aws::errors::{brief, describe, is_transient, not_propagated_yet};
 use crate::aws::retry::{until_done, Attempt};
 use crate::aws::tags::{owner_tags, pairs, tag_ecs};
 use crate::aws::{AwsResultExt, Created};
-use crate::config::is_sensitive_name;
-use crate::contract::{compare, known, Change, Ctx, Detail, Facts, Resource, StepId};
+use crate::config::{is_sensitive_name, ContainerHealthCheck};
+use crate::contract::{
+    compare, known, Change, Ctx, Detail, Facts, PlanValue, Resource, StepId, NONE,
+};
 use crate::names::CONTAINER_NAME;
 use crate::state::ResourceRecord;
 
@@ -40,6 +44,121 @@ pub struct Spec {
     pub secrets: BTreeMap<String, String>,
     pub log_group: String,
     pub log_region: String,
+    /// Empty for none.
+    pub task_role_arn: String,
+    /// As ECS spells it; a revision without `runtimePlatform` runs, and reads as, `X86_64`.
+    pub cpu_architecture: String,
+    pub command: Argv,
+    pub entry_point: Argv,
+    pub health_check: Option<HealthCheckSpec>,
+    pub stop_timeout: Option<i32>,
+    /// A revision that does not say is writable, and reads as `false`.
+    pub read_only_root_filesystem: bool,
+}
+
+impl Spec {
+    /// What a revision without our container reports: the family, and nothing else.
+    fn bare(family: &str) -> Self {
+        Spec {
+            family: family.to_owned(),
+            cpu: String::new(),
+            memory: String::new(),
+            execution_role_arn: String::new(),
+            image: String::new(),
+            container_port: 0,
+            environment: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            log_group: String::new(),
+            log_region: String::new(),
+            task_role_arn: String::new(),
+            cpu_architecture: DEFAULT_ARCHITECTURE.to_owned(),
+            command: Argv::default(),
+            entry_point: Argv::default(),
+            health_check: None,
+            stop_timeout: None,
+            read_only_root_filesystem: false,
+        }
+    }
+}
+
+/// What Fargate runs when a task definition names no architecture.
+const DEFAULT_ARCHITECTURE: &str = "X86_64";
+
+/// A command line, shown as the JSON list it is written as: a plain comma list would hide where
+/// one argument ends when an argument holds a comma or a space.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Argv(pub Vec<String>);
+
+impl PlanValue for Argv {
+    fn show(&self) -> String {
+        if self.0.is_empty() {
+            NONE.to_owned()
+        } else {
+            serde_json::Value::from(self.0.clone()).to_string()
+        }
+    }
+}
+
+/// The container health check, with ECS's defaults filled in on both sides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheckSpec {
+    pub command: Argv,
+    pub interval: i32,
+    pub timeout: i32,
+    pub retries: i32,
+    pub start_period: i32,
+}
+
+impl HealthCheckSpec {
+    fn configured(h: &ContainerHealthCheck) -> Self {
+        HealthCheckSpec {
+            command: Argv(h.command.clone()),
+            interval: to_i32(h.interval_seconds),
+            timeout: to_i32(h.timeout_seconds),
+            retries: to_i32(h.retries),
+            start_period: to_i32(h.start_period_seconds),
+        }
+    }
+
+    /// As read: what ECS leaves out is its default, so a check written with the defaults and
+    /// one read back without them compare equal.
+    fn reported(h: &HealthCheck) -> Self {
+        let or = |value: Option<i32>, default: u32| value.unwrap_or_else(|| to_i32(default));
+        HealthCheckSpec {
+            command: Argv(h.command().to_vec()),
+            interval: or(h.interval(), ContainerHealthCheck::DEFAULT_INTERVAL),
+            timeout: or(h.timeout(), ContainerHealthCheck::DEFAULT_TIMEOUT),
+            retries: or(h.retries(), ContainerHealthCheck::DEFAULT_RETRIES),
+            start_period: or(h.start_period(), ContainerHealthCheck::DEFAULT_START_PERIOD),
+        }
+    }
+
+    fn build(&self) -> Result<HealthCheck> {
+        Ok(HealthCheck::builder()
+            .set_command(Some(self.command.0.clone()))
+            .interval(self.interval)
+            .timeout(self.timeout)
+            .retries(self.retries)
+            .start_period(self.start_period)
+            .build()?)
+    }
+}
+
+impl PlanValue for HealthCheckSpec {
+    fn show(&self) -> String {
+        format!(
+            "{} every {} s, timeout {} s, {} retries, start period {} s",
+            self.command.show(),
+            self.interval,
+            self.timeout,
+            self.retries,
+            self.start_period
+        )
+    }
+}
+
+fn to_i32(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +215,17 @@ fn spec_of(definition: &aws_sdk_ecs::types::TaskDefinition) -> Option<Spec> {
             .get("awslogs-region")
             .cloned()
             .unwrap_or_default(),
+        task_role_arn: definition.task_role_arn().unwrap_or_default().to_owned(),
+        cpu_architecture: definition
+            .runtime_platform()
+            .and_then(RuntimePlatform::cpu_architecture)
+            .map_or(DEFAULT_ARCHITECTURE, CpuArchitecture::as_str)
+            .to_owned(),
+        command: Argv(container.command().to_vec()),
+        entry_point: Argv(container.entry_point().to_vec()),
+        health_check: container.health_check().map(HealthCheckSpec::reported),
+        stop_timeout: container.stop_timeout(),
+        read_only_root_filesystem: container.readonly_root_filesystem().unwrap_or(false),
     })
 }
 
@@ -129,18 +259,7 @@ async fn describe_revision(ctx: &Ctx, reference: &str) -> Result<Option<Live>> {
         return Ok(None);
     }
     // A revision without our container (registered by hand) differs in every field.
-    let spec = spec_of(definition).unwrap_or_else(|| Spec {
-        family: family.clone(),
-        cpu: String::new(),
-        memory: String::new(),
-        execution_role_arn: String::new(),
-        image: String::new(),
-        container_port: 0,
-        environment: BTreeMap::new(),
-        secrets: BTreeMap::new(),
-        log_group: String::new(),
-        log_region: String::new(),
-    });
+    let spec = spec_of(definition).unwrap_or_else(|| Spec::bare(family));
     Ok(Some(Live {
         arn: definition
             .task_definition_arn()
@@ -178,6 +297,30 @@ async fn register(ctx: &Ctx, spec: &Spec) -> Result<Live> {
     for (name, arn) in &spec.secrets {
         container = container.secrets(Secret::builder().name(name).value_from(arn).build()?);
     }
+    // What is not configured is left out rather than sent as its default, so that a stack which
+    // sets none of these registers exactly the definition it always did.
+    if !spec.command.0.is_empty() {
+        container = container.set_command(Some(spec.command.0.clone()));
+    }
+    if !spec.entry_point.0.is_empty() {
+        container = container.set_entry_point(Some(spec.entry_point.0.clone()));
+    }
+    if let Some(check) = &spec.health_check {
+        container = container.health_check(check.build()?);
+    }
+    if let Some(seconds) = spec.stop_timeout {
+        container = container.stop_timeout(seconds);
+    }
+    if spec.read_only_root_filesystem {
+        container = container.readonly_root_filesystem(true);
+    }
+    let platform = (spec.cpu_architecture != DEFAULT_ARCHITECTURE).then(|| {
+        RuntimePlatform::builder()
+            .cpu_architecture(CpuArchitecture::from(spec.cpu_architecture.as_str()))
+            .operating_system_family(OsFamily::Linux)
+            .build()
+    });
+    let task_role = (!spec.task_role_arn.is_empty()).then(|| spec.task_role_arn.clone());
     let register = ctx
         .aws
         .ecs
@@ -188,6 +331,8 @@ async fn register(ctx: &Ctx, spec: &Spec) -> Result<Live> {
         .cpu(&spec.cpu)
         .memory(&spec.memory)
         .execution_role_arn(&spec.execution_role_arn)
+        .set_task_role_arn(task_role)
+        .set_runtime_platform(platform)
         .container_definitions(container.build())
         .set_tags(Some(owner_tags(&ctx.owner)?));
     // Registering is not idempotent: a blind retry after a lost answer adds a revision (and
@@ -275,7 +420,8 @@ fn shown_environments(
 impl Resource for TaskDefinition {
     const STEP: StepId = StepId::new("task_definition", "task definition");
     // The repository's URL names the image of `--image-tag`.
-    const DEPENDS_ON: &'static [&'static str] = &["ecr_repository", "execution_role", "log_group"];
+    const DEPENDS_ON: &'static [&'static str] =
+        &["ecr_repository", "execution_role", "task_role", "log_group"];
     const UPDATE_MAKES_NEW: bool = true;
     type Live = Live;
     type Desired = Spec;
@@ -293,6 +439,20 @@ impl Resource for TaskDefinition {
             secrets: config.container.secrets.clone(),
             log_group: ctx.names.log_group.clone(),
             log_region: ctx.aws.region.clone(),
+            task_role_arn: match &config.task_role {
+                Some(_) => known(&facts.task_role_arn),
+                None => String::new(),
+            },
+            cpu_architecture: config.task.cpu_architecture.as_str().to_owned(),
+            command: Argv(config.container.command.clone()),
+            entry_point: Argv(config.container.entry_point.clone()),
+            health_check: config
+                .container
+                .health_check
+                .as_ref()
+                .map(HealthCheckSpec::configured),
+            stop_timeout: config.container.stop_timeout_seconds.map(to_i32),
+            read_only_root_filesystem: config.container.read_only_root_filesystem,
         }
     }
 
@@ -349,6 +509,43 @@ impl Resource for TaskDefinition {
         }
         compare(&mut changes, "log_group", &old.log_group, &new.log_group);
         compare(&mut changes, "log_region", &old.log_region, &new.log_region);
+        compare(
+            &mut changes,
+            "task_role_arn",
+            &old.task_role_arn,
+            &new.task_role_arn,
+        );
+        compare(
+            &mut changes,
+            "cpu_architecture",
+            &old.cpu_architecture,
+            &new.cpu_architecture,
+        );
+        compare(&mut changes, "command", &old.command, &new.command);
+        compare(
+            &mut changes,
+            "entry_point",
+            &old.entry_point,
+            &new.entry_point,
+        );
+        compare(
+            &mut changes,
+            "container_health_check",
+            &old.health_check,
+            &new.health_check,
+        );
+        compare(
+            &mut changes,
+            "stop_timeout_seconds",
+            &old.stop_timeout,
+            &new.stop_timeout,
+        );
+        compare(
+            &mut changes,
+            "read_only_root_filesystem",
+            &old.read_only_root_filesystem,
+            &new.read_only_root_filesystem,
+        );
         changes
     }
 
@@ -448,322 +645,5 @@ impl Resource for TaskDefinition {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const DB_PASSWORD: &str = "arn:aws:ssm:eu-west-1:123456789012:parameter/app/db-password";
-    const API_KEY: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/api-key-AbCdEf";
-
-    fn spec() -> Spec {
-        Spec {
-            family: "app-dev".into(),
-            cpu: "256".into(),
-            memory: "512".into(),
-            execution_role_arn: "arn:aws:iam::123456789012:role/app-dev-execution".into(),
-            image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app-dev:v1".into(),
-            container_port: 5000,
-            environment: BTreeMap::from([("LOG_LEVEL".into(), "info".into())]),
-            secrets: BTreeMap::from([("DB_PASSWORD".into(), DB_PASSWORD.into())]),
-            log_group: "/ecs/app-dev".into(),
-            log_region: "eu-west-1".into(),
-        }
-    }
-
-    fn live(spec: Spec) -> Live {
-        Live {
-            arn: "arn:aws:ecs:eu-west-1:123456789012:task-definition/app-dev:7".into(),
-            spec,
-            tags: Vec::new(),
-        }
-    }
-
-    /// `spec` registered as one container named `container`, as `DescribeTaskDefinition`
-    /// reports it: with the revision's metadata and the defaults AWS fills in.
-    fn reported(spec: &Spec, container: &str) -> aws_sdk_ecs::types::TaskDefinition {
-        let mut definition = ContainerDefinition::builder()
-            .name(container)
-            .image(&spec.image)
-            .cpu(0)
-            .essential(true)
-            .port_mappings(
-                PortMapping::builder()
-                    .container_port(spec.container_port)
-                    .host_port(spec.container_port)
-                    .protocol(TransportProtocol::Tcp)
-                    .build(),
-            )
-            .log_configuration(
-                LogConfiguration::builder()
-                    .log_driver(LogDriver::Awslogs)
-                    .options("awslogs-stream-prefix", LOG_STREAM_PREFIX)
-                    .options("awslogs-region", &spec.log_region)
-                    .options("awslogs-group", &spec.log_group)
-                    .build()
-                    .unwrap(),
-            );
-        for (name, value) in spec.environment.iter().rev() {
-            definition =
-                definition.environment(KeyValuePair::builder().name(name).value(value).build());
-        }
-        for (name, arn) in &spec.secrets {
-            definition = definition.secrets(
-                Secret::builder()
-                    .name(name)
-                    .value_from(arn)
-                    .build()
-                    .unwrap(),
-            );
-        }
-        aws_sdk_ecs::types::TaskDefinition::builder()
-            .task_definition_arn("arn:aws:ecs:eu-west-1:123456789012:task-definition/app-dev:7")
-            .family(&spec.family)
-            .revision(7)
-            .status(TaskDefinitionStatus::Active)
-            .cpu(&spec.cpu)
-            .memory(&spec.memory)
-            .execution_role_arn(&spec.execution_role_arn)
-            .network_mode(NetworkMode::Awsvpc)
-            .requires_compatibilities(Compatibility::Fargate)
-            .compatibilities(Compatibility::Ec2)
-            .compatibilities(Compatibility::Fargate)
-            .container_definitions(definition.build())
-            .build()
-    }
-
-    fn change(field: &str, old: &str, new: &str) -> Change {
-        Change::new(field, old, new)
-    }
-
-    /// The diff of a live revision whose spec `edit` changed against the configured `spec()`.
-    fn diff_with(edit: impl FnOnce(&mut Spec)) -> Vec<Change> {
-        let mut found = spec();
-        edit(&mut found);
-        TaskDefinition::diff(&live(found), &spec())
-    }
-
-    #[test]
-    fn same_definition_is_no_change() {
-        assert_eq!(diff_with(|_| {}), Vec::<Change>::new());
-    }
-
-    #[test]
-    fn revision_with_aws_defaults_filled_in_is_no_change() {
-        let found = spec_of(&reported(&spec(), CONTAINER_NAME));
-        assert_eq!(found, Some(spec()));
-        assert_eq!(
-            TaskDefinition::diff(&live(found.unwrap()), &spec()),
-            Vec::<Change>::new()
-        );
-    }
-
-    #[test]
-    fn revision_without_our_container_differs_in_every_field() {
-        let hand_made = reported(&spec(), "web");
-        assert_eq!(spec_of(&hand_made), None);
-        // What the read reports for it: the family, and nothing of our container.
-        let found = Spec {
-            family: spec().family,
-            cpu: String::new(),
-            memory: String::new(),
-            execution_role_arn: String::new(),
-            image: String::new(),
-            container_port: 0,
-            environment: BTreeMap::new(),
-            secrets: BTreeMap::new(),
-            log_group: String::new(),
-            log_region: String::new(),
-        };
-        let wanted = spec();
-        assert_eq!(
-            TaskDefinition::diff(&live(found), &wanted),
-            [
-                change("cpu", "(none)", "256"),
-                change("memory", "(none)", "512"),
-                change("execution_role_arn", "(none)", &wanted.execution_role_arn),
-                change("image", "(none)", &wanted.image),
-                change("container_port", "0", "5000"),
-                change("environment", "(none)", "LOG_LEVEL=info"),
-                change("secrets", "(none)", "DB_PASSWORD"),
-                change("log_group", "(none)", "/ecs/app-dev"),
-                change("log_region", "(none)", "eu-west-1"),
-            ]
-        );
-    }
-
-    #[test]
-    fn cpu_change_shows_plain_units() {
-        assert_eq!(
-            diff_with(|s| s.cpu = "512".into()),
-            [change("cpu", "512", "256")]
-        );
-    }
-
-    #[test]
-    fn memory_change_shows_plain_mebibytes() {
-        assert_eq!(
-            diff_with(|s| s.memory = "1024".into()),
-            [change("memory", "1024", "512")]
-        );
-    }
-
-    #[test]
-    fn execution_role_change_shows_both_arns() {
-        let other = "arn:aws:iam::123456789012:role/other";
-        assert_eq!(
-            diff_with(|s| s.execution_role_arn = other.into()),
-            [change(
-                "execution_role_arn",
-                other,
-                &spec().execution_role_arn
-            )]
-        );
-    }
-
-    #[test]
-    fn image_change_shows_both_images() {
-        let older = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app-dev:v0";
-        assert_eq!(
-            diff_with(|s| s.image = older.into()),
-            [change("image", older, &spec().image)]
-        );
-    }
-
-    #[test]
-    fn container_port_change_shows_plain_numbers() {
-        assert_eq!(
-            diff_with(|s| s.container_port = 8080),
-            [change("container_port", "8080", "5000")]
-        );
-    }
-
-    #[test]
-    fn environment_change_shows_name_value_pairs() {
-        assert_eq!(
-            diff_with(|s| {
-                s.environment.insert("LOG_LEVEL".into(), "debug".into());
-                s.environment.insert("A".into(), "1".into());
-            }),
-            [change(
-                "environment",
-                "A=1, LOG_LEVEL=debug",
-                "LOG_LEVEL=info"
-            )]
-        );
-    }
-
-    /// Reported case: the value of `DB_PASSWORD` in `[container.environment]` was printed by
-    /// every plan. A variable whose name looks like a secret shows whether it changed, never its
-    /// value, on either side.
-    #[test]
-    fn secret_values_echoed_into_ci_logs() {
-        let env = |password: &str, token: &str| {
-            BTreeMap::from([
-                ("API_TOKEN".to_owned(), token.to_owned()),
-                ("DB_PASSWORD".to_owned(), password.to_owned()),
-                ("LOG_LEVEL".to_owned(), "info".to_owned()),
-            ])
-        };
-        let diff = |old: BTreeMap<String, String>, new: BTreeMap<String, String>| {
-            let found = Spec {
-                environment: old,
-                ..spec()
-            };
-            let wanted = Spec {
-                environment: new,
-                ..spec()
-            };
-            TaskDefinition::diff(&live(found), &wanted)
-        };
-        // One value changed: shown as changed, neither value shown.
-        let changes = diff(env("old-hunter2", "tok-1"), env("hunter2", "tok-1"));
-        assert_eq!(
-            changes,
-            [change(
-                "environment",
-                "API_TOKEN=(sensitive), DB_PASSWORD=(sensitive), LOG_LEVEL=info",
-                "API_TOKEN=(sensitive), DB_PASSWORD=(sensitive, changed), LOG_LEVEL=info"
-            )]
-        );
-        // Added, and removed.
-        let mut without = env("", "tok-1");
-        without.remove("DB_PASSWORD");
-        assert_eq!(
-            diff(without.clone(), env("hunter2", "tok-1")),
-            [change(
-                "environment",
-                "API_TOKEN=(sensitive), LOG_LEVEL=info",
-                "API_TOKEN=(sensitive), DB_PASSWORD=(sensitive), LOG_LEVEL=info"
-            )]
-        );
-        assert_eq!(
-            diff(env("hunter2", "tok-1"), without),
-            [change(
-                "environment",
-                "API_TOKEN=(sensitive), DB_PASSWORD=(sensitive), LOG_LEVEL=info",
-                "API_TOKEN=(sensitive), LOG_LEVEL=info"
-            )]
-        );
-        // Unchanged: no change at all.
-        assert_eq!(
-            diff(env("hunter2", "tok-1"), env("hunter2", "tok-1")),
-            Vec::<Change>::new()
-        );
-        for c in diff(env("old-hunter2", "tok-1"), env("hunter2", "tok-2")) {
-            for shown in [&c.old, &c.new] {
-                assert!(
-                    !shown.contains("hunter2") && !shown.contains("tok-"),
-                    "{c:?}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn new_secret_shows_names_not_arns() {
-        let mut wanted = spec();
-        wanted.secrets.insert("API_KEY".into(), API_KEY.into());
-        let changes = TaskDefinition::diff(&live(spec()), &wanted);
-        assert_eq!(
-            changes,
-            [change("secrets", "DB_PASSWORD", "API_KEY, DB_PASSWORD")]
-        );
-    }
-
-    #[test]
-    fn secret_with_another_arn_is_one_change_without_arns() {
-        let changes = diff_with(|s| {
-            s.secrets.insert("DB_PASSWORD".into(), API_KEY.into());
-        });
-        assert_eq!(
-            changes,
-            [change("secrets", "(other ARNs)", "(configured ARNs)")]
-        );
-    }
-
-    #[test]
-    fn renamed_secret_with_another_arn_is_one_change_without_arns() {
-        let changes = diff_with(|s| {
-            s.secrets = BTreeMap::from([("API_KEY".into(), API_KEY.into())]);
-        });
-        assert_eq!(changes, [change("secrets", "API_KEY", "DB_PASSWORD")]);
-        assert!(changes
-            .iter()
-            .all(|c| !c.old.contains("arn:") && !c.new.contains("arn:")));
-    }
-
-    #[test]
-    fn log_group_change_shows_plain_names() {
-        assert_eq!(
-            diff_with(|s| s.log_group = "/ecs/other".into()),
-            [change("log_group", "/ecs/other", "/ecs/app-dev")]
-        );
-    }
-
-    #[test]
-    fn log_region_change_shows_plain_regions() {
-        assert_eq!(
-            diff_with(|s| s.log_region = "us-east-1".into()),
-            [change("log_region", "us-east-1", "eu-west-1")]
-        );
-    }
-}
+#[path = "task_definition_tests.rs"]
+mod tests;

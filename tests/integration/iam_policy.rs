@@ -449,7 +449,7 @@ fn policy_allows_every_call_of_a_life_cycle_and_nothing_more() {
         "granted but never called in the life cycle: {unused:#?}\ncalled: {called:#?}"
     );
 
-    // PassRole is checked, not called: only the execution role, only to ECS tasks.
+    // PassRole is checked, not called: only the execution and task roles, only to ECS tasks.
     let passing: Vec<&&Value> = statements
         .iter()
         .filter(|s| {
@@ -462,9 +462,10 @@ fn policy_allows_every_call_of_a_life_cycle_and_nothing_more() {
     assert_eq!(statement_actions(passing[0]), ["iam:PassRole"]);
     assert_eq!(
         passing[0]["Resource"],
-        json!([format!(
-            "arn:aws:iam::*:role/{PREFIX}-ecs-task-execution-role"
-        )])
+        json!([
+            format!("arn:aws:iam::*:role/{PREFIX}-ecs-task-execution-role"),
+            format!("arn:aws:iam::*:role/{PREFIX}-task-role"),
+        ])
     );
     assert_eq!(
         passing[0]["Condition"],

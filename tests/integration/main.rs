@@ -4,6 +4,7 @@
 
 mod support;
 
+mod app_settings;
 mod architecture;
 
 mod bad_input;

@@ -1,0 +1,170 @@
+//! Unit tests of the app's own settings (`validate_app`): what loads, what is refused before
+//! any AWS call, and where the message points.
+
+use std::path::Path;
+
+use super::tests::{error_of, with, MINIMAL};
+use super::*;
+
+fn load(extra: &str) -> Config {
+    match Config::from_toml_str(&with(extra), Path::new("envs/test.toml")) {
+        Ok(config) => config,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn nothing_set_keeps_todays_task_and_service() {
+    let config = Config::from_toml_str(MINIMAL, Path::new("t")).unwrap();
+    assert_eq!(config.task.cpu_architecture, CpuArchitecture::X86_64);
+    assert!(config.container.command.is_empty() && config.container.entry_point.is_empty());
+    assert_eq!(config.container.health_check, None);
+    assert_eq!(config.container.stop_timeout_seconds, None);
+    assert!(!config.container.read_only_root_filesystem);
+    assert_eq!(config.task_role, None);
+}
+
+#[test]
+fn every_setting_loads_and_round_trips_through_validate() {
+    let config = load(
+        "command = [\"gunicorn\", \"app:app\"]\nentry_point = [\"/bin/sh\", \"-c\"]\n\
+         stop_timeout_seconds = 90\nread_only_root_filesystem = true\n\
+         [container.health_check]\ncommand = [\"CMD-SHELL\", \"curl -f localhost || exit 1\"]\n\
+         retries = 5\n\
+         [task]\ncpu_architecture = \"ARM64\"\n\
+         [task_role]\nmanaged_policies = [\"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess\"]\n\
+         [[task_role.statements]]\nactions = [\"sqs:SendMessage\"]\n\
+         resources = [\"arn:aws:sqs:eu-central-1:123456789012:jobs\"]\n\
+         conditions = { StringEquals = { \"aws:RequestedRegion\" = \"eu-central-1\" } }\n",
+    );
+    assert_eq!(config.container.command, ["gunicorn", "app:app"]);
+    assert_eq!(config.container.entry_point, ["/bin/sh", "-c"]);
+    assert_eq!(config.container.stop_timeout_seconds, Some(90));
+    assert!(config.container.read_only_root_filesystem);
+    assert_eq!(
+        config.container.health_check,
+        Some(ContainerHealthCheck {
+            command: vec!["CMD-SHELL".into(), "curl -f localhost || exit 1".into()],
+            interval_seconds: 30,
+            timeout_seconds: 5,
+            retries: 5,
+            start_period_seconds: 0,
+        })
+    );
+    assert_eq!(config.task.cpu_architecture, CpuArchitecture::Arm64);
+    let role = config.task_role.clone().unwrap();
+    assert_eq!(role.statements[0].effect, "Allow");
+    assert_eq!(
+        role.statements[0].conditions["StringEquals"]["aws:RequestedRegion"],
+        ["eu-central-1"]
+    );
+    assert_eq!(config.validate(), Ok(()));
+}
+
+#[test]
+fn an_empty_task_role_section_still_asks_for_a_role() {
+    let config = load("[task_role]\n");
+    assert_eq!(config.task_role, Some(TaskRoleConfig::default()));
+}
+
+#[test]
+fn bad_values_are_refused_with_their_position() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[task]\ncpu_architecture = \"arm64\"\n",
+            "envs/test.toml:9:20: task.cpu_architecture: \"arm64\" is not a Fargate CPU architecture; allowed \"X86_64\" or \"ARM64\" (did you mean \"ARM64\"?)",
+        ),
+        (
+            "command = []\n",
+            "envs/test.toml:8:11: container.command: an empty list; leave the key out to keep the image's own",
+        ),
+        (
+            "stop_timeout_seconds = 300\n",
+            "envs/test.toml:8:24: container.stop_timeout_seconds: 300 is out of range; allowed 1-120",
+        ),
+        (
+            "[container.health_check]\ncommand = [\"curl -f localhost\"]\n",
+            "envs/test.toml:9:11: container.health_check.command: starts with \"curl -f localhost\"; ECS needs \"CMD\" (arguments run directly) or \"CMD-SHELL\" (one string run by the shell) first, like [\"CMD-SHELL\", \"curl -f localhost\"]",
+        ),
+        (
+            "[container.health_check]\ncommand = [\"CMD-SHELL\", \"true\"]\ntimeout_seconds = 61\n",
+            "envs/test.toml:10:19: container.health_check.timeout_seconds: 61 is out of range; allowed 2-60",
+        ),
+        (
+            "[container.health_check]\ninterval_seconds = 10\n",
+            "envs/test.toml:8:1: container.health_check: missing `command`, like [\"CMD-SHELL\", \"curl -f http://localhost:5000/ || exit 1\"]",
+        ),
+        (
+            "[task_role]\nmanaged_policies = [\"AmazonS3ReadOnlyAccess\"]\n",
+            "envs/test.toml:9:21: task_role.managed_policies[0]: \"AmazonS3ReadOnlyAccess\" is not a managed policy ARN: it is not an IAM ARN; expected arn:aws:iam::aws:policy/NAME or arn:aws:iam::ACCOUNT:policy/NAME",
+        ),
+        (
+            "[[task_role.statements]]\nactions = [\"s3:GetObject\", \"GetObject\"]\nresources = [\"*\"]\n",
+            "envs/test.toml:9:28: task_role.statements[0].actions[1]: \"GetObject\" is not an IAM action: it has no \"service:\" prefix; expected service:Action, like \"s3:GetObject\" or \"sqs:*\"",
+        ),
+        (
+            "[[task_role.statements]]\nactions = [\"s3:GetObject\"]\nresources = [\"my-bucket/*\"]\n",
+            "envs/test.toml:10:14: task_role.statements[0].resources[0]: \"my-bucket/*\" is not a resource ARN: it does not start with \"arn:\"; expected arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE (parts may be empty or wildcards), or \"*\"",
+        ),
+        (
+            "[[task_role.statements]]\neffect = \"allow\"\nactions = [\"s3:GetObject\"]\nresources = [\"*\"]\n",
+            "envs/test.toml:9:10: task_role.statements[0].effect: \"allow\" is not an effect; allowed \"Allow\" or \"Deny\" (did you mean \"Allow\"?)",
+        ),
+    ];
+    for (extra, expected) in cases {
+        assert_eq!(&error_of(&with(extra)), expected, "{extra}");
+    }
+}
+
+#[test]
+fn a_policy_in_another_partition_is_refused() {
+    let message = error_of(&with(
+        "[task_role]\nmanaged_policies = [\"arn:aws-cn:iam::aws:policy/ReadOnlyAccess\"]\n",
+    ));
+    assert!(
+        message.contains("it is in partition aws-cn, but the stack's region is in aws"),
+        "{message}"
+    );
+}
+
+#[test]
+fn statements_over_the_inline_policy_size_are_refused() {
+    let actions: Vec<String> = (0..600)
+        .map(|i| format!("\"s3:GetObjectVersion{i}\""))
+        .collect();
+    let message = error_of(&with(&format!(
+        "[[task_role.statements]]\nactions = [{}]\nresources = [\"*\"]\n",
+        actions.join(", ")
+    )));
+    assert!(
+        message.contains("IAM allows at most 10240 in a role's inline policies"),
+        "{message}"
+    );
+}
+
+#[test]
+fn action_and_resource_shapes() {
+    for ok in [
+        "*",
+        "s3:GetObject",
+        "sqs:*",
+        "dynamodb:Get*",
+        "execute-api:Invoke",
+    ] {
+        assert_eq!(check_action(ok), Ok(()), "{ok}");
+    }
+    for bad in ["s3", "s3:", ":Get", "S3:GetObject", "s3:Get Object"] {
+        assert!(check_action(bad).is_err(), "{bad}");
+    }
+    for ok in [
+        "*",
+        "arn:aws:s3:::bucket/*",
+        "arn:aws:sqs:eu-central-1:123456789012:jobs",
+        "arn:aws:dynamodb:*:*:table/t",
+    ] {
+        assert_eq!(check_resource(ok), Ok(()), "{ok}");
+    }
+    for bad in ["bucket", "arn:aws:s3", "arn::s3:::b", "arn:aws:s3:::"] {
+        assert!(check_resource(bad).is_err(), "{bad}");
+    }
+}

@@ -1,0 +1,604 @@
+//! The task role: what the app's own code gets credentials of, when `[task_role]` asks for one.
+//! Trusted by `ecs-tasks.amazonaws.com` only on behalf of this account (`aws:SourceAccount`, so
+//! that no other account's ECS can hand its tasks this role), with the configured managed
+//! policies attached and the configured statements as one inline policy, both kept exactly as
+//! configured: a policy attached or changed by hand is taken back.
+//!
+//! Unlike the other resources, this one may be wanted or not. Without `[task_role]` the step
+//! stands for "no task role": it finds nothing to make, and a role left from an earlier
+//! configuration is deleted by the update that says so. Its live value then holds no role.
+
+use std::collections::BTreeSet;
+
+use anyhow::{bail, Context as _, Result};
+use serde_json::{json, Map, Value};
+
+use crate::aws::errors::{brief, describe, is_code, not_propagated_yet};
+use crate::aws::policy::{parse_policy_document, same_policy};
+use crate::aws::retry::{until_done, Attempt};
+use crate::aws::tags::{owner_tags, pairs};
+use crate::aws::{AwsResultExt, Created};
+use crate::config::{PolicyStatement, TaskRoleConfig};
+use crate::contract::{Change, Ctx, Detail, Facts, Resource, StepId, NONE};
+use crate::state::ResourceRecord;
+
+pub struct TaskRole;
+
+/// The name of the inline policy that holds `[[task_role.statements]]`.
+pub const APP_POLICY: &str = "app-permissions";
+
+/// The role as AWS has it.
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub name: String,
+    pub arn: String,
+    pub trust_policy: Value,
+    pub attached: BTreeSet<String>,
+    /// The inline policy of the statements, when found.
+    pub inline: Option<Value>,
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    /// `None`: there is no role, and none is wanted.
+    pub role: Option<Role>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub name: String,
+    /// `None` when the configuration asks for no task role.
+    pub role: Option<DesiredRole>,
+    /// The account the role's trust is limited to, from the execution role's ARN; unknown in a
+    /// plan before the execution role exists.
+    pub account: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DesiredRole {
+    pub attached: BTreeSet<String>,
+    pub inline: Option<Value>,
+}
+
+/// The account of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`).
+fn account_of(arn: &str) -> Option<String> {
+    let account = arn.split(':').nth(4)?;
+    (!account.is_empty()).then(|| account.to_owned())
+}
+
+/// Trusted by ECS tasks, and only on behalf of `account`: AWS's confused-deputy protection for
+/// task roles.
+fn trust_policy(account: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": "ecs-tasks.amazonaws.com" },
+            "Action": "sts:AssumeRole",
+            "Condition": { "StringEquals": { "aws:SourceAccount": account } },
+        }],
+    })
+}
+
+/// The statements as one policy document; `None` when there are none.
+pub fn inline_policy(statements: &[PolicyStatement]) -> Option<Value> {
+    let statements: Vec<Value> = statements
+        .iter()
+        .map(|s| {
+            let mut statement = Map::new();
+            statement.insert("Effect".into(), json!(s.effect));
+            statement.insert("Action".into(), json!(s.actions));
+            statement.insert("Resource".into(), json!(s.resources));
+            if !s.conditions.is_empty() {
+                statement.insert("Condition".into(), json!(s.conditions));
+            }
+            Value::Object(statement)
+        })
+        .collect();
+    (!statements.is_empty()).then(|| json!({ "Version": "2012-10-17", "Statement": statements }))
+}
+
+fn desired_role(config: &TaskRoleConfig) -> DesiredRole {
+    DesiredRole {
+        attached: config.managed_policies.iter().cloned().collect(),
+        inline: inline_policy(&config.statements),
+    }
+}
+
+fn same_inline(a: &Option<Value>, b: &Option<Value>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => same_policy(a, b),
+        (a, b) => a == b,
+    }
+}
+
+fn show(policy: &Option<Value>) -> String {
+    policy.as_ref().map_or(NONE.to_owned(), Value::to_string)
+}
+
+async fn read_role(ctx: &Ctx, detail: Detail) -> Result<Option<Role>> {
+    let iam = &ctx.aws.iam;
+    let name = &ctx.names.task_role;
+    let answer = iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .or_absent(&["NoSuchEntity"], format!("reading IAM role {name}"))?;
+    let Some(answer) = answer else {
+        return Ok(None);
+    };
+    let role = answer.role().context("GetRole returned no role")?;
+    let mut found = Role {
+        name: name.clone(),
+        arn: role.arn().to_owned(),
+        trust_policy: role
+            .assume_role_policy_document()
+            .and_then(parse_policy_document)
+            .unwrap_or(Value::Null),
+        attached: BTreeSet::new(),
+        inline: None,
+        tags: pairs(role.tags()),
+    };
+    // Deleting lists what is attached anyway; a destroy skips the reads of the settings.
+    if detail == Detail::Full {
+        let attached = iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .or_context(format!("reading the policies of IAM role {name}"))?;
+        found.attached = attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_owned))
+            .collect();
+        found.inline = iam
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(APP_POLICY)
+            .send()
+            .await
+            .or_absent(
+                &["NoSuchEntity"],
+                format!("reading policy {APP_POLICY} of {name}"),
+            )?
+            .and_then(|answer| parse_policy_document(answer.policy_document()));
+    }
+    Ok(Some(found))
+}
+
+/// Brings the role's policies to what is desired.
+async fn converge(ctx: &Ctx, role: &Role, desired: &DesiredRole, trust: &Value) -> Result<Role> {
+    let iam = &ctx.aws.iam;
+    let name = &role.name;
+    if !same_policy(&role.trust_policy, trust) {
+        iam.update_assume_role_policy()
+            .role_name(name)
+            .policy_document(trust.to_string())
+            .send()
+            .await
+            .or_context(format!("setting the trust policy of {name}"))?;
+    }
+    for arn in desired.attached.difference(&role.attached) {
+        iam.attach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .or_context(format!("attaching {arn} to {name}"))?;
+    }
+    for arn in role.attached.difference(&desired.attached) {
+        iam.detach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .or_absent(&["NoSuchEntity"], format!("detaching {arn} from {name}"))?;
+    }
+    if !same_inline(&role.inline, &desired.inline) {
+        match &desired.inline {
+            Some(policy) => {
+                iam.put_role_policy()
+                    .role_name(name)
+                    .policy_name(APP_POLICY)
+                    .policy_document(policy.to_string())
+                    .send()
+                    .await
+                    .or_context(format!("putting policy {APP_POLICY} on {name}"))?;
+            }
+            None => {
+                iam.delete_role_policy()
+                    .role_name(name)
+                    .policy_name(APP_POLICY)
+                    .send()
+                    .await
+                    .or_absent(
+                        &["NoSuchEntity"],
+                        format!("deleting policy {APP_POLICY} of {name}"),
+                    )?;
+            }
+        }
+    }
+    Ok(Role {
+        trust_policy: trust.clone(),
+        attached: desired.attached.clone(),
+        inline: desired.inline.clone(),
+        ..role.clone()
+    })
+}
+
+async fn delete_role(ctx: &Ctx, role: &Role) -> Result<()> {
+    let iam = &ctx.aws.iam;
+    let name = &role.name;
+    // IAM refuses to delete a role that still has policies, ours or added by hand.
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .or_absent(&["NoSuchEntity"], format!("reading the policies of {name}"))?;
+    let Some(attached) = attached else {
+        return Ok(());
+    };
+    for policy in attached.attached_policies() {
+        let Some(arn) = policy.policy_arn() else {
+            continue;
+        };
+        iam.detach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .or_absent(&["NoSuchEntity"], format!("detaching {arn} from {name}"))?;
+    }
+    let inline = iam
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .or_context(format!("listing the inline policies of {name}"))?;
+    for policy in inline.policy_names() {
+        iam.delete_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .send()
+            .await
+            .or_absent(
+                &["NoSuchEntity"],
+                format!("deleting policy {policy} of {name}"),
+            )?;
+    }
+    iam.delete_role()
+        .role_name(name)
+        .send()
+        .await
+        .or_absent(&["NoSuchEntity"], format!("deleting IAM role {name}"))?;
+    Ok(())
+}
+
+impl Resource for TaskRole {
+    const STEP: StepId = StepId::new("task_role", "task role");
+    // The execution role's ARN tells the account that the trust is limited to.
+    const DEPENDS_ON: &'static [&'static str] = &["execution_role"];
+    type Live = Live;
+    type Desired = Desired;
+
+    fn desired(ctx: &Ctx, facts: &Facts) -> Desired {
+        Desired {
+            name: ctx.names.task_role.clone(),
+            role: ctx.config.task_role.as_ref().map(desired_role),
+            account: facts.execution_role_arn.as_deref().and_then(account_of),
+        }
+    }
+
+    async fn read(ctx: &Ctx, _: &Facts, detail: Detail) -> Result<Option<Live>> {
+        let wanted = ctx.config.task_role.is_some();
+        let recorded = ctx
+            .recorded(Self::STEP.key())
+            .is_some_and(|r| r.arn.is_some());
+        // Without `[task_role]`, and without a role this stack made, there is nothing to look
+        // for: the call is saved from every run of a stack that has no task role. Destroy looks
+        // all the same, so that a role whose state was lost is still removed.
+        if !wanted && !recorded && detail == Detail::Full {
+            return Ok(Some(Live { role: None }));
+        }
+        match read_role(ctx, detail).await? {
+            Some(role) => Ok(Some(Live { role: Some(role) })),
+            // Nothing there and nothing wanted is the state asked for, not something to create.
+            None if !wanted && detail == Detail::Full => Ok(Some(Live { role: None })),
+            None => Ok(None),
+        }
+    }
+
+    fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
+        let mut changes = Vec::new();
+        match (&live.role, &desired.role) {
+            (None, None) => {}
+            (Some(role), None) => changes.push(Change::new("role", &role.name, NONE)),
+            (None, Some(_)) => changes.push(Change::new("role", NONE, &desired.name)),
+            (Some(role), Some(wanted)) => {
+                let account = desired.account.clone().or_else(|| account_of(&role.arn));
+                if let Some(account) = account {
+                    let trust = trust_policy(&account);
+                    if !same_policy(&role.trust_policy, &trust) {
+                        changes.push(Change::new("trust_policy", &role.trust_policy, &trust));
+                    }
+                }
+                for missing in wanted.attached.difference(&role.attached) {
+                    changes.push(Change::new("managed_policy", NONE, missing));
+                }
+                for extra in role.attached.difference(&wanted.attached) {
+                    changes.push(Change::new("managed_policy", extra, NONE));
+                }
+                if !same_inline(&role.inline, &wanted.inline) {
+                    changes.push(Change::new(
+                        "statements",
+                        show(&role.inline),
+                        show(&wanted.inline),
+                    ));
+                }
+            }
+        }
+        changes
+    }
+
+    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
+        let Some(wanted) = &desired.role else {
+            return Ok(Created::New(Live { role: None }));
+        };
+        let Some(account) = &desired.account else {
+            bail!(
+                "the account of IAM role {} is not known: the task execution role has no ARN",
+                desired.name
+            );
+        };
+        let trust = trust_policy(account);
+        let create = ctx
+            .aws
+            .iam
+            .create_role()
+            .role_name(&desired.name)
+            .assume_role_policy_document(trust.to_string())
+            .description(format!(
+                "ECS task role of {}-{}, managed by deployer",
+                ctx.config.project, ctx.config.environment
+            ))
+            .set_tags(Some(owner_tags(&ctx.owner)?));
+        let what = format!("creating IAM role {}", desired.name);
+        let created = until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
+            match create.clone().send().await {
+                Ok(created) => Ok(Attempt::Done(Created::New(created.role.map(|r| r.arn)))),
+                // An earlier attempt whose answer was lost created it: converge that one.
+                Err(e) if is_code(&e, &["EntityAlreadyExists"]) => {
+                    Ok(Attempt::Done(Created::AlreadyExists))
+                }
+                Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
+                Err(e) => Err(describe(e, &what)),
+            }
+        })
+        .await?;
+        let Created::New(arn) = created else {
+            return Ok(Created::AlreadyExists);
+        };
+        let role = Role {
+            name: desired.name.clone(),
+            arn: arn.context("CreateRole returned no role")?,
+            trust_policy: trust.clone(),
+            attached: BTreeSet::new(),
+            inline: None,
+            tags: Vec::new(),
+        };
+        let role = converge(ctx, &role, wanted, &trust).await?;
+        Ok(Created::New(Live { role: Some(role) }))
+    }
+
+    async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
+        match (&live.role, &desired.role) {
+            (Some(role), None) => {
+                delete_role(ctx, role).await?;
+                Ok(Live { role: None })
+            }
+            (Some(role), Some(wanted)) => {
+                let account = desired
+                    .account
+                    .clone()
+                    .or_else(|| account_of(&role.arn))
+                    .with_context(|| format!("IAM role {} has no account in its ARN", role.name))?;
+                let role = converge(ctx, role, wanted, &trust_policy(&account)).await?;
+                Ok(Live { role: Some(role) })
+            }
+            (None, _) => match Self::create(ctx, desired).await? {
+                Created::New(live) => Ok(live),
+                Created::AlreadyExists => bail!(
+                    "IAM role {} appeared while it was being created; run again",
+                    desired.name
+                ),
+            },
+        }
+    }
+
+    async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
+        match &live.role {
+            Some(role) => delete_role(ctx, role).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
+        Ok(match &live.role {
+            Some(role) => role.tags.clone(),
+            // No role is nobody else's.
+            None => ctx
+                .owner
+                .pairs()
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        })
+    }
+
+    async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
+        let Some(role) = &live.role else {
+            return Ok(());
+        };
+        ctx.aws
+            .iam
+            .tag_role()
+            .role_name(&role.name)
+            .set_tags(Some(owner_tags(&ctx.owner)?))
+            .send()
+            .await
+            .or_context(format!("tagging IAM role {}", role.name))?;
+        Ok(())
+    }
+
+    fn record(live: &Live) -> ResourceRecord {
+        match &live.role {
+            Some(role) => ResourceRecord {
+                id: role.name.clone(),
+                arn: Some(role.arn.clone()),
+                parts: role.inline.iter().map(|_| APP_POLICY.to_owned()).collect(),
+            },
+            None => ResourceRecord::new(NONE, None),
+        }
+    }
+
+    fn publish(live: &Live, facts: &mut Facts) {
+        facts.task_role_arn = live.role.as_ref().map(|r| r.arn.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PolicyStatement;
+    use std::collections::BTreeMap;
+
+    const ACCOUNT: &str = "123456789012";
+    const S3: &str = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+
+    fn statement() -> PolicyStatement {
+        PolicyStatement {
+            effect: "Allow".into(),
+            actions: vec!["sqs:SendMessage".into()],
+            resources: vec!["arn:aws:sqs:eu-central-1:123456789012:jobs".into()],
+            conditions: BTreeMap::new(),
+        }
+    }
+
+    fn wanted() -> Desired {
+        Desired {
+            name: "app-dev-task-role".into(),
+            role: Some(desired_role(&TaskRoleConfig {
+                managed_policies: vec![S3.into()],
+                statements: vec![statement()],
+            })),
+            account: Some(ACCOUNT.into()),
+        }
+    }
+
+    fn as_made(desired: &Desired) -> Live {
+        let wanted = desired.role.clone().unwrap();
+        Live {
+            role: Some(Role {
+                name: desired.name.clone(),
+                arn: format!("arn:aws:iam::{ACCOUNT}:role/{}", desired.name),
+                trust_policy: trust_policy(ACCOUNT),
+                attached: wanted.attached,
+                inline: wanted.inline,
+                tags: Vec::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn the_role_as_made_is_no_change() {
+        assert_eq!(TaskRole::diff(&as_made(&wanted()), &wanted()), []);
+    }
+
+    #[test]
+    fn no_role_and_none_wanted_is_no_change() {
+        let none = Desired {
+            role: None,
+            ..wanted()
+        };
+        assert_eq!(TaskRole::diff(&Live { role: None }, &none), []);
+    }
+
+    #[test]
+    fn a_role_no_longer_wanted_is_removed() {
+        let none = Desired {
+            role: None,
+            ..wanted()
+        };
+        assert_eq!(
+            TaskRole::diff(&as_made(&wanted()), &none),
+            [Change::new("role", "app-dev-task-role", NONE)]
+        );
+    }
+
+    #[test]
+    fn policies_changed_by_hand_are_each_a_change() {
+        let mut live = as_made(&wanted());
+        let role = live.role.as_mut().unwrap();
+        role.attached
+            .insert("arn:aws:iam::aws:policy/AdministratorAccess".into());
+        role.attached.remove(S3);
+        role.inline = None;
+        role.trust_policy = json!({"Version": "2012-10-17", "Statement": []});
+        let fields: Vec<String> = TaskRole::diff(&live, &wanted())
+            .into_iter()
+            .map(|c| format!("{}: {} -> {}", c.field, c.old, c.new))
+            .collect();
+        assert_eq!(fields.len(), 4, "{fields:?}");
+        assert!(fields[0].starts_with("trust_policy: "));
+        assert_eq!(fields[1], format!("managed_policy: (none) -> {S3}"));
+        assert_eq!(
+            fields[2],
+            "managed_policy: arn:aws:iam::aws:policy/AdministratorAccess -> (none)"
+        );
+        assert!(fields[3].starts_with("statements: (none) -> {"));
+    }
+
+    #[test]
+    fn the_trust_is_limited_to_the_account() {
+        let trust = trust_policy(ACCOUNT);
+        assert_eq!(
+            trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+            ACCOUNT
+        );
+        assert_eq!(
+            account_of("arn:aws:iam::123456789012:role/x").as_deref(),
+            Some(ACCOUNT)
+        );
+        // A trust policy without the condition is not the one wanted.
+        let mut live = as_made(&wanted());
+        let role = live.role.as_mut().unwrap();
+        role.trust_policy["Statement"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("Condition");
+        assert_eq!(TaskRole::diff(&live, &wanted())[0].field, "trust_policy");
+    }
+
+    #[test]
+    fn statements_become_one_policy_with_conditions_only_where_given() {
+        let mut with_condition = statement();
+        with_condition.conditions = BTreeMap::from([(
+            "StringEquals".to_owned(),
+            BTreeMap::from([(
+                "aws:RequestedRegion".to_owned(),
+                vec!["eu-central-1".to_owned()],
+            )]),
+        )]);
+        let policy = inline_policy(&[statement(), with_condition]).unwrap();
+        assert!(policy["Statement"][0].get("Condition").is_none());
+        assert_eq!(
+            policy["Statement"][1]["Condition"]["StringEquals"]["aws:RequestedRegion"],
+            json!(["eu-central-1"])
+        );
+        assert_eq!(inline_policy(&[]), None);
+    }
+}

@@ -1,0 +1,195 @@
+//! The app's own settings: the task role, the CPU architecture, and the container's command,
+//! entry point, health check, stop timeout and read-only root file system. Each one reaches AWS,
+//! reads back as no change, is repaired after a change by hand, and goes away with its key.
+
+use crate::drift::plan_json;
+use crate::lifecycle::{apply, DEV_TOML};
+use crate::stack::{Stack, PREFIX};
+use crate::support::{block_on, TestEnv};
+
+const S3_READ: &str = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+const SQS_READ: &str = "arn:aws:iam::aws:policy/AmazonSQSReadOnlyAccess";
+
+const TASK_ROLE: &str = r#"
+[task_role]
+managed_policies = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess", "arn:aws:iam::aws:policy/AmazonSQSReadOnlyAccess"]
+
+[[task_role.statements]]
+actions = ["sqs:SendMessage"]
+resources = ["arn:aws:sqs:eu-central-1:123456789012:jobs"]
+conditions = { StringEquals = { "aws:RequestedRegion" = "eu-central-1" } }
+"#;
+
+/// The shipped configuration with every setting of the app's own set.
+fn with_all() -> String {
+    let config = DEV_TOML
+        .replace(
+            "port = 5000                  # the port the app listens on inside the container",
+            "port = 5000\ncommand = [\"gunicorn\", \"hello:app\"]\nentry_point = [\"/bin/sh\", \"-c\"]\n\
+             stop_timeout_seconds = 90\nread_only_root_filesystem = true\n\
+             [container.health_check]\ncommand = [\"CMD-SHELL\", \"curl -f localhost:5000/ || exit 1\"]\n\
+             start_period_seconds = 20",
+        )
+        .replace(
+            "memory = 512                 # MiB",
+            "memory = 512\ncpu_architecture = \"ARM64\" # MiB",
+        );
+    assert_ne!(config, DEV_TOML);
+    format!("{config}{TASK_ROLE}")
+}
+
+fn iam(env: &TestEnv) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(&env.sdk_config())
+}
+
+fn role_name() -> String {
+    format!("{PREFIX}-task-role")
+}
+
+fn attached(env: &TestEnv) -> Vec<String> {
+    let answer = block_on(
+        iam(env)
+            .list_attached_role_policies()
+            .role_name(role_name())
+            .send(),
+    )
+    .unwrap();
+    let mut arns: Vec<String> = answer
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect();
+    arns.sort();
+    arns
+}
+
+fn running(stack: &Stack) -> &aws_sdk_ecs::types::TaskDefinition {
+    let revision = stack.services[0].task_definition().unwrap();
+    stack
+        .task_definitions
+        .iter()
+        .find(|t| t.task_definition_arn() == Some(revision))
+        .unwrap()
+}
+
+fn assert_clean(env: &TestEnv) {
+    let (code, plan) = plan_json(env);
+    assert_eq!(code, 0, "{plan:#}");
+    env.proxy.clear();
+    apply(env);
+    assert_eq!(env.proxy.mutating_calls(), []);
+}
+
+#[test]
+fn every_app_setting_round_trips_and_goes_away_with_its_key() {
+    let env = TestEnv::start();
+    env.write_config("dev", &with_all());
+    apply(&env);
+
+    let stack = Stack::read(&env);
+    let definition = running(&stack);
+    let role = block_on(iam(&env).get_role().role_name(role_name()).send()).unwrap();
+    let role = role.role().unwrap();
+    assert_eq!(definition.task_role_arn(), Some(role.arn()));
+    let trust = urlencoding::decode(role.assume_role_policy_document().unwrap())
+        .unwrap()
+        .into_owned();
+    let trust: serde_json::Value = serde_json::from_str(&trust).unwrap();
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+        "123456789012"
+    );
+    assert_eq!(attached(&env), [S3_READ, SQS_READ]);
+    assert_eq!(
+        definition
+            .runtime_platform()
+            .and_then(|p| p.cpu_architecture())
+            .map(|a| a.as_str()),
+        Some("ARM64")
+    );
+    let container = &definition.container_definitions()[0];
+    assert_eq!(container.command(), ["gunicorn", "hello:app"]);
+    assert_eq!(container.entry_point(), ["/bin/sh", "-c"]);
+    assert_eq!(container.stop_timeout(), Some(90));
+    assert_eq!(container.readonly_root_filesystem(), Some(true));
+    let check = container.health_check().unwrap();
+    assert_eq!(
+        check.command(),
+        ["CMD-SHELL", "curl -f localhost:5000/ || exit 1"]
+    );
+    assert_eq!(
+        (
+            check.interval(),
+            check.timeout(),
+            check.retries(),
+            check.start_period()
+        ),
+        (Some(30), Some(5), Some(3), Some(20))
+    );
+    assert_clean(&env);
+
+    // Changed by hand: a policy detached, another attached, the statements replaced. Apply
+    // takes each back.
+    let iam = iam(&env);
+    block_on(
+        iam.detach_role_policy()
+            .role_name(role_name())
+            .policy_arn(SQS_READ)
+            .send(),
+    )
+    .unwrap();
+    block_on(
+        iam.attach_role_policy()
+            .role_name(role_name())
+            .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+            .send(),
+    )
+    .unwrap();
+    block_on(
+        iam.put_role_policy()
+            .role_name(role_name())
+            .policy_name("app-permissions")
+            .policy_document(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+            )
+            .send(),
+    )
+    .unwrap();
+    let (code, plan) = plan_json(&env);
+    assert_eq!(code, 2);
+    let text = plan.to_string();
+    assert!(
+        text.contains("AdministratorAccess") && text.contains("statements"),
+        "{plan:#}"
+    );
+    apply(&env);
+    assert_eq!(attached(&env), [S3_READ, SQS_READ]);
+    assert_clean(&env);
+
+    // A policy removed from the configuration is detached; no new revision is needed for it.
+    env.write_config("dev", &with_all().replace(&format!(", \"{SQS_READ}\""), ""));
+    apply(&env);
+    assert_eq!(attached(&env), [S3_READ]);
+    assert_clean(&env);
+
+    // Without [task_role] the role goes, and so does the task definition's reference; without
+    // the other keys the container is back to the image's own.
+    env.write_config("dev", DEV_TOML);
+    apply(&env);
+    let gone = block_on(iam.get_role().role_name(role_name()).send());
+    assert!(gone.is_err(), "{gone:?}");
+    let stack = Stack::read(&env);
+    let definition = running(&stack);
+    assert_eq!(definition.task_role_arn(), None);
+    assert!(definition.runtime_platform().is_none());
+    let container = &definition.container_definitions()[0];
+    assert!(container.command().is_empty() && container.health_check().is_none());
+    assert_eq!(container.readonly_root_filesystem(), None);
+    assert_clean(&env);
+
+    // Destroy removes a role this stack made.
+    env.write_config("dev", &with_all());
+    apply(&env);
+    env.deployer().args(["destroy", "--yes"]).assert().success();
+    assert!(block_on(iam.get_role().role_name(role_name()).send()).is_err());
+}
