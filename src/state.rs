@@ -367,7 +367,21 @@ pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                if metadata.permissions().mode() & 0o077 != 0 {
+                let mode = metadata.permissions().mode();
+                // A shared directory (sticky and open to all, like /tmp) is other people's too:
+                // tightening it would lock them out, and keeping state in it is not private.
+                if mode & 0o1002 == 0o1002 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!(
+                            "{} is a shared directory (mode {:o}); name a directory of this \
+                             user's own for the state, like .deployer",
+                            dir.display(),
+                            mode & 0o7777
+                        ),
+                    ));
+                }
+                if mode & 0o077 != 0 {
                     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
                 }
             }
@@ -393,6 +407,20 @@ pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_shared_directory_is_refused_not_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+        let err = create_private_dir(&shared).unwrap_err();
+        assert!(err.to_string().contains("shared directory"), "{err}");
+        let mode = fs::metadata(&shared).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o1777, "left as it was");
+    }
 
     fn sample() -> State {
         let mut state = State::new("simhill", "dev", "eu-central-1");
