@@ -261,7 +261,7 @@ pub fn policy(config: &Config) -> Policy {
         // only the configured managed policies attached. Detaching stays unconditioned so that
         // `apply` can remove a policy attached by hand.
         allow(
-            "IamExecutionRole",
+            "IamRoles",
             &[
                 "iam:GetRole",
                 "iam:ListAttachedRolePolicies",
@@ -289,7 +289,7 @@ pub fn policy(config: &Config) -> Policy {
             })),
         ),
         allow(
-            "IamPassExecutionRoleToEcsTasks",
+            "IamPassRolesToEcsTasks",
             &["iam:PassRole"],
             &[arns.execution_role(), arns.task_role()],
             Some(json!({ "StringEquals": { "iam:PassedToService": PASSED_TO_SERVICE } })),
@@ -339,44 +339,43 @@ pub fn policy(config: &Config) -> Policy {
             &any(),
             None,
         ),
+        // The load balancer, its listeners and the target group: each action applies to its own
+        // kind of resource among these. One statement, so the policy fits a managed policy.
         allow(
-            "ElbLoadBalancer",
+            "ElbResources",
             &[
                 "elasticloadbalancing:CreateLoadBalancer",
                 "elasticloadbalancing:CreateListener",
+                "elasticloadbalancing:CreateTargetGroup",
                 "elasticloadbalancing:AddTags",
                 "elasticloadbalancing:SetSubnets",
                 "elasticloadbalancing:SetSecurityGroups",
                 "elasticloadbalancing:ModifyListener",
-                "elasticloadbalancing:DeleteListener",
-                "elasticloadbalancing:DeleteLoadBalancer",
-            ],
-            &[arns.load_balancer(), arns.listeners()],
-            None,
-        ),
-        allow(
-            "ElbTargetGroup",
-            &[
-                "elasticloadbalancing:CreateTargetGroup",
-                "elasticloadbalancing:AddTags",
                 "elasticloadbalancing:ModifyTargetGroup",
                 "elasticloadbalancing:ModifyTargetGroupAttributes",
+                "elasticloadbalancing:DeleteListener",
+                "elasticloadbalancing:DeleteLoadBalancer",
                 "elasticloadbalancing:DeleteTargetGroup",
             ],
-            &[arns.target_group()],
+            &[arns.load_balancer(), arns.listeners(), arns.target_group()],
             None,
         ),
         // ECS: task definitions are read, listed and deregistered without resource-level
         // permissions; tasks are listed by cluster.
+        // The cluster and the service.
         allow(
-            "EcsCluster",
+            "EcsClusterAndService",
             &[
                 "ecs:DescribeClusters",
                 "ecs:CreateCluster",
-                "ecs:TagResource",
                 "ecs:DeleteCluster",
+                "ecs:DescribeServices",
+                "ecs:CreateService",
+                "ecs:UpdateService",
+                "ecs:DeleteService",
+                "ecs:TagResource",
             ],
-            &[arns.cluster()],
+            &[arns.cluster(), arns.service()],
             None,
         ),
         // Destroy checks every revision's tags before deregistering it.
@@ -398,18 +397,6 @@ pub fn policy(config: &Config) -> Policy {
                 "ecs:DeregisterTaskDefinition",
             ],
             &any(),
-            None,
-        ),
-        allow(
-            "EcsService",
-            &[
-                "ecs:DescribeServices",
-                "ecs:CreateService",
-                "ecs:TagResource",
-                "ecs:UpdateService",
-                "ecs:DeleteService",
-            ],
-            &[arns.service()],
             None,
         ),
         allow(

@@ -7,6 +7,7 @@ mod clients;
 pub mod ecs;
 mod elb_tags;
 pub mod errors;
+pub mod iam;
 pub mod policy;
 pub mod retry;
 pub mod tags;

@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result};
 use serde_json::{json, Value};
 
 use crate::aws::errors::{brief, describe, is_code, not_propagated_yet};
+use crate::aws::iam::delete_role;
 use crate::aws::policy::{parse_policy_document, same_policy};
 use crate::aws::retry::{until_done, Attempt};
 use crate::aws::tags::{owner_tags, pairs};
@@ -103,33 +104,6 @@ pub fn managed_policy_arn(region: &str) -> String {
         "arn:{}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
         partition(region)
     )
-}
-
-/// Our tags in the form this service's calls take.
-impl ExecutionRole {
-    /// Removes what keeps IAM from deleting role `name` besides the attached policies: inline
-    /// policies, added by hand.
-    async fn release(ctx: &Ctx, name: &str) -> Result<()> {
-        let iam = &ctx.aws.iam;
-        let inline = iam
-            .list_role_policies()
-            .role_name(name)
-            .send()
-            .await
-            .or_context(format!("listing the inline policies of {name}"))?;
-        for policy in inline.policy_names() {
-            iam.delete_role_policy()
-                .role_name(name)
-                .policy_name(policy)
-                .send()
-                .await
-                .or_absent(
-                    &["NoSuchEntity"],
-                    format!("deleting policy {policy} of {name}"),
-                )?;
-        }
-        Ok(())
-    }
 }
 
 impl Resource for ExecutionRole {
@@ -338,34 +312,13 @@ impl Resource for ExecutionRole {
     }
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
-        let iam = &ctx.aws.iam;
-        // IAM refuses to delete a role that still has policies.
-        for arn in &live.attached {
-            iam.detach_role_policy()
-                .role_name(&live.name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .or_absent(
-                    &["NoSuchEntity"],
-                    format!("detaching {arn} from {}", live.name),
-                )?;
-        }
-        // Inline policies (added by hand) block the delete too; look for them only then, which saves calls in the usual case. IAM can also answer
-        // DeleteConflict for a few seconds after the last policy was detached, while the detach
-        // propagates: so the delete is tried again, within a budget, after each clean-up.
-        let what = format!("deleting IAM role {}", live.name);
-        until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
-            match iam.delete_role().role_name(&live.name).send().await {
-                Ok(_) => Ok(Attempt::Done(())),
-                Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(Attempt::Done(())),
-                Err(e) if is_code(&e, &["DeleteConflict"]) => {
-                    Self::release(ctx, &live.name).await?;
-                    Ok(Attempt::Wait(brief(&e)))
-                }
-                Err(e) => Err(describe(e, &what)),
-            }
-        })
+        delete_role(
+            &ctx.aws.iam,
+            &live.name,
+            live.attached.iter().map(String::as_str),
+            ctx.iam_budget(),
+            &ctx.printer,
+        )
         .await
     }
 

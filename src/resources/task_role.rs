@@ -14,6 +14,7 @@ use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Map, Value};
 
 use crate::aws::errors::{brief, describe, is_code, not_propagated_yet};
+use crate::aws::iam;
 use crate::aws::policy::{parse_policy_document, same_policy};
 use crate::aws::retry::{until_done, Attempt};
 use crate::aws::tags::{owner_tags, pairs};
@@ -229,53 +230,16 @@ async fn converge(ctx: &Ctx, role: &Role, desired: &DesiredRole, trust: &Value) 
     })
 }
 
+/// Deletes the role with whatever is attached to it.
 async fn delete_role(ctx: &Ctx, role: &Role) -> Result<()> {
-    let iam = &ctx.aws.iam;
-    let name = &role.name;
-    // IAM refuses to delete a role that still has policies, ours or added by hand.
-    let attached = iam
-        .list_attached_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .or_absent(&["NoSuchEntity"], format!("reading the policies of {name}"))?;
-    let Some(attached) = attached else {
-        return Ok(());
-    };
-    for policy in attached.attached_policies() {
-        let Some(arn) = policy.policy_arn() else {
-            continue;
-        };
-        iam.detach_role_policy()
-            .role_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            .or_absent(&["NoSuchEntity"], format!("detaching {arn} from {name}"))?;
-    }
-    let inline = iam
-        .list_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .or_context(format!("listing the inline policies of {name}"))?;
-    for policy in inline.policy_names() {
-        iam.delete_role_policy()
-            .role_name(name)
-            .policy_name(policy)
-            .send()
-            .await
-            .or_absent(
-                &["NoSuchEntity"],
-                format!("deleting policy {policy} of {name}"),
-            )?;
-    }
-    iam.delete_role()
-        .role_name(name)
-        .send()
-        .await
-        .or_absent(&["NoSuchEntity"], format!("deleting IAM role {name}"))?;
-    Ok(())
+    iam::delete_role(
+        &ctx.aws.iam,
+        &role.name,
+        role.attached.iter().map(String::as_str),
+        ctx.iam_budget(),
+        &ctx.printer,
+    )
+    .await
 }
 
 impl Resource for TaskRole {

@@ -1,0 +1,86 @@
+//! Deleting an IAM role the way IAM lets one go: only once no policy is attached to it and it
+//! has no inline policy, and, for a few seconds after the last detach while that propagates,
+//! answering `DeleteConflict` even then. Both of the stack's roles go this way.
+
+use anyhow::Result;
+
+use super::errors::{brief, describe, is_code, AwsResultExt};
+use super::retry::{until_done, Attempt, Budget};
+use crate::printer::Printer;
+
+/// Deletes role `name`: detaches `attached` (the managed policies its read found), then deletes
+/// the role, removing whatever else holds it (policies attached or put by hand) each time IAM
+/// answers `DeleteConflict`, within `budget`. A role already gone is done.
+pub async fn delete_role(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    attached: impl IntoIterator<Item = &str>,
+    budget: Budget,
+    printer: &Printer,
+) -> Result<()> {
+    for arn in attached {
+        detach(iam, name, arn).await?;
+    }
+    let what = format!("deleting IAM role {name}");
+    until_done(&what, budget, printer, || async {
+        match iam.delete_role().role_name(name).send().await {
+            Ok(_) => Ok(Attempt::Done(())),
+            Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(Attempt::Done(())),
+            Err(e) if is_code(&e, &["DeleteConflict"]) => {
+                release(iam, name).await?;
+                Ok(Attempt::Wait(brief(&e)))
+            }
+            Err(e) => Err(describe(e, &what)),
+        }
+    })
+    .await
+}
+
+async fn detach(iam: &aws_sdk_iam::Client, name: &str, arn: &str) -> Result<()> {
+    iam.detach_role_policy()
+        .role_name(name)
+        .policy_arn(arn)
+        .send()
+        .await
+        .or_absent(&["NoSuchEntity"], format!("detaching {arn} from {name}"))?;
+    Ok(())
+}
+
+/// Removes every policy that keeps IAM from deleting role `name`: attached and inline. Only
+/// looked for once IAM refuses, which saves the calls in the usual case.
+async fn release(iam: &aws_sdk_iam::Client, name: &str) -> Result<()> {
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .or_absent(&["NoSuchEntity"], format!("reading the policies of {name}"))?;
+    for arn in attached
+        .iter()
+        .flat_map(|a| a.attached_policies())
+        .filter_map(|p| p.policy_arn())
+    {
+        detach(iam, name, arn).await?;
+    }
+    let inline = iam
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .or_absent(
+            &["NoSuchEntity"],
+            format!("listing the inline policies of {name}"),
+        )?;
+    for policy in inline.iter().flat_map(|i| i.policy_names()) {
+        iam.delete_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .send()
+            .await
+            .or_absent(
+                &["NoSuchEntity"],
+                format!("deleting policy {policy} of {name}"),
+            )?;
+    }
+    Ok(())
+}
