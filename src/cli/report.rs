@@ -25,6 +25,7 @@ fn marker(action: &Action, done: bool) -> (&'static str, &'static str) {
         (Action::Absent, _) => ("", "not found"),
         (Action::NotOurs(_), _) => ("!", "not ours, left alone"),
         (Action::Kept(_), _) => ("!", "kept"),
+        (Action::NotWanted, _) => ("", "not configured"),
     }
 }
 
@@ -61,6 +62,8 @@ fn change_line(change: &Change) -> String {
 /// The line for a step that failed or was skipped during apply or destroy.
 pub fn finished_lines(step: StepId, finished: &Finished<Outcome>) -> Vec<String> {
     match finished {
+        // Nothing there, nothing asked for: nothing to say.
+        Finished::Done(result) if result.action == Action::NotWanted => Vec::new(),
         Finished::Done(result) => step_lines(step, result, true),
         Finished::Failed(error) => vec![format!(" x {:<26} failed: {error:#}", step.label())],
         Finished::Skipped => vec![format!("   {:<26} skipped", step.label())],
@@ -122,11 +125,10 @@ pub fn plan_lines(plan: &Plan) -> Vec<String> {
     for (step, outcome) in plan.outcomes() {
         lines.extend(step_lines(step, outcome, false));
     }
-    if plan.has_replacements() {
+    if plan.has_retirements() {
         lines.push(
-            "   A replacement keeps the service reachable: the new resource is made beside the \
-             old one and the service runs in both; once that deployment completes, traffic \
-             moves to the new one and the old one is deleted."
+            "   The service stays reachable: what replaces a resource is made beside it, and what \
+             the service stops using is deleted only once its deployment has completed."
                 .to_owned(),
         );
     }
@@ -175,6 +177,7 @@ impl<'a> PlanJson<'a> {
                     Action::Absent => "absent",
                     Action::NotOurs(_) => "not-ours",
                     Action::Kept(_) => "keep",
+                    Action::NotWanted => "not-configured",
                 },
                 changes: match &result.action {
                     Action::Update(changes) | Action::Replace(changes) => changes.iter().collect(),

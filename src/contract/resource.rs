@@ -50,6 +50,12 @@ pub trait Resource: 'static {
     /// The resource as the configuration wants it.
     type Desired;
 
+    /// Whether the configuration asks for this resource at all (a task role only with
+    /// `[task_role]`). One that exists but is not wanted is deleted once the service no longer
+    /// uses it.
+    fn wanted(_ctx: &Ctx) -> bool {
+        true
+    }
     fn desired(ctx: &Ctx, facts: &Facts) -> Self::Desired;
     /// Finds the resource by its deterministic name; `None` when it does not exist.
     async fn read(ctx: &Ctx, facts: &Facts, detail: Detail) -> Result<Option<Self::Live>>;
@@ -113,6 +119,7 @@ pub trait Step: Sync {
     fn depends_on(&self) -> &'static [&'static str];
     fn read_depends_on(&self) -> &'static [&'static str];
     fn managed(&self) -> bool;
+    fn wanted(&self, ctx: &Ctx) -> bool;
     fn update_makes_new(&self) -> bool;
     fn replaceable(&self) -> bool;
     /// Creates a replacement of `live` beside it.
@@ -193,6 +200,10 @@ impl<R: Resource> Step for Kind<R> {
 
     fn managed(&self) -> bool {
         R::MANAGED
+    }
+
+    fn wanted(&self, ctx: &Ctx) -> bool {
+        R::wanted(ctx)
     }
 
     fn update_makes_new(&self) -> bool {

@@ -51,6 +51,8 @@ pub enum Action {
     /// Ours, but kept by destroy: something that depends on it is not ours (the reason says
     /// what), and deleting it would pull the ground from under that.
     Kept(String),
+    /// Not asked for by the configuration, and not there: nothing to do, nothing to show.
+    NotWanted,
 }
 
 impl Action {
@@ -104,17 +106,25 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Whether the plan replaces something.
-    pub fn has_replacements(&self) -> bool {
-        self.steps
-            .iter()
-            .any(|p| matches!(p.outcome.action, Action::Replace(_)))
+    /// Whether applying the plan retires something once the service has moved off it: a
+    /// resource replaced, or one the configuration no longer asks for.
+    pub fn has_retirements(&self) -> bool {
+        self.operation == Operation::Apply
+            && self
+                .steps
+                .iter()
+                .any(|p| matches!(p.outcome.action, Action::Replace(_) | Action::Delete))
     }
 
     /// What the acting pass would do at each step, in the order it reports them (reversed for
     /// destroy).
     pub fn outcomes(&self) -> Vec<(StepId, &Outcome)> {
-        let mut outcomes: Vec<_> = self.steps.iter().map(|p| (p.step, &p.outcome)).collect();
+        let mut outcomes: Vec<_> = self
+            .steps
+            .iter()
+            .filter(|p| p.outcome.action != Action::NotWanted)
+            .map(|p| (p.step, &p.outcome))
+            .collect();
         if self.operation == Operation::Destroy {
             outcomes.reverse();
         }
@@ -246,6 +256,8 @@ async fn check_tags_before_destroy(
 fn judge(ctx: &Ctx, step: &dyn Step, facts: &Facts, found: &Found) -> Result<Outcome> {
     let action = match &found.live {
         _ if !step.managed() => Action::Read,
+        None if !step.wanted(ctx) => Action::NotWanted,
+        Some(_) if !step.wanted(ctx) => Action::Delete,
         None => Action::Create,
         Some(live) => {
             let mut changes = Vec::new();
@@ -420,7 +432,7 @@ pub async fn plan(
             Operation::Destroy => judge_destroy(*step, &found)?,
         };
         let made_anew = match &outcome.action {
-            Action::Create | Action::Replace(_) => true,
+            Action::Create | Action::Replace(_) | Action::Delete | Action::NotWanted => true,
             Action::Update(_) => step.update_makes_new(),
             _ => false,
         };
@@ -455,6 +467,9 @@ async fn apply_step(
     journal: &dyn Journal,
 ) -> Result<Outcome> {
     let known = lock(facts).clone();
+    if step.managed() && !step.wanted(ctx) {
+        return retire_unwanted(step, found, journal);
+    }
     let (live, action) = match found.live {
         None if !step.managed() => bail!("{} not found", step.id()),
         None => {
@@ -503,6 +518,26 @@ async fn apply_step(
     step.publish(&live, &mut lock(facts))?;
     Ok(Outcome {
         action,
+        id: Some(record.id),
+    })
+}
+
+/// The apply pass for a resource the configuration does not ask for: nothing to do when it is
+/// not there; otherwise it is no longer the stack's resource but one to retire, deleted once the
+/// service no longer uses it (see [`retire`]). Later steps learn nothing from it.
+fn retire_unwanted(step: &dyn Step, found: Found, journal: &dyn Journal) -> Result<Outcome> {
+    let Some(live) = found.live else {
+        journal.record(step.id(), None)?;
+        return Ok(Outcome {
+            action: Action::NotWanted,
+            id: None,
+        });
+    };
+    let record = step.record(&live)?;
+    journal.retire(step.id(), Some(record.clone()))?;
+    journal.record(step.id(), None)?;
+    Ok(Outcome {
+        action: Action::Delete,
         id: Some(record.id),
     })
 }

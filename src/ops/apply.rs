@@ -63,14 +63,14 @@ pub async fn prepare(
     let plan = super::plan::read(&session, Operation::Apply, options.adopt).await?;
     // Refused before anyone is asked, rather than after a "yes".
     engine::check(STACK, &plan)?;
-    let replacing = plan.has_replacements() || !session.ctx.recorded.retiring.is_empty();
+    let replacing = plan.has_retirements() || !session.ctx.recorded.retiring.is_empty();
     if replacing && !options.wait {
         return Err(ExitError::new(
             Exit::InvalidInput,
             anyhow!(
-                "nothing was changed: this apply replaces a resource, which moves traffic only \
-                 once the service's deployment has completed, so it has to wait; run it without \
-                 --no-wait"
+                "nothing was changed: this apply replaces or removes a resource the service uses, \
+                 which happens only once the service's deployment has completed, so it has to \
+                 wait; run it without --no-wait"
             ),
         )
         .into());
@@ -119,7 +119,7 @@ impl PreparedApply {
         } = self;
         // A replacement (planned now, or left unfinished by an earlier run) is carried out in
         // stages, so that the service stays reachable throughout.
-        let replacing = plan.has_replacements() || !session.ctx.recorded.retiring.is_empty();
+        let replacing = plan.has_retirements() || !session.ctx.recorded.retiring.is_empty();
         if replacing {
             session.ctx.stage = Stage::Expand;
         }
@@ -133,7 +133,7 @@ impl PreparedApply {
         }
         record(&session, &facts, image_chosen)?;
         if replacing {
-            facts = finish_replacements(&mut session, interrupt, timeout, &mut report).await?;
+            facts = finish_retirements(&mut session, interrupt, timeout, &mut report).await?;
             record(&session, &facts, image_chosen)?;
             // Every deployment it started has been followed already.
             service_changed = false;
@@ -191,18 +191,18 @@ fn record(session: &Session, facts: &Facts, image_chosen: bool) -> Result<()> {
         .record_deployment(image_override, facts.task_definition_arn.as_deref())
 }
 
-/// The rest of a replacement, once its first pass made the new resource and pointed the service
-/// at both the old and the new one (the old one keeping the traffic):
+/// The rest of a run that retires resources, once its first pass made what replaces them and
+/// pointed the service at both the old and the new (the old one keeping the traffic), or at
+/// none of a resource the configuration no longer asks for (a task role):
 ///
-/// 1. wait until the service's deployment completed, so its tasks are registered and healthy in
-///    the new resource as well;
+/// 1. wait until the service's deployment completed, so its tasks run in the new way;
 /// 2. converge again: the listener moves to the new target group, the service leaves the old
 ///    one, the rules only the old tasks needed go; and wait for that deployment;
-/// 3. delete the old resource.
+/// 3. delete what is retired.
 ///
 /// Each step leaves the service reachable; an interruption is finished by the next `apply`,
-/// which finds the old resource in the state.
-async fn finish_replacements(
+/// which finds what is retiring in the state.
+async fn finish_retirements(
     session: &mut Session,
     interrupt: &Interrupt,
     timeout: Option<u64>,
@@ -210,15 +210,15 @@ async fn finish_replacements(
 ) -> Result<Facts> {
     let printer = session.ctx.printer.clone();
     printer.info(
-        "Replacing: the service now runs in the old and the new target group; waiting for its \
-         deployment before traffic moves to the new one.",
+        "Waiting for the service's deployment before what it no longer needs is moved away from \
+         and deleted.",
     );
     follow_primary(&session.ctx, timeout, interrupt).await?;
 
     session.ctx.stage = Stage::Finish;
     // What the first pass recorded (the replacement; what it replaces) is what to read now.
     session.ctx.recorded = session.store.snapshot();
-    printer.info("Moving traffic to the replacement:");
+    printer.info("Moving the rest over:");
     let plan = super::plan::read(session, Operation::Apply, false).await?;
     let (facts, service_changed) = converge(session, plan, interrupt, report).await?;
     if service_changed {

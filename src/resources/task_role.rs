@@ -4,9 +4,9 @@
 //! policies attached and the configured statements as one inline policy, both kept exactly as
 //! configured: a policy attached or changed by hand is taken back.
 //!
-//! Unlike the other resources, this one may be wanted or not. Without `[task_role]` the step
-//! stands for "no task role": it finds nothing to make, and a role left from an earlier
-//! configuration is deleted by the update that says so. Its live value then holds no role.
+//! Unlike most resources, this one may be wanted or not ([`Resource::wanted`]): without
+//! `[task_role]` there is no role, and one left from an earlier configuration is retired (deleted
+//! once the service's tasks no longer run as it).
 
 use std::collections::BTreeSet;
 
@@ -30,7 +30,7 @@ pub const APP_POLICY: &str = "app-permissions";
 
 /// The role as AWS has it.
 #[derive(Debug, Clone)]
-pub struct Role {
+pub struct Live {
     pub name: String,
     pub arn: String,
     pub trust_policy: Value,
@@ -41,22 +41,15 @@ pub struct Role {
 }
 
 #[derive(Debug, Clone)]
-pub struct Live {
-    /// `None`: there is no role, and none is wanted.
-    pub role: Option<Role>,
-}
-
-#[derive(Debug, Clone)]
 pub struct Desired {
     pub name: String,
-    /// `None` when the configuration asks for no task role.
-    pub role: Option<DesiredRole>,
+    pub role: DesiredRole,
     /// The account the role's trust is limited to, from the execution role's ARN; unknown in a
     /// plan before the execution role exists.
     pub account: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct DesiredRole {
     pub attached: BTreeSet<String>,
     pub inline: Option<Value>,
@@ -118,7 +111,7 @@ fn show(policy: &Option<Value>) -> String {
     policy.as_ref().map_or(NONE.to_owned(), Value::to_string)
 }
 
-async fn read_role(ctx: &Ctx, detail: Detail) -> Result<Option<Role>> {
+async fn read_role(ctx: &Ctx, detail: Detail) -> Result<Option<Live>> {
     let iam = &ctx.aws.iam;
     let name = &ctx.names.task_role;
     let answer = iam
@@ -131,7 +124,7 @@ async fn read_role(ctx: &Ctx, detail: Detail) -> Result<Option<Role>> {
         return Ok(None);
     };
     let role = answer.role().context("GetRole returned no role")?;
-    let mut found = Role {
+    let mut found = Live {
         name: name.clone(),
         arn: role.arn().to_owned(),
         trust_policy: role
@@ -171,7 +164,7 @@ async fn read_role(ctx: &Ctx, detail: Detail) -> Result<Option<Role>> {
 }
 
 /// Brings the role's policies to what is desired.
-async fn converge(ctx: &Ctx, role: &Role, desired: &DesiredRole, trust: &Value) -> Result<Role> {
+async fn converge(ctx: &Ctx, role: &Live, desired: &DesiredRole, trust: &Value) -> Result<Live> {
     let iam = &ctx.aws.iam;
     let name = &role.name;
     if !same_policy(&role.trust_policy, trust) {
@@ -222,7 +215,7 @@ async fn converge(ctx: &Ctx, role: &Role, desired: &DesiredRole, trust: &Value) 
             }
         }
     }
-    Ok(Role {
+    Ok(Live {
         trust_policy: trust.clone(),
         attached: desired.attached.clone(),
         inline: desired.inline.clone(),
@@ -231,7 +224,7 @@ async fn converge(ctx: &Ctx, role: &Role, desired: &DesiredRole, trust: &Value) 
 }
 
 /// Deletes the role with whatever is attached to it.
-async fn delete_role(ctx: &Ctx, role: &Role) -> Result<()> {
+async fn delete_role(ctx: &Ctx, role: &Live) -> Result<()> {
     iam::delete_role(
         &ctx.aws.iam,
         &role.name,
@@ -249,69 +242,62 @@ impl Resource for TaskRole {
     type Live = Live;
     type Desired = Desired;
 
+    fn wanted(ctx: &Ctx) -> bool {
+        ctx.config.task_role.is_some()
+    }
+
     fn desired(ctx: &Ctx, facts: &Facts) -> Desired {
         Desired {
             name: ctx.names.task_role.clone(),
-            role: ctx.config.task_role.as_ref().map(desired_role),
+            role: ctx
+                .config
+                .task_role
+                .as_ref()
+                .map(desired_role)
+                .unwrap_or_default(),
             account: facts.execution_role_arn.as_deref().and_then(account_of),
         }
     }
 
     async fn read(ctx: &Ctx, _: &Facts, detail: Detail) -> Result<Option<Live>> {
-        let wanted = ctx.config.task_role.is_some();
-        let recorded = ctx
-            .recorded(Self::STEP.key())
-            .is_some_and(|r| r.arn.is_some());
         // Without `[task_role]`, and without a role this stack made, there is nothing to look
         // for: the call is saved from every run of a stack that has no task role. Destroy looks
         // all the same, so that a role whose state was lost is still removed.
-        if !wanted && !recorded && detail == Detail::Full {
-            return Ok(Some(Live { role: None }));
+        let recorded = ctx.recorded(Self::STEP.key()).is_some()
+            || ctx.recorded.retiring.contains_key(Self::STEP.key());
+        if !Self::wanted(ctx) && !recorded && detail == Detail::Full {
+            return Ok(None);
         }
-        match read_role(ctx, detail).await? {
-            Some(role) => Ok(Some(Live { role: Some(role) })),
-            // Nothing there and nothing wanted is the state asked for, not something to create.
-            None if !wanted && detail == Detail::Full => Ok(Some(Live { role: None })),
-            None => Ok(None),
-        }
+        read_role(ctx, detail).await
     }
 
     fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
         let mut changes = Vec::new();
-        match (&live.role, &desired.role) {
-            (None, None) => {}
-            (Some(role), None) => changes.push(Change::new("role", &role.name, NONE)),
-            (None, Some(_)) => changes.push(Change::new("role", NONE, &desired.name)),
-            (Some(role), Some(wanted)) => {
-                let account = desired.account.clone().or_else(|| account_of(&role.arn));
-                if let Some(account) = account {
-                    let trust = trust_policy(&account);
-                    if !same_policy(&role.trust_policy, &trust) {
-                        changes.push(Change::new("trust_policy", &role.trust_policy, &trust));
-                    }
-                }
-                for missing in wanted.attached.difference(&role.attached) {
-                    changes.push(Change::new("managed_policy", NONE, missing));
-                }
-                for extra in role.attached.difference(&wanted.attached) {
-                    changes.push(Change::new("managed_policy", extra, NONE));
-                }
-                if !same_inline(&role.inline, &wanted.inline) {
-                    changes.push(Change::new(
-                        "statements",
-                        show(&role.inline),
-                        show(&wanted.inline),
-                    ));
-                }
+        let wanted = &desired.role;
+        let account = desired.account.clone().or_else(|| account_of(&live.arn));
+        if let Some(account) = account {
+            let trust = trust_policy(&account);
+            if !same_policy(&live.trust_policy, &trust) {
+                changes.push(Change::new("trust_policy", &live.trust_policy, &trust));
             }
+        }
+        for missing in wanted.attached.difference(&live.attached) {
+            changes.push(Change::new("managed_policy", NONE, missing));
+        }
+        for extra in live.attached.difference(&wanted.attached) {
+            changes.push(Change::new("managed_policy", extra, NONE));
+        }
+        if !same_inline(&live.inline, &wanted.inline) {
+            changes.push(Change::new(
+                "statements",
+                show(&live.inline),
+                show(&wanted.inline),
+            ));
         }
         changes
     }
 
     async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
-        let Some(wanted) = &desired.role else {
-            return Ok(Created::New(Live { role: None }));
-        };
         let Some(account) = &desired.account else {
             bail!(
                 "the account of IAM role {} is not known: the task execution role has no ARN",
@@ -346,7 +332,7 @@ impl Resource for TaskRole {
         let Created::New(arn) = created else {
             return Ok(Created::AlreadyExists);
         };
-        let role = Role {
+        let role = Live {
             name: desired.name.clone(),
             arn: arn.context("CreateRole returned no role")?,
             trust_policy: trust.clone(),
@@ -354,83 +340,66 @@ impl Resource for TaskRole {
             inline: None,
             tags: Vec::new(),
         };
-        let role = converge(ctx, &role, wanted, &trust).await?;
-        Ok(Created::New(Live { role: Some(role) }))
+        Ok(Created::New(
+            converge(ctx, &role, &desired.role, &trust).await?,
+        ))
     }
 
     async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
-        match (&live.role, &desired.role) {
-            (Some(role), None) => {
-                delete_role(ctx, role).await?;
-                Ok(Live { role: None })
-            }
-            (Some(role), Some(wanted)) => {
-                let account = desired
-                    .account
-                    .clone()
-                    .or_else(|| account_of(&role.arn))
-                    .with_context(|| format!("IAM role {} has no account in its ARN", role.name))?;
-                let role = converge(ctx, role, wanted, &trust_policy(&account)).await?;
-                Ok(Live { role: Some(role) })
-            }
-            (None, _) => match Self::create(ctx, desired).await? {
-                Created::New(live) => Ok(live),
-                Created::AlreadyExists => bail!(
-                    "IAM role {} appeared while it was being created; run again",
-                    desired.name
-                ),
-            },
-        }
+        let account = desired
+            .account
+            .clone()
+            .or_else(|| account_of(&live.arn))
+            .with_context(|| format!("IAM role {} has no account in its ARN", live.name))?;
+        converge(ctx, live, &desired.role, &trust_policy(&account)).await
     }
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
-        match &live.role {
-            Some(role) => delete_role(ctx, role).await,
-            None => Ok(()),
-        }
+        delete_role(ctx, live).await
     }
 
-    async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
-        Ok(match &live.role {
-            Some(role) => role.tags.clone(),
-            // No role is nobody else's.
-            None => ctx
-                .owner
-                .pairs()
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        })
+    async fn tags(_: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
+        Ok(live.tags.clone())
+    }
+
+    fn read_tags(live: &Live) -> Option<Vec<(String, String)>> {
+        Some(live.tags.clone())
     }
 
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-        let Some(role) = &live.role else {
-            return Ok(());
-        };
         ctx.aws
             .iam
             .tag_role()
-            .role_name(&role.name)
+            .role_name(&live.name)
             .set_tags(Some(owner_tags(&ctx.owner)?))
             .send()
             .await
-            .or_context(format!("tagging IAM role {}", role.name))?;
+            .or_context(format!("tagging IAM role {}", live.name))?;
         Ok(())
     }
 
     fn record(live: &Live) -> ResourceRecord {
-        match &live.role {
-            Some(role) => ResourceRecord {
-                id: role.name.clone(),
-                arn: Some(role.arn.clone()),
-                parts: role.inline.iter().map(|_| APP_POLICY.to_owned()).collect(),
-            },
-            None => ResourceRecord::new(NONE, None),
+        ResourceRecord {
+            id: live.name.clone(),
+            arn: Some(live.arn.clone()),
+            parts: live.inline.iter().map(|_| APP_POLICY.to_owned()).collect(),
         }
     }
 
     fn publish(live: &Live, facts: &mut Facts) {
-        facts.task_role_arn = live.role.as_ref().map(|r| r.arn.clone());
+        facts.task_role_arn = Some(live.arn.clone());
+    }
+
+    async fn retire(ctx: &Ctx, record: &ResourceRecord) -> Result<()> {
+        // Whatever is attached is found and removed when IAM refuses the delete.
+        iam::delete_role(
+            &ctx.aws.iam,
+            &record.id,
+            std::iter::empty(),
+            ctx.iam_budget(),
+            &ctx.printer,
+        )
+        .await
     }
 }
 
@@ -455,25 +424,22 @@ mod tests {
     fn wanted() -> Desired {
         Desired {
             name: "app-dev-task-role".into(),
-            role: Some(desired_role(&TaskRoleConfig {
+            role: desired_role(&TaskRoleConfig {
                 managed_policies: vec![S3.into()],
                 statements: vec![statement()],
-            })),
+            }),
             account: Some(ACCOUNT.into()),
         }
     }
 
     fn as_made(desired: &Desired) -> Live {
-        let wanted = desired.role.clone().unwrap();
         Live {
-            role: Some(Role {
-                name: desired.name.clone(),
-                arn: format!("arn:aws:iam::{ACCOUNT}:role/{}", desired.name),
-                trust_policy: trust_policy(ACCOUNT),
-                attached: wanted.attached,
-                inline: wanted.inline,
-                tags: Vec::new(),
-            }),
+            name: desired.name.clone(),
+            arn: format!("arn:aws:iam::{ACCOUNT}:role/{}", desired.name),
+            trust_policy: trust_policy(ACCOUNT),
+            attached: desired.role.attached.clone(),
+            inline: desired.role.inline.clone(),
+            tags: Vec::new(),
         }
     }
 
@@ -483,35 +449,13 @@ mod tests {
     }
 
     #[test]
-    fn no_role_and_none_wanted_is_no_change() {
-        let none = Desired {
-            role: None,
-            ..wanted()
-        };
-        assert_eq!(TaskRole::diff(&Live { role: None }, &none), []);
-    }
-
-    #[test]
-    fn a_role_no_longer_wanted_is_removed() {
-        let none = Desired {
-            role: None,
-            ..wanted()
-        };
-        assert_eq!(
-            TaskRole::diff(&as_made(&wanted()), &none),
-            [Change::new("role", "app-dev-task-role", NONE)]
-        );
-    }
-
-    #[test]
     fn policies_changed_by_hand_are_each_a_change() {
         let mut live = as_made(&wanted());
-        let role = live.role.as_mut().unwrap();
-        role.attached
+        live.attached
             .insert("arn:aws:iam::aws:policy/AdministratorAccess".into());
-        role.attached.remove(S3);
-        role.inline = None;
-        role.trust_policy = json!({"Version": "2012-10-17", "Statement": []});
+        live.attached.remove(S3);
+        live.inline = None;
+        live.trust_policy = json!({"Version": "2012-10-17", "Statement": []});
         let fields: Vec<String> = TaskRole::diff(&live, &wanted())
             .into_iter()
             .map(|c| format!("{}: {} -> {}", c.field, c.old, c.new))
@@ -539,8 +483,7 @@ mod tests {
         );
         // A trust policy without the condition is not the one wanted.
         let mut live = as_made(&wanted());
-        let role = live.role.as_mut().unwrap();
-        role.trust_policy["Statement"][0]
+        live.trust_policy["Statement"][0]
             .as_object_mut()
             .unwrap()
             .remove("Condition");

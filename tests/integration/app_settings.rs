@@ -173,11 +173,20 @@ fn every_app_setting_round_trips_and_goes_away_with_its_key() {
     assert_clean(&env);
 
     // Without [task_role] the role goes, and so does the task definition's reference; without
-    // the other keys the container is back to the image's own.
+    // the other keys the container is back to the image's own. The role goes only once the
+    // service runs the revision without it: running tasks keep their credentials until then.
     env.write_config("dev", DEV_TOML);
+    env.proxy.clear();
     apply(&env);
     let gone = block_on(iam.get_role().role_name(role_name()).send());
     assert!(gone.is_err(), "{gone:?}");
+    let operations = env.proxy.operations();
+    let at = |operation: &str| operations.iter().position(|o| o == operation);
+    let (moved, deleted) = (at("ecs:UpdateService"), at("iam:DeleteRole"));
+    assert!(
+        moved.is_some() && deleted.is_some() && moved < deleted,
+        "the role is deleted after the service moved: {operations:?}"
+    );
     let stack = Stack::read(&env);
     let definition = running(&stack);
     assert_eq!(definition.task_role_arn(), None);

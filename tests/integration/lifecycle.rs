@@ -286,9 +286,10 @@ fn apply_twice_outputs_destroy_twice() {
         serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
     assert_eq!(state["version"], json!(1));
     assert_eq!(
-        // Every step but the network; the task role's as "(none)", since none is wanted.
+        // Every step but the network, and the task role, which the shipped configuration does
+        // not ask for.
         state["resources"].as_object().unwrap().len(),
-        12,
+        11,
         "{state:#}"
     );
 
