@@ -57,6 +57,8 @@ mod tests;
 mod tests_app;
 #[cfg(test)]
 mod tests_limits;
+#[cfg(test)]
+mod tests_secrets;
 
 use std::collections::BTreeMap;
 use std::fmt;
