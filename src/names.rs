@@ -12,9 +12,6 @@ use crate::config::{suffix, Config};
 /// The value of the `ManagedBy` tag on everything this tool creates.
 pub const MANAGED_BY: &str = "deployer";
 
-/// The name of the container inside the task definition; the load balancer routes to it.
-pub const CONTAINER_NAME: &str = "app";
-
 /// Names of every resource of one environment, derived once from the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Names {

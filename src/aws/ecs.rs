@@ -1,9 +1,10 @@
 //! Reading the stack's ECS service: one `DescribeServices` call that the service's step, the
 //! task definition's step (which compares with the revision the service runs), `status`,
-//! `rollback` and the rollout follower all start from.
+//! `rollback` and the rollout follower all start from; and finding the app's container in a
+//! task definition, which the task definition's step and `rollback` both need.
 
 use anyhow::Result;
-use aws_sdk_ecs::types::{Service, ServiceField};
+use aws_sdk_ecs::types::{ContainerDefinition, Service, ServiceField, TaskDefinition};
 
 use super::errors::AwsResultExt;
 use crate::names::Names;
@@ -54,4 +55,22 @@ pub fn primary_deployment(service: &Service) -> Option<String> {
         .iter()
         .find(|d| d.status() == Some("PRIMARY"))
         .and_then(|d| d.id().map(str::to_owned))
+}
+
+/// The app's container in a revision: the one named `name` (`container.name`), or else the
+/// only container of a revision that has one. A revision registered before `container.name`
+/// changed has its one container under the old name, and reading it as the app's turns the
+/// rename into a change of the name alone, rather than of every field.
+pub fn app_container<'d>(
+    definition: &'d TaskDefinition,
+    name: &str,
+) -> Option<&'d ContainerDefinition> {
+    let containers = definition.container_definitions();
+    containers
+        .iter()
+        .find(|c| c.name() == Some(name))
+        .or(match containers {
+            [only] => Some(only),
+            _ => None,
+        })
 }

@@ -137,6 +137,10 @@ pub struct Config {
 pub struct ContainerConfig {
     /// Image reference, `[registry[:port]/]path[:tag][@sha256:digest]`.
     pub image: String,
+    /// The container's name in the task definition, which the service's load balancer
+    /// reference names too (default `app`).
+    #[serde(default = "default_container_name")]
+    pub name: String,
     /// Port the container listens on (default 5000).
     #[serde(default = "default_container_port")]
     pub port: u16,
@@ -241,6 +245,13 @@ pub const DEFAULT_CONTAINER_PORT: u16 = 5000;
 
 fn default_container_port() -> u16 {
     DEFAULT_CONTAINER_PORT
+}
+
+/// Default of [`ContainerConfig::name`]: the name every stack had before it could be set.
+pub const DEFAULT_CONTAINER_NAME: &str = "app";
+
+fn default_container_name() -> String {
+    DEFAULT_CONTAINER_NAME.to_owned()
 }
 
 /// The `[task]` table: Fargate CPU units and memory (MiB).

@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer};
 use super::{
     Config, ContainerHealthCheck, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig,
     PolicyStatement, ServiceConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig,
-    DEFAULT_CONTAINER_PORT,
+    DEFAULT_CONTAINER_NAME, DEFAULT_CONTAINER_PORT,
 };
 
 /// An integer as written in the file, before range checks. Reading every
@@ -97,6 +97,8 @@ pub(super) struct RawConfig {
 pub(super) struct RawContainer {
     #[serde(default)]
     pub(super) image: Option<String>,
+    #[serde(default = "raw_default_container_name")]
+    pub(super) name: String,
     #[serde(default = "raw_default_container_port")]
     pub(super) port: Int,
     #[serde(default)]
@@ -221,11 +223,16 @@ fn raw_default_container_port() -> Int {
     DEFAULT_CONTAINER_PORT.into()
 }
 
+fn raw_default_container_name() -> String {
+    DEFAULT_CONTAINER_NAME.to_owned()
+}
+
 /// What a missing `[container]` stands for while the rest of the file is checked.
 impl Default for RawContainer {
     fn default() -> Self {
         RawContainer {
             image: None,
+            name: raw_default_container_name(),
             port: raw_default_container_port(),
             environment: BTreeMap::new(),
             secrets: BTreeMap::new(),
@@ -305,6 +312,7 @@ impl From<&Config> for RawConfig {
             endpoint_url: c.endpoint_url.clone(),
             container: Some(RawContainer {
                 image: Some(c.container.image.clone()),
+                name: c.container.name.clone(),
                 port: c.container.port.into(),
                 environment: c.container.environment.clone(),
                 secrets: c.container.secrets.clone(),
@@ -467,6 +475,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
         "container",
         &[
             "image",
+            "name",
             "port",
             "environment",
             "secrets",

@@ -47,6 +47,7 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
         endpoint_url: None,
         container: ContainerConfig {
             image: "946760796955.dkr.ecr.eu-central-1.amazonaws.com/flask-tp-app:latest".into(),
+            name: "app".into(),
             port: 5000,
             environment: BTreeMap::from([
                 ("FLASK_APP".to_string(), "hello".to_string()),
@@ -398,7 +399,7 @@ fn parse_errors_name_key_and_expectation() {
     );
     assert_eq!(
         error_of("project = \"a\"\nenvironment = \"b\"\nregion = \"eu-central-1\"\ncontainer = { imgae = \"x\" }\n"),
-        "envs/test.toml:4:15: unknown key `imgae` in [container] (did you mean `image`?); expected one of: image, port, environment, secrets, command, entry_point, health_check, stop_timeout_seconds, read_only_root_filesystem"
+        "envs/test.toml:4:15: unknown key `imgae` in [container] (did you mean `image`?); expected one of: image, name, port, environment, secrets, command, entry_point, health_check, stop_timeout_seconds, read_only_root_filesystem"
     );
     assert_eq!(
         error_of(&with("[logs]\nretention = 30\n")),

@@ -168,3 +168,46 @@ fn action_and_resource_shapes() {
         assert!(check_resource(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn container_name_defaults_to_app_and_takes_what_ecs_allows() {
+    let config = Config::from_toml_str(MINIMAL, Path::new("t")).unwrap();
+    assert_eq!(config.container.name, "app");
+    let longest = "a".repeat(255);
+    for name in ["web", "my-app_2", "A", longest.as_str()] {
+        let config = load(&format!("name = \"{name}\"\n"));
+        assert_eq!(config.container.name, name);
+        assert_eq!(config.validate(), Ok(()));
+    }
+}
+
+#[test]
+fn container_names_ecs_refuses_are_refused_with_their_position() {
+    let allowed = "ECS allows up to 255 letters, digits, hyphens and underscores";
+    let cases = [
+        ("", "\"\" is empty".to_string()),
+        ("my.app", "\"my.app\" contains '.'".to_string()),
+        ("my app", "\"my app\" contains ' '".to_string()),
+        ("appé", "\"appé\" contains 'é'".to_string()),
+        (
+            &*"a".repeat(256),
+            format!("{:?} has 256 characters", "a".repeat(256)),
+        ),
+    ];
+    for (name, why) in cases {
+        assert_eq!(
+            error_of(&with(&format!("name = \"{name}\"\n"))),
+            format!("envs/test.toml:8:8: container.name: {why}; {allowed}"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_container_name_built_in_code_is_checked_by_validate_too() {
+    let mut config = Config::from_toml_str(MINIMAL, Path::new("t")).unwrap();
+    config.container.name = "no dots.".into();
+    assert!(config.validate().is_err());
+    config.container.name = "web".into();
+    assert_eq!(config.validate(), Ok(()));
+}

@@ -414,6 +414,7 @@ fn build_container(
 
     ContainerConfig {
         image: image.to_string(),
+        name: validate_app::container_name(&c.name, v),
         port,
         environment: c.environment.clone(),
         secrets: c.secrets.clone(),

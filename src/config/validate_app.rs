@@ -1,4 +1,5 @@
-//! The rules of the app's own settings: its CPU architecture, what the container runs and how ECS checks and stops it, and the task role's policies.
+//! The rules of the app's own settings: its CPU architecture, what the container is called and
+//! runs and how ECS checks and stops it, and the task role's policies.
 //!
 //! They are apart from `validate` because they describe the app rather than the stack around
 //! it, and each of them ends up in an AWS call that would otherwise fail halfway through an
@@ -35,6 +36,33 @@ pub(super) fn cpu_architecture(raw: &str, v: &mut Validator<'_>) -> CpuArchitect
         format!("{raw:?} is not a Fargate CPU architecture; allowed \"X86_64\" or \"ARM64\"{hint}"),
     );
     CpuArchitecture::X86_64
+}
+
+/// The longest container name ECS accepts.
+const MAX_CONTAINER_NAME: usize = 255;
+
+/// ECS's rule for a container's name: up to 255 letters, digits, hyphens and underscores.
+pub(super) fn container_name(raw: &str, v: &mut Validator<'_>) -> String {
+    let length = raw.chars().count();
+    let why = if raw.is_empty() {
+        Some("is empty".to_string())
+    } else if length > MAX_CONTAINER_NAME {
+        Some(format!("has {length} characters"))
+    } else {
+        raw.chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+            .map(|c| format!("contains {c:?}"))
+    };
+    if let Some(why) = why {
+        v.push(
+            &["container", "name"],
+            format!(
+                "{raw:?} {why}; ECS allows up to {MAX_CONTAINER_NAME} letters, digits, hyphens \
+                 and underscores"
+            ),
+        );
+    }
+    raw.to_owned()
 }
 
 /// `command` or `entry_point`: left out keeps the image's; an empty list would too, but says

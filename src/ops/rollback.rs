@@ -5,12 +5,11 @@ use anyhow::{anyhow, Context as _, Result};
 
 use super::rollout::Rollout;
 use super::{Session, Target};
-use crate::aws::ecs::{describe_service, primary_deployment};
+use crate::aws::ecs::{app_container, describe_service, primary_deployment};
 use crate::aws::AwsResultExt;
 use crate::contract::Resource;
 use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
-use crate::names::CONTAINER_NAME;
 use crate::printer::Printer;
 use crate::resources::target_group::TargetGroup;
 use crate::state::ImageOverride;
@@ -61,15 +60,12 @@ pub async fn prepare(target: &Target, printer: &Printer) -> Result<PreparedRollb
         .send()
         .await
         .or_context(format!("reading {previous}"))?;
+    let container = &ctx.config.container.name;
     let image = definition
         .task_definition()
-        .and_then(|d| {
-            d.container_definitions()
-                .iter()
-                .find(|c| c.name() == Some(CONTAINER_NAME))
-        })
+        .and_then(|d| app_container(d, container))
         .and_then(|c| c.image())
-        .with_context(|| format!("{previous} has no container named {CONTAINER_NAME}"))?
+        .with_context(|| format!("{previous} has no container named {container}"))?
         .to_owned();
     Ok(PreparedRollback {
         session,

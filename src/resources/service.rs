@@ -19,7 +19,6 @@ use crate::aws::retry::{send_when_ready, until_done, Attempt};
 use crate::aws::tags::{owner_tags, pairs, tag_ecs};
 use crate::aws::{AwsResultExt, Created};
 use crate::contract::{compare, known, Change, Ctx, Detail, Facts, PlanValue, Resource, StepId};
-use crate::names::CONTAINER_NAME;
 use crate::state::ResourceRecord;
 
 pub struct Service;
@@ -209,7 +208,7 @@ impl Resource for Service {
                     .chain(std::iter::once(&known(&facts.target_group_arn)))
                     .map(|target_group_arn| LoadBalancerRef {
                         target_group_arn: target_group_arn.clone(),
-                        container_name: CONTAINER_NAME.to_owned(),
+                        container_name: config.container.name.clone(),
                         container_port: config.container.port.into(),
                     })
                     .collect(),
@@ -512,6 +511,8 @@ impl Resource for Service {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const CONTAINER_NAME: &str = "app";
 
     const TARGET_GROUP: &str =
         "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/app-dev/1";

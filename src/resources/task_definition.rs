@@ -1,4 +1,4 @@
-//! The Fargate task definition: one container with the configured image, port, environment,
+//! The Fargate task definition: one container with the configured image, name, port, environment,
 //! command, health check and `awslogs` logging, run by the execution role, its code running as
 //! the task role when there is one.
 //!
@@ -17,7 +17,7 @@ use aws_sdk_ecs::types::{
 };
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use crate::aws::ecs::{active, describe_services, SERVICE_READ};
+use crate::aws::ecs::{active, app_container, describe_services, SERVICE_READ};
 use crate::aws::errors::{brief, describe, is_transient, not_propagated_yet};
 use crate::aws::retry::{until_done, Attempt};
 use crate::aws::tags::{owner_tags, pairs, tag_ecs};
@@ -26,7 +26,6 @@ use crate::config::{is_sensitive_name, ContainerHealthCheck};
 use crate::contract::{
     compare, known, Change, Ctx, Detail, Facts, PlanValue, Resource, StepId, NONE,
 };
-use crate::names::CONTAINER_NAME;
 use crate::state::ResourceRecord;
 
 pub struct TaskDefinition;
@@ -38,6 +37,8 @@ pub struct Spec {
     pub cpu: String,
     pub memory: String,
     pub execution_role_arn: String,
+    /// `container.name`; the load balancer reaches the container by it.
+    pub container_name: String,
     pub image: String,
     pub container_port: i32,
     pub environment: BTreeMap<String, String>,
@@ -64,6 +65,7 @@ impl Spec {
             cpu: String::new(),
             memory: String::new(),
             execution_role_arn: String::new(),
+            container_name: String::new(),
             image: String::new(),
             container_port: 0,
             environment: BTreeMap::new(),
@@ -173,11 +175,10 @@ const LOG_STREAM_PREFIX: &str = "ecs";
 /// How many revisions are checked or deregistered at once.
 const CONCURRENT_CALLS: usize = 8;
 
-fn spec_of(definition: &aws_sdk_ecs::types::TaskDefinition) -> Option<Spec> {
-    let container = definition
-        .container_definitions()
-        .iter()
-        .find(|c| c.name() == Some(CONTAINER_NAME))?;
+/// The revision as a [`Spec`], read from its container named `container_name` (see
+/// [`app_container`]); `None` for a revision without such a container.
+fn spec_of(definition: &aws_sdk_ecs::types::TaskDefinition, container_name: &str) -> Option<Spec> {
+    let container = app_container(definition, container_name)?;
     let log_options = container
         .log_configuration()
         .and_then(|l| l.options())
@@ -191,6 +192,7 @@ fn spec_of(definition: &aws_sdk_ecs::types::TaskDefinition) -> Option<Spec> {
             .execution_role_arn()
             .unwrap_or_default()
             .to_owned(),
+        container_name: container.name().unwrap_or_default().to_owned(),
         image: container.image().unwrap_or_default().to_owned(),
         container_port: container
             .port_mappings()
@@ -259,7 +261,8 @@ async fn describe_revision(ctx: &Ctx, reference: &str) -> Result<Option<Live>> {
         return Ok(None);
     }
     // A revision without our container (registered by hand) differs in every field.
-    let spec = spec_of(definition).unwrap_or_else(|| Spec::bare(family));
+    let spec =
+        spec_of(definition, &ctx.config.container.name).unwrap_or_else(|| Spec::bare(family));
     Ok(Some(Live {
         arn: definition
             .task_definition_arn()
@@ -274,7 +277,7 @@ async fn describe_revision(ctx: &Ctx, reference: &str) -> Result<Option<Live>> {
 /// updating are both this.
 async fn register(ctx: &Ctx, spec: &Spec) -> Result<Live> {
     let mut container = ContainerDefinition::builder()
-        .name(CONTAINER_NAME)
+        .name(&spec.container_name)
         .image(&spec.image)
         .essential(true)
         .port_mappings(
@@ -433,6 +436,7 @@ impl Resource for TaskDefinition {
             cpu: config.task.cpu.to_string(),
             memory: config.task.memory.to_string(),
             execution_role_arn: known(&facts.execution_role_arn),
+            container_name: config.container.name.clone(),
             image: ctx.image(facts),
             container_port: config.container.port.into(),
             environment: config.container.environment.clone(),
@@ -487,6 +491,12 @@ impl Resource for TaskDefinition {
             "execution_role_arn",
             &old.execution_role_arn,
             &new.execution_role_arn,
+        );
+        compare(
+            &mut changes,
+            "container_name",
+            &old.container_name,
+            &new.container_name,
         );
         compare(&mut changes, "image", &old.image, &new.image);
         compare(

@@ -4,6 +4,8 @@
 
 use super::*;
 
+const CONTAINER_NAME: &str = "app";
+
 const DB_PASSWORD: &str = "arn:aws:ssm:eu-west-1:123456789012:parameter/app/db-password";
 const API_KEY: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/api-key-AbCdEf";
 
@@ -13,6 +15,7 @@ fn spec() -> Spec {
         cpu: "256".into(),
         memory: "512".into(),
         execution_role_arn: "arn:aws:iam::123456789012:role/app-dev-execution".into(),
+        container_name: CONTAINER_NAME.into(),
         image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app-dev:v1".into(),
         container_port: 5000,
         environment: BTreeMap::from([("LOG_LEVEL".into(), "info".into())]),
@@ -131,7 +134,7 @@ fn same_definition_is_no_change() {
 
 #[test]
 fn revision_with_aws_defaults_filled_in_is_no_change() {
-    let found = spec_of(&reported(&spec(), CONTAINER_NAME));
+    let found = spec_of(&reported(&spec(), CONTAINER_NAME), CONTAINER_NAME);
     assert_eq!(found, Some(spec()));
     assert_eq!(
         TaskDefinition::diff(&live(found.unwrap()), &spec()),
@@ -140,9 +143,36 @@ fn revision_with_aws_defaults_filled_in_is_no_change() {
 }
 
 #[test]
+fn a_renamed_container_is_a_change_of_its_name_alone() {
+    // Registered before `container.name` changed: its one container has the old name.
+    let before = spec_of(&reported(&spec(), "app"), "web").unwrap();
+    assert_eq!(before.container_name, "app");
+    let wanted = Spec {
+        container_name: "web".into(),
+        ..spec()
+    };
+    assert_eq!(
+        TaskDefinition::diff(&live(before), &wanted),
+        [change("container_name", "app", "web")]
+    );
+}
+
+#[test]
 fn revision_without_our_container_differs_in_every_field() {
-    let hand_made = reported(&spec(), "web");
-    assert_eq!(spec_of(&hand_made), None);
+    // Registered by hand with two containers, neither of them named as configured.
+    let web = reported(&spec(), "web");
+    let sidecar = ContainerDefinition::builder()
+        .name("sidecar")
+        .image("busybox")
+        .build();
+    let hand_made = aws_sdk_ecs::types::TaskDefinition::builder()
+        .family(&spec().family)
+        .set_container_definitions(Some(vec![web.container_definitions()[0].clone(), sidecar]))
+        .build();
+    assert_eq!(spec_of(&hand_made, CONTAINER_NAME), None);
+    // With one of them named as configured, that one is read.
+    let found = spec_of(&hand_made, "web").map(|s| s.container_name);
+    assert_eq!(found.as_deref(), Some("web"));
     // What the read reports for it: the family, and nothing of our container.
     let found = Spec::bare(&spec().family);
     let wanted = spec();
@@ -152,6 +182,7 @@ fn revision_without_our_container_differs_in_every_field() {
             change("cpu", "(none)", "256"),
             change("memory", "(none)", "512"),
             change("execution_role_arn", "(none)", &wanted.execution_role_arn),
+            change("container_name", "(none)", CONTAINER_NAME),
             change("image", "(none)", &wanted.image),
             change("container_port", "0", "5000"),
             change("environment", "(none)", "LOG_LEVEL=info"),
@@ -412,7 +443,10 @@ fn reported_app(spec: &Spec, health_defaults_left_out: bool) -> aws_sdk_ecs::typ
 #[test]
 fn every_app_setting_reads_back_as_written() {
     for defaults_left_out in [false, true] {
-        let found = spec_of(&reported_app(&app_spec(), defaults_left_out));
+        let found = spec_of(
+            &reported_app(&app_spec(), defaults_left_out),
+            CONTAINER_NAME,
+        );
         assert_eq!(
             found,
             Some(app_spec()),
@@ -423,7 +457,7 @@ fn every_app_setting_reads_back_as_written() {
 
 #[test]
 fn a_revision_that_names_no_architecture_and_no_read_only_flag_is_todays() {
-    let found = spec_of(&reported(&spec(), CONTAINER_NAME)).unwrap();
+    let found = spec_of(&reported(&spec(), CONTAINER_NAME), CONTAINER_NAME).unwrap();
     assert_eq!(found.cpu_architecture, "X86_64");
     assert!(!found.read_only_root_filesystem);
     assert_eq!(TaskDefinition::diff(&live(found), &spec()), []);

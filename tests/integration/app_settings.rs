@@ -1,4 +1,4 @@
-//! The app's own settings: the task role, the CPU architecture, and the container's command,
+//! The app's own settings: the task role, the CPU architecture, the container's name, command,
 //! entry point, health check, stop timeout and read-only root file system. Each one reaches AWS,
 //! reads back as no change, is repaired after a change by hand, and goes away with its key.
 
@@ -201,4 +201,73 @@ fn every_app_setting_round_trips_and_goes_away_with_its_key() {
     apply(&env);
     env.deployer().args(["destroy", "--yes"]).assert().success();
     assert!(block_on(iam.get_role().role_name(role_name()).send()).is_err());
+}
+
+fn load_balancer_containers(stack: &Stack) -> Vec<String> {
+    stack.services[0]
+        .load_balancers()
+        .iter()
+        .filter_map(|lb| lb.container_name().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn a_container_name_renames_the_container_and_the_services_reference_together() {
+    let env = TestEnv::start();
+    env.write_config("dev", DEV_TOML);
+    apply(&env);
+    let stack = Stack::read(&env);
+    assert_eq!(
+        running(&stack).container_definitions()[0].name(),
+        Some("app")
+    );
+    assert_eq!(load_balancer_containers(&stack), ["app"]);
+
+    // One deployment: a new revision with the container renamed, and the service's load
+    // balancer reference naming it.
+    let renamed = DEV_TOML.replace(
+        "port = 5000                  # the port",
+        "name = \"web\"\nport = 5000                  # the port",
+    );
+    assert_ne!(renamed, DEV_TOML);
+    env.write_config("dev", &renamed);
+    let (code, plan) = plan_json(&env);
+    assert_eq!(code, 2, "{plan:#}");
+    let changes = |step: &str| {
+        plan["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["step"] == step)
+            .map(|r| r["changes"].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        changes("task_definition"),
+        serde_json::json!([{"field": "container_name", "old": "app", "new": "web"}])
+    );
+    let service = changes("service").to_string();
+    assert!(
+        service.contains("\"app:5000 in ") && service.contains("\"web:5000 in "),
+        "{service}"
+    );
+    apply(&env);
+    let stack = Stack::read(&env);
+    assert_eq!(
+        running(&stack).container_definitions()[0].name(),
+        Some("web")
+    );
+    assert_eq!(load_balancer_containers(&stack), ["web"]);
+    assert_clean(&env);
+
+    // Without the key, back to `app`.
+    env.write_config("dev", DEV_TOML);
+    apply(&env);
+    let stack = Stack::read(&env);
+    assert_eq!(
+        running(&stack).container_definitions()[0].name(),
+        Some("app")
+    );
+    assert_eq!(load_balancer_containers(&stack), ["app"]);
+    assert_clean(&env);
 }
