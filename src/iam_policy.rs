@@ -368,6 +368,7 @@ pub fn policy(config: &Config) -> Policy {
             &[
                 "ecs:DescribeClusters",
                 "ecs:CreateCluster",
+                "ecs:PutClusterCapacityProviders",
                 "ecs:DeleteCluster",
                 "ecs:DescribeServices",
                 "ecs:CreateService",

@@ -290,6 +290,20 @@ pub struct ServiceConfig {
     pub health_check_grace_seconds: u32,
     /// Deployment circuit breaker with automatic rollback.
     pub circuit_breaker: bool,
+    /// Where the tasks run: a capacity provider strategy over Fargate and Fargate Spot, or
+    /// (empty) the Fargate launch type.
+    pub capacity_providers: Vec<CapacityProviderItem>,
+}
+
+/// One capacity provider of the service's strategy (ECS's `CapacityProviderStrategyItem`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+pub struct CapacityProviderItem {
+    /// `FARGATE` or `FARGATE_SPOT`.
+    pub provider: String,
+    /// Its share of the tasks beyond the bases, relative to the other weights (0-1000).
+    pub weight: u32,
+    /// Tasks it runs first, before the weights count (0-100000; at most one provider has one).
+    pub base: u32,
 }
 
 impl Default for ServiceConfig {
@@ -300,6 +314,7 @@ impl Default for ServiceConfig {
             max_percent: 200,
             health_check_grace_seconds: 60,
             circuit_breaker: true,
+            capacity_providers: Vec::new(),
         }
     }
 }

@@ -261,6 +261,16 @@ pub(super) struct RawService {
     pub(super) max_percent: Int,
     pub(super) health_check_grace_seconds: Int,
     pub(super) circuit_breaker: bool,
+    pub(super) capacity_providers: Option<Vec<RawCapacityProvider>>,
+}
+
+/// One `{ provider = "...", weight = N, base = N }` of `service.capacity_providers`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCapacityProvider {
+    pub(super) provider: String,
+    pub(super) weight: Option<Int>,
+    pub(super) base: Option<Int>,
 }
 
 #[derive(Deserialize)]
@@ -359,6 +369,7 @@ impl From<&ServiceConfig> for RawService {
             max_percent: s.max_percent.into(),
             health_check_grace_seconds: s.health_check_grace_seconds.into(),
             circuit_breaker: s.circuit_breaker,
+            capacity_providers: None,
         }
     }
 }
@@ -505,6 +516,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "max_percent",
             "health_check_grace_seconds",
             "circuit_breaker",
+            "capacity_providers",
         ],
     ),
     ("load_balancer", &["port", "deregistration_delay_seconds"]),

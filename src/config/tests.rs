@@ -71,6 +71,7 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
             max_percent: 200,
             health_check_grace_seconds: 60,
             circuit_breaker: true,
+            capacity_providers: Vec::new(),
         },
         load_balancer: LoadBalancerConfig {
             port: 80,

@@ -211,3 +211,52 @@ fn a_container_name_built_in_code_is_checked_by_validate_too() {
     config.container.name = "web".into();
     assert_eq!(config.validate(), Ok(()));
 }
+
+#[test]
+fn capacity_providers_load_sorted_and_bad_ones_are_refused_with_their_position() {
+    let config = load(
+        "[service]\ncapacity_providers = [{ provider = \"FARGATE_SPOT\", weight = 3 }, \
+         { provider = \"FARGATE\", weight = 1, base = 1 }]\n",
+    );
+    assert_eq!(
+        config.service.capacity_providers,
+        [
+            CapacityProviderItem {
+                provider: "FARGATE".into(),
+                weight: 1,
+                base: 1
+            },
+            CapacityProviderItem {
+                provider: "FARGATE_SPOT".into(),
+                weight: 3,
+                base: 0
+            },
+        ]
+    );
+    for (strategy, message) in [
+        ("[]", "an empty list; leave the key out for the Fargate launch type"),
+        (
+            "[{ provider = \"fargate-spot\", weight = 1 }]",
+            "\"fargate-spot\" is not a Fargate capacity provider; allowed \"FARGATE\" or \"FARGATE_SPOT\" (did you mean \"FARGATE_SPOT\"?)",
+        ),
+        (
+            "[{ provider = \"FARGATE\", weight = 1 }, { provider = \"FARGATE\", weight = 2 }]",
+            "\"FARGATE\" is listed twice",
+        ),
+        ("[{ provider = \"FARGATE\" }]", "missing `weight` (0-1000)"),
+        ("[{ provider = \"FARGATE\", weight = 1001 }]", "1001 is out of range"),
+        ("[{ provider = \"FARGATE\", weight = 0 }]", "every weight is 0"),
+        (
+            "[{ provider = \"FARGATE\", weight = 1, base = 1 }, { provider = \"FARGATE_SPOT\", weight = 1, base = 2 }]",
+            "a second `base`",
+        ),
+    ] {
+        let error = error_of(&with(&format!("[service]\ncapacity_providers = {strategy}\n")));
+        assert!(
+            error.contains("service.capacity_providers") && error.contains(message),
+            "{strategy}: {error}"
+        );
+        // Where: the line of the key, after MINIMAL's lines and `[service]`.
+        assert!(error.contains("envs/test.toml:9:"), "{strategy}: {error}");
+    }
+}

@@ -591,6 +591,7 @@ fn build_service(s: &RawService, v: &mut Validator<'_>) -> ServiceConfig {
             2_147_483_647,
         ),
         circuit_breaker: s.circuit_breaker,
+        capacity_providers: validate_app::capacity_providers(s.capacity_providers.as_deref(), v),
     }
 }
 

@@ -8,9 +8,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::schema::{Int, RawContainerHealthCheck, RawStatement, RawTaskRole};
+use super::schema::{Int, RawCapacityProvider, RawContainerHealthCheck, RawStatement, RawTaskRole};
 use super::validate::Validator;
-use super::{ContainerHealthCheck, CpuArchitecture, PolicyStatement, TaskRoleConfig};
+use super::{
+    CapacityProviderItem, ContainerHealthCheck, CpuArchitecture, PolicyStatement, TaskRoleConfig,
+};
 
 /// The most characters IAM allows in a role's inline policies together (whitespace aside).
 pub const MAX_INLINE_POLICY_CHARS: usize = 10_240;
@@ -384,4 +386,100 @@ fn inline_policy_chars(statements: &[PolicyStatement]) -> usize {
         .chars()
         .filter(|c| !c.is_whitespace())
         .count()
+}
+
+/// The providers a Fargate service can use.
+const FARGATE_PROVIDERS: &[&str] = &["FARGATE", "FARGATE_SPOT"];
+
+/// `service.capacity_providers`: a strategy as ECS accepts one for Fargate (see the ECS API's
+/// `CapacityProviderStrategyItem`): `FARGATE` and/or `FARGATE_SPOT`, each once, a weight of
+/// 0-1000 each and at least one above 0, a base of 0-100000 on at most one.
+pub(super) fn capacity_providers(
+    raw: Option<&[RawCapacityProvider]>,
+    v: &mut Validator<'_>,
+) -> Vec<CapacityProviderItem> {
+    let Some(raw) = raw else {
+        return Vec::new();
+    };
+    if raw.is_empty() {
+        v.push(
+            &["service", "capacity_providers"],
+            "an empty list; leave the key out for the Fargate launch type, or list providers, \
+             like [{ provider = \"FARGATE_SPOT\", weight = 1 }]"
+                .to_string(),
+        );
+    }
+    let mut items = Vec::new();
+    let mut with_base = 0;
+    for (index, item) in raw.iter().enumerate() {
+        let at = format!("[{index}]");
+        let key = |field: &'static str| ["service", "capacity_providers", at.as_str(), field];
+        if !FARGATE_PROVIDERS.contains(&item.provider.as_str()) {
+            let normalized = item.provider.to_ascii_uppercase().replace('-', "_");
+            let hint = if FARGATE_PROVIDERS.contains(&normalized.as_str()) {
+                format!(" (did you mean {normalized:?}?)")
+            } else {
+                String::new()
+            };
+            v.push(
+                &key("provider"),
+                format!(
+                    "{:?} is not a Fargate capacity provider; allowed \"FARGATE\" or \
+                     \"FARGATE_SPOT\"{hint}",
+                    item.provider
+                ),
+            );
+        } else if raw[..index]
+            .iter()
+            .any(|earlier| earlier.provider == item.provider)
+        {
+            v.push(
+                &key("provider"),
+                format!(
+                    "{:?} is listed twice; give each provider once",
+                    item.provider
+                ),
+            );
+        }
+        let weight = match item.weight {
+            Some(weight) => v.u32_in(&key("weight"), weight, 0, 1000),
+            None => {
+                v.push(
+                    &["service", "capacity_providers", at.as_str()],
+                    "missing `weight` (0-1000), like { provider = \"FARGATE\", weight = 1 }"
+                        .to_string(),
+                );
+                0
+            }
+        };
+        let base = match item.base {
+            Some(base) => {
+                with_base += 1;
+                if with_base > 1 {
+                    v.push(
+                        &key("base"),
+                        "a second `base`; ECS allows a base on one provider only".to_string(),
+                    );
+                }
+                v.u32_in(&key("base"), base, 0, 100_000)
+            }
+            None => 0,
+        };
+        items.push(CapacityProviderItem {
+            provider: item.provider.clone(),
+            weight,
+            base,
+        });
+    }
+    if !raw.is_empty()
+        && raw.iter().all(|i| i.weight.is_some())
+        && items.iter().all(|i| i.weight == 0)
+    {
+        v.push(
+            &["service", "capacity_providers"],
+            "every weight is 0; at least one provider needs a weight above 0".to_string(),
+        );
+    }
+    items.sort();
+    items
 }

@@ -1,4 +1,7 @@
-//! The ECS cluster: a namespace for the service, with nothing to configure.
+//! The ECS cluster: a namespace for the service. Its only setting is which capacity providers
+//! it offers, and only when the service uses a capacity provider strategy (Fargate Spot).
+
+use std::collections::BTreeSet;
 
 use anyhow::{Context as _, Result};
 use aws_sdk_ecs::types::ClusterField;
@@ -17,15 +20,30 @@ pub struct Live {
     pub name: String,
     pub arn: String,
     pub tags: Vec<(String, String)>,
+    /// `FARGATE`, `FARGATE_SPOT`: what the service's strategy may use.
+    pub capacity_providers: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub name: String,
+    /// The providers the service's strategy names; `None` when it uses the launch type, and the
+    /// cluster's providers are none of this tool's business.
+    pub capacity_providers: Option<BTreeSet<String>>,
 }
 
 impl Resource for Cluster {
     const STEP: StepId = StepId::new("cluster", "ECS cluster");
     type Live = Live;
-    type Desired = String;
+    type Desired = Desired;
 
-    fn desired(ctx: &Ctx, _: &Facts) -> String {
-        ctx.names.cluster.clone()
+    fn desired(ctx: &Ctx, _: &Facts) -> Desired {
+        let strategy = &ctx.config.service.capacity_providers;
+        Desired {
+            name: ctx.names.cluster.clone(),
+            capacity_providers: (!strategy.is_empty())
+                .then(|| strategy.iter().map(|i| i.provider.clone()).collect()),
+        }
     }
 
     async fn read(ctx: &Ctx, _: &Facts, _: Detail) -> Result<Option<Live>> {
@@ -48,20 +66,39 @@ impl Resource for Cluster {
                 name: name.clone(),
                 arn: c.cluster_arn().unwrap_or_default().to_owned(),
                 tags: pairs(c.tags()),
+                capacity_providers: c.capacity_providers().iter().cloned().collect(),
             }))
     }
 
-    fn diff(_: &Live, _: &String) -> Vec<Change> {
-        Vec::new()
+    fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
+        let mut changes = Vec::new();
+        if let Some(wanted) = &desired.capacity_providers {
+            // More providers than the strategy names are no harm; missing ones are.
+            if !wanted.is_subset(&live.capacity_providers) {
+                changes.push(Change::new(
+                    "capacity_providers",
+                    &live.capacity_providers,
+                    wanted,
+                ));
+            }
+        }
+        changes
     }
 
-    async fn create(ctx: &Ctx, name: &String) -> Result<Created<Live>> {
+    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
+        let name = &desired.name;
         // CreateCluster is idempotent: a retry after a lost answer returns the same cluster.
         let create = ctx
             .aws
             .ecs
             .create_cluster()
             .cluster_name(name)
+            .set_capacity_providers(
+                desired
+                    .capacity_providers
+                    .as_ref()
+                    .map(|p| p.iter().cloned().collect()),
+            )
             .set_tags(Some(owner_tags(&ctx.owner)?));
         let what = format!("creating ECS cluster {name}");
         let created = until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
@@ -81,11 +118,32 @@ impl Resource for Cluster {
             name: name.clone(),
             arn: cluster.cluster_arn().unwrap_or_default().to_owned(),
             tags: Vec::new(),
+            capacity_providers: desired.capacity_providers.clone().unwrap_or_default(),
         }))
     }
 
-    async fn update(_: &Ctx, live: &Live, _: &String) -> Result<Live> {
-        Ok(live.clone())
+    async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
+        let Some(wanted) = &desired.capacity_providers else {
+            return Ok(live.clone());
+        };
+        let providers: BTreeSet<String> = live.capacity_providers.union(wanted).cloned().collect();
+        ctx.aws
+            .ecs
+            .put_cluster_capacity_providers()
+            .cluster(&live.name)
+            .set_capacity_providers(Some(providers.iter().cloned().collect()))
+            // Required, and empty: the service names its own strategy.
+            .set_default_capacity_provider_strategy(Some(Vec::new()))
+            .send()
+            .await
+            .or_context(format!(
+                "setting the capacity providers of ECS cluster {}",
+                live.name
+            ))?;
+        Ok(Live {
+            capacity_providers: providers,
+            ..live.clone()
+        })
     }
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
@@ -132,15 +190,40 @@ impl Resource for Cluster {
 mod tests {
     use super::*;
 
-    #[test]
-    fn diff_is_always_empty_as_a_cluster_has_nothing_to_configure() {
-        let live = Live {
+    fn live(providers: &[&str]) -> Live {
+        Live {
             name: "app-dev".into(),
             arn: "arn:aws:ecs:eu-west-1:123456789012:cluster/app-dev".into(),
             tags: vec![("Owner".into(), "someone-else".into())],
-        };
-        assert_eq!(Cluster::diff(&live, &"app-dev".to_owned()), []);
-        // Not even a name that differs: the cluster is found by the desired name.
-        assert_eq!(Cluster::diff(&live, &"other".to_owned()), []);
+            capacity_providers: providers.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
+    fn desired(providers: Option<&[&str]>) -> Desired {
+        Desired {
+            name: "app-dev".into(),
+            capacity_providers: providers.map(|p| p.iter().map(|p| (*p).to_owned()).collect()),
+        }
+    }
+
+    #[test]
+    fn with_the_launch_type_the_clusters_providers_are_not_compared() {
+        assert_eq!(Cluster::diff(&live(&[]), &desired(None)), []);
+        assert_eq!(Cluster::diff(&live(&["FARGATE"]), &desired(None)), []);
+    }
+
+    #[test]
+    fn a_provider_the_strategy_names_is_added_others_are_left() {
+        assert_eq!(
+            Cluster::diff(&live(&["FARGATE"]), &desired(Some(&["FARGATE_SPOT"]))),
+            [Change::new("capacity_providers", "FARGATE", "FARGATE_SPOT")]
+        );
+        assert_eq!(
+            Cluster::diff(
+                &live(&["FARGATE", "FARGATE_SPOT"]),
+                &desired(Some(&["FARGATE_SPOT"]))
+            ),
+            []
+        );
     }
 }

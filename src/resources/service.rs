@@ -7,8 +7,8 @@
 
 use anyhow::{Context as _, Result};
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration,
-    LaunchType, LoadBalancer, NetworkConfiguration,
+    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentCircuitBreaker,
+    DeploymentConfiguration, LaunchType, LoadBalancer, NetworkConfiguration,
 };
 
 use crate::aws::ecs::{active, describe_services, primary_deployment, SERVICE_READ};
@@ -36,6 +36,36 @@ pub struct Spec {
     pub max_percent: i32,
     pub circuit_breaker: bool,
     pub health_check_grace_seconds: i32,
+    /// Where the tasks run: the Fargate launch type (`Some("FARGATE")`) or, with `None`, the
+    /// capacity provider strategy.
+    pub launch_type: Option<String>,
+    /// Sorted by provider; empty with a launch type.
+    pub capacity_provider_strategy: Vec<StrategyItem>,
+}
+
+/// One capacity provider of the service's strategy.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StrategyItem {
+    pub provider: String,
+    pub weight: i32,
+    pub base: i32,
+}
+
+impl PlanValue for StrategyItem {
+    fn show(&self) -> String {
+        format!(
+            "{} weight {} base {}",
+            self.provider, self.weight, self.base
+        )
+    }
+}
+
+/// How a service's capacity reads in a plan.
+fn capacity(spec: &Spec) -> String {
+    match &spec.launch_type {
+        Some(launch_type) => format!("launch type {launch_type}"),
+        None => spec.capacity_provider_strategy.show(),
+    }
 }
 
 /// Where the load balancer sends traffic: a container's port, registered in a target group.
@@ -102,6 +132,25 @@ fn network(spec: &Spec) -> Result<NetworkConfiguration> {
                 .build()?,
         )
         .build())
+}
+
+/// The strategy as ECS takes it; `None` for the launch type.
+fn strategy(spec: &Spec) -> Result<Option<Vec<CapacityProviderStrategyItem>>> {
+    if spec.capacity_provider_strategy.is_empty() {
+        return Ok(None);
+    }
+    let items = spec
+        .capacity_provider_strategy
+        .iter()
+        .map(|item| {
+            CapacityProviderStrategyItem::builder()
+                .capacity_provider(&item.provider)
+                .weight(item.weight)
+                .base(item.base)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(items))
 }
 
 fn deployment(spec: &Spec) -> Result<DeploymentConfiguration> {
@@ -216,6 +265,21 @@ impl Resource for Service {
                 max_percent: to_i32(config.service.max_percent),
                 circuit_breaker: config.service.circuit_breaker,
                 health_check_grace_seconds: to_i32(config.service.health_check_grace_seconds),
+                launch_type: config
+                    .service
+                    .capacity_providers
+                    .is_empty()
+                    .then(|| "FARGATE".to_owned()),
+                capacity_provider_strategy: config
+                    .service
+                    .capacity_providers
+                    .iter()
+                    .map(|item| StrategyItem {
+                        provider: item.provider.clone(),
+                        weight: to_i32(item.weight),
+                        base: to_i32(item.base),
+                    })
+                    .collect(),
             },
         }
     }
@@ -270,6 +334,20 @@ impl Resource for Service {
                 health_check_grace_seconds: service
                     .health_check_grace_period_seconds()
                     .unwrap_or(0),
+                launch_type: service.launch_type().map(|t| t.as_str().to_owned()),
+                capacity_provider_strategy: {
+                    let mut items: Vec<StrategyItem> = service
+                        .capacity_provider_strategy()
+                        .iter()
+                        .map(|item| StrategyItem {
+                            provider: item.capacity_provider().to_owned(),
+                            weight: item.weight(),
+                            base: item.base(),
+                        })
+                        .collect();
+                    items.sort();
+                    items
+                },
             },
         }))
     }
@@ -332,6 +410,18 @@ impl Resource for Service {
             &old.health_check_grace_seconds,
             &new.health_check_grace_seconds,
         );
+        // ECS's UpdateService cannot move a service between the Fargate launch type and
+        // Fargate capacity providers; a strategy can change in place.
+        if old.launch_type != new.launch_type {
+            changes.push(Change::replacing("capacity", capacity(old), capacity(new)));
+        } else {
+            compare(
+                &mut changes,
+                "capacity_provider_strategy",
+                &old.capacity_provider_strategy,
+                &new.capacity_provider_strategy,
+            );
+        }
         changes
     }
 
@@ -345,7 +435,8 @@ impl Resource for Service {
             .service_name(&desired.name)
             .task_definition(&spec.task_definition)
             .desired_count(spec.desired_count)
-            .launch_type(LaunchType::Fargate)
+            .set_launch_type(spec.launch_type.as_ref().map(|_| LaunchType::Fargate))
+            .set_capacity_provider_strategy(strategy(spec)?)
             .network_configuration(network(spec)?)
             .set_load_balancers(Some(load_balancers(spec)))
             .deployment_configuration(deployment(spec)?)
@@ -432,6 +523,12 @@ impl Resource for Service {
         }
         if old.health_check_grace_seconds != new.health_check_grace_seconds {
             call = call.health_check_grace_period_seconds(new.health_check_grace_seconds);
+        }
+        // ECS applies a new strategy only with a new deployment.
+        if old.capacity_provider_strategy != new.capacity_provider_strategy {
+            call = call
+                .set_capacity_provider_strategy(strategy(new)?)
+                .force_new_deployment(true);
         }
         let what = format!("updating ECS service {}", live.name);
         let updated = until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
@@ -534,6 +631,8 @@ mod tests {
             max_percent: 200,
             circuit_breaker: true,
             health_check_grace_seconds: 60,
+            launch_type: Some("FARGATE".into()),
+            capacity_provider_strategy: Vec::new(),
         }
     }
 

@@ -19,9 +19,10 @@ _create_service = EC2ContainerServiceResponse.create_service
 
 
 def _create_service_keeping_settings(self):
-    """CreateService stores `deploymentConfiguration` and `healthCheckGracePeriodSeconds`
+    """CreateService stores `deploymentConfiguration`, `healthCheckGracePeriodSeconds` and
+    `capacityProviderStrategy`
     (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html) and
-    DescribeServices returns them; moto drops both on create (it keeps them on UpdateService)."""
+    DescribeServices returns them; moto drops them on create (it keeps them on UpdateService)."""
     result = _create_service(self)
     cluster = self._get_param("cluster", "default")
     service = self.ecs_backend._get_service(cluster, self._get_param("serviceName"))
@@ -31,6 +32,13 @@ def _create_service_keeping_settings(self):
     grace = self._get_param("healthCheckGracePeriodSeconds")
     if grace is not None:
         service.health_check_grace_period_seconds = grace
+    # A capacity provider strategy instead of a launch type: "If a capacityProviderStrategy is
+    # specified, the launchType parameter must be omitted" (same page); moto drops the strategy
+    # and makes the service an EC2 one.
+    strategy = self._get_param("capacityProviderStrategy")
+    if strategy:
+        service.capacity_provider_strategy = strategy
+        service.launch_type = None
     return result
 
 

@@ -271,3 +271,66 @@ fn a_container_name_renames_the_container_and_the_services_reference_together() 
     assert_eq!(load_balancer_containers(&stack), ["app"]);
     assert_clean(&env);
 }
+
+/// The shipped configuration with the service on a capacity provider strategy.
+fn with_strategy(strategy: &str) -> String {
+    let line =
+        "circuit_breaker = true       # roll back automatically when a deployment keeps failing";
+    assert!(DEV_TOML.contains(line));
+    DEV_TOML.replace(
+        line,
+        &format!("circuit_breaker = true\ncapacity_providers = {strategy}"),
+    )
+}
+
+/// Fargate Spot through a capacity provider strategy: the cluster offers the providers, the
+/// service uses the strategy instead of the launch type, a new strategy is a new deployment,
+/// and moving between the launch type and a strategy (which ECS cannot do in place) is refused
+/// before any change.
+#[test]
+fn capacity_providers_run_the_service_on_fargate_spot() {
+    let env = TestEnv::start();
+    let spot = r#"[{ provider = "FARGATE_SPOT", weight = 3 }, { provider = "FARGATE", weight = 1, base = 1 }]"#;
+    env.write_config("dev", &with_strategy(spot));
+    apply(&env);
+    let stack = Stack::read(&env);
+    let service = &stack.services[0];
+    assert_eq!(service.launch_type(), None);
+    let mut strategy: Vec<(String, i32, i32)> = service
+        .capacity_provider_strategy()
+        .iter()
+        .map(|i| (i.capacity_provider().to_owned(), i.weight(), i.base()))
+        .collect();
+    strategy.sort();
+    assert_eq!(
+        strategy,
+        [("FARGATE".into(), 1, 1), ("FARGATE_SPOT".into(), 3, 0)]
+    );
+    let mut providers = stack.clusters[0].capacity_providers().to_vec();
+    providers.sort();
+    assert_eq!(providers, ["FARGATE", "FARGATE_SPOT"]);
+    assert_clean(&env);
+
+    // Another strategy: one UpdateService, which starts a deployment.
+    env.write_config(
+        "dev",
+        &with_strategy(r#"[{ provider = "FARGATE_SPOT", weight = 1 }]"#),
+    );
+    env.proxy.clear();
+    apply(&env);
+    assert_eq!(env.proxy.count("UpdateService"), 1);
+    assert_eq!(env.proxy.count("RegisterTaskDefinition"), 0);
+    assert_clean(&env);
+
+    // Back to the launch type: ECS cannot move the service in place, so nothing is changed.
+    env.write_config("dev", DEV_TOML);
+    env.proxy.clear();
+    let output = env.deployer().args(["apply", "--yes"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("capacity: FARGATE_SPOT weight 1 base 0 -> launch type FARGATE"),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.mutating_calls(), [], "{stderr}");
+}
