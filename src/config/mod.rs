@@ -292,6 +292,7 @@ pub struct ServiceConfig {
     pub circuit_breaker: bool,
     /// Where the tasks run: a capacity provider strategy over Fargate and Fargate Spot, or
     /// (empty) the Fargate launch type.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub capacity_providers: Vec<CapacityProviderItem>,
 }
 
