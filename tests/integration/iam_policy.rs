@@ -56,6 +56,17 @@ const RARE: &[(&str, &str)] = &[(
 
 const PARAMETER: &str = "arn:aws:ssm:eu-central-1:123456789012:parameter/simhill/dev/db-password";
 
+/// The configuration with a secret and a task role: the one whose printed policy is the widest
+/// (only a task role's managed policies add a statement).
+fn config_with_task_role() -> String {
+    format!(
+        "{}\n[task_role]\nmanaged_policies = [\"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess\"]\n\n\
+         [[task_role.statements]]\nactions = [\"sqs:SendMessage\"]\n\
+         resources = [\"arn:aws:sqs:eu-central-1:123456789012:jobs\"]\n",
+        config_with_secret()
+    )
+}
+
 fn config_with_secret() -> String {
     let config = DEV_TOML.replace(
         "[container.secrets]",
@@ -319,7 +330,12 @@ fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
     untag_one_of_each(env);
     run(env, &["apply", "--yes", "--adopt"]);
 
-    // The last secret goes, and with it the role's inline policy.
+    // A task role with a managed policy and statements, then without them: it is made, its
+    // policies attached and put, and it is retired once the service no longer runs as it.
+    env.write_config("dev", &config_with_task_role());
+    run(env, &["apply", "--yes"]);
+
+    // The last secret goes, and with it the role's inline policy; the task role goes too.
     env.write_config("dev", DEV_TOML);
     run(env, &["apply", "--yes"]);
 
@@ -404,9 +420,12 @@ fn allow_statements(policy: &Value) -> Vec<&Value> {
 #[test]
 fn policy_allows_every_call_of_a_life_cycle_and_nothing_more() {
     let env = dev_env();
+    env.write_config("dev", &config_with_task_role());
     let policy = printed_policy(&env);
+    env.write_config("dev", DEV_TOML);
     let called = life_cycle_actions(&env);
-    // The policy does not depend on the state or on the configuration's secrets.
+    // The policy does not depend on the state.
+    env.write_config("dev", &config_with_task_role());
     assert_eq!(printed_policy(&env), policy);
 
     let statements = allow_statements(&policy);
