@@ -333,4 +333,8 @@ fn capacity_providers_run_the_service_on_fargate_spot() {
         "{stderr}"
     );
     assert_eq!(env.proxy.mutating_calls(), [], "{stderr}");
+
+    // And the stack goes as any other.
+    env.deployer().args(["destroy", "--yes"]).assert().success();
+    assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
 }

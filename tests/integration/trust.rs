@@ -29,7 +29,8 @@ const READS: &[(&str, &str)] = &[
     ("DescribeSubnets", "reading the default VPC and subnets"),
     ("DescribeSecurityGroups", "reading the ALB security group"),
     ("DescribeRepositories", "reading the ECR repository"),
-    ("GetRole", "reading the task execution role"),
+    // Both roles are read with GetRole (the task role in a destroy, or when the state has one).
+    ("GetRole", "reading IAM role simhill-dev-"),
     ("DescribeLogGroups", "reading the log group"),
     ("DescribeLoadBalancers", "reading the load balancer"),
     ("DescribeTargetGroups", "reading the target group"),
