@@ -83,7 +83,7 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Re
     let prepared = apply::prepare(&global.target(), printer, &options).await?;
     let config = &prepared.session.ctx.config;
     if prepared.plan.has_changes() || args.force_new_deployment {
-        let planned = Summary::of(prepared.plan.outcomes().iter().map(|(_, o)| &o.action));
+        let planned = Summary::of_plan(&prepared.plan);
         printer.info(&format!(
             "Plan for {}-{}:",
             config.project, config.environment
@@ -123,12 +123,15 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Re
     } else if done == Summary::default() {
         printer.info("No changes: the stack already matches the configuration.");
     } else {
-        let replaced = match done.replace {
-            0 => String::new(),
-            n => format!(", {n} replaced"),
-        };
+        let mut extra = String::new();
+        if done.replace > 0 {
+            extra.push_str(&format!(", {} replaced", done.replace));
+        }
+        if done.delete > 0 {
+            extra.push_str(&format!(", {} deleted", done.delete));
+        }
         printer.info(&format!(
-            "Apply complete: {} created, {} updated{replaced}.",
+            "Apply complete: {} created, {} updated{extra}.",
             done.create, done.update
         ));
     }

@@ -40,7 +40,7 @@ pub async fn run(global: &GlobalArgs, args: &DestroyArgs, printer: &Printer) -> 
         ));
         return Ok(Exit::Success);
     }
-    let planned = Summary::of(prepared.plan.outcomes().iter().map(|(_, o)| &o.action));
+    let planned = Summary::of_plan(&prepared.plan);
     printer.info(&format!("Destroy plan for {project}-{environment}:"));
     for line in report::plan_lines(&prepared.plan) {
         printer.info(&line);

@@ -45,7 +45,7 @@ pub async fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Res
         for line in report::plan_lines(&plan) {
             printer.data(&line);
         }
-        let summary = Summary::of(plan.outcomes().iter().map(|(_, o)| &o.action));
+        let summary = Summary::of_plan(&plan);
         if plan.has_changes() {
             printer.data(&format!("Plan: {}.", summary.line()));
         } else if args.destroy {

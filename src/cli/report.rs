@@ -94,6 +94,13 @@ impl Summary {
         summary
     }
 
+    /// What a plan would do, with what an unfinished earlier run retires.
+    pub fn of_plan(plan: &Plan) -> Self {
+        let mut summary = Summary::of(plan.outcomes().iter().map(|(_, o)| &o.action));
+        summary.delete += plan.retiring.len();
+        summary
+    }
+
     /// Counts one more action.
     pub fn count(&mut self, action: &Action) {
         match action {
@@ -124,6 +131,15 @@ pub fn plan_lines(plan: &Plan) -> Vec<String> {
     let mut lines = Vec::new();
     for (step, outcome) in plan.outcomes() {
         lines.extend(step_lines(step, outcome, false));
+    }
+    for (step, id) in &plan.retiring {
+        lines.push(format!(
+            "{:>2} {:<26} {:<12} {id} (being replaced or no longer configured; deleted once \
+             nothing uses it)",
+            "-",
+            step.label(),
+            "delete"
+        ));
     }
     if plan.has_retirements() {
         lines.push(
@@ -161,7 +177,7 @@ pub struct ResourceJson<'a> {
 impl<'a> PlanJson<'a> {
     pub fn new(config: &'a Config, plan: &'a Plan) -> Self {
         let outcomes = plan.outcomes();
-        let resources = outcomes
+        let mut resources: Vec<ResourceJson<'a>> = outcomes
             .iter()
             .map(|(step, result)| ResourceJson {
                 step: step.key(),
@@ -189,6 +205,16 @@ impl<'a> PlanJson<'a> {
                 },
             })
             .collect();
+        // What an unfinished earlier run retires: deleted by this apply once nothing uses it.
+        resources.extend(plan.retiring.iter().map(|(step, id)| ResourceJson {
+            step: step.key(),
+            resource: step.label(),
+            id: Some(id.as_str()),
+            action: "delete",
+            changes: Vec::new(),
+            reason: Some("being replaced or no longer configured; deleted once nothing uses it"),
+        }));
+        let summary = Summary::of_plan(plan);
         PlanJson {
             format_version: 1,
             project: &config.project,
@@ -198,7 +224,7 @@ impl<'a> PlanJson<'a> {
                 Operation::Destroy => "destroy",
             },
             resources,
-            summary: Summary::of(outcomes.iter().map(|(_, r)| &r.action)),
+            summary,
         }
     }
 }

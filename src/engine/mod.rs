@@ -103,6 +103,9 @@ pub struct Plan {
     steps: Vec<PlannedStep>,
     /// What the plan pass learned (the IDs of what exists).
     pub facts: Facts,
+    /// What an earlier, unfinished run is retiring, by step and ID: deleted by this apply once
+    /// nothing uses it any more.
+    pub retiring: Vec<(StepId, String)>,
 }
 
 impl Plan {
@@ -110,10 +113,11 @@ impl Plan {
     /// resource replaced, or one the configuration no longer asks for.
     pub fn has_retirements(&self) -> bool {
         self.operation == Operation::Apply
-            && self
-                .steps
-                .iter()
-                .any(|p| matches!(p.outcome.action, Action::Replace(_) | Action::Delete))
+            && (!self.retiring.is_empty()
+                || self
+                    .steps
+                    .iter()
+                    .any(|p| matches!(p.outcome.action, Action::Replace(_) | Action::Delete)))
     }
 
     /// What the acting pass would do at each step, in the order it reports them (reversed for
@@ -132,7 +136,7 @@ impl Plan {
     }
 
     pub fn has_changes(&self) -> bool {
-        self.steps.iter().any(|p| p.outcome.action.is_change())
+        !self.retiring.is_empty() || self.steps.iter().any(|p| p.outcome.action.is_change())
     }
 }
 
@@ -177,6 +181,11 @@ fn owned_by_tags(ctx: &Ctx, tags: &[(String, String)]) -> Result<(), String> {
     } else {
         Err(describe_tags(tags))
     }
+}
+
+/// Tags as a plan's value shows them: the pairs, without the "tags " of a message.
+fn shown_tags(described: &str) -> &str {
+    described.strip_prefix("tags ").unwrap_or(described)
 }
 
 fn describe_tags(tags: &[(String, String)]) -> String {
@@ -262,7 +271,7 @@ fn judge(ctx: &Ctx, step: &dyn Step, facts: &Facts, found: &Found) -> Result<Out
         Some(live) => {
             let mut changes = Vec::new();
             if let Some(tags) = &found.foreign {
-                changes.push(Change::new("tags", tags, ctx.owner.describe()));
+                changes.push(Change::new("tags", shown_tags(tags), ctx.owner.describe()));
             }
             changes.extend(step.diff(ctx, facts, live)?);
             if changes.is_empty() {
@@ -451,10 +460,18 @@ pub async fn plan(
     if operation == Operation::Destroy {
         keep_what_foreign_resources_use(steps, &mut planned);
     }
+    let retiring = steps
+        .iter()
+        .filter_map(|step| {
+            let record = ctx.recorded.retiring.get(step.id().key())?;
+            Some((step.id(), record.id.clone()))
+        })
+        .collect();
     Ok(Plan {
         operation,
         steps: planned,
         facts,
+        retiring,
     })
 }
 
@@ -481,7 +498,7 @@ async fn apply_step(
             let mut changes = Vec::new();
             if let Some(tags) = &found.foreign {
                 step.tag(ctx, &live).await?;
-                changes.push(Change::new("tags", tags, ctx.owner.describe()));
+                changes.push(Change::new("tags", shown_tags(tags), ctx.owner.describe()));
             }
             let updates = step.diff(ctx, &known, &live)?;
             if updates.iter().any(|c| c.forces_replacement) {
@@ -682,6 +699,7 @@ pub async fn execute(
         operation,
         steps: planned,
         facts,
+        ..
     } = plan;
     if operation == Operation::Apply {
         refuse_what_cannot_be_done(steps, &planned)?;

@@ -13,10 +13,11 @@ use super::restart::force_new_deployment as force_new_deployment_of;
 use super::rollout::Rollout;
 use super::wait::follow_primary;
 use super::{Session, Target};
+use crate::aws::ecs::{active, describe_services, SERVICE_READ};
 use crate::aws::partition;
 use crate::config::AWS_REGIONS;
 use crate::contract::StepId;
-use crate::contract::{Facts, ImageChoice, Resource, Stage};
+use crate::contract::{Ctx, Facts, ImageChoice, Resource, Stage};
 use crate::engine::{self, Action, Finished, Operation, Outcome, Plan};
 use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
@@ -24,6 +25,7 @@ use crate::printer::Printer;
 use crate::registry::STACK;
 use crate::resources::ecr_repository::{image_exists, ImageLookup};
 use crate::resources::service::Service;
+use crate::resources::target_group::TargetGroup;
 use crate::resources::task_definition::TaskDefinition;
 use crate::state::ImageOverride;
 
@@ -59,6 +61,12 @@ pub async fn prepare(
     let mut session = target.open(printer, Some("apply")).await?;
     if let Some(choice) = &options.image {
         session.ctx.image = choice.clone();
+    }
+    // An earlier run left a replacement unfinished. Once the service runs in the replacement,
+    // what is left is its last stages: going back to the first would move traffic back to the
+    // old resource, which the service may have left already.
+    if !session.ctx.recorded.retiring.is_empty() && runs_in_replacement(&session.ctx).await? {
+        session.ctx.stage = Stage::Finish;
     }
     let plan = super::plan::read(&session, Operation::Apply, options.adopt).await?;
     // Refused before anyone is asked, rather than after a "yes".
@@ -119,24 +127,37 @@ impl PreparedApply {
         } = self;
         // A replacement (planned now, or left unfinished by an earlier run) is carried out in
         // stages, so that the service stays reachable throughout.
+        let resuming_last_stages = session.ctx.stage == Stage::Finish;
         let replacing = plan.has_retirements() || !session.ctx.recorded.retiring.is_empty();
-        if replacing {
-            session.ctx.stage = Stage::Expand;
-        }
-        let (mut facts, mut service_changed) =
-            converge(&session, plan, interrupt, &mut report).await?;
-        let ctx = &session.ctx;
-        // A service that changed started a deployment already; otherwise one is forced.
-        if force_new_deployment && !service_changed {
-            facts.deployment_id = force_new_deployment_of(ctx).await?;
-            service_changed = true;
-        }
-        record(&session, &facts, image_chosen)?;
-        if replacing {
-            facts = finish_retirements(&mut session, interrupt, timeout, &mut report).await?;
+        let (mut facts, mut service_changed);
+        if resuming_last_stages {
+            // The deployment into the replacement must be complete before traffic moves.
+            follow_primary(&session.ctx, timeout, interrupt).await?;
+            (facts, service_changed) = converge(&session, plan, interrupt, &mut report).await?;
+            if service_changed {
+                follow_primary(&session.ctx, timeout, interrupt).await?;
+                service_changed = false;
+            }
             record(&session, &facts, image_chosen)?;
-            // Every deployment it started has been followed already.
-            service_changed = false;
+            let retiring = session.store.snapshot().retiring;
+            engine::retire(&session.ctx, STACK, &retiring, &session.store, &mut report).await?;
+        } else {
+            if replacing {
+                session.ctx.stage = Stage::Expand;
+            }
+            (facts, service_changed) = converge(&session, plan, interrupt, &mut report).await?;
+            // A service that changed started a deployment already; otherwise one is forced.
+            if force_new_deployment && !service_changed {
+                facts.deployment_id = force_new_deployment_of(&session.ctx).await?;
+                service_changed = true;
+            }
+            record(&session, &facts, image_chosen)?;
+            if replacing {
+                facts = finish_retirements(&mut session, interrupt, timeout, &mut report).await?;
+                record(&session, &facts, image_chosen)?;
+                // Every deployment it started has been followed already.
+                service_changed = false;
+            }
         }
         let ctx = &session.ctx;
         let outputs = outputs(&ctx.config, &ctx.names, &facts);
@@ -148,6 +169,35 @@ impl PreparedApply {
             service_changed,
         })
     }
+}
+
+/// Whether the service already runs in the target group that replaces the one the state records
+/// as retiring (or nothing of the kind is retiring): then only the last stages are left.
+async fn runs_in_replacement(ctx: &Ctx) -> Result<bool> {
+    let Some(new_group) = ctx
+        .recorded
+        .retiring
+        .contains_key(TargetGroup::STEP.key())
+        .then(|| {
+            ctx.recorded(TargetGroup::STEP.key())
+                .and_then(|r| r.arn.clone())
+        })
+        .flatten()
+    else {
+        return Ok(false);
+    };
+    // The plan's read of the service shares this answer.
+    let services = ctx
+        .read_once(SERVICE_READ, || {
+            describe_services(&ctx.aws.ecs, &ctx.names.cluster, &ctx.names.service)
+        })
+        .await?;
+    Ok(active(&services).is_some_and(|service| {
+        service
+            .load_balancers()
+            .iter()
+            .any(|lb| lb.target_group_arn() == Some(new_group.as_str()))
+    }))
 }
 
 /// One apply pass over the stack: whether it changed the service (and so started a deployment).

@@ -34,12 +34,23 @@ impl PreparedDestroy {
     pub async fn execute(
         self,
         interrupt: &Interrupt,
-        report: impl FnMut(StepId, &Finished<Outcome>),
+        mut report: impl FnMut(StepId, &Finished<Outcome>),
     ) -> Result<()> {
         let PreparedDestroy { session, plan } = self;
         // From here on the outputs describe a stack that is going away.
         session.store.save_outputs(Default::default())?;
-        engine::execute(&session.ctx, STACK, plan, &session.store, interrupt, report).await?;
+        engine::execute(
+            &session.ctx,
+            STACK,
+            plan,
+            &session.store,
+            interrupt,
+            &mut report,
+        )
+        .await?;
+        // What an unfinished replacement was retiring goes too, now that nothing uses it.
+        let retiring = &session.ctx.recorded.retiring;
+        engine::retire(&session.ctx, STACK, retiring, &session.store, &mut report).await?;
         session.store.forget_all()
     }
 }

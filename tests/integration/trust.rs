@@ -726,3 +726,80 @@ fn a_valid_image_is_refused() {
     );
     assert_eq!(env.proxy.count("DescribeImages"), 0, "{stderr}");
 }
+
+/// Reported case: a replacement stopped after the listener had moved to the new target group
+/// and the service had left the old one (here: the old group's delete refused). The next `apply`
+/// went back to the first stage and pointed the listener at the old, empty group; and its plan
+/// said "No changes" while it was going to delete a target group. It now shows the deletion,
+/// asks, and only finishes: no traffic moves back.
+#[test]
+fn replacement_stopped_in_its_last_stage_is_finished_without_moving_traffic_back() {
+    let env = dev_env();
+    apply(&env);
+    env.write_config("dev", &with_container_port(8080));
+    env.proxy.script("DeleteTargetGroup", 1, refusal());
+    let (code, stderr) = run(&env, &["apply", "--yes"]);
+    assert_eq!(code, 1, "{stderr}");
+    let halfway = Stack::read(&env);
+    let new_group = format!("{PREFIX}-tg-b");
+    let new_arn = halfway
+        .target_groups
+        .iter()
+        .find(|t| t.target_group_name() == Some(new_group.as_str()))
+        .and_then(|t| t.target_group_arn())
+        .unwrap()
+        .to_owned();
+    assert_eq!(forwarded_to(&halfway), vec![new_arn.clone()]);
+
+    // The plan says what is left: the old group's deletion.
+    let output = env
+        .deployer()
+        .args(["plan", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    let plan = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "{plan}");
+    assert!(
+        plan.contains("- target group") && plan.contains(&format!("{PREFIX}-tg ")),
+        "{plan}"
+    );
+    // Without --yes and without a terminal, nothing is changed.
+    let output = env.deployer().arg("apply").output().unwrap();
+    assert_eq!(output.status.code(), Some(3));
+
+    env.proxy.clear();
+    let (code, stderr) = run(&env, &["apply", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    let operations = env.proxy.operations();
+    assert!(
+        !operations
+            .iter()
+            .any(|o| o == "elasticloadbalancing:ModifyListener" || o == "ecs:UpdateService"),
+        "traffic is not moved back and forth: {operations:?}"
+    );
+    assert!(operations
+        .iter()
+        .any(|o| o == "elasticloadbalancing:DeleteTargetGroup"));
+    let done = Stack::read(&env);
+    assert_eq!(done.target_groups.len(), 1);
+    assert_eq!(forwarded_to(&done), vec![new_arn]);
+    env.deployer()
+        .args(["plan", "--detailed-exitcode"])
+        .assert()
+        .code(0);
+}
+
+/// Reported case: `destroy` while a replacement was unfinished left the old target group
+/// behind, and a second `destroy` found it.
+#[test]
+fn destroy_during_an_unfinished_replacement_removes_the_old_target_group_too() {
+    let env = dev_env();
+    apply(&env);
+    env.write_config("dev", &with_container_port(8080));
+    env.proxy.script("DeleteTargetGroup", 1, refusal());
+    let (code, stderr) = run(&env, &["apply", "--yes"]);
+    assert_eq!(code, 1, "{stderr}");
+    let (code, stderr) = run(&env, &["destroy", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
+}
