@@ -260,3 +260,35 @@ fn capacity_providers_load_sorted_and_bad_ones_are_refused_with_their_position()
         assert!(error.contains("envs/test.toml:9:"), "{strategy}: {error}");
     }
 }
+
+#[test]
+fn an_invalid_condition_operator_passes_validate_then_fails_at_aws() {
+    // Reported case: `conditions = { Foo = { "aws:x" = "y" } }` was valid for `validate`, and
+    // `apply` then created the role and failed at PutRolePolicy.
+    let error = error_of(&with(
+        "[task_role]\n[[task_role.statements]]\nactions = [\"sqs:SendMessage\"]\n\
+         resources = [\"*\"]\nconditions = { Foo = { \"aws:x\" = \"y\" } }\n",
+    ));
+    assert!(
+        error.contains("task_role.statements[0].conditions.Foo")
+            && error.contains("is not one of IAM's condition operators"),
+        "{error}"
+    );
+    for operator in [
+        "StringEquals",
+        "StringLikeIfExists",
+        "ForAllValues:StringEquals",
+        "ForAnyValue:ArnLike",
+        "Null",
+        "Bool",
+    ] {
+        let config = with(&format!(
+            "[task_role]\n[[task_role.statements]]\nactions = [\"sqs:SendMessage\"]\n\
+             resources = [\"*\"]\nconditions = {{ \"{operator}\" = {{ \"aws:x\" = \"y\" }} }}\n"
+        ));
+        assert!(
+            Config::from_toml_str(&config, Path::new("envs/test.toml")).is_ok(),
+            "{operator}"
+        );
+    }
+}

@@ -251,11 +251,7 @@ fn statement(index: usize, raw: &RawStatement, v: &mut Validator<'_>) -> PolicyS
     }
     let mut conditions = BTreeMap::new();
     for (operator, keys) in &raw.conditions {
-        let shape_ok = !operator.is_empty()
-            && operator
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == ':');
-        if !shape_ok || keys.is_empty() {
+        if !is_condition_operator(operator) || keys.is_empty() {
             v.push(
                 &[
                     "task_role",
@@ -265,8 +261,10 @@ fn statement(index: usize, raw: &RawStatement, v: &mut Validator<'_>) -> PolicyS
                     operator.as_str(),
                 ],
                 format!(
-                    "{operator:?} is not a condition operator with keys; expected \
-                     {{ StringEquals = {{ \"aws:RequestedRegion\" = \"eu-central-1\" }} }}"
+                    "{operator:?} is not one of IAM's condition operators with keys (StringEquals, \
+                     StringLike, ArnLike, IpAddress, NumericLessThan, DateGreaterThan, Bool, Null, \
+                     ..., with IfExists or ForAllValues:/ForAnyValue: where IAM allows them); \
+                     expected {{ StringEquals = {{ \"aws:RequestedRegion\" = \"eu-central-1\" }} }}"
                 ),
             );
         }
@@ -295,6 +293,49 @@ fn statement(index: usize, raw: &RawStatement, v: &mut Validator<'_>) -> PolicyS
         resources: raw.resources.clone(),
         conditions,
     }
+}
+
+/// IAM's condition operators ("IAM JSON policy elements: Condition operators"): the base
+/// operators, each also with `IfExists` (except `Null`), and the set qualifiers
+/// `ForAllValues:` / `ForAnyValue:` before them. IAM refuses a policy with any other.
+fn is_condition_operator(operator: &str) -> bool {
+    const BASE: &[&str] = &[
+        "StringEquals",
+        "StringNotEquals",
+        "StringEqualsIgnoreCase",
+        "StringNotEqualsIgnoreCase",
+        "StringLike",
+        "StringNotLike",
+        "NumericEquals",
+        "NumericNotEquals",
+        "NumericLessThan",
+        "NumericLessThanEquals",
+        "NumericGreaterThan",
+        "NumericGreaterThanEquals",
+        "DateEquals",
+        "DateNotEquals",
+        "DateLessThan",
+        "DateLessThanEquals",
+        "DateGreaterThan",
+        "DateGreaterThanEquals",
+        "Bool",
+        "BinaryEquals",
+        "IpAddress",
+        "NotIpAddress",
+        "ArnEquals",
+        "ArnLike",
+        "ArnNotEquals",
+        "ArnNotLike",
+    ];
+    let operator = operator
+        .strip_prefix("ForAllValues:")
+        .or_else(|| operator.strip_prefix("ForAnyValue:"))
+        .unwrap_or(operator);
+    if operator == "Null" {
+        return true;
+    }
+    let base = operator.strip_suffix("IfExists").unwrap_or(operator);
+    BASE.contains(&base)
 }
 
 /// `service:Action`, either part possibly with `*` and `?` wildcards, or `*` alone.
