@@ -36,6 +36,38 @@ pub async fn delete_role(
     .await
 }
 
+/// The names of role `name`'s inline policies.
+pub async fn inline_policy_names(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+) -> Result<std::collections::BTreeSet<String>> {
+    let inline = iam
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .or_context(format!("listing the inline policies of {name}"))?;
+    Ok(inline.policy_names().iter().cloned().collect())
+}
+
+/// Deletes inline policy `policy` of role `name`; one already gone is done.
+pub async fn delete_inline_policy(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    policy: &str,
+) -> Result<()> {
+    iam.delete_role_policy()
+        .role_name(name)
+        .policy_name(policy)
+        .send()
+        .await
+        .or_absent(
+            &["NoSuchEntity"],
+            format!("deleting policy {policy} of {name}"),
+        )?;
+    Ok(())
+}
+
 async fn detach(iam: &aws_sdk_iam::Client, name: &str, arn: &str) -> Result<()> {
     iam.detach_role_policy()
         .role_name(name)
@@ -72,15 +104,7 @@ async fn release(iam: &aws_sdk_iam::Client, name: &str) -> Result<()> {
             format!("listing the inline policies of {name}"),
         )?;
     for policy in inline.iter().flat_map(|i| i.policy_names()) {
-        iam.delete_role_policy()
-            .role_name(name)
-            .policy_name(policy)
-            .send()
-            .await
-            .or_absent(
-                &["NoSuchEntity"],
-                format!("deleting policy {policy} of {name}"),
-            )?;
+        delete_inline_policy(iam, name, policy).await?;
     }
     Ok(())
 }

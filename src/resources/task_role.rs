@@ -37,6 +37,8 @@ pub struct Live {
     pub attached: BTreeSet<String>,
     /// The inline policy of the statements, when found.
     pub inline: Option<Value>,
+    /// Other inline policies (put by hand): not configured, so removed.
+    pub other_inline: BTreeSet<String>,
     pub tags: Vec<(String, String)>,
 }
 
@@ -133,6 +135,7 @@ async fn read_role(ctx: &Ctx, detail: Detail) -> Result<Option<Live>> {
             .unwrap_or(Value::Null),
         attached: BTreeSet::new(),
         inline: None,
+        other_inline: BTreeSet::new(),
         tags: pairs(role.tags()),
     };
     // Deleting lists what is attached anyway; a destroy skips the reads of the settings.
@@ -159,6 +162,11 @@ async fn read_role(ctx: &Ctx, detail: Detail) -> Result<Option<Live>> {
                 format!("reading policy {APP_POLICY} of {name}"),
             )?
             .and_then(|answer| parse_policy_document(answer.policy_document()));
+        found.other_inline = iam::inline_policy_names(iam, name)
+            .await?
+            .into_iter()
+            .filter(|policy| policy != APP_POLICY)
+            .collect();
     }
     Ok(Some(found))
 }
@@ -215,10 +223,15 @@ async fn converge(ctx: &Ctx, role: &Live, desired: &DesiredRole, trust: &Value) 
             }
         }
     }
+    // A policy put by hand would grant the app what the configuration does not.
+    for policy in &role.other_inline {
+        iam::delete_inline_policy(iam, name, policy).await?;
+    }
     Ok(Live {
         trust_policy: trust.clone(),
         attached: desired.attached.clone(),
         inline: desired.inline.clone(),
+        other_inline: BTreeSet::new(),
         ..role.clone()
     })
 }
@@ -294,6 +307,9 @@ impl Resource for TaskRole {
                 show(&wanted.inline),
             ));
         }
+        for other in &live.other_inline {
+            changes.push(Change::new("inline_policy", other, NONE));
+        }
         changes
     }
 
@@ -338,6 +354,7 @@ impl Resource for TaskRole {
             trust_policy: trust.clone(),
             attached: BTreeSet::new(),
             inline: None,
+            other_inline: BTreeSet::new(),
             tags: Vec::new(),
         };
         Ok(Created::New(
@@ -439,6 +456,7 @@ mod tests {
             trust_policy: trust_policy(ACCOUNT),
             attached: desired.role.attached.clone(),
             inline: desired.role.inline.clone(),
+            other_inline: BTreeSet::new(),
             tags: Vec::new(),
         }
     }

@@ -155,15 +155,30 @@ fn every_app_setting_round_trips_and_goes_away_with_its_key() {
             .send(),
     )
     .unwrap();
+    // Reported case: another inline policy put by hand was never reported nor removed.
+    block_on(
+        iam.put_role_policy()
+            .role_name(role_name())
+            .policy_name("sneaky")
+            .policy_document(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
+            )
+            .send(),
+    )
+    .unwrap();
     let (code, plan) = plan_json(&env);
     assert_eq!(code, 2);
     let text = plan.to_string();
     assert!(
-        text.contains("AdministratorAccess") && text.contains("statements"),
+        text.contains("AdministratorAccess")
+            && text.contains("statements")
+            && text.contains(r#""field":"inline_policy","new":"(none)","old":"sneaky""#),
         "{plan:#}"
     );
     apply(&env);
     assert_eq!(attached(&env), [S3_READ, SQS_READ]);
+    let inline = block_on(iam.list_role_policies().role_name(role_name()).send()).unwrap();
+    assert_eq!(inline.policy_names(), ["app-permissions"]);
     assert_clean(&env);
 
     // A policy removed from the configuration is detached; no new revision is needed for it.
