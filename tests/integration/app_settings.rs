@@ -25,7 +25,7 @@ fn with_all() -> String {
     let config = DEV_TOML
         .replace(
             "port = 5000                  # the port the app listens on inside the container",
-            "port = 5000\ncommand = [\"gunicorn\", \"hello:app\"]\nentry_point = [\"/bin/sh\", \"-c\"]\n\
+            "port = 5000\nname = \"web\"\ncommand = [\"gunicorn\", \"hello:app\"]\nentry_point = [\"/bin/sh\", \"-c\"]\n\
              stop_timeout_seconds = 90\nread_only_root_filesystem = true\n\
              [container.health_check]\ncommand = [\"CMD-SHELL\", \"curl -f localhost:5000/ || exit 1\"]\n\
              start_period_seconds = 20",
