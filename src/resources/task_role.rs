@@ -273,12 +273,13 @@ impl Resource for TaskRole {
     }
 
     async fn read(ctx: &Ctx, _: &Facts, detail: Detail) -> Result<Option<Live>> {
-        // Without `[task_role]`, and without a role this stack made, there is nothing to look
-        // for: the call is saved from every run of a stack that has no task role. Destroy looks
-        // all the same, so that a role whose state was lost is still removed.
+        // Without `[task_role]`, and without a role the state records (made, or retiring),
+        // there is nothing to look for: the call is saved from every run, destroy included, of
+        // a stack that has no task role. (A role whose section and state were both lost before
+        // it was retired is then left for the user to delete.)
         let recorded = ctx.recorded(Self::STEP.key()).is_some()
             || ctx.recorded.retiring.contains_key(Self::STEP.key());
-        if !Self::wanted(ctx) && !recorded && detail == Detail::Full {
+        if !Self::wanted(ctx) && !recorded {
             return Ok(None);
         }
         read_role(ctx, detail).await
