@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use crate::aws::partition;
 use crate::config::Config;
-use crate::names::Names;
+use crate::names::{alternate_target_group, Names};
 
 /// The service the execution role is passed to.
 pub const PASSED_TO_SERVICE: &str = "ecs-tasks.amazonaws.com";
@@ -91,11 +91,13 @@ impl Arns<'_> {
         )
     }
 
-    fn target_group(&self) -> String {
-        self.regional(
-            "elasticloadbalancing",
-            &format!("targetgroup/{}/*", self.names.target_group),
-        )
+    /// Both names the target group takes in turns: a replacement is created under the other.
+    fn target_groups(&self) -> [String; 2] {
+        let names = [
+            self.names.target_group.clone(),
+            alternate_target_group(&self.names.target_group),
+        ];
+        names.map(|name| self.regional("elasticloadbalancing", &format!("targetgroup/{name}/*")))
     }
 
     fn security_groups(&self) -> String {
@@ -112,6 +114,22 @@ pub struct Policy {
     pub statements: Vec<Statement>,
 }
 
+/// The most characters a customer managed policy may have, whitespace not counted (see "IAM and
+/// AWS STS quotas" in the IAM User Guide). An inline policy of a role may have 10,240.
+pub const MANAGED_POLICY_MAX_CHARS: usize = 6144;
+
+impl Policy {
+    /// The policy's size as IAM counts it against its quotas: characters of its JSON, whitespace
+    /// not counted.
+    pub fn size(&self) -> usize {
+        serde_json::to_string(self)
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .count()
+    }
+}
+
 /// One `Allow` statement.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Statement {
@@ -119,12 +137,25 @@ pub struct Statement {
     pub sid: &'static str,
     #[serde(rename = "Effect")]
     pub effect: &'static str,
-    #[serde(rename = "Action")]
+    #[serde(rename = "Action", serialize_with = "one_or_many")]
     pub actions: Vec<&'static str>,
-    #[serde(rename = "Resource")]
+    #[serde(rename = "Resource", serialize_with = "one_or_many")]
     pub resources: Vec<String>,
     #[serde(rename = "Condition", skip_serializing_if = "Option::is_none")]
     pub condition: Option<Value>,
+}
+
+/// A list of one as its only element: the IAM policy grammar takes a string or a list for
+/// `Action` and `Resource`, and the string is shorter, which counts against the policy's size.
+fn one_or_many<S, T>(items: &[T], serializer: S) -> Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+    T: Serialize,
+{
+    match items {
+        [only] => only.serialize(serializer),
+        _ => items.serialize(serializer),
+    }
 }
 
 fn allow(
@@ -159,6 +190,7 @@ pub fn policy(config: &Config) -> Policy {
     // The tags every resource of the stack carries (see `names::OwnerTags`).
     let (project, environment) = (config.project.as_str(), config.environment.as_str());
     let log_group = arns.regional("logs", &format!("log-group:{}", names.log_group));
+    let [target_group, replacement_target_group] = arns.target_groups();
 
     let mut statements = vec![
         // EC2: the default VPC and subnets are only read; the two security groups are created
@@ -357,7 +389,12 @@ pub fn policy(config: &Config) -> Policy {
                 "elasticloadbalancing:DeleteLoadBalancer",
                 "elasticloadbalancing:DeleteTargetGroup",
             ],
-            &[arns.load_balancer(), arns.listeners(), arns.target_group()],
+            &[
+                arns.load_balancer(),
+                arns.listeners(),
+                target_group,
+                replacement_target_group,
+            ],
             None,
         ),
         // ECS: task definitions are read, listed and deregistered without resource-level
@@ -461,13 +498,17 @@ mod tests {
         policy["Statement"].as_array().unwrap()
     }
 
+    /// A string, or a list of strings, as a list.
     fn strings(value: &Value) -> Vec<&str> {
-        value
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect()
+        match value {
+            Value::String(one) => vec![one.as_str()],
+            _ => value
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect(),
+        }
     }
 
     fn statement<'a>(policy: &'a Value, sid: &str) -> &'a Value {
@@ -597,6 +638,7 @@ mod tests {
             "loadbalancer/app/simhill-dev-alb/*",
             "listener/app/simhill-dev-alb/*/*",
             "targetgroup/simhill-dev-tg/*",
+            "targetgroup/simhill-dev-tg-b/*",
             "cluster/simhill-dev-cluster",
             "service/simhill-dev-cluster/simhill-dev-service",
             "task-definition/simhill-dev-task:*",
@@ -707,14 +749,24 @@ mod tests {
 
     #[test]
     fn fits_in_a_managed_policy() {
-        // IAM counts a managed policy's size without whitespace; the limit is 6,144 characters.
         // The longest names validation allows: project and environment of 27 characters.
-        let policy = policy(&config_of("long-project-name-abcdef", "ap-southeast-5"));
-        let size = serde_json::to_string(&policy)
-            .unwrap()
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .count();
-        assert!(size <= 6144, "{size} characters");
+        let policy = super::policy(&config_of("long-project-name-abcdef", "ap-southeast-5"));
+        let size = policy.size();
+        assert!(size <= MANAGED_POLICY_MAX_CHARS, "{size} characters");
+        let spaced = serde_json::to_string_pretty(&policy).unwrap();
+        assert!(spaced.len() > size, "whitespace is not counted");
+    }
+
+    #[test]
+    fn target_group_replacement_name_is_in_the_policy() {
+        // A port change replaces `{name}-tg` by `{name}-tg-b`: creating, tagging and deleting
+        // it must be allowed too, or the replacement stops half-way for lack of permission.
+        let policy = policy(&config("eu-central-1"));
+        let elb = statement(&policy, "ElbResources");
+        let resources = strings(&elb["Resource"]);
+        for name in ["simhill-dev-tg", "simhill-dev-tg-b"] {
+            let arn = format!("arn:aws:elasticloadbalancing:eu-central-1:*:targetgroup/{name}/*");
+            assert!(resources.contains(&arn.as_str()), "{arn} in {resources:?}");
+        }
     }
 }

@@ -46,6 +46,15 @@ impl Names {
     }
 }
 
+/// The other name a target group of this stack may have: `{name}-b`, shortened to fit ELB's
+/// 32 characters. A target group whose port or protocol changes is replaced by a new one beside
+/// it (listeners and services move to it before the old one is deleted), so the two names take
+/// turns: `{name}` is replaced by `{name}-b`, and `{name}-b` by `{name}`.
+pub fn alternate_target_group(name: &str) -> String {
+    let kept = name.get(..name.len().min(30)).unwrap_or(name);
+    format!("{}-b", kept.trim_end_matches('-'))
+}
+
 /// The tags that mark a resource as belonging to one project and environment of this tool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnerTags {

@@ -19,5 +19,14 @@ pub fn run(global: &GlobalArgs, _args: &IamPolicyArgs, printer: &Printer) -> Res
     config.region = target.region(&config).to_owned();
     let policy = crate::iam_policy::policy(&config);
     printer.data(&serde_json::to_string_pretty(&policy)?);
+    let (size, max) = (policy.size(), crate::iam_policy::MANAGED_POLICY_MAX_CHARS);
+    if size > max {
+        // Still a valid policy: only where it may be attached is narrower.
+        printer.warn(&format!(
+            "this policy has {size} characters (whitespace not counted), more than the {max} \
+             of a customer managed policy: attach it as an inline policy of the role \
+             (up to 10,240 characters), or split its statements into two managed policies"
+        ));
+    }
     Ok(Exit::Success)
 }

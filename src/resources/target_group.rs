@@ -13,6 +13,7 @@ use crate::aws::{AwsResultExt, Created};
 use crate::contract::{
     compare, compare_replacing, known, Change, Ctx, Detail, Facts, Resource, StepId,
 };
+use crate::names::alternate_target_group;
 use crate::state::ResourceRecord;
 
 pub struct TargetGroup;
@@ -121,14 +122,8 @@ async fn read_named(ctx: &Ctx, name: &str, detail: Detail) -> Result<Option<Live
 /// replaces the other. Target group names are at most 32 characters.
 fn names(ctx: &Ctx) -> [String; 2] {
     let base = ctx.names.target_group.clone();
-    let other = alternate_name(&base);
+    let other = alternate_target_group(&base);
     [base, other]
-}
-
-/// The other name: `{name}-b`, shortened to fit 32 characters.
-fn alternate_name(name: &str) -> String {
-    let kept = name.get(..name.len().min(30)).unwrap_or(name);
-    format!("{}-b", kept.trim_end_matches('-'))
 }
 
 /// Deletes a target group by ARN, waiting while a listener or rule just changed still holds it.
@@ -376,7 +371,7 @@ impl Resource for TargetGroup {
     }
 
     fn replacement(live: &Live, desired: Desired) -> Desired {
-        let [base, other] = [desired.name.clone(), alternate_name(&desired.name)];
+        let [base, other] = [desired.name.clone(), alternate_target_group(&desired.name)];
         Desired {
             name: if live.name == other { base } else { other },
             ..desired
@@ -422,7 +417,7 @@ mod tests {
             "app-dev-tg"
         );
         let longest = "a".repeat(29) + "-tg";
-        let other = alternate_name(&longest);
+        let other = alternate_target_group(&longest);
         assert!(other.len() <= 32, "{other}");
         assert!(other.ends_with("-b") && !other.contains("--"), "{other}");
     }

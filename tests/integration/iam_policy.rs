@@ -517,3 +517,40 @@ fn region_option_changes_the_arns() {
     );
     assert!(!text.contains("eu-central-1"), "{policy:#}");
 }
+
+#[test]
+fn policy_over_the_managed_policy_size_is_printed_with_a_warning() {
+    // The longest names validation allows, in the longest region name, with a task role: more
+    // than the 6,144 characters of a managed policy, but still a whole, valid policy.
+    let env = TestEnv::offline();
+    let config = DEV_TOML
+        .replace(
+            "project = \"simhill\"",
+            "project = \"long-project-name-abcdef\"",
+        )
+        .replace("region = \"eu-central-1\"", "region = \"ap-southeast-5\"")
+        + "\n[task_role]\nmanaged_policies = [\"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess\"]\n";
+    env.write_config("dev", &config);
+    let output = env.deployer().args(["iam-policy"]).output().unwrap();
+    assert!(output.status.success());
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let size = printed.chars().filter(|c| !c.is_whitespace()).count();
+    assert!(size > 6144, "{size}");
+    let policy: Value = serde_json::from_str(&printed).unwrap();
+    assert!(policy["Statement"]
+        .as_array()
+        .is_some_and(|s| !s.is_empty()));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("this policy has {size} characters"))
+            && stderr.contains("inline policy of the role"),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.calls(), [], "iam-policy calls AWS");
+
+    // The shipped environment's policy fits, and is printed without a warning.
+    let env = offline_dev_env();
+    let output = env.deployer().args(["iam-policy"]).output().unwrap();
+    assert!(output.status.success());
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("warning"));
+}
