@@ -1,12 +1,42 @@
-//! Deleting an IAM role the way IAM lets one go: only once no policy is attached to it and it
-//! has no inline policy, and, for a few seconds after the last detach while that propagates,
-//! answering `DeleteConflict` even then. Both of the stack's roles go this way.
+//! Creating and deleting an IAM role the way IAM lets them happen. A create may be refused
+//! while IAM cannot yet see the service its trust policy names, and a retried create whose first
+//! answer was lost finds the role made. A role goes only once no policy is attached to it and
+//! it has no inline policy, and, for a few seconds after the last detach while that propagates,
+//! IAM answers `DeleteConflict` even then. Both of the stack's roles go these ways.
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
+use aws_sdk_iam::operation::create_role::builders::CreateRoleFluentBuilder;
 
-use super::errors::{brief, describe, is_code, AwsResultExt};
+use super::errors::{brief, describe, is_code, not_propagated_yet, AwsResultExt, Created};
 use super::retry::{until_done, Attempt, Budget};
 use crate::printer::Printer;
+
+/// Sends `create` (a `CreateRole` of role `name`), retrying within `budget` while IAM answers
+/// that the trust policy's principal is not valid yet. Returns the new role's ARN, or
+/// [`Created::AlreadyExists`] when IAM answers `EntityAlreadyExists` (an earlier attempt whose
+/// answer was lost made it, or someone else did: the caller reads it and checks its tags).
+pub async fn create_role(
+    create: CreateRoleFluentBuilder,
+    name: &str,
+    budget: Budget,
+    printer: &Printer,
+) -> Result<Created<String>> {
+    let what = format!("creating IAM role {name}");
+    let created = until_done(&what, budget, printer, || async {
+        match create.clone().send().await {
+            Ok(created) => Ok(Attempt::Done(Some(created.role.map(|r| r.arn)))),
+            Err(e) if is_code(&e, &["EntityAlreadyExists"]) => Ok(Attempt::Done(None)),
+            // IAM checks the principal against a service that may not see it yet.
+            Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
+            Err(e) => Err(describe(e, &what)),
+        }
+    })
+    .await?;
+    Ok(match created {
+        Some(arn) => Created::New(arn.context("CreateRole returned no role")?),
+        None => Created::AlreadyExists,
+    })
+}
 
 /// Deletes role `name`: detaches `attached` (the managed policies its read found), then deletes
 /// the role, removing whatever else holds it (policies attached or put by hand) each time IAM

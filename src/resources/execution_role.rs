@@ -9,10 +9,8 @@ use std::time::SystemTime;
 use anyhow::{Context as _, Result};
 use serde_json::{json, Value};
 
-use crate::aws::errors::{brief, describe, is_code, not_propagated_yet};
-use crate::aws::iam::delete_role;
+use crate::aws::iam::{create_role, delete_role};
 use crate::aws::policy::{parse_policy_document, same_policy};
-use crate::aws::retry::{until_done, Attempt};
 use crate::aws::tags::{owner_tags, pairs};
 use crate::aws::{partition, AwsResultExt, Created};
 use crate::config::{SecretArn, SecretStore};
@@ -224,26 +222,13 @@ impl Resource for ExecutionRole {
                 ctx.config.project, ctx.config.environment
             ))
             .set_tags(Some(tags));
-        let what = format!("creating IAM role {}", desired.name);
-        let created = until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
-            match create.clone().send().await {
-                Ok(created) => Ok(Attempt::Done(Created::New(created.role.map(|r| r.arn)))),
-                // An earlier attempt whose answer was lost created it: converge that one.
-                Err(e) if is_code(&e, &["EntityAlreadyExists"]) => {
-                    Ok(Attempt::Done(Created::AlreadyExists))
-                }
-                // IAM checks the principal against a service that may not see it yet.
-                Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
-                Err(e) => Err(describe(e, &what)),
-            }
-        })
-        .await?;
-        let Created::New(arn) = created else {
+        let created = create_role(create, &desired.name, ctx.iam_budget(), &ctx.printer);
+        let Created::New(arn) = created.await? else {
             return Ok(Created::AlreadyExists);
         };
         let live = Live {
             name: desired.name.clone(),
-            arn: arn.context("CreateRole returned no role")?,
+            arn,
             trust_policy: desired.trust_policy.clone(),
             attached: BTreeSet::new(),
             tags: Vec::new(),

@@ -13,10 +13,8 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Map, Value};
 
-use crate::aws::errors::{brief, describe, is_code, not_propagated_yet};
 use crate::aws::iam;
 use crate::aws::policy::{parse_policy_document, same_policy};
-use crate::aws::retry::{until_done, Attempt};
 use crate::aws::tags::{owner_tags, pairs};
 use crate::aws::{AwsResultExt, Created};
 use crate::config::{PolicyStatement, TaskRoleConfig};
@@ -333,25 +331,13 @@ impl Resource for TaskRole {
                 ctx.config.project, ctx.config.environment
             ))
             .set_tags(Some(owner_tags(&ctx.owner)?));
-        let what = format!("creating IAM role {}", desired.name);
-        let created = until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
-            match create.clone().send().await {
-                Ok(created) => Ok(Attempt::Done(Created::New(created.role.map(|r| r.arn)))),
-                // An earlier attempt whose answer was lost created it: converge that one.
-                Err(e) if is_code(&e, &["EntityAlreadyExists"]) => {
-                    Ok(Attempt::Done(Created::AlreadyExists))
-                }
-                Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
-                Err(e) => Err(describe(e, &what)),
-            }
-        })
-        .await?;
-        let Created::New(arn) = created else {
+        let created = iam::create_role(create, &desired.name, ctx.iam_budget(), &ctx.printer);
+        let Created::New(arn) = created.await? else {
             return Ok(Created::AlreadyExists);
         };
         let role = Live {
             name: desired.name.clone(),
-            arn: arn.context("CreateRole returned no role")?,
+            arn,
             trust_policy: trust.clone(),
             attached: BTreeSet::new(),
             inline: None,
