@@ -67,8 +67,12 @@ pub trait Resource: 'static {
     async fn update(ctx: &Ctx, live: &Self::Live, desired: &Self::Desired) -> Result<Self::Live>;
     async fn delete(ctx: &Ctx, live: &Self::Live) -> Result<()>;
     /// The resource's tags, as (key, value) pairs; may cost a call where `read` does not return
-    /// them, so it is only asked when ownership is in question.
-    async fn tags(ctx: &Ctx, live: &Self::Live) -> Result<Vec<(String, String)>>;
+    /// them, so it is only asked when ownership is in question. By default, those of
+    /// [`read_tags`](Self::read_tags): a resource whose read returns its tags needs no other.
+    async fn tags(_ctx: &Ctx, live: &Self::Live) -> Result<Vec<(String, String)>> {
+        Self::read_tags(live)
+            .ok_or_else(|| anyhow!("the {} has no way to read its tags", Self::STEP))
+    }
     /// The tags the read returned, when it returns them (so they cost no call): for noticing
     /// that a resource the state records has lost its tags.
     fn read_tags(_live: &Self::Live) -> Option<Vec<(String, String)>> {

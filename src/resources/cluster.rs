@@ -165,10 +165,6 @@ impl Resource for Cluster {
         .await
     }
 
-    async fn tags(_: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
-        Ok(live.tags.clone())
-    }
-
     fn read_tags(live: &Live) -> Option<Vec<(String, String)>> {
         Some(live.tags.clone())
     }

@@ -307,10 +307,6 @@ impl Resource for ExecutionRole {
         .await
     }
 
-    async fn tags(_: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
-        Ok(live.tags.clone())
-    }
-
     fn read_tags(live: &Live) -> Option<Vec<(String, String)>> {
         Some(live.tags.clone())
     }

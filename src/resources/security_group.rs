@@ -579,10 +579,6 @@ macro_rules! security_group_resource {
                 delete(ctx, live).await
             }
 
-            async fn tags(_: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
-                Ok(live.tags.clone())
-            }
-
             fn read_tags(live: &Live) -> Option<Vec<(String, String)>> {
                 Some(live.tags.clone())
             }

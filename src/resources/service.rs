@@ -583,10 +583,6 @@ impl Resource for Service {
         Self::wait_until_inactive(ctx, &live.cluster, &live.name).await
     }
 
-    async fn tags(_: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
-        Ok(live.tags.clone())
-    }
-
     fn read_tags(live: &Live) -> Option<Vec<(String, String)>> {
         Some(live.tags.clone())
     }

@@ -362,10 +362,6 @@ impl Resource for TaskRole {
         delete_role(ctx, live).await
     }
 
-    async fn tags(_: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
-        Ok(live.tags.clone())
-    }
-
     fn read_tags(live: &Live) -> Option<Vec<(String, String)>> {
         Some(live.tags.clone())
     }
