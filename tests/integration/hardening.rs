@@ -1,6 +1,6 @@
 //! Hardening: what a fault battery found, each as the case it was found in.
 
-use crate::lifecycle::{apply, dev_env};
+use crate::lifecycle::{apply, assert_converged, dev_env};
 use crate::stack::PREFIX;
 use crate::support::{block_on, TestEnv};
 
@@ -235,10 +235,7 @@ fn security_group_rules_the_tool_could_not_see() {
     assert_eq!(egress.len(), 1, "{egress:?}");
     assert_eq!(egress[0].ip_protocol(), Some("-1"));
     assert_eq!(egress[0].ip_ranges()[0].cidr_ip(), Some("0.0.0.0/0"));
-    env.deployer()
-        .args(["plan", "--detailed-exitcode"])
-        .assert()
-        .code(0);
+    assert_converged(&env);
 }
 
 /// Reported case: with a state file, tags removed from the stack's resources by hand were
@@ -302,10 +299,7 @@ fn tags_removed_behind_the_tools_back_are_drift_and_restored() {
     );
 
     apply(&env);
-    env.deployer()
-        .args(["plan", "--detailed-exitcode"])
-        .assert()
-        .code(0);
+    assert_converged(&env);
     env.deployer().args(["destroy", "--yes"]).assert().success();
     assert_eq!(
         crate::stack::Stack::read(&env).leftovers(),

@@ -31,6 +31,14 @@ pub fn apply(env: &TestEnv) -> String {
     String::from_utf8_lossy(&output.get_output().stderr).into_owned()
 }
 
+/// Asserts that the stack is as configured: `plan --detailed-exitcode` exits 0.
+pub fn assert_converged(env: &TestEnv) {
+    env.deployer()
+        .args(["plan", "--detailed-exitcode"])
+        .assert()
+        .code(0);
+}
+
 fn stdout_of(env: &TestEnv, args: &[&str]) -> String {
     let output = env.deployer().args(args).assert().success();
     String::from_utf8(output.get_output().stdout.clone()).unwrap()

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use crate::lifecycle::{apply, dev_env};
+use crate::lifecycle::{apply, assert_converged, dev_env};
 use crate::stack::{Stack, PREFIX};
 use crate::support::{block_on, Fault, TestEnv};
 
@@ -383,10 +383,7 @@ fn port_change_replaces_the_target_group_without_downtime() {
     assert_eq!(tasks_ports(&after), [8080]);
     let state = std::fs::read_to_string(env.dir.path().join(".deployer/dev.json")).unwrap();
     assert!(!state.contains("retiring"), "{state}");
-    env.deployer()
-        .args(["plan", "--detailed-exitcode"])
-        .assert()
-        .code(0);
+    assert_converged(&env);
 }
 
 /// A replacement that fails halfway (here: moving the listener) leaves the service reachable
@@ -432,10 +429,7 @@ fn replacement_that_fails_halfway_keeps_the_service_reachable_and_is_finished_la
         Some(old_group.as_str())
     );
     assert_eq!(tasks_ports(&done), [8080]);
-    env.deployer()
-        .args(["plan", "--detailed-exitcode"])
-        .assert()
-        .code(0);
+    assert_converged(&env);
 }
 
 /// Removes this stack's tags from an ELB resource and an ECS resource, as if another tool owned
@@ -783,10 +777,7 @@ fn replacement_stopped_in_its_last_stage_is_finished_without_moving_traffic_back
     let done = Stack::read(&env);
     assert_eq!(done.target_groups.len(), 1);
     assert_eq!(forwarded_to(&done), vec![new_arn]);
-    env.deployer()
-        .args(["plan", "--detailed-exitcode"])
-        .assert()
-        .code(0);
+    assert_converged(&env);
 }
 
 /// Reported case: `destroy` while a replacement was unfinished left the old target group
