@@ -7,8 +7,8 @@
 use anyhow::{Context as _, Result};
 use aws_sdk_iam::operation::create_role::builders::CreateRoleFluentBuilder;
 
-use super::errors::{brief, describe, is_code, not_propagated_yet, AwsResultExt, Created};
-use super::retry::{until_done, Attempt, Budget};
+use super::errors::{not_propagated_yet, AwsResultExt, Created};
+use super::retry::{delete_when_released, send_when_ready, Budget, DeleteCodes};
 use crate::printer::Printer;
 
 /// Sends `create` (a `CreateRole` of role `name`), retrying within `budget` while IAM answers
@@ -22,19 +22,19 @@ pub async fn create_role(
     printer: &Printer,
 ) -> Result<Created<String>> {
     let what = format!("creating IAM role {name}");
-    let created = until_done(&what, budget, printer, || async {
-        match create.clone().send().await {
-            Ok(created) => Ok(Attempt::Done(Some(created.role.map(|r| r.arn)))),
-            Err(e) if is_code(&e, &["EntityAlreadyExists"]) => Ok(Attempt::Done(None)),
-            // IAM checks the principal against a service that may not see it yet.
-            Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
-            Err(e) => Err(describe(e, &what)),
-        }
+    // IAM checks the principal against a service that may not see it yet.
+    let answer = send_when_ready(&what, budget, printer, not_propagated_yet, || {
+        create.clone().send()
     })
     .await?;
-    Ok(match created {
-        Some(arn) => Created::New(arn.context("CreateRole returned no role")?),
-        None => Created::AlreadyExists,
+    Ok(match answer.or_exists(&["EntityAlreadyExists"], &what)? {
+        Created::New(created) => Created::New(
+            created
+                .role
+                .map(|r| r.arn)
+                .context("CreateRole returned no role")?,
+        ),
+        Created::AlreadyExists => Created::AlreadyExists,
     })
 }
 
@@ -52,17 +52,21 @@ pub async fn delete_role(
         detach(iam, name, arn).await?;
     }
     let what = format!("deleting IAM role {name}");
-    until_done(&what, budget, printer, || async {
-        match iam.delete_role().role_name(name).send().await {
-            Ok(_) => Ok(Attempt::Done(())),
-            Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(Attempt::Done(())),
-            Err(e) if is_code(&e, &["DeleteConflict"]) => {
-                release(iam, name).await?;
-                Ok(Attempt::Wait(brief(&e)))
-            }
-            Err(e) => Err(describe(e, &what)),
-        }
-    })
+    let codes = DeleteCodes {
+        gone: &["NoSuchEntity"],
+        in_use: &["DeleteConflict"],
+    };
+    delete_when_released(
+        &what,
+        budget,
+        printer,
+        codes,
+        || iam.delete_role().role_name(name).send(),
+        |reason| async move {
+            release(iam, name).await?;
+            Ok(reason)
+        },
+    )
     .await
 }
 
