@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use anyhow::{Context as _, Result};
 use aws_sdk_ecs::types::ClusterField;
 
-use crate::aws::errors::{brief, describe, not_propagated_yet};
-use crate::aws::retry::{as_aws_says, delete_when_released, until_done, Attempt, DeleteCodes};
+use crate::aws::errors::not_propagated_yet;
+use crate::aws::retry::{as_aws_says, delete_when_released, send_when_ready, DeleteCodes};
 use crate::aws::tags::{owner_tags, pairs, tag_ecs};
 use crate::aws::{AwsResultExt, Created};
 use crate::contract::{Change, Ctx, Detail, Facts, Resource, StepId};
@@ -101,16 +101,17 @@ impl Resource for Cluster {
             )
             .set_tags(Some(owner_tags(&ctx.owner)?));
         let what = format!("creating ECS cluster {name}");
-        let created = until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
-            match create.clone().send().await {
-                Ok(created) => Ok(Attempt::Done(created)),
-                // On a new account the first cluster makes ECS create its service-linked role,
-                // which it cannot assume for a while.
-                Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
-                Err(e) => Err(describe(e, &what)),
-            }
-        })
-        .await?;
+        // On a new account the first cluster makes ECS create its service-linked role, which it
+        // cannot assume for a while.
+        let created = send_when_ready(
+            &what,
+            ctx.iam_budget(),
+            &ctx.printer,
+            not_propagated_yet,
+            || create.clone().send(),
+        )
+        .await?
+        .or_context(&what)?;
         let cluster = created
             .cluster()
             .context("CreateCluster returned no cluster")?;

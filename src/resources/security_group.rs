@@ -490,7 +490,7 @@ async fn holders(ctx: &Ctx, group_id: &str) -> Result<String> {
     };
     if !staying.is_empty() {
         bail!(
-            "security group {group_id} cannot be deleted: network interface(s) {} of something              outside this stack use it; detach them from the group and run destroy again",
+            "security group {group_id} cannot be deleted: network interface(s) {} of something outside this stack use it; detach them from the group and run destroy again",
             describe(&staying)
         );
     }

@@ -202,23 +202,14 @@ impl Service {
     async fn wait_until_inactive(ctx: &Ctx, cluster: &str, name: &str) -> Result<()> {
         let what = format!("waiting for ECS service {name} to go away");
         until_done(&what, ctx.release_budget(), &ctx.printer, || async {
-            let answer = ctx
-                .aws
-                .ecs
-                .describe_services()
-                .cluster(cluster)
-                .services(name)
-                .send()
-                .await
-                .or_absent(&["ClusterNotFoundException"], &what)?;
-            let status = answer.as_ref().and_then(|a| {
-                a.services()
-                    .first()
-                    .and_then(|s| s.status().map(str::to_owned))
-            });
-            Ok(match status.as_deref() {
-                Some(status @ ("ACTIVE" | "DRAINING")) => Attempt::Wait(format!("it is {status}")),
-                _ => Attempt::Done(()),
+            let services = describe_services(&ctx.aws.ecs, cluster, name).await?;
+            let going = services
+                .iter()
+                .filter_map(|s| s.status())
+                .find(|status| matches!(*status, "ACTIVE" | "DRAINING"));
+            Ok(match going {
+                Some(status) => Attempt::Wait(format!("it is {status}")),
+                None => Attempt::Done(()),
             })
         })
         .await
@@ -531,14 +522,15 @@ impl Resource for Service {
                 .force_new_deployment(true);
         }
         let what = format!("updating ECS service {}", live.name);
-        let updated = until_done(&what, ctx.iam_budget(), &ctx.printer, || async {
-            match call.clone().send().await {
-                Ok(updated) => Ok(Attempt::Done(updated)),
-                Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
-                Err(e) => Err(describe(e, &what)),
-            }
-        })
-        .await?;
+        let updated = send_when_ready(
+            &what,
+            ctx.iam_budget(),
+            &ctx.printer,
+            not_propagated_yet,
+            || call.clone().send(),
+        )
+        .await?
+        .or_context(&what)?;
         Ok(Live {
             spec: new.clone(),
             deployment_id: updated
