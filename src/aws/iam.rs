@@ -102,7 +102,8 @@ pub async fn delete_inline_policy(
     Ok(())
 }
 
-async fn detach(iam: &aws_sdk_iam::Client, name: &str, arn: &str) -> Result<()> {
+/// Detaches managed policy `arn` from role `name`; one already detached is done.
+pub async fn detach(iam: &aws_sdk_iam::Client, name: &str, arn: &str) -> Result<()> {
     iam.detach_role_policy()
         .role_name(name)
         .policy_arn(arn)

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use anyhow::{Context as _, Result};
 use serde_json::{json, Value};
 
-use crate::aws::iam::{create_role, delete_role};
+use crate::aws::iam::{create_role, delete_inline_policy, delete_role, detach};
 use crate::aws::policy::{parse_policy_document, same_policy};
 use crate::aws::tags::{owner_tags, pairs};
 use crate::aws::{partition, AwsResultExt, Created};
@@ -257,12 +257,7 @@ impl Resource for ExecutionRole {
                 .or_context(format!("attaching {arn} to {}", live.name))?;
         }
         for arn in live.attached.difference(&desired.attached) {
-            iam.detach_role_policy()
-                .role_name(&live.name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .or_context(format!("detaching {arn} from {}", live.name))?;
+            detach(iam, &live.name, arn).await?;
         }
         match (&live.secrets_policy, &desired.secrets_policy) {
             (Some(old), Some(new)) if same_policy(old, new) => {}
@@ -275,17 +270,7 @@ impl Resource for ExecutionRole {
                     .await
                     .or_context(format!("letting {} read the container secrets", live.name))?;
             }
-            (Some(_), None) => {
-                iam.delete_role_policy()
-                    .role_name(&live.name)
-                    .policy_name(SECRETS_POLICY)
-                    .send()
-                    .await
-                    .or_absent(
-                        &["NoSuchEntity"],
-                        format!("removing the secrets policy of {}", live.name),
-                    )?;
-            }
+            (Some(_), None) => delete_inline_policy(iam, &live.name, SECRETS_POLICY).await?,
             (None, None) => {}
         }
         Ok(Live {

@@ -190,12 +190,7 @@ async fn converge(ctx: &Ctx, role: &Live, desired: &DesiredRole, trust: &Value) 
             .or_context(format!("attaching {arn} to {name}"))?;
     }
     for arn in role.attached.difference(&desired.attached) {
-        iam.detach_role_policy()
-            .role_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            .or_absent(&["NoSuchEntity"], format!("detaching {arn} from {name}"))?;
+        iam::detach(iam, name, arn).await?;
     }
     if !same_inline(&role.inline, &desired.inline) {
         match &desired.inline {
@@ -208,17 +203,7 @@ async fn converge(ctx: &Ctx, role: &Live, desired: &DesiredRole, trust: &Value) 
                     .await
                     .or_context(format!("putting policy {APP_POLICY} on {name}"))?;
             }
-            None => {
-                iam.delete_role_policy()
-                    .role_name(name)
-                    .policy_name(APP_POLICY)
-                    .send()
-                    .await
-                    .or_absent(
-                        &["NoSuchEntity"],
-                        format!("deleting policy {APP_POLICY} of {name}"),
-                    )?;
-            }
+            None => iam::delete_inline_policy(iam, name, APP_POLICY).await?,
         }
     }
     // A policy put by hand would grant the app what the configuration does not.
@@ -232,18 +217,6 @@ async fn converge(ctx: &Ctx, role: &Live, desired: &DesiredRole, trust: &Value) 
         other_inline: BTreeSet::new(),
         ..role.clone()
     })
-}
-
-/// Deletes the role with whatever is attached to it.
-async fn delete_role(ctx: &Ctx, role: &Live) -> Result<()> {
-    iam::delete_role(
-        &ctx.aws.iam,
-        &role.name,
-        role.attached.iter().map(String::as_str),
-        ctx.iam_budget(),
-        &ctx.printer,
-    )
-    .await
 }
 
 impl Resource for TaskRole {
@@ -359,7 +332,14 @@ impl Resource for TaskRole {
     }
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
-        delete_role(ctx, live).await
+        iam::delete_role(
+            &ctx.aws.iam,
+            &live.name,
+            live.attached.iter().map(String::as_str),
+            ctx.iam_budget(),
+            &ctx.printer,
+        )
+        .await
     }
 
     fn read_tags(live: &Live) -> Option<Vec<(String, String)>> {
