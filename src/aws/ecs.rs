@@ -48,6 +48,15 @@ pub async fn describe_service(ecs: &aws_sdk_ecs::Client, names: &Names) -> Resul
         .find(|s| s.status() != Some("INACTIVE")))
 }
 
+/// The ARN of the target group a service registers its tasks in: that of the first of its load
+/// balancers (a service of this stack has one, or two while its target group is replaced).
+pub fn target_group_arn(service: &Service) -> Option<String> {
+    service
+        .load_balancers()
+        .first()
+        .and_then(|l| l.target_group_arn().map(str::to_owned))
+}
+
 /// The ID of a service's PRIMARY deployment.
 pub fn primary_deployment(service: &Service) -> Option<String> {
     service

@@ -10,6 +10,9 @@ use std::time::Duration;
 use anyhow::{anyhow, Result};
 use tokio::sync::OnceCell;
 
+use aws_sdk_ecs::types::Service;
+
+use crate::aws::ecs::{describe_services, SERVICE_READ};
 use crate::aws::retry::Budget;
 use crate::aws::{AwsClients, ElbTagBatch};
 use crate::config::Config;
@@ -155,6 +158,16 @@ impl Ctx {
         Fut: Future<Output = Result<T>>,
     {
         self.memo.get_or_try_init(key, read).await
+    }
+
+    /// The stack's ECS service as [`describe_services`] lists it, asked once per run: the
+    /// service's step, the task definition's (which compares with the revision the service
+    /// runs) and `apply`'s check for an unfinished replacement share one `DescribeServices`.
+    pub async fn services(&self) -> Result<Arc<Vec<Service>>> {
+        self.read_once(SERVICE_READ, || {
+            describe_services(&self.aws.ecs, &self.names.cluster, &self.names.service)
+        })
+        .await
     }
 
     /// Forgets the shared reads: once the stack has been read, a later read (of a resource a

@@ -13,7 +13,7 @@ use super::restart::force_new_deployment as force_new_deployment_of;
 use super::rollout::Rollout;
 use super::wait::follow_primary;
 use super::{Session, Target};
-use crate::aws::ecs::{active, describe_services, SERVICE_READ};
+use crate::aws::ecs::active;
 use crate::aws::partition;
 use crate::config::AWS_REGIONS;
 use crate::contract::StepId;
@@ -187,11 +187,7 @@ async fn runs_in_replacement(ctx: &Ctx) -> Result<bool> {
         return Ok(false);
     };
     // The plan's read of the service shares this answer.
-    let services = ctx
-        .read_once(SERVICE_READ, || {
-            describe_services(&ctx.aws.ecs, &ctx.names.cluster, &ctx.names.service)
-        })
-        .await?;
+    let services = ctx.services().await?;
     Ok(active(&services).is_some_and(|service| {
         service
             .load_balancers()

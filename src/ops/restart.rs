@@ -7,7 +7,7 @@ use anyhow::{anyhow, Result};
 
 use super::rollout::Rollout;
 use super::{Session, Target};
-use crate::aws::ecs::{active, describe_services, primary_deployment};
+use crate::aws::ecs::{active, describe_services, primary_deployment, target_group_arn};
 use crate::aws::AwsResultExt;
 use crate::contract::Ctx;
 use crate::interrupt::Interrupt;
@@ -35,10 +35,7 @@ pub async fn prepare(target: &Target, printer: &Printer) -> Result<PreparedResta
         )
     })?;
     let task_definition = service.task_definition().unwrap_or_default().to_owned();
-    let target_group_arn = service
-        .load_balancers()
-        .first()
-        .and_then(|l| l.target_group_arn().map(str::to_owned));
+    let target_group_arn = target_group_arn(service);
     Ok(PreparedRestart {
         session,
         task_definition,

@@ -6,7 +6,7 @@ use aws_sdk_ecs::types::DesiredStatus;
 use serde::Serialize;
 
 use super::rollout::describe_targets;
-use crate::aws::ecs::describe_service;
+use crate::aws::ecs::{describe_service, target_group_arn};
 use crate::aws::AwsResultExt;
 use crate::contract::Resource;
 use crate::printer::Printer;
@@ -113,12 +113,7 @@ pub async fn status(target: &super::Target, printer: &Printer) -> Result<Status>
     let target_group = ctx
         .recorded(TargetGroup::STEP.key())
         .and_then(|r| r.arn.clone())
-        .or_else(|| {
-            service
-                .load_balancers()
-                .first()
-                .and_then(|l| l.target_group_arn().map(str::to_owned))
-        });
+        .or_else(|| target_group_arn(service));
     let mut targets = Vec::new();
     let mut targets_line = None;
     if let Some(arn) = target_group {

@@ -7,7 +7,7 @@ use aws_sdk_ecs::types::DeploymentRolloutState;
 
 use super::rollout::Rollout;
 use super::Target;
-use crate::aws::ecs::{active, describe_services, primary_deployment};
+use crate::aws::ecs::{active, describe_services, primary_deployment, target_group_arn};
 use crate::contract::Ctx;
 use crate::interrupt::Interrupt;
 use crate::printer::Printer;
@@ -55,10 +55,7 @@ pub async fn follow_primary(
     if complete {
         return Ok(Waited::AlreadyComplete(deployment_id));
     }
-    let target_group_arn = service
-        .load_balancers()
-        .first()
-        .and_then(|l| l.target_group_arn().map(str::to_owned));
+    let target_group_arn = target_group_arn(service);
     Rollout::new(ctx, deployment_id.clone(), target_group_arn, timeout)
         .follow(interrupt)
         .await?;

@@ -11,7 +11,7 @@ use aws_sdk_ecs::types::{
     DeploymentConfiguration, LaunchType, LoadBalancer, NetworkConfiguration,
 };
 
-use crate::aws::ecs::{active, describe_services, primary_deployment, SERVICE_READ};
+use crate::aws::ecs::{active, describe_services, primary_deployment};
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 
 use crate::aws::errors::{brief, describe, is_code, message, not_propagated_yet, not_visible_yet};
@@ -278,11 +278,7 @@ impl Resource for Service {
     async fn read(ctx: &Ctx, _: &Facts, _: Detail) -> Result<Option<Live>> {
         let (cluster, name) = (&ctx.names.cluster, &ctx.names.service);
         // Shared with the task definition's read, which compares with the revision it runs.
-        let services = ctx
-            .read_once(SERVICE_READ, || {
-                describe_services(&ctx.aws.ecs, &ctx.names.cluster, &ctx.names.service)
-            })
-            .await?;
+        let services = ctx.services().await?;
         let Some(service) = active(&services) else {
             return Ok(None);
         };
@@ -439,11 +435,7 @@ impl Resource for Service {
             .client_token(client_token());
         // A service deleted by an interrupted destroy drains for minutes, and ECS refuses to
         // create one of the same name until it is INACTIVE.
-        let services = ctx
-            .read_once(SERVICE_READ, || {
-                describe_services(&ctx.aws.ecs, &desired.cluster, &desired.name)
-            })
-            .await?;
+        let services = ctx.services().await?;
         if services.iter().any(|s| s.status() == Some("DRAINING")) {
             Self::wait_until_inactive(ctx, &desired.cluster, &desired.name).await?;
         }

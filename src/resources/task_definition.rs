@@ -17,7 +17,7 @@ use aws_sdk_ecs::types::{
 };
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use crate::aws::ecs::{active, app_container, describe_services, SERVICE_READ};
+use crate::aws::ecs::{active, app_container};
 use crate::aws::errors::{brief, describe, is_transient, not_propagated_yet};
 use crate::aws::retry::{until_done, Attempt};
 use crate::aws::tags::{owner_tags, pairs, tag_ecs};
@@ -466,11 +466,7 @@ impl Resource for TaskDefinition {
         // service's revision as a change just because its own last one has another number.
         // Without a service, the revision last deployed from this state, then the family's
         // latest, stand in.
-        let services = ctx
-            .read_once(SERVICE_READ, || {
-                describe_services(&ctx.aws.ecs, &ctx.names.cluster, &ctx.names.service)
-            })
-            .await?;
+        let services = ctx.services().await?;
         let running = active(&services).and_then(|s| s.task_definition());
         let deployed = ctx.recorded.task_definition_history.last();
         for reference in running.into_iter().chain(deployed.map(String::as_str)) {
