@@ -27,11 +27,6 @@ pub const STACK: &[&dyn Step] = &[
     &Kind::<Service>::NEW,
 ];
 
-/// The step with this key, if the stack has one.
-pub fn step(key: &str) -> Option<&'static dyn Step> {
-    STACK.iter().copied().find(|s| s.id().key() == key)
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;

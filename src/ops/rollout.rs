@@ -313,7 +313,7 @@ impl<'a> Rollout<'a> {
             .stopped_at()
             .and_then(|t| SystemTime::try_from(*t).ok())
             .unwrap_or_else(SystemTime::now);
-        let propagation = Duration::from_secs(self.ctx.config.timeouts.iam_propagation.into());
+        let propagation = self.ctx.iam_budget().limit;
         stopped <= created + propagation
     }
 
