@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use crate::lifecycle::{apply, assert_converged, dev_env};
+use crate::lifecycle::{apply, assert_complete_stack, assert_converged, dev_env};
 use crate::stack::{Stack, PREFIX};
 use crate::support::{block_on, Fault, TestEnv};
 
@@ -87,8 +87,9 @@ fn every_step_whose_create_fails_is_reported_with_exit_1_and_a_rerun_converges()
             stderr.contains(&format!("error: {label}")) && stderr.contains("injected refusal"),
             "{operation} failing should be reported as the {label}'s: {stderr}"
         );
-        // What depends on it was not attempted, and a second run finishes the stack.
+        // A second run finishes the stack, every resource as configured.
         apply(&env);
+        assert_complete_stack(&env, &Stack::read(&env));
     }
 }
 
@@ -103,7 +104,7 @@ const DELETES: &[(&str, &str)] = &[
     ("DeleteLogGroup", "log group"),
     ("DeleteRole", "task execution role"),
     ("DeleteRepository", "ECR repository"),
-    ("DeleteSecurityGroup", "security group"),
+    ("DeleteSecurityGroup", "ECS tasks security group"),
 ];
 
 #[test]
@@ -116,12 +117,13 @@ fn every_step_whose_delete_fails_is_reported_with_exit_1_and_a_rerun_converges()
         let (code, stderr) = run(&env, &["destroy", "--yes"]);
         assert_eq!(code, 1, "{operation} failing: {stderr}");
         assert!(
-            stderr.contains(label) && stderr.contains("injected refusal"),
+            stderr.contains(&format!("error: {label}")) && stderr.contains("injected refusal"),
             "{operation} failing should be reported as the {label}'s: {stderr}"
         );
     }
     let (code, stderr) = run(&env, &["destroy", "--yes"]);
     assert_eq!(code, 0, "{stderr}");
+    assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
 }
 
 /// Reported case: an ECS cluster under the stack's name but without its tags made `plan` exit
