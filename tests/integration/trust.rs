@@ -760,8 +760,10 @@ fn replacement_stopped_in_its_last_stage_is_finished_without_moving_traffic_back
         "{plan}"
     );
     // Without --yes and without a terminal, nothing is changed.
+    env.proxy.clear();
     let output = env.deployer().arg("apply").output().unwrap();
     assert_eq!(output.status.code(), Some(3));
+    assert_eq!(env.proxy.mutating_calls(), []);
 
     env.proxy.clear();
     let (code, stderr) = run(&env, &["apply", "--yes"]);
@@ -792,6 +794,8 @@ fn destroy_during_an_unfinished_replacement_removes_the_old_target_group_too() {
     env.proxy.script("DeleteTargetGroup", 1, refusal());
     let (code, stderr) = run(&env, &["apply", "--yes"]);
     assert_eq!(code, 1, "{stderr}");
+    // Stopped halfway: both target groups exist.
+    assert_eq!(Stack::read(&env).target_groups.len(), 2);
     let (code, stderr) = run(&env, &["destroy", "--yes"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
