@@ -364,6 +364,14 @@ fn port_change_replaces_the_target_group_without_downtime() {
         first_update < move_listener,
         "traffic moves after the service: {operations:?}"
     );
+    // The emulator completes a deployment at once, so order alone would pass without any wait:
+    // the deployment the first update started is followed before the listener moves.
+    assert!(
+        operations[first_update..move_listener]
+            .iter()
+            .any(|o| o == "ecs:DescribeServices"),
+        "the listener moves only after following the deployment: {operations:?}"
+    );
     assert!(
         first_update < close_port,
         "the old port closes after the service moved: {operations:?}"
