@@ -650,9 +650,17 @@ fn a_configured_image_missing_from_this_accounts_ecr_stops_before_any_change() {
     push_image(&env, "v2");
     let (code, stderr) = run(&env, &["apply", "--yes"]);
     assert_eq!(code, 0, "{stderr}");
+    // The service runs a revision of the new image.
+    let stack = Stack::read(&env);
+    let running = stack.services[0].task_definition().unwrap();
+    let revision = stack
+        .task_definitions
+        .iter()
+        .find(|t| t.task_definition_arn() == Some(running))
+        .unwrap();
     assert_eq!(
-        Stack::read(&env).task_definitions.len(),
-        2,
+        revision.container_definitions()[0].image(),
+        Some(image("v2").as_str()),
         "the new image was deployed"
     );
 }
