@@ -18,7 +18,7 @@ use crate::aws::{AwsClients, ElbTagBatch};
 use crate::config::Config;
 use crate::names::{Names, OwnerTags};
 use crate::printer::Printer;
-use crate::state::{ResourceRecord, State};
+use crate::state::{ImageOverride, ResourceRecord, State};
 
 /// Shown in a plan where a value depends on a resource that does not exist yet.
 pub const UNKNOWN: &str = "(known after apply)";
@@ -143,6 +143,15 @@ impl Ctx {
             ImageChoice::Recorded(image) | ImageChoice::Uri(image) => image.clone(),
             ImageChoice::Tag(tag) => format!("{}:{tag}", known(&facts.repository_url)),
         }
+    }
+
+    /// What the state records for `image` running instead of the configured image: nothing
+    /// when it is the configured image.
+    pub fn image_override(&self, image: String) -> Option<ImageOverride> {
+        (image != self.config.container.image).then(|| ImageOverride {
+            image,
+            configured: self.config.container.image.clone(),
+        })
     }
 
     /// What the state recorded for a step when the run started.

@@ -27,7 +27,6 @@ use crate::resources::ecr_repository::{image_exists, ImageLookup};
 use crate::resources::service::Service;
 use crate::resources::target_group::TargetGroup;
 use crate::resources::task_definition::TaskDefinition;
-use crate::state::ImageOverride;
 
 /// What `apply` was asked to do besides converging.
 #[derive(Debug, Clone, Default)]
@@ -225,13 +224,7 @@ async fn converge(
 /// on the command line (kept by later runs until the configured image changes).
 fn record(session: &Session, facts: &Facts, image_chosen: bool) -> Result<()> {
     let ctx = &session.ctx;
-    let image_override = image_chosen.then(|| {
-        let image = ctx.image(facts);
-        (image != ctx.config.container.image).then(|| ImageOverride {
-            image,
-            configured: ctx.config.container.image.clone(),
-        })
-    });
+    let image_override = image_chosen.then(|| ctx.image_override(ctx.image(facts)));
     session
         .store
         .record_deployment(image_override, facts.task_definition_arn.as_deref())

@@ -12,7 +12,6 @@ use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
 use crate::printer::Printer;
 use crate::resources::target_group::TargetGroup;
-use crate::state::ImageOverride;
 
 /// A rollback worked out, under the environment's lock, ready to be carried out.
 pub struct PreparedRollback {
@@ -101,10 +100,7 @@ impl PreparedRollback {
             .send()
             .await
             .or_context(format!("rolling back ECS service {}", ctx.names.service))?;
-        let image_override = (image != ctx.config.container.image).then(|| ImageOverride {
-            image,
-            configured: ctx.config.container.image.clone(),
-        });
+        let image_override = ctx.image_override(image);
         session.store.record_rollback(&previous, image_override)?;
         let deployment_id = updated.service().and_then(primary_deployment);
         Ok(RolledBack {
