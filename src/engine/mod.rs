@@ -183,6 +183,12 @@ fn owned_by_tags(ctx: &Ctx, tags: &[(String, String)]) -> Result<(), String> {
     }
 }
 
+/// The change `--adopt` makes to a resource found with `tags` (as described) instead of this
+/// stack's.
+fn retag(ctx: &Ctx, tags: &str) -> Change {
+    Change::new("tags", shown_tags(tags), ctx.owner.describe())
+}
+
 /// Tags as a plan's value shows them: the pairs, without the "tags " of a message.
 fn shown_tags(described: &str) -> &str {
     described.strip_prefix("tags ").unwrap_or(described)
@@ -271,7 +277,7 @@ fn judge(ctx: &Ctx, step: &dyn Step, facts: &Facts, found: &Found) -> Result<Out
         Some(live) => {
             let mut changes = Vec::new();
             if let Some(tags) = &found.foreign {
-                changes.push(Change::new("tags", shown_tags(tags), ctx.owner.describe()));
+                changes.push(retag(ctx, tags));
             }
             changes.extend(step.diff(ctx, facts, live)?);
             if changes.is_empty() {
@@ -498,7 +504,7 @@ async fn apply_step(
             let mut changes = Vec::new();
             if let Some(tags) = &found.foreign {
                 step.tag(ctx, &live).await?;
-                changes.push(Change::new("tags", shown_tags(tags), ctx.owner.describe()));
+                changes.push(retag(ctx, tags));
             }
             let updates = step.diff(ctx, &known, &live)?;
             if updates.iter().any(|c| c.forces_replacement) {
@@ -513,12 +519,13 @@ async fn apply_step(
                 let live = if updates.is_empty() {
                     live
                 } else {
-                    step.update(ctx, &known, &live).await?
+                    let live = step.update(ctx, &known, &live).await?;
+                    // Report what was done: an update may leave some of it for later (a rule
+                    // the running tasks still need while something is replaced).
+                    let left = step.diff(ctx, &known, &live)?;
+                    changes.extend(updates.into_iter().filter(|c| !left.contains(c)));
+                    live
                 };
-                // Report what was done: an update may leave some of it for later (a rule the
-                // running tasks still need while something is replaced).
-                let left = step.diff(ctx, &known, &live)?;
-                changes.extend(updates.into_iter().filter(|c| !left.contains(c)));
                 let action = if changes.is_empty() {
                     Action::NoChange
                 } else {
