@@ -8,7 +8,8 @@ behaviour rather than against a gap of the emulator. Usage is that of `python -m
 import sys
 
 from moto.core.responses import ActionResult
-from moto.ec2.exceptions import DependencyViolationError
+from moto.ec2.exceptions import DependencyViolationError, InvalidNetworkInterfaceIdError
+from moto.ec2 import ec2_backends
 from moto.ec2.models.security_groups import SecurityGroupBackend
 from moto.ecr.responses import ECRResponse
 from moto.ecs.models import Container, EC2ContainerServiceBackend
@@ -127,6 +128,27 @@ def _container_as_described(self, task_def):
 
 
 Container.__init__ = _container_as_described
+
+_stop_task = EC2ContainerServiceBackend.stop_task
+
+
+def _stop_task_releasing_its_network_interface(self, cluster_str, task_str, reason):
+    """A stopped `awsvpc` task's network interface is detached and deleted ("Amazon ECS task
+    networking options for Fargate": "When the task stops, the ENI is detached and deleted");
+    moto keeps it, and the tasks' security group can then never be deleted."""
+    task = _stop_task(self, cluster_str, task_str, reason)
+    ec2 = ec2_backends[self.account_id][self.region_name]
+    for attachment in getattr(task, "attachments", []):
+        for detail in attachment.get("details", []):
+            if detail.get("name") == "networkInterfaceId":
+                try:
+                    ec2.delete_network_interface(detail["value"])
+                except InvalidNetworkInterfaceIdError:
+                    pass  # deleted already
+    return task
+
+
+EC2ContainerServiceBackend.stop_task = _stop_task_releasing_its_network_interface
 
 _create_load_balancer = ELBV2Response.create_load_balancer
 
