@@ -591,6 +591,11 @@ impl Bench {
     }
 }
 
+/// An SDK error with its causes, on one line.
+fn show(e: impl std::error::Error) -> String {
+    aws_sdk_ecs::error::DisplayErrorContext(e).to_string()
+}
+
 /// Registers `count` more revisions of the one task definition family in moto at `endpoint` in
 /// `region`,
 /// copies of its latest revision with its tags.
@@ -603,7 +608,6 @@ async fn register_revisions(endpoint: &str, region: &str, count: usize) -> Resul
         .credentials_provider(aws_sdk_ecs::config::Credentials::for_tests())
         .build();
     let ecs = aws_sdk_ecs::Client::from_conf(config);
-    let show = |e| format!("{}", aws_sdk_ecs::error::DisplayErrorContext(e));
     let latest = ecs
         .list_task_definitions()
         .sort(SortOrder::Desc)
