@@ -11,7 +11,8 @@ use crate::printer::Printer;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
-  deployer exec --env prod                        a shell in one of the service's tasks
+  deployer exec --env prod                        /bin/sh in one of the service's tasks
+  deployer exec -- bash
   deployer exec --task 0f1e2d3c4b5a -- python manage.py shell
   deployer exec -- cat /app/config.py
 
@@ -29,7 +30,7 @@ pub struct ExecArgs {
     #[arg(long, value_name = "NAME")]
     container: Option<String>,
 
-    /// The command and its arguments, after `--` (default: a shell).
+    /// The command and its arguments, after `--` (default: /bin/sh).
     #[arg(last = true, value_name = "CMD")]
     command: Vec<String>,
 }

@@ -77,8 +77,9 @@ fn ecs_endpoint(configured: Option<&str>, region: &str) -> String {
     format!("https://ecs.{region}.{suffix}")
 }
 
-/// The command `exec` runs when none is given: a login shell wherever bash is, else sh.
-pub const DEFAULT_SHELL: &str = "/bin/sh -c 'command -v bash >/dev/null && exec bash || exec sh'";
+/// The command `exec` runs when none is given: the shell every image with one has (the ECS
+/// Exec documentation's example; run `-- bash` for bash).
+pub const DEFAULT_SHELL: &str = "/bin/sh";
 
 /// A session ready to hand to the plugin.
 #[derive(Debug, Clone)]

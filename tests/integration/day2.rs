@@ -376,9 +376,16 @@ fn failing_release_command_leaves_the_service_on_its_old_revision() {
         stderr.contains("release command `flask db upgrade` exited with code 1; the service stays on the revision it ran"),
         "{stderr}"
     );
+    assert_eq!(
+        stderr
+            .matches("  | sqlalchemy.exc.OperationalError: no such table: users")
+            .count(),
+        1,
+        "the error shows the task's last lines, once: {stderr}"
+    );
     assert!(
-        stderr.contains("  | sqlalchemy.exc.OperationalError: no such table: users"),
-        "the error shows the task's last lines: {stderr}"
+        stderr.contains("release | sqlalchemy.exc.OperationalError"),
+        "the lines are shown as they come: {stderr}"
     );
     // The release ran the new revision, and the service was never updated.
     let ecs = ecs_client(&env);
