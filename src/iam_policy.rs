@@ -461,13 +461,17 @@ pub fn policy(config: &Config) -> Policy {
                 "ecs:RegisterTaskDefinition",
                 "ecs:TagResource",
                 "ecs:ListTagsForResource",
-                // `run` and the release command: one-off tasks of the stack's revisions. (An
-                // `ecs:cluster` condition would need a statement of its own, which would take
-                // the shipped configuration's policy past a managed policy's size.)
-                "ecs:RunTask",
             ],
             &[arns.task_definitions()],
             None,
+        ),
+        // `run` and the release command: one-off tasks of the stack's revisions, in its cluster
+        // only.
+        allow(
+            "EcsRunTask",
+            &["ecs:RunTask"],
+            &[arns.task_definitions()],
+            Some(json!({ "ArnEquals": { "ecs:cluster": arns.cluster() } })),
         ),
         allow(
             "EcsTaskDefinitions",
