@@ -11,6 +11,7 @@ mod bad_input;
 mod calls;
 mod drift;
 mod faults;
+mod first_deploy;
 mod fresh_account;
 mod hardening;
 mod harness;
