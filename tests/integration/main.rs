@@ -25,3 +25,4 @@ mod rollout;
 mod secrets;
 mod stack;
 mod trust;
+mod version;
