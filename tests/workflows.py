@@ -27,6 +27,7 @@ action's steps are checked as the steps of a workflow made from them. On top of 
 - ci.yml: runs scripts/test on pushes to main and on pull requests.
 """
 
+import os
 import re
 import shutil
 import subprocess
@@ -352,8 +353,7 @@ class ActionMetadata(unittest.TestCase):
             set(outputs), set(names) | {"exit-code", "version", "outputs-json"}, "no stray outputs"
         )
         script = self.step("run")["run"]
-        self.assertIn('deployer outputs --env "$DEPLOY_ENV" --json', script)
-        self.assertIn('jq -r \'to_entries[] | "\\(.key)=\\(.value)"\'', script)
+        self.assertIn('deployer outputs "${stack[@]}" --json', script)
         self.assertIn('>> "$GITHUB_OUTPUT"', script)
 
     def test_binary_is_cached_and_checksum_verified(self):
@@ -431,6 +431,122 @@ class ActionMetadata(unittest.TestCase):
             path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
             complaints = actionlint(str(path.relative_to(ROOT)))
         self.assertIn('input "comand" is not defined in action "deployer"', complaints)
+
+
+# A stand-in for the deployer binary: records its arguments, answers `outputs` as the real one does
+# (from a state it does not have: the values below), and exits with $FAKE_EXIT for the command.
+FAKE_DEPLOYER = r"""#!/usr/bin/env bash
+echo "$*" >> "$FAKE_CALLS"
+case "$1" in
+  --version) echo "deployer 9.8.7 (commit 0123456789ab)" ;;
+  outputs)
+    if [ "${*: -1}" = --json ]; then
+      printf '{\n  "application_url": "http://simhill-dev-alb-1.elb.amazonaws.com",\n  "ecr_repository_url": "1.dkr.ecr.eu-central-1.amazonaws.com/simhill-dev-ecr"\n}\n'
+    else
+      echo "ecr_repository_url = 1.dkr.ecr.eu-central-1.amazonaws.com/simhill-dev-ecr"
+      echo "application_url = http://simhill-dev-alb-1.elb.amazonaws.com"
+    fi
+    ;;
+  plan) echo "+ ECR repository   create"; echo "Plan: 1 to create, 0 to update, 0 to delete." ;;
+  *) echo "progress of $1" >&2 ;;
+esac
+[ "$1" = outputs ] || [ "$1" = --version ] || exit "${FAKE_EXIT:-0}"
+"""
+
+
+class ActionRunStep(unittest.TestCase):
+    """The action's `deployer <command>` step, run by bash as the runner would, against a fake
+    deployer: the arguments it builds, its step outputs, its summary and its exit code."""
+
+    def setUp(self):
+        with ACTION.open(encoding="utf-8") as f:
+            action = yaml.safe_load(f)
+        [self.step] = [s for s in action["runs"]["steps"] if s.get("id") == "run"]
+        self.work = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.work)
+        self.bin = self.work / "bin"
+        self.bin.mkdir()
+        fake = self.bin / "deployer"
+        fake.write_text(FAKE_DEPLOYER)
+        fake.chmod(0o755)
+
+    def run_step(self, fake_exit=0, **inputs):
+        files = {name: self.work / name for name in ("output", "summary", "path", "calls")}
+        for path in files.values():
+            path.write_text("")
+        env = {
+            "PATH": os.environ["PATH"],
+            "DIR": str(self.bin),
+            "COMMAND": inputs.get("command", "apply"),
+            "DEPLOY_ENV": inputs.get("env", "dev"),
+            "IMAGE_TAG": inputs.get("image-tag", ""),
+            "TARGETS": inputs.get("target", ""),
+            "REGION": inputs.get("region", ""),
+            "GITHUB_OUTPUT": str(files["output"]),
+            "GITHUB_STEP_SUMMARY": str(files["summary"]),
+            "GITHUB_PATH": str(files["path"]),
+            "FAKE_CALLS": str(files["calls"]),
+            "FAKE_EXIT": str(fake_exit),
+        }
+        # As GitHub runs `shell: bash`.
+        result = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", self.step["run"]],
+            capture_output=True, text=True, env=env, cwd=self.work, timeout=60,
+        )
+        read = {name: path.read_text() for name, path in files.items()}
+        return result, read
+
+    def test_apply_with_an_image_tag_sets_the_outputs_and_the_summary(self):
+        result, files = self.run_step(**{"image-tag": "0123abc", "region": "eu-west-1"})
+        self.assertEqual(result.returncode, 0, result.stderr)
+        calls = files["calls"].splitlines()
+        self.assertEqual(calls[1], "apply --env dev --region eu-west-1 --image-tag 0123abc --yes")
+        # The outputs are read from the state of the same region.
+        self.assertEqual(
+            calls[2:], ["outputs --env dev --region eu-west-1 --json", "outputs --env dev --region eu-west-1"]
+        )
+        self.assertIn("progress of apply", result.stderr)
+        output = files["output"]
+        self.assertIn("exit-code=0\n", output)
+        self.assertIn("ecr_repository_url=1.dkr.ecr.eu-central-1.amazonaws.com/simhill-dev-ecr\n", output)
+        self.assertIn("application_url=http://simhill-dev-alb-1.elb.amazonaws.com\n", output)
+        self.assertIn('outputs-json<<DEPLOYER_OUTPUTS_EOF\n{\n  "application_url"', output)
+        self.assertEqual(files["path"], f"{self.bin}\n")
+        summary = files["summary"]
+        self.assertIn("### deployer apply --env dev --region eu-west-1 --image-tag 0123abc --yes", summary)
+        self.assertIn("| result | ✅ done |", summary)
+        self.assertIn("| image tag | `0123abc` |", summary)
+        self.assertIn("| application_url | http://simhill-dev-alb-1.elb.amazonaws.com |", summary)
+        self.assertIn("progress of apply", summary)
+
+    def test_targets_are_split_on_spaces_and_commas(self):
+        result, files = self.run_step(target="ecr_repository, log_group listener")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(
+            files["calls"].splitlines()[1],
+            "apply --env dev --target ecr_repository --target log_group --target listener --yes",
+        )
+
+    def test_a_failed_deployment_fails_the_step_after_the_summary(self):
+        result, files = self.run_step(fake_exit=4, **{"image-tag": "v2"})
+        self.assertEqual(result.returncode, 4, result.stderr)
+        self.assertIn("exit-code=4\n", files["output"])
+        self.assertIn("| result | ❌ the ECS deployment failed or was rolled back |", files["summary"])
+
+    def test_plan_with_changes_succeeds_and_shows_the_plan(self):
+        result, files = self.run_step(fake_exit=2, command="plan")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(files["calls"].splitlines()[1], "plan --env dev --detailed-exitcode")
+        self.assertIn("exit-code=2\n", files["output"])
+        self.assertIn("| result | 📝 changes pending |", files["summary"])
+        self.assertIn("```\n+ ECR repository   create\nPlan: 1 to create", files["summary"])
+        self.assertIn("Plan: 1 to create", result.stdout)
+
+    def test_image_tag_is_only_for_apply(self):
+        result, files = self.run_step(command="status", **{"image-tag": "v2"})
+        self.assertEqual(result.returncode, 3)
+        self.assertIn("::error::image-tag is for command: apply, not status", result.stdout)
+        self.assertEqual(files["calls"].splitlines(), ["--version"])
 
 
 class ReleaseWorkflow(unittest.TestCase):
