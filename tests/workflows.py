@@ -22,11 +22,14 @@ action's steps are checked as the steps of a workflow made from them. On top of 
   `apply --target ecr_repository`, push, `apply --image-tag`), with no Rust toolchain and no
   accepted failure;
 - action.yml: its inputs and outputs, the cached and checksum-verified download, the summary;
-- release.yml: cargo-dist's workflow, consistent with dist-workspace.toml (and, when the `dist`
-  binary is on PATH, exactly what `dist generate` makes of it);
+- release.yml: cargo-dist's workflow, consistent with dist-workspace.toml; when cargo-dist's
+  `dist` is installed (`cargo install cargo-dist --version 0.34.0 --locked`: a long build, so not
+  part of the test requirements), also exactly what `dist generate` makes of it, and `dist plan`,
+  the release's dry run (offline, seconds), publishes the archives install.sh downloads;
 - ci.yml: runs scripts/test on pushes to main and on pull requests.
 """
 
+import json
 import os
 import re
 import shutil
@@ -595,13 +598,34 @@ class ReleaseWorkflow(unittest.TestCase):
         )
         self.assertEqual(binstall["bin-dir"], "{ name }-{ target }/{ bin }{ binary-ext }")
         self.assertEqual(binstall["pkg-fmt"], "tgz")
-        self.assertEqual(binstall["overrides"]["x86_64-pc-windows-msvc"]["pkg-fmt"], "zip")
+        windows = binstall["overrides"]["x86_64-pc-windows-msvc"]
+        self.assertEqual(windows["pkg-fmt"], "zip")
+        # cargo-dist's zips are flat.
+        self.assertEqual(windows["bin-dir"], "{ bin }{ binary-ext }")
         self.assertTrue(self.cargo["package"]["repository"].startswith("https://github.com/"))
 
     def test_install_script_knows_the_repository(self):
         repository = self.cargo["package"]["repository"].removeprefix("https://github.com/")
         script = (ROOT / "scripts" / "install.sh").read_text(encoding="utf-8")
         self.assertIn(f'repository="${{DEPLOYER_REPOSITORY:-{repository}}}"', script)
+
+    @unittest.skipUnless(tool("dist"), "cargo-dist's `dist` is not installed")
+    def test_dist_plan_publishes_what_install_sh_and_binstall_download(self):
+        """The dry run of the release: `dist plan` (offline, seconds) lists, for every target, the
+        archive install.sh downloads and its .sha256 beside it."""
+        result = subprocess.run(
+            [tool("dist"), "plan", "--output-format=json"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        artifacts = json.loads(result.stdout)["artifacts"]
+        for target in self.dist["targets"]:
+            archive = f"deployer-{target}" + (".zip" if "windows" in target else ".tar.gz")
+            self.assertIn(archive, artifacts)
+            self.assertEqual(artifacts[archive]["checksum"], f"{archive}.sha256")
+            self.assertIn(f"{archive}.sha256", artifacts)
 
     @unittest.skipUnless(tool("dist"), "cargo-dist's `dist` is not installed")
     def test_release_yml_is_what_dist_generates(self):
