@@ -8,8 +8,11 @@
 use anyhow::{anyhow, Result};
 use std::collections::BTreeMap;
 
+use futures_util::future::LocalBoxFuture;
+
 use super::outputs::outputs;
 use super::plan::Scope;
+use super::release::run_release;
 use super::restart::force_new_deployment as force_new_deployment_of;
 use super::rollout::Rollout;
 use super::wait::follow_primary;
@@ -19,7 +22,7 @@ use crate::aws::partition;
 use crate::config::AWS_REGIONS;
 use crate::contract::StepId;
 use crate::contract::{Ctx, Facts, ImageChoice, Resource, Stage};
-use crate::engine::{self, Action, Finished, Operation, Outcome, Plan};
+use crate::engine::{self, Action, Finished, Gate, Operation, Outcome, Plan};
 use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
 use crate::printer::Printer;
@@ -44,6 +47,8 @@ pub struct ApplyOptions {
     /// Step keys (`--target`): converge only these and what they depend on; empty for the
     /// whole stack.
     pub targets: Vec<String>,
+    /// Do not run `[release] command` before the service gets a new revision.
+    pub skip_release: bool,
 }
 
 /// A plan read and checked, under the environment's lock, ready to be carried out.
@@ -54,6 +59,7 @@ pub struct PreparedApply {
     pub scope: Scope,
     image_chosen: bool,
     force_new_deployment: bool,
+    skip_release: bool,
 }
 
 /// Opens the stack under its lock, reads it, and checks that an image chosen on the command line
@@ -121,6 +127,7 @@ pub async fn prepare(
         scope,
         image_chosen: options.image.is_some(),
         force_new_deployment: options.force_new_deployment,
+        skip_release: options.skip_release,
     })
 }
 
@@ -149,7 +156,16 @@ impl PreparedApply {
             scope,
             image_chosen,
             force_new_deployment,
+            skip_release,
         } = self;
+        let release = session
+            .ctx
+            .config
+            .release
+            .as_ref()
+            .filter(|_| !skip_release)
+            .map(|r| r.command.clone());
+        let release = release.as_deref();
         // A replacement (planned now, or left unfinished by an earlier run) is carried out in
         // stages, so that the service stays reachable throughout.
         let resuming_last_stages = session.ctx.stage == Stage::Finish;
@@ -159,7 +175,7 @@ impl PreparedApply {
             // The deployment into the replacement must be complete before traffic moves.
             follow_primary(&session.ctx, timeout, interrupt).await?;
             (facts, service_changed) =
-                converge(&session, &scope, plan, interrupt, &mut report).await?;
+                converge(&session, &scope, plan, release, interrupt, &mut report).await?;
             if service_changed {
                 follow_primary(&session.ctx, timeout, interrupt).await?;
                 service_changed = false;
@@ -172,7 +188,7 @@ impl PreparedApply {
                 session.ctx.stage = Stage::Expand;
             }
             (facts, service_changed) =
-                converge(&session, &scope, plan, interrupt, &mut report).await?;
+                converge(&session, &scope, plan, release, interrupt, &mut report).await?;
             // A service that changed started a deployment already; otherwise one is forced.
             if force_new_deployment && !service_changed {
                 facts.deployment_id = force_new_deployment_of(&session.ctx).await?;
@@ -180,7 +196,8 @@ impl PreparedApply {
             }
             record(&session, &facts, image_chosen)?;
             if replacing {
-                facts = finish_retirements(&mut session, interrupt, timeout, &mut report).await?;
+                facts = finish_retirements(&mut session, release, interrupt, timeout, &mut report)
+                    .await?;
                 record(&session, &facts, image_chosen)?;
                 // Every deployment it started has been followed already.
                 service_changed = false;
@@ -269,20 +286,38 @@ async fn runs_in_replacement(ctx: &Ctx) -> Result<bool> {
 }
 
 /// One apply pass over the stack: whether it changed the service (and so started a deployment).
+///
+/// With a `release` command and a plan that registers a new task definition revision, the
+/// command runs as a task of that revision before the service step starts; when it fails the
+/// service step does not run, so the service stays on the revision it ran.
 async fn converge(
     session: &Session,
     scope: &Scope,
     plan: Plan,
+    release: Option<&[String]>,
     interrupt: &Interrupt,
     report: &mut impl FnMut(StepId, &Finished<Outcome>),
 ) -> Result<(Facts, bool)> {
     let mut service_changed = false;
-    let facts = engine::execute(
+    let new_revision = plan
+        .outcomes()
+        .iter()
+        .any(|(step, outcome)| *step == TaskDefinition::STEP && outcome.action.is_change());
+    let ctx = &session.ctx;
+    let gate = release.filter(|_| new_revision).map(|command| Gate {
+        before: Service::STEP,
+        check: Box::new(move |facts: Facts| {
+            Box::pin(async move { run_release(ctx, &facts, command, interrupt).await })
+                as LocalBoxFuture<'_, Result<()>>
+        }),
+    });
+    let facts = engine::execute_gated(
         &session.ctx,
         scope.steps(),
         plan,
         &session.store,
         interrupt,
+        gate,
         |step, finished| {
             if let (true, Finished::Done(outcome)) = (step == Service::STEP, finished) {
                 service_changed = matches!(outcome.action, Action::Create | Action::Update(_));
@@ -317,6 +352,7 @@ fn record(session: &Session, facts: &Facts, image_chosen: bool) -> Result<()> {
 /// which finds what is retiring in the state.
 async fn finish_retirements(
     session: &mut Session,
+    release: Option<&[String]>,
     interrupt: &Interrupt,
     timeout: Option<u64>,
     report: &mut impl FnMut(StepId, &Finished<Outcome>),
@@ -334,7 +370,8 @@ async fn finish_retirements(
     printer.info("Moving the rest over:");
     let scope = Scope::whole();
     let plan = super::plan::read(session, &scope, Operation::Apply, false).await?;
-    let (facts, service_changed) = converge(session, &scope, plan, interrupt, report).await?;
+    let (facts, service_changed) =
+        converge(session, &scope, plan, release, interrupt, report).await?;
     if service_changed {
         follow_primary(&session.ctx, timeout, interrupt).await?;
     }

@@ -48,11 +48,18 @@ const NOT_CALLS: &[(&str, &str)] = &[
 ];
 
 /// Actions the code can call on paths the life cycle below does not take.
-const RARE: &[(&str, &str)] = &[(
-    "ecs:PutClusterCapacityProviders",
-    "only for service.capacity_providers (Fargate Spot), which the shipped configuration does not \
-     set; tests/integration/app_settings.rs runs it",
-)];
+const RARE: &[(&str, &str)] = &[
+    (
+        "ecs:PutClusterCapacityProviders",
+        "only for service.capacity_providers (Fargate Spot), which the shipped configuration does \
+         not set; tests/integration/app_settings.rs runs it",
+    ),
+    (
+        "ecs:ExecuteCommand",
+        "only for `deployer exec`, which needs AWS's session-manager-plugin; \
+         tests/integration/day2.rs runs it with a stand-in plugin",
+    ),
+];
 
 const PARAMETER: &str = "arn:aws:ssm:eu-central-1:123456789012:parameter/simhill/dev/db-password";
 
@@ -303,6 +310,32 @@ fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
     run(env, &["status"]);
     env.proxy.clear_rewriter("ListTasks");
 
+    // The log, and a one-off task, which the emulator stops at once with exit code 0.
+    run(env, &["logs", "--since", "1h"]);
+    env.proxy
+        .set_rewriter("DescribeTasks", |answer: &mut Value| {
+            for task in answer["tasks"].as_array_mut().into_iter().flatten() {
+                task["lastStatus"] = json!("STOPPED");
+                task["containers"] = json!([{"name": "app", "exitCode": 0}]);
+            }
+        });
+    run(env, &["run", "--yes", "--", "flask", "db", "upgrade"]);
+    env.proxy.clear_rewriter("DescribeTasks");
+    // The emulator keeps the task running; in AWS it stopped, and its network interface, which
+    // would keep the tasks' security group from being deleted, went with it.
+    let ecs = aws_sdk_ecs::Client::new(&env.sdk_config());
+    let cluster = format!("{PREFIX}-cluster");
+    let tasks = block_on(
+        ecs.list_tasks()
+            .cluster(&cluster)
+            .started_by("deployer-run")
+            .send(),
+    )
+    .unwrap();
+    for task in tasks.task_arns() {
+        block_on(ecs.stop_task().cluster(&cluster).task(task).send()).unwrap();
+    }
+
     // A CI deploy of a pushed image, and back.
     crate::rollout::push_image(env, "v2");
     run(env, &["apply", "--yes", "--image-tag", "v2"]);
@@ -339,8 +372,13 @@ fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
     env.write_config("dev", DEV_TOML);
     run(env, &["apply", "--yes"]);
 
-    // Destroy meets an inline policy added by hand, and a security group still in use once.
+    // Destroy meets an inline policy added by hand, an instance profile holding the role, and a
+    // security group still in use once.
     let iam = aws_sdk_iam::Client::new(&env.sdk_config());
+    crate::fresh_account::hold_in_instance_profile(
+        &iam,
+        &format!("{PREFIX}-ecs-task-execution-role"),
+    );
     block_on(
         iam.put_role_policy()
             .role_name(format!("{PREFIX}-ecs-task-execution-role"))
@@ -543,8 +581,35 @@ fn policy_over_the_managed_policy_size_is_printed_with_a_warning() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(&format!("this policy has {size} characters"))
-            && stderr.contains("inline policy of the role"),
+            && stderr.contains("inline policy of the role")
+            && stderr.contains("--split"),
         "{stderr}"
+    );
+    assert_eq!(env.proxy.calls(), [], "iam-policy calls AWS");
+
+    // --split: documents that each fit, holding the same statements in the same order.
+    let parts: Vec<Value> = serde_json::from_str(&run(&env, &["iam-policy", "--split"])).unwrap();
+    assert!(parts.len() >= 2, "{parts:#?}");
+    for part in &parts {
+        let size = part
+            .to_string()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .count();
+        assert!(size <= 6144, "{size}: {part:#}");
+        assert_eq!(part["Version"], "2012-10-17");
+    }
+    let statements: Vec<&Value> = parts
+        .iter()
+        .flat_map(|part| part["Statement"].as_array().unwrap())
+        .collect();
+    assert_eq!(
+        statements,
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect::<Vec<_>>()
     );
     assert_eq!(env.proxy.calls(), [], "iam-policy calls AWS");
 
