@@ -328,13 +328,31 @@ pub struct LoadBalancerConfig {
     pub port: u16,
     /// Seconds the target group drains a deregistered task.
     pub deregistration_delay_seconds: u32,
+    /// Who may connect: IPv4 and IPv6 CIDR blocks admitted by the load balancer's security
+    /// group, in their canonical form (`203.0.113.0/24`, `2001:db8::/32`).
+    pub allowed_cidrs: Vec<String>,
+    /// An internal load balancer (scheme `internal`, reachable only from inside the VPC)
+    /// instead of an internet-facing one. Fixed when the load balancer is created.
+    pub internal: bool,
 }
+
+impl Config {
+    /// The ports the load balancer listens on: `load_balancer.port` (HTTP).
+    pub fn listener_ports(&self) -> Vec<u16> {
+        vec![self.load_balancer.port]
+    }
+}
+
+/// Who may connect when `load_balancer.allowed_cidrs` is not set: anyone.
+pub const DEFAULT_ALLOWED_CIDR: &str = "0.0.0.0/0";
 
 impl Default for LoadBalancerConfig {
     fn default() -> Self {
         LoadBalancerConfig {
             port: 80,
             deregistration_delay_seconds: 30,
+            allowed_cidrs: vec![DEFAULT_ALLOWED_CIDR.to_owned()],
+            internal: false,
         }
     }
 }

@@ -278,6 +278,8 @@ pub(super) struct RawCapacityProvider {
 pub(super) struct RawLoadBalancer {
     pub(super) port: Int,
     pub(super) deregistration_delay_seconds: Int,
+    pub(super) allowed_cidrs: Vec<String>,
+    pub(super) internal: bool,
 }
 
 #[derive(Deserialize)]
@@ -385,6 +387,8 @@ impl From<&LoadBalancerConfig> for RawLoadBalancer {
         RawLoadBalancer {
             port: l.port.into(),
             deregistration_delay_seconds: l.deregistration_delay_seconds.into(),
+            allowed_cidrs: l.allowed_cidrs.clone(),
+            internal: l.internal,
         }
     }
 }
@@ -519,7 +523,15 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "capacity_providers",
         ],
     ),
-    ("load_balancer", &["port", "deregistration_delay_seconds"]),
+    (
+        "load_balancer",
+        &[
+            "port",
+            "deregistration_delay_seconds",
+            "allowed_cidrs",
+            "internal",
+        ],
+    ),
     (
         "health_check",
         &[

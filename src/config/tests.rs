@@ -76,6 +76,8 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
         load_balancer: LoadBalancerConfig {
             port: 80,
             deregistration_delay_seconds: 30,
+            allowed_cidrs: vec!["0.0.0.0/0".into()],
+            internal: false,
         },
         health_check: HealthCheckConfig {
             path: "/".into(),
@@ -677,4 +679,53 @@ fn validate_reports_problems_without_positions() {
 #[test]
 fn bom_is_ignored() {
     assert!(Config::from_toml_str(&format!("\u{feff}{MINIMAL}"), Path::new("b.toml")).is_ok());
+}
+
+#[test]
+fn allowed_cidrs_take_ipv4_and_ipv6_in_canonical_form() {
+    let config = Config::from_toml_str(
+        &with(
+            "[load_balancer]\nallowed_cidrs = [\"203.0.113.0/24\", \"2001:DB8:0::/32\", \"198.51.100.7/32\"]\ninternal = true\n",
+        ),
+        Path::new("envs/test.toml"),
+    )
+    .unwrap();
+    assert_eq!(
+        config.load_balancer.allowed_cidrs,
+        ["203.0.113.0/24", "2001:db8::/32", "198.51.100.7/32"]
+    );
+    assert!(config.load_balancer.internal);
+}
+
+#[test]
+fn allowed_cidrs_refuse_what_ec2_would_refuse() {
+    for (cidrs, expected) in [
+        ("[]", "the list is empty, so no one could connect"),
+        ("[\"203.0.113.7\"]", "\"203.0.113.7\" has no prefix length"),
+        (
+            "[\"203.0.113.0/33\"]",
+            "has an invalid prefix length; allowed 0-32",
+        ),
+        (
+            "[\"2001:db8::/129\"]",
+            "has an invalid prefix length; allowed 0-128",
+        ),
+        ("[\"example.com/24\"]", "is not a valid address"),
+        (
+            "[\"10.0.0.1/8\"]",
+            "has bits set after its /8 prefix; EC2 takes the network address: \"10.0.0.0/8\"",
+        ),
+        (
+            "[\"10.0.0.0/8\", \"10.0.0.0/8\"]",
+            "\"10.0.0.0/8\" is listed twice",
+        ),
+    ] {
+        let message = error_of(&with(&format!(
+            "[load_balancer]\nallowed_cidrs = {cidrs}\n"
+        )));
+        assert!(
+            message.contains("load_balancer.allowed_cidrs") && message.contains(expected),
+            "{cidrs}: {message}"
+        );
+    }
 }

@@ -10,6 +10,7 @@ mod architecture;
 mod bad_input;
 mod calls;
 mod drift;
+mod edge;
 mod faults;
 mod fresh_account;
 mod hardening;
