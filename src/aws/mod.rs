@@ -8,8 +8,10 @@ pub mod ecs;
 mod elb_tags;
 pub mod errors;
 pub mod iam;
+pub mod listeners;
 pub mod policy;
 pub mod retry;
+pub mod route53;
 pub mod tags;
 
 pub use clients::{AwsClients, ConnectOptions};

@@ -18,6 +18,7 @@ use super::limits::{
 use super::locate::{dotted, join_or, Locator};
 use super::schema::{Int, RawConfig, RawContainer, RawHealthCheck, RawService, RawTask};
 use super::validate_app;
+use super::validate_edge;
 use super::{
     Config, ContainerConfig, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig, Problem,
     ServiceConfig, TaskConfig, TimeoutsConfig,
@@ -304,7 +305,21 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
             7200,
         ),
         deployment: v.u32_in(&["timeouts", "deployment"], t.deployment, 1, 86400),
+        certificate_validation: v.u32_in(
+            &["timeouts", "certificate_validation"],
+            t.certificate_validation,
+            1,
+            86400,
+        ),
     };
+    let https = raw
+        .https
+        .as_ref()
+        .map(|https| validate_edge::https(https, stack_region, load_balancer.port, v));
+    let network = raw
+        .network
+        .as_ref()
+        .and_then(|network| validate_edge::network(network, v));
     let task_role = raw
         .task_role
         .as_ref()
@@ -324,6 +339,8 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         ecr,
         timeouts,
         task_role,
+        https,
+        network,
     }
 }
 

@@ -60,7 +60,7 @@ impl Resource for LoadBalancer {
     fn desired(ctx: &Ctx, facts: &Facts) -> Desired {
         Desired {
             name: ctx.names.load_balancer.clone(),
-            subnet_ids: sorted(facts.subnet_ids.clone()),
+            subnet_ids: sorted(facts.load_balancer_subnet_ids.clone()),
             security_groups: vec![known(&facts.alb_security_group_id)],
             scheme: if ctx.config.load_balancer.internal {
                 INTERNAL
