@@ -934,4 +934,54 @@ mod tests {
             assert!(resources.contains(&arn.as_str()), "{arn} in {resources:?}");
         }
     }
+
+    #[test]
+    fn https_adds_acm_and_route53_only_for_its_names() {
+        assert!(!policy(&config("eu-central-1")).to_string().contains("acm:"));
+        let mut with = config("eu-central-1");
+        with.https = Some(crate::config::HttpsConfig {
+            domain: Some("app.example.com".into()),
+            hosted_zone: Some("example.com".into()),
+            subject_alternative_names: vec!["*.example.com".into()],
+            ..Default::default()
+        });
+        let policy = policy(&with);
+        assert_eq!(
+            statement(&policy, "AcmRequestCertificate")["Condition"],
+            json!({ "ForAllValues:StringEquals":
+                { "acm:DomainNames": ["app.example.com", "*.example.com"] } })
+        );
+        let change = statement(&policy, "Route53ChangeRecords");
+        assert_eq!(
+            change["Condition"]["ForAllValues:StringLike"]
+                ["route53:ChangeResourceRecordSetsNormalizedRecordNames"],
+            json!(["app.example.com", "_*.app.example.com", "_*.example.com"])
+        );
+        assert_eq!(
+            strings(&change["Resource"]),
+            ["arn:aws:route53:::hostedzone/*"]
+        );
+        assert_eq!(
+            statement(&policy, "AcmDeleteOwnCertificate")["Condition"]["StringEquals"]
+                ["aws:ResourceTag/Project"],
+            "simhill"
+        );
+        // A given certificate is only read, by its ARN.
+        let arn = "arn:aws:acm:eu-central-1:123456789012:certificate/1";
+        with.https = Some(crate::config::HttpsConfig {
+            certificate_arn: Some(arn.into()),
+            ..Default::default()
+        });
+        let policy = super::tests::policy(&with);
+        let acm: Vec<&str> = statements(&policy)
+            .iter()
+            .flat_map(|s| strings(&s["Action"]))
+            .filter(|a| a.starts_with("acm:") || a.starts_with("route53:"))
+            .collect();
+        assert_eq!(acm, ["acm:DescribeCertificate"]);
+        assert_eq!(
+            strings(&statement(&policy, "AcmReadGivenCertificate")["Resource"]),
+            [arn]
+        );
+    }
 }
