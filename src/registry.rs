@@ -4,15 +4,21 @@
 
 use crate::contract::{Kind, Step};
 use crate::resources::{
-    cluster::Cluster, ecr_repository::EcrRepository, execution_role::ExecutionRole,
-    listener::Listener, load_balancer::LoadBalancer, log_group::LogGroup, network::Network,
-    security_group::AlbSecurityGroup, security_group::EcsSecurityGroup, service::Service,
-    target_group::TargetGroup, task_definition::TaskDefinition, task_role::TaskRole,
+    certificate::Certificate, cluster::Cluster, dns_records::DnsRecords,
+    ecr_repository::EcrRepository, execution_role::ExecutionRole,
+    given_certificate::GivenCertificate, hosted_zone::HostedZone, listener::Listener,
+    load_balancer::LoadBalancer, log_group::LogGroup, network::Network,
+    redirect_listener::RedirectListener, security_group::AlbSecurityGroup,
+    security_group::EcsSecurityGroup, service::Service, target_group::TargetGroup,
+    task_definition::TaskDefinition, task_role::TaskRole,
 };
 
 /// The steps of the stack, in the order `apply` reports them; `destroy` goes the other way.
 pub const STACK: &[&dyn Step] = &[
     &Kind::<Network>::NEW,
+    &Kind::<HostedZone>::NEW,
+    &Kind::<GivenCertificate>::NEW,
+    &Kind::<Certificate>::NEW,
     &Kind::<AlbSecurityGroup>::NEW,
     &Kind::<EcsSecurityGroup>::NEW,
     &Kind::<EcrRepository>::NEW,
@@ -22,6 +28,8 @@ pub const STACK: &[&dyn Step] = &[
     &Kind::<LoadBalancer>::NEW,
     &Kind::<TargetGroup>::NEW,
     &Kind::<Listener>::NEW,
+    &Kind::<RedirectListener>::NEW,
+    &Kind::<DnsRecords>::NEW,
     &Kind::<Cluster>::NEW,
     &Kind::<TaskDefinition>::NEW,
     &Kind::<Service>::NEW,
@@ -70,10 +78,15 @@ mod tests {
     fn a_target_brings_what_it_depends_on_in_stack_order() {
         let only = |targets: &[&str]| keys(&with_dependencies(STACK, targets).unwrap());
         assert_eq!(only(&["ecr_repository"]), ["ecr_repository"]);
+        // The listener serves HTTPS with a certificate when `[https]` is set; without it those
+        // steps read nothing.
         assert_eq!(
             only(&["listener"]),
             [
                 "network",
+                "hosted_zone",
+                "given_certificate",
+                "certificate",
                 "alb_security_group",
                 "load_balancer",
                 "target_group",
@@ -112,6 +125,9 @@ mod tests {
             keys,
             [
                 "network",
+                "hosted_zone",
+                "given_certificate",
+                "certificate",
                 "alb_security_group",
                 "ecs_security_group",
                 "ecr_repository",
@@ -121,6 +137,8 @@ mod tests {
                 "load_balancer",
                 "target_group",
                 "listener",
+                "redirect_listener",
+                "dns_records",
                 "cluster",
                 "task_definition",
                 "service",

@@ -9,8 +9,10 @@ mod elb_tags;
 pub mod errors;
 pub mod iam;
 pub mod logs;
+pub mod listeners;
 pub mod policy;
 pub mod retry;
+pub mod route53;
 pub mod tags;
 pub mod tasks;
 

@@ -271,6 +271,8 @@ async fn check_tags_before_destroy(
 /// Compares what a step found with what the configuration wants. Pure.
 fn judge(ctx: &Ctx, step: &dyn Step, facts: &Facts, found: &Found) -> Result<Outcome> {
     let action = match &found.live {
+        // A lookup the configuration does not ask for (no `[https]` zone) reads nothing.
+        None if !step.managed() && !step.wanted(ctx) => Action::NotWanted,
         _ if !step.managed() => Action::Read,
         None if !step.wanted(ctx) => Action::NotWanted,
         Some(_) if !step.wanted(ctx) => Action::Delete,
@@ -300,6 +302,11 @@ fn judge(ctx: &Ctx, step: &dyn Step, facts: &Facts, found: &Found) -> Result<Out
 /// What the destroy pass would do with what a step found.
 fn judge_destroy(step: &dyn Step, found: &Found) -> Result<Outcome> {
     Ok(match &found.live {
+        // A lookup that found nothing (not configured, or not needed to destroy) is not shown.
+        None if !step.managed() => Outcome {
+            action: Action::NotWanted,
+            id: None,
+        },
         None => Outcome {
             action: Action::Absent,
             id: None,
@@ -549,6 +556,12 @@ async fn apply_step(
         return retire_unwanted(step, found, journal);
     }
     let (live, action) = match found.live {
+        None if !step.managed() && !step.wanted(ctx) => {
+            return Ok(Outcome {
+                action: Action::NotWanted,
+                id: None,
+            })
+        }
         None if !step.managed() => bail!("{} not found", step.id()),
         None => {
             let live = step.create(ctx, &known).await?;

@@ -1,5 +1,5 @@
-//! The ECS service: runs the task definition on Fargate in the default subnets with a public IP,
-//! behind the tasks' security group, registered in the target group.
+//! The ECS service: runs the task definition on Fargate in the stack's subnets (with a public IP in
+//! the default VPC), behind the tasks' security group, registered in the target group.
 //!
 //! Deleting it scales it to zero first, so tasks drain from the load balancer instead of being
 //! killed mid-request, and then waits until ECS reports it INACTIVE, since the cluster cannot be
@@ -241,7 +241,7 @@ impl Resource for Service {
                 task_definition: known(&facts.task_definition_arn),
                 subnets: sorted(facts.subnet_ids.clone()),
                 security_groups: vec![known(&facts.ecs_security_group_id)],
-                assign_public_ip: true,
+                assign_public_ip: facts.assign_public_ip.unwrap_or(true),
                 // While a target group is being replaced, the service registers its tasks in
                 // both, so that whichever the listener forwards to has them.
                 load_balancers: facts

@@ -7,6 +7,8 @@ behaviour rather than against a gap of the emulator. Usage is that of `python -m
 
 import sys
 
+from moto.acm.models import AWSCertificateManagerBackend
+from moto.core.exceptions import AWSError
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import DependencyViolationError, InvalidNetworkInterfaceIdError
 from moto.ec2 import ec2_backends
@@ -14,6 +16,7 @@ from moto.ec2.models.security_groups import SecurityGroupBackend
 from moto.ecr.responses import ECRResponse
 from moto.ecs.models import Container, EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
+from moto.elbv2.models import elbv2_backends
 from moto.elbv2.responses import ELBV2Response
 from moto.server import main
 
@@ -233,6 +236,30 @@ def _put_image_scanning_configuration_default_off(self):
 
 
 ECRResponse.put_image_scanning_configuration = _put_image_scanning_configuration_default_off
+
+_delete_certificate = AWSCertificateManagerBackend.delete_certificate
+
+
+class _ResourceInUse(AWSError):
+    TYPE = "ResourceInUseException"
+
+
+def _delete_certificate_unless_in_use(self, arn):
+    """DeleteCertificate fails with `ResourceInUseException` while the certificate is "in use by
+    another AWS service", such as a load balancer's HTTPS listener
+    (https://docs.aws.amazon.com/acm/latest/APIReference/API_DeleteCertificate.html); moto
+    deletes it and leaves the listener serving a certificate that no longer exists."""
+    backend = elbv2_backends[self.account_id][self.region_name]
+    for balancer in backend.load_balancers.values():
+        for listener in balancer.listeners.values():
+            if listener.protocol == "HTTPS" and arn in (listener.certificates or []):
+                raise _ResourceInUse(
+                    message=f"Certificate {arn} in account {self.account_id} is in use."
+                )
+    return _delete_certificate(self, arn)
+
+
+AWSCertificateManagerBackend.delete_certificate = _delete_certificate_unless_in_use
 
 if __name__ == "__main__":
     main(sys.argv[1:])

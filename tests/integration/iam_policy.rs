@@ -95,7 +95,7 @@ fn run(env: &TestEnv, args: &[&str]) -> String {
 }
 
 /// The policy as the binary prints it; checks that printing it calls no AWS at all.
-fn printed_policy(env: &TestEnv) -> Value {
+pub fn printed_policy(env: &TestEnv) -> Value {
     let before = env.proxy.calls().len();
     let policy = serde_json::from_str(&run(env, &["iam-policy"])).unwrap();
     assert_eq!(env.proxy.calls().len(), before, "iam-policy calls AWS");
@@ -422,7 +422,7 @@ fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
 
 /// IAM's matching of an action against a pattern of the policy: case-insensitive, `*` for any
 /// run of characters, `?` for one.
-fn action_matches(pattern: &str, action: &str) -> bool {
+pub fn action_matches(pattern: &str, action: &str) -> bool {
     fn matches(pattern: &[u8], text: &[u8]) -> bool {
         match (pattern.first(), text.first()) {
             (None, None) => true,
@@ -438,7 +438,7 @@ fn action_matches(pattern: &str, action: &str) -> bool {
 }
 
 /// The action patterns of a statement (a string or a list).
-fn statement_actions(statement: &Value) -> Vec<&str> {
+pub fn statement_actions(statement: &Value) -> Vec<&str> {
     match &statement["Action"] {
         Value::String(action) => vec![action.as_str()],
         Value::Array(actions) => actions.iter().map(|a| a.as_str().unwrap()).collect(),
@@ -446,12 +446,28 @@ fn statement_actions(statement: &Value) -> Vec<&str> {
     }
 }
 
-fn allow_statements(policy: &Value) -> Vec<&Value> {
+pub fn allow_statements(policy: &Value) -> Vec<&Value> {
     policy["Statement"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|s| s["Effect"] == "Allow")
+        .collect()
+}
+
+/// The calls (as `service:Operation` IAM actions) that no statement of `policy` allows.
+pub fn not_allowed(policy: &Value, called: &BTreeSet<String>) -> Vec<String> {
+    let statements = allow_statements(policy);
+    called
+        .iter()
+        .filter(|action| {
+            !statements.iter().any(|s| {
+                statement_actions(s)
+                    .iter()
+                    .any(|p| action_matches(p, action))
+            })
+        })
+        .cloned()
         .collect()
 }
 

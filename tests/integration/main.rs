@@ -11,6 +11,7 @@ mod bad_input;
 mod calls;
 mod day2;
 mod drift;
+mod edge;
 mod faults;
 mod first_deploy;
 mod fresh_account;
