@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod destroy;
+pub mod image;
 pub mod outputs;
 pub mod plan;
 pub mod restart;

@@ -24,3 +24,4 @@ mod rollout;
 mod secrets;
 mod stack;
 mod trust;
+mod what_runs;
