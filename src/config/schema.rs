@@ -90,6 +90,15 @@ pub(super) struct RawConfig {
     pub(super) timeouts: RawTimeouts,
     #[serde(default)]
     pub(super) task_role: Option<RawTaskRole>,
+    #[serde(default)]
+    pub(super) release: Option<RawRelease>,
+}
+
+/// `[release]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawRelease {
+    pub(super) command: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -262,6 +271,7 @@ pub(super) struct RawService {
     pub(super) health_check_grace_seconds: Int,
     pub(super) circuit_breaker: bool,
     pub(super) capacity_providers: Option<Vec<RawCapacityProvider>>,
+    pub(super) enable_exec: bool,
 }
 
 /// One `{ provider = "...", weight = N, base = N }` of `service.capacity_providers`.
@@ -341,6 +351,9 @@ impl From<&Config> for RawConfig {
             ecr: (&c.ecr).into(),
             timeouts: (&c.timeouts).into(),
             task_role: c.task_role.as_ref().map(Into::into),
+            release: c.release.as_ref().map(|r| RawRelease {
+                command: Some(r.command.clone()),
+            }),
         }
     }
 }
@@ -370,6 +383,7 @@ impl From<&ServiceConfig> for RawService {
             health_check_grace_seconds: s.health_check_grace_seconds.into(),
             circuit_breaker: s.circuit_breaker,
             capacity_providers: None,
+            enable_exec: s.enable_exec,
         }
     }
 }
@@ -480,6 +494,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "ecr",
             "timeouts",
             "task_role",
+            "release",
         ],
     ),
     (
@@ -517,6 +532,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "health_check_grace_seconds",
             "circuit_breaker",
             "capacity_providers",
+            "enable_exec",
         ],
     ),
     ("load_balancer", &["port", "deregistration_delay_seconds"]),
@@ -538,6 +554,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
         &["iam_propagation", "resource_release", "deployment"],
     ),
     ("task_role", &["managed_policies", "statements"]),
+    ("release", &["command"]),
 ];
 
 /// Keys whose value must be a single table.
@@ -547,6 +564,7 @@ pub(super) const TABLE_KEYS: &[&[&str]] = &[
     &["container", "secrets"],
     &["container", "health_check"],
     &["task_role"],
+    &["release"],
     &["task"],
     &["service"],
     &["load_balancer"],

@@ -72,6 +72,7 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
             health_check_grace_seconds: 60,
             circuit_breaker: true,
             capacity_providers: Vec::new(),
+            enable_exec: false,
         },
         load_balancer: LoadBalancerConfig {
             port: 80,
@@ -97,6 +98,7 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
             deployment: 900,
         },
         task_role: None,
+        release: None,
     };
     assert_eq!(config, expected);
     assert_eq!(config.resource_name(suffix::ALB), "simhill-dev-alb");
@@ -380,7 +382,7 @@ fn fargate_combinations() {
 fn parse_errors_name_key_and_expectation() {
     assert_eq!(
         error_of(&format!("cpu = 256\n{MINIMAL}")),
-        "envs/test.toml:1:1: unknown key `cpu` at the top level (`cpu` belongs in [task]); expected one of: project, environment, region, endpoint_url, container, task, service, load_balancer, health_check, logs, ecr, timeouts, task_role"
+        "envs/test.toml:1:1: unknown key `cpu` at the top level (`cpu` belongs in [task]); expected one of: project, environment, region, endpoint_url, container, task, service, load_balancer, health_check, logs, ecr, timeouts, task_role, release"
     );
     assert_eq!(
         error_of(&with("[task]\ncpu = 0.25\n")),

@@ -307,6 +307,10 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         .task_role
         .as_ref()
         .map(|role| validate_app::task_role(role, partition_of(stack_region), v));
+    let release = raw
+        .release
+        .as_ref()
+        .map(|release| validate_app::release(release, v));
 
     Config {
         project: project.unwrap_or_default().to_string(),
@@ -322,6 +326,7 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         ecr,
         timeouts,
         task_role,
+        release,
     }
 }
 
@@ -592,6 +597,7 @@ fn build_service(s: &RawService, v: &mut Validator<'_>) -> ServiceConfig {
         ),
         circuit_breaker: s.circuit_breaker,
         capacity_providers: validate_app::capacity_providers(s.capacity_providers.as_deref(), v),
+        enable_exec: s.enable_exec,
     }
 }
 

@@ -8,8 +8,11 @@
 use anyhow::{anyhow, Result};
 use std::collections::BTreeMap;
 
+use futures_util::future::LocalBoxFuture;
+
 use super::image::{ImageChoice, Missing};
 use super::outputs::outputs;
+use super::release::run_release;
 use super::restart::force_new_deployment as force_new_deployment_of;
 use super::rollout::Rollout;
 use super::wait::follow_primary;
@@ -17,13 +20,14 @@ use super::{Session, Target};
 use crate::aws::ecs::active;
 use crate::contract::StepId;
 use crate::contract::{Ctx, Facts, Resource, Stage};
-use crate::engine::{self, Action, Finished, Operation, Outcome, Plan};
+use crate::engine::{self, Action, Finished, Gate, Operation, Outcome, Plan};
 use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
 use crate::printer::Printer;
 use crate::registry::STACK;
 use crate::resources::service::Service;
 use crate::resources::target_group::TargetGroup;
+use crate::resources::task_definition::TaskDefinition;
 
 /// What `apply` was asked to do besides converging.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +41,8 @@ pub struct ApplyOptions {
     /// Follow the deployments apply starts. A replacement needs to: it moves traffic only once
     /// the service runs in the new resource.
     pub wait: bool,
+    /// Do not run `[release] command` before the service gets a new revision.
+    pub skip_release: bool,
 }
 
 /// A plan read and checked, under the environment's lock, ready to be carried out.
@@ -44,6 +50,7 @@ pub struct PreparedApply {
     pub session: Session,
     pub plan: Plan,
     force_new_deployment: bool,
+    skip_release: bool,
 }
 
 /// Opens the stack under its lock, reads it, decides the image to deploy (checking in ECR that
@@ -85,6 +92,7 @@ pub async fn prepare(
         session,
         plan,
         force_new_deployment: options.force_new_deployment,
+        skip_release: options.skip_release,
     })
 }
 
@@ -111,7 +119,16 @@ impl PreparedApply {
             mut session,
             plan,
             force_new_deployment,
+            skip_release,
         } = self;
+        let release = session
+            .ctx
+            .config
+            .release
+            .as_ref()
+            .filter(|_| !skip_release)
+            .map(|r| r.command.clone());
+        let release = release.as_deref();
         // A replacement (planned now, or left unfinished by an earlier run) is carried out in
         // stages, so that the service stays reachable throughout.
         let resuming_last_stages = session.ctx.stage == Stage::Finish;
@@ -120,7 +137,8 @@ impl PreparedApply {
         if resuming_last_stages {
             // The deployment into the replacement must be complete before traffic moves.
             follow_primary(&session.ctx, timeout, interrupt).await?;
-            (facts, service_changed) = converge(&session, plan, interrupt, &mut report).await?;
+            (facts, service_changed) =
+                converge(&session, plan, release, interrupt, &mut report).await?;
             if service_changed {
                 follow_primary(&session.ctx, timeout, interrupt).await?;
                 service_changed = false;
@@ -132,7 +150,8 @@ impl PreparedApply {
             if replacing {
                 session.ctx.stage = Stage::Expand;
             }
-            (facts, service_changed) = converge(&session, plan, interrupt, &mut report).await?;
+            (facts, service_changed) =
+                converge(&session, plan, release, interrupt, &mut report).await?;
             // A service that changed started a deployment already; otherwise one is forced.
             if force_new_deployment && !service_changed {
                 facts.deployment_id = force_new_deployment_of(&session.ctx).await?;
@@ -140,7 +159,8 @@ impl PreparedApply {
             }
             record(&session)?;
             if replacing {
-                facts = finish_retirements(&mut session, interrupt, timeout, &mut report).await?;
+                facts = finish_retirements(&mut session, release, interrupt, timeout, &mut report)
+                    .await?;
                 // Every deployment it started has been followed already.
                 service_changed = false;
             }
@@ -183,19 +203,37 @@ async fn runs_in_replacement(ctx: &Ctx) -> Result<bool> {
 }
 
 /// One apply pass over the stack: whether it changed the service (and so started a deployment).
+///
+/// With a `release` command and a plan that registers a new task definition revision, the
+/// command runs as a task of that revision before the service step starts; when it fails the
+/// service step does not run, so the service stays on the revision it ran.
 async fn converge(
     session: &Session,
     plan: Plan,
+    release: Option<&[String]>,
     interrupt: &Interrupt,
     report: &mut impl FnMut(StepId, &Finished<Outcome>),
 ) -> Result<(Facts, bool)> {
     let mut service_changed = false;
-    let facts = engine::execute(
+    let new_revision = plan
+        .outcomes()
+        .iter()
+        .any(|(step, outcome)| *step == TaskDefinition::STEP && outcome.action.is_change());
+    let ctx = &session.ctx;
+    let gate = release.filter(|_| new_revision).map(|command| Gate {
+        before: Service::STEP,
+        check: Box::new(move |facts: Facts| {
+            Box::pin(async move { run_release(ctx, &facts, command, interrupt).await })
+                as LocalBoxFuture<'_, Result<()>>
+        }),
+    });
+    let facts = engine::execute_gated(
         &session.ctx,
         STACK,
         plan,
         &session.store,
         interrupt,
+        gate,
         |step, finished| {
             if let (true, Finished::Done(outcome)) = (step == Service::STEP, finished) {
                 service_changed = matches!(outcome.action, Action::Create | Action::Update(_));
@@ -227,6 +265,7 @@ fn record(session: &Session) -> Result<()> {
 /// which finds what is retiring in the state.
 async fn finish_retirements(
     session: &mut Session,
+    release: Option<&[String]>,
     interrupt: &Interrupt,
     timeout: Option<u64>,
     report: &mut impl FnMut(StepId, &Finished<Outcome>),
@@ -243,7 +282,7 @@ async fn finish_retirements(
     session.ctx.recorded = session.store.snapshot();
     printer.info("Moving the rest over:");
     let plan = super::plan::read(session, Operation::Apply, false).await?;
-    let (facts, service_changed) = converge(session, plan, interrupt, report).await?;
+    let (facts, service_changed) = converge(session, plan, release, interrupt, report).await?;
     if service_changed {
         follow_primary(&session.ctx, timeout, interrupt).await?;
     }
