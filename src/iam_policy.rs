@@ -309,9 +309,10 @@ pub fn policy(config: &Config) -> Policy {
             &[arns.regional("ecr", &format!("repository/{}", names.ecr_repository))],
             None,
         ),
-        // The image of `--image-tag` or `--image` is checked before a deploy, in the registry
-        // that holds it: the stack's repository, or any repository of any region of the
-        // partition that `--image` names.
+        // The image of `--image-tag` or `--image` (and `container.image` in this account's ECR)
+        // is checked and pinned to its digest before a deploy, in the registry that holds it:
+        // the stack's repository, or any repository of any region of the partition that
+        // `--image` names.
         allow(
             "EcrCheckImageToDeploy",
             &["ecr:DescribeImages"],

@@ -103,6 +103,106 @@ impl OwnerTags {
     }
 }
 
+/// Tags on every task definition revision this tool registers, saying which image it runs and
+/// where that image came from. They make AWS the record of what runs: a runner without the state
+/// file (a fresh CI runner) reads them from the revision the service runs, and keeps its image
+/// unless `container.image` changed since. ECS allows these characters in tag values: image
+/// references and ARNs use only letters, digits and `. _ - / : @`.
+pub mod revision_tags {
+    /// `configuration` or `override` ([`super::ImageSource`]).
+    pub const IMAGE_SOURCE: &str = "ImageSource";
+    /// `container.image` when the revision was registered.
+    pub const CONFIGURED_IMAGE: &str = "ConfiguredImage";
+    /// The image as asked for (`repo:v2`), before it was pinned to its digest.
+    pub const REQUESTED_IMAGE: &str = "RequestedImage";
+    /// The revision the service ran when this one was registered: what `rollback` goes back to.
+    pub const PREVIOUS_REVISION: &str = "PreviousRevision";
+}
+
+/// Whether a revision's image is the configured one or one chosen for a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageSource {
+    /// `container.image`.
+    Configuration,
+    /// `--image-tag`/`--image` (or a rollback to a revision of one).
+    Override,
+}
+
+impl ImageSource {
+    /// The value of the `ImageSource` tag.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageSource::Configuration => "configuration",
+            ImageSource::Override => "override",
+        }
+    }
+}
+
+/// Where a revision's image came from, as its tags record it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageOrigin {
+    pub source: ImageSource,
+    /// `container.image` when the revision was registered.
+    pub configured: String,
+    /// The image as asked for: a tag (`repo:v2`) the revision's image pins to its digest, or the
+    /// revision's image itself.
+    pub requested: String,
+}
+
+impl ImageOrigin {
+    /// The tags that record it, as key/value pairs.
+    pub fn pairs(&self) -> [(&'static str, &str); 3] {
+        [
+            (revision_tags::IMAGE_SOURCE, self.source.as_str()),
+            (revision_tags::CONFIGURED_IMAGE, self.configured.as_str()),
+            (revision_tags::REQUESTED_IMAGE, self.requested.as_str()),
+        ]
+    }
+
+    /// Reads it back from a revision's tags; `None` when they do not record it (a revision
+    /// registered by hand, or by a deployer from before these tags).
+    pub fn from_tags(tags: &[(String, String)]) -> Option<Self> {
+        let get = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let source = match get(revision_tags::IMAGE_SOURCE)?.as_str() {
+            "configuration" => ImageSource::Configuration,
+            "override" => ImageSource::Override,
+            _ => return None,
+        };
+        Some(ImageOrigin {
+            source,
+            configured: get(revision_tags::CONFIGURED_IMAGE)?,
+            requested: get(revision_tags::REQUESTED_IMAGE)?,
+        })
+    }
+}
+
+/// The digest an image reference pins (`sha256:...` after its `@`), if it pins one.
+pub fn image_digest(image: &str) -> Option<&str> {
+    image.split_once('@').map(|(_, digest)| digest)
+}
+
+/// The tag of an image reference (`v2` of `repo:v2`); `None` for one that names a digest. Docker
+/// reads a reference without either as `:latest`.
+pub fn image_tag(image: &str) -> Option<&str> {
+    if image.contains('@') {
+        return None;
+    }
+    let name = image.rsplit('/').next().unwrap_or(image);
+    Some(name.split_once(':').map_or("latest", |(_, tag)| tag))
+}
+
+/// An image as people read it: with the tag it was asked for and the digest it was pinned to
+/// (`repo:v2@sha256:...`, Docker's notation for both), or as it is when it pins nothing or
+/// was asked for by digest.
+pub fn shown_image(image: &str, requested: Option<&str>) -> String {
+    match (image_digest(image), requested) {
+        (Some(digest), Some(requested)) if !requested.contains('@') => {
+            format!("{requested}@{digest}")
+        }
+        _ => image.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +279,52 @@ mod tests {
             ("Environment", "prod"),
             ("ManagedBy", "deployer"),
         ]));
+    }
+
+    #[test]
+    fn image_origin_round_trips_through_its_tags() {
+        let origin = ImageOrigin {
+            source: ImageSource::Override,
+            configured: "nginx:1.27".into(),
+            requested: "1.dkr.ecr.eu-central-1.amazonaws.com/app:v2".into(),
+        };
+        let tags: Vec<(String, String)> = origin
+            .pairs()
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .chain([("Project".to_owned(), "simhill".to_owned())])
+            .collect();
+        assert_eq!(ImageOrigin::from_tags(&tags), Some(origin));
+        assert_eq!(
+            ImageOrigin::from_tags(&tags[1..]),
+            None,
+            "no source, no origin"
+        );
+        let odd: Vec<(String, String)> = tags
+            .iter()
+            .map(|(k, v)| {
+                let v = if k == "ImageSource" { "other" } else { v };
+                (k.clone(), v.to_owned())
+            })
+            .collect();
+        assert_eq!(ImageOrigin::from_tags(&odd), None, "an unknown source");
+    }
+
+    #[test]
+    fn images_show_their_tag_and_digest() {
+        let pinned = "1.dkr.ecr.eu-central-1.amazonaws.com/app@sha256:ab";
+        let asked = "1.dkr.ecr.eu-central-1.amazonaws.com/app:v2";
+        assert_eq!(
+            shown_image(pinned, Some(asked)),
+            "1.dkr.ecr.eu-central-1.amazonaws.com/app:v2@sha256:ab"
+        );
+        assert_eq!(shown_image(pinned, Some(pinned)), pinned);
+        assert_eq!(shown_image(pinned, None), pinned);
+        assert_eq!(shown_image("nginx:1.27", Some("nginx:1.27")), "nginx:1.27");
+        assert_eq!(image_digest(pinned), Some("sha256:ab"));
+        assert_eq!(image_digest(asked), None);
+        assert_eq!(image_tag(asked), Some("v2"));
+        assert_eq!(image_tag("localhost:5000/app"), Some("latest"));
+        assert_eq!(image_tag(pinned), None);
     }
 }

@@ -36,12 +36,14 @@ pub struct State {
     /// The stack's outputs (`alb_dns_name`, ...), as of the last apply.
     #[serde(default)]
     pub outputs: BTreeMap<String, String>,
-    /// The image deployed with `--image-tag`/`--image` (or by a rollback), which later runs keep
-    /// until the configured image changes.
+    /// A cache of the image deployed with `--image-tag`/`--image` (or by a rollback). AWS
+    /// records it on the revision (its tags); this stands in only for a revision registered
+    /// before revisions were tagged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_override: Option<ImageOverride>,
-    /// Task definition revisions the service ran, oldest first: what `rollback` goes back to.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The revisions an older deployer recorded for `rollback`, which now reads them from ECS:
+    /// read (so that such a file still loads) and no longer written.
+    #[serde(default, skip_serializing)]
     pub task_definition_history: Vec<String>,
     /// Resources being replaced, by step key: the old one stays until what used it has moved
     /// to its replacement, which may take more than one run (an interrupted replacement is
@@ -58,57 +60,6 @@ pub struct ImageOverride {
     /// The configured image when the override was made. Once the configuration names another
     /// image, that one wins again.
     pub configured: String,
-}
-
-/// How many revisions the history keeps.
-const HISTORY_LENGTH: usize = 20;
-
-impl State {
-    /// The image to deploy: the override while the configured image is the one it overrode.
-    pub fn effective_image<'a>(&'a self, configured: &'a str) -> &'a str {
-        match &self.image_override {
-            Some(o) if o.configured == configured => &o.image,
-            _ => configured,
-        }
-    }
-
-    /// The revision a rollback from `current` goes back to: the one deployed before it.
-    pub fn rollback_target(&self, current: &str) -> Option<&str> {
-        let history = &self.task_definition_history;
-        let end = history
-            .iter()
-            .rposition(|r| r == current)
-            .unwrap_or(history.len());
-        history[..end]
-            .iter()
-            .rev()
-            .find(|r| *r != current)
-            .map(String::as_str)
-    }
-
-    /// Records a rollback to `revision`: what was deployed after it leaves the history, so a
-    /// second rollback goes further back.
-    pub fn rolled_back_to(&mut self, revision: &str) {
-        if let Some(at) = self
-            .task_definition_history
-            .iter()
-            .rposition(|r| r == revision)
-        {
-            self.task_definition_history.truncate(at + 1);
-        }
-    }
-
-    /// Appends the revision the service now runs, if it is not already the last one.
-    pub fn record_revision(&mut self, arn: &str) {
-        if self.task_definition_history.last().map(String::as_str) != Some(arn) {
-            self.task_definition_history.push(arn.to_owned());
-            let excess = self
-                .task_definition_history
-                .len()
-                .saturating_sub(HISTORY_LENGTH);
-            self.task_definition_history.drain(..excess);
-        }
-    }
 }
 
 /// The identity of one resource. Never holds secrets: only IDs, ARNs and names.
@@ -519,42 +470,17 @@ mod tests {
     }
 
     #[test]
-    fn image_override_holds_until_the_configured_image_changes() {
-        let mut state = sample();
-        assert_eq!(state.effective_image("repo:v1"), "repo:v1");
-        state.image_override = Some(ImageOverride {
-            image: "repo:abc123".into(),
-            configured: "repo:v1".into(),
-        });
-        assert_eq!(state.effective_image("repo:v1"), "repo:abc123");
-        assert_eq!(state.effective_image("repo:v2"), "repo:v2");
-    }
-
-    #[test]
-    fn revision_history_skips_repeats_and_is_bounded() {
-        let mut state = sample();
-        for n in 0..30 {
-            state.record_revision(&format!("td:{n}"));
-            state.record_revision(&format!("td:{n}"));
-        }
-        assert_eq!(state.task_definition_history.len(), HISTORY_LENGTH);
-        assert_eq!(state.task_definition_history.first().unwrap(), "td:10");
-        assert_eq!(state.task_definition_history.last().unwrap(), "td:29");
-    }
-
-    #[test]
-    fn rollback_walks_back_through_the_history() {
-        let mut state = sample();
-        for revision in ["td:1", "td:2", "td:3"] {
-            state.record_revision(revision);
-        }
-        assert_eq!(state.rollback_target("td:3"), Some("td:2"));
-        state.rolled_back_to("td:2");
-        assert_eq!(state.rollback_target("td:2"), Some("td:1"));
-        state.rolled_back_to("td:1");
-        assert_eq!(state.rollback_target("td:1"), None);
-        // A revision deployed outside the tool goes back to the last one recorded.
-        assert_eq!(state.rollback_target("td:9"), Some("td:1"));
+    fn an_older_files_revision_history_is_read_and_not_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path(), "dev");
+        let mut old = serde_json::to_value(sample()).unwrap();
+        old["task_definition_history"] = serde_json::json!(["td:1", "td:2"]);
+        fs::write(file.path(), old.to_string()).unwrap();
+        let state = file.load().unwrap().unwrap();
+        assert_eq!(state.task_definition_history, ["td:1", "td:2"]);
+        file.save(&state).unwrap();
+        let text = fs::read_to_string(file.path()).unwrap();
+        assert!(!text.contains("task_definition_history"), "{text}");
     }
 
     #[test]

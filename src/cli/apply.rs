@@ -10,12 +10,12 @@ use clap::Args;
 use super::report::{self, Summary};
 use super::{confirm, GlobalArgs};
 use crate::config::{check_image_reference, redact_credentials};
-use crate::contract::ImageChoice;
 use crate::contract::StepId;
 use crate::engine::{Action, Finished};
 use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
 use crate::ops::apply::{self, ApplyOptions};
+use crate::ops::image::ImageChoice;
 use crate::ops::outputs::OUTPUT_NAMES;
 use crate::printer::Printer;
 
@@ -36,13 +36,13 @@ pub struct ApplyArgs {
     #[arg(long)]
     adopt: bool,
 
-    /// Deploy this tag of the stack's ECR repository instead of the configured image (kept by
-    /// later runs until the configured image changes).
+    /// Deploy this tag of the stack's ECR repository instead of the configured image, pinned to
+    /// the digest it points to now (kept by later runs until the configured image changes).
     #[arg(long, value_name = "TAG", conflicts_with = "image")]
     image_tag: Option<String>,
 
-    /// Deploy this image instead of the configured one (kept by later runs until the configured
-    /// image changes).
+    /// Deploy this image instead of the configured one, pinned to its digest when it is in ECR
+    /// (kept by later runs until the configured image changes).
     #[arg(long, value_name = "URI")]
     image: Option<String>,
 

@@ -1,5 +1,5 @@
-//! `deployer status`: how the service is doing right now: its deployments, running tasks, the
-//! load balancer's view of the targets, and the URL.
+//! `deployer status`: how the service is doing right now: the image it runs and where it came
+//! from, its deployments, running tasks, the load balancer's view of the targets, and the URL.
 
 use anyhow::Result;
 use clap::Args;
@@ -32,6 +32,16 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs, printer: &Printer) -> R
         status.pending,
         status.task_definition
     ));
+    if let Some(image) = &status.image {
+        let origin = match (image.source.as_deref(), &image.configured_image) {
+            (Some("override"), Some(configured)) => {
+                format!("override (--image-tag/--image) of container.image {configured}")
+            }
+            (Some(_), _) => "container.image".to_owned(),
+            _ => "not recorded on the revision".to_owned(),
+        };
+        printer.data(&format!("Image: {} (from {origin})", image.shown));
+    }
     printer.data("Deployments:");
     for d in &status.deployments {
         printer.data(&format!(

@@ -16,7 +16,7 @@ use crate::aws::ecs::{describe_services, SERVICE_READ};
 use crate::aws::retry::Budget;
 use crate::aws::{AwsClients, ElbTagBatch};
 use crate::config::Config;
-use crate::names::{Names, OwnerTags};
+use crate::names::{ImageOrigin, ImageSource, Names, OwnerTags};
 use crate::printer::Printer;
 use crate::state::{ImageOverride, ResourceRecord, State};
 
@@ -56,6 +56,9 @@ pub struct Facts {
     pub listener_arn: Option<String>,
     pub cluster_arn: Option<String>,
     pub task_definition_arn: Option<String>,
+    /// The task definition revision the task definition step found (the one the service runs),
+    /// with its image and that image's origin.
+    pub task_definition_revision: Option<Revision>,
     pub service_arn: Option<String>,
     /// The service's PRIMARY deployment: after a create or update, the one this run started.
     pub deployment_id: Option<String>,
@@ -69,15 +72,49 @@ pub fn known(value: &Option<String>) -> String {
     value.clone().unwrap_or_else(|| UNKNOWN.to_owned())
 }
 
-/// Which image the task definition runs.
+/// A task definition revision as the workflows see it: its image, and what its tags record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImageChoice {
-    /// The configured image, or the override an earlier `--image-tag` recorded in the state.
-    Recorded(String),
-    /// `--image URI`.
-    Uri(String),
-    /// `--image-tag TAG`: that tag in the stack's ECR repository.
-    Tag(String),
+pub struct Revision {
+    pub arn: String,
+    /// The app container's image.
+    pub image: String,
+    /// Where the image came from; `None` when the tags do not say (a revision registered by
+    /// hand, or by a deployer from before these tags).
+    pub origin: Option<ImageOrigin>,
+    /// The revision the service ran when this one was registered, as its tags record it.
+    pub previous: Option<String>,
+}
+
+/// The image the task definition is to run, and where it came from: decided by the workflow
+/// once the stack has been read (it keeps what runs unless asked otherwise), before the plan is
+/// judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployImage {
+    /// As the revision names it: `repo@sha256:...` once pinned to a digest.
+    pub image: String,
+    pub origin: ImageOrigin,
+}
+
+impl DeployImage {
+    /// The configured image, as it is written.
+    pub fn configured(config: &Config) -> Self {
+        DeployImage {
+            image: config.container.image.clone(),
+            origin: ImageOrigin {
+                source: ImageSource::Configuration,
+                configured: config.container.image.clone(),
+                requested: config.container.image.clone(),
+            },
+        }
+    }
+
+    /// What the state caches about it: the override, or nothing for the configured image.
+    pub fn image_override(&self) -> Option<ImageOverride> {
+        (self.origin.source == ImageSource::Override).then(|| ImageOverride {
+            image: self.image.clone(),
+            configured: self.origin.configured.clone(),
+        })
+    }
 }
 
 /// Where a run is in replacing a resource without downtime.
@@ -102,8 +139,8 @@ pub struct Ctx {
     pub owner: OwnerTags,
     pub aws: AwsClients,
     pub printer: Printer,
-    /// The image the task definition runs.
-    pub image: ImageChoice,
+    /// The image the task definition runs: the configured one until the workflow decides.
+    pub image: DeployImage,
     /// The state as it was when the run started.
     pub recorded: State,
     /// Tags of the load balancer, target group and listener, read in one call.
@@ -117,8 +154,7 @@ impl Ctx {
     pub fn new(config: Config, aws: AwsClients, recorded: Option<State>, printer: Printer) -> Self {
         let recorded = recorded
             .unwrap_or_else(|| State::new(&config.project, &config.environment, &aws.region));
-        let image =
-            ImageChoice::Recorded(recorded.effective_image(&config.container.image).to_owned());
+        let image = DeployImage::configured(&config);
         Self {
             image,
             names: Names::new(&config),
@@ -164,23 +200,6 @@ impl Ctx {
             limit: Duration::from_secs(self.config.timeouts.resource_release.into()),
             setting: "timeouts.resource_release",
         }
-    }
-
-    /// The image to run, given what earlier steps found (the ECR repository's URL).
-    pub fn image(&self, facts: &Facts) -> String {
-        match &self.image {
-            ImageChoice::Recorded(image) | ImageChoice::Uri(image) => image.clone(),
-            ImageChoice::Tag(tag) => format!("{}:{tag}", known(&facts.repository_url)),
-        }
-    }
-
-    /// What the state records for `image` running instead of the configured image: nothing
-    /// when it is the configured image.
-    pub fn image_override(&self, image: String) -> Option<ImageOverride> {
-        (image != self.config.container.image).then(|| ImageOverride {
-            image,
-            configured: self.config.container.image.clone(),
-        })
     }
 
     /// What the state recorded for a step when the run started.

@@ -14,7 +14,7 @@ mod resource;
 mod step;
 mod value;
 
-pub use ctx::{known, Ctx, Facts, ImageChoice, Stage, UNKNOWN};
+pub use ctx::{known, Ctx, DeployImage, Facts, Revision, Stage, UNKNOWN};
 pub use resource::{AnyLive, Detail, Kind, Resource, Step};
 pub use step::StepId;
 pub use value::{compare, compare_replacing, Change, PlanValue, NONE};

@@ -269,7 +269,7 @@ async fn check_tags_before_destroy(
 }
 
 /// Compares what a step found with what the configuration wants. Pure.
-fn judge(ctx: &Ctx, step: &dyn Step, facts: &Facts, found: &Found) -> Result<Outcome> {
+fn judge_step(ctx: &Ctx, step: &dyn Step, facts: &Facts, found: &Found) -> Result<Outcome> {
     let action = match &found.live {
         // A lookup the configuration does not ask for (no `[https]` zone) reads nothing.
         None if !step.managed() && !step.wanted(ctx) => Action::NotWanted,
@@ -460,6 +460,16 @@ pub fn with_dependencies<'a>(
         .collect())
 }
 
+/// What the plan pass read of every step, before it is judged: the workflow may decide what it
+/// wants from what was read (the image to deploy, from the revision that runs) before
+/// [`judge`] compares.
+pub struct Reading {
+    operation: Operation,
+    found: BTreeMap<StepId, Found>,
+    /// What the reads learned (the IDs of what exists).
+    pub facts: Facts,
+}
+
 /// Reads every step and works out what `operation` would do. Makes no change in AWS.
 ///
 /// `steps` are in the documented order; each names the steps it depends on by key. With `adopt`,
@@ -471,6 +481,17 @@ pub async fn plan(
     operation: Operation,
     adopt: bool,
 ) -> Result<Plan> {
+    let reading = read(ctx, steps, operation, adopt).await?;
+    judge(ctx, steps, reading)
+}
+
+/// The plan pass's reads, without judging them: [`plan`] is this, then [`judge`].
+pub async fn read(
+    ctx: &Ctx,
+    steps: &[&dyn Step],
+    operation: Operation,
+    adopt: bool,
+) -> Result<Reading> {
     let facts = Mutex::new(Facts::default());
     let order: Vec<StepId> = steps.iter().map(|s| s.id()).collect();
     let by_id: HashMap<StepId, &dyn Step> = steps.iter().map(|s| (s.id(), *s)).collect();
@@ -490,7 +511,21 @@ pub async fn plan(
     if operation == Operation::Destroy {
         check_tags_before_destroy(ctx, steps, &mut found).await?;
     }
-    let facts = facts.into_inner().unwrap_or_else(PoisonError::into_inner);
+    Ok(Reading {
+        operation,
+        found,
+        facts: facts.into_inner().unwrap_or_else(PoisonError::into_inner),
+    })
+}
+
+/// Compares what [`read`] found with what the configuration (and the run) wants: the plan.
+/// Pure: no AWS call.
+pub fn judge(ctx: &Ctx, steps: &[&dyn Step], reading: Reading) -> Result<Plan> {
+    let Reading {
+        operation,
+        mut found,
+        facts,
+    } = reading;
     let mut planned = Vec::new();
     // What later steps will see once earlier ones are applied: a resource that is kept publishes
     // what it is; one that is made anew (created, replaced, or a new task definition revision)
@@ -505,7 +540,7 @@ pub async fn plan(
             .remove(&id)
             .ok_or_else(|| anyhow!("internal error: the {id} was not read"))?;
         let outcome = match operation {
-            Operation::Apply => judge(ctx, *step, &applied, &found)?,
+            Operation::Apply => judge_step(ctx, *step, &applied, &found)?,
             Operation::Destroy => judge_destroy(*step, &found)?,
         };
         let made_anew = match &outcome.action {

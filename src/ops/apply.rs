@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use futures_util::future::LocalBoxFuture;
 
+use super::image::{ImageChoice, Missing};
 use super::outputs::outputs;
 use super::plan::Scope;
 use super::release::run_release;
@@ -18,16 +19,13 @@ use super::rollout::Rollout;
 use super::wait::follow_primary;
 use super::{Session, Target};
 use crate::aws::ecs::active;
-use crate::aws::partition;
-use crate::config::AWS_REGIONS;
 use crate::contract::StepId;
-use crate::contract::{Ctx, Facts, ImageChoice, Resource, Stage};
+use crate::contract::{Ctx, Facts, Resource, Stage};
 use crate::engine::{self, Action, Finished, Gate, Operation, Outcome, Plan};
 use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
 use crate::printer::Printer;
 use crate::registry::STACK;
-use crate::resources::ecr_repository::{image_exists, ImageLookup};
 use crate::resources::service::Service;
 use crate::resources::target_group::TargetGroup;
 use crate::resources::task_definition::TaskDefinition;
@@ -57,13 +55,12 @@ pub struct PreparedApply {
     pub plan: Plan,
     /// The steps this run reads and converges.
     pub scope: Scope,
-    image_chosen: bool,
     force_new_deployment: bool,
     skip_release: bool,
 }
 
-/// Opens the stack under its lock, reads it, and checks that an image chosen on the command line
-/// exists. Changes nothing.
+/// Opens the stack under its lock, reads it, decides the image to deploy (checking in ECR that
+/// an image deployed anew exists, and pinning its digest) and plans. Changes nothing.
 ///
 /// With targets, only they and what they depend on are read and converged. What needs the whole
 /// stack is refused with [`Exit::InvalidInput`] before any change: deploying an image or forcing a
@@ -82,16 +79,20 @@ pub async fn prepare(
             "an earlier apply left a replacement unfinished, and finishing it moves the service",
         ));
     }
-    if let Some(choice) = &options.image {
-        session.ctx.image = choice.clone();
-    }
     // An earlier run left a replacement unfinished. Once the service runs in the replacement,
     // what is left is its last stages: going back to the first would move traffic back to the
     // old resource, which the service may have left already.
     if !session.ctx.recorded.retiring.is_empty() && runs_in_replacement(&session.ctx).await? {
         session.ctx.stage = Stage::Finish;
     }
-    let plan = super::plan::read(&session, &scope, Operation::Apply, options.adopt).await?;
+    let plan = super::plan::read_for_apply(
+        &mut session,
+        &scope,
+        options.adopt,
+        options.image.as_ref(),
+        Missing::Stops,
+    )
+    .await?;
     // Refused before anyone is asked, rather than after a "yes".
     engine::check(scope.steps(), &plan)?;
     let replacing = plan.has_retirements() || !session.ctx.recorded.retiring.is_empty();
@@ -112,20 +113,10 @@ pub async fn prepare(
         )
         .into());
     }
-    // The configured image is checked too when this run deploys it (a new task definition),
-    // so that a missing image stops the run here instead of failing every task ECS starts.
-    let deploys = plan
-        .outcomes()
-        .iter()
-        .any(|(step, outcome)| *step == TaskDefinition::STEP && outcome.action.is_change());
-    if options.image.is_some() || deploys {
-        check_image(&session, &plan).await?;
-    }
     Ok(PreparedApply {
         session,
         plan,
         scope,
-        image_chosen: options.image.is_some(),
         force_new_deployment: options.force_new_deployment,
         skip_release: options.skip_release,
     })
@@ -154,7 +145,6 @@ impl PreparedApply {
             mut session,
             plan,
             scope,
-            image_chosen,
             force_new_deployment,
             skip_release,
         } = self;
@@ -180,7 +170,7 @@ impl PreparedApply {
                 follow_primary(&session.ctx, timeout, interrupt).await?;
                 service_changed = false;
             }
-            record(&session, &facts, image_chosen)?;
+            record(&session, &scope)?;
             let retiring = session.store.snapshot().retiring;
             engine::retire(&session.ctx, STACK, &retiring, &session.store, &mut report).await?;
         } else {
@@ -194,11 +184,10 @@ impl PreparedApply {
                 facts.deployment_id = force_new_deployment_of(&session.ctx).await?;
                 service_changed = true;
             }
-            record(&session, &facts, image_chosen)?;
+            record(&session, &scope)?;
             if replacing {
                 facts = finish_retirements(&mut session, release, interrupt, timeout, &mut report)
                     .await?;
-                record(&session, &facts, image_chosen)?;
                 // Every deployment it started has been followed already.
                 service_changed = false;
             }
@@ -329,14 +318,15 @@ async fn converge(
     Ok((facts, service_changed))
 }
 
-/// Records what was deployed: the revision the service runs, and the image when it was chosen
-/// on the command line (kept by later runs until the configured image changes).
-fn record(session: &Session, facts: &Facts, image_chosen: bool) -> Result<()> {
-    let ctx = &session.ctx;
-    let image_override = image_chosen.then(|| ctx.image_override(ctx.image(facts)));
+/// Caches in the state the image override deployed (AWS records it on the revision). A targeted
+/// run without the task definition decided no image, and keeps the cache as it was.
+fn record(session: &Session, scope: &Scope) -> Result<()> {
+    if !scope.includes(TaskDefinition::STEP) {
+        return Ok(());
+    }
     session
         .store
-        .record_deployment(image_override, facts.task_definition_arn.as_deref())
+        .record_image_override(session.ctx.image.image_override())
 }
 
 /// The rest of a run that retires resources, once its first pass made what replaces them and
@@ -406,258 +396,5 @@ impl Applied {
         .role_created(self.facts.execution_role_created)
         .follow(interrupt)
         .await
-    }
-}
-
-/// Stops with a clear message when the image to deploy is not in ECR.
-///
-/// An ECR image is looked up in its own registry: the region its host names, which need not be
-/// the stack's. Another account's registry cannot be looked into with this run's credentials, so
-/// such an image is left to ECS, with a warning; so is one ECR will not describe to this caller.
-async fn check_image(session: &Session, plan: &Plan) -> Result<()> {
-    let ctx = &session.ctx;
-    let missing = |what: String| -> anyhow::Error {
-        ExitError::new(Exit::InvalidInput, anyhow!(what)).into()
-    };
-    match &ctx.image {
-        ImageChoice::Tag(tag) => {
-            let Some(url) = &plan.facts.repository_url else {
-                return Err(missing(format!(
-                    "--image-tag {tag}: the ECR repository {} does not exist yet; run `deployer \
-                     apply` once without --image-tag to create the stack, push the image, then \
-                     deploy it",
-                    ctx.names.ecr_repository
-                )));
-            };
-            match image_exists(&ctx.aws.ecr, None, &ctx.names.ecr_repository, tag).await? {
-                ImageLookup::Found => {}
-                ImageLookup::ImageMissing | ImageLookup::RepositoryMissing => {
-                    return Err(missing(format!(
-                        "image {url}:{tag} is not in ECR; push it first (docker push {url}:{tag})"
-                    )));
-                }
-                ImageLookup::NotAllowed(why) => {
-                    return Err(anyhow!("looking up image {url}:{tag}: {why}"));
-                }
-            }
-        }
-        ImageChoice::Uri(image) => {
-            let Some(ecr) = EcrImage::parse(image) else {
-                // Images outside ECR are the user's business.
-                return Ok(());
-            };
-            if !AWS_REGIONS.contains(&ecr.region) {
-                return Err(missing(format!(
-                    "image {image}: its registry's region {:?} is not an AWS region",
-                    ecr.region
-                )));
-            }
-            let stack_partition = partition(&ctx.aws.region);
-            if partition(ecr.region) != stack_partition {
-                return Err(missing(format!(
-                    "image {image} is in a registry of {}, and a stack in {} ({stack_partition}) \
-                     cannot pull from another partition",
-                    ecr.region, ctx.aws.region
-                )));
-            }
-            let account = stack_account(&plan.facts);
-            if account.is_some_and(|ours| ours != ecr.account) {
-                ctx.printer.warn(&format!(
-                    "image {image} is in the registry of account {}, which this run cannot look \
-                     into; it is not checked, and ECS will need permission to pull it",
-                    ecr.account
-                ));
-                return Ok(());
-            }
-            let client = ctx.aws.ecr_in(ecr.region);
-            let lookup =
-                image_exists(&client, Some(ecr.account), ecr.repository, ecr.reference).await?;
-            match lookup {
-                ImageLookup::Found => {}
-                ImageLookup::ImageMissing => {
-                    return Err(missing(format!(
-                        "image {image} is not in ECR: repository {} in {} has no {}; push it first",
-                        ecr.repository, ecr.region, ecr.reference
-                    )));
-                }
-                // Before the stack exists its account is not known: a repository that cannot be
-                // seen may be another account's.
-                ImageLookup::RepositoryMissing if account.is_some() => {
-                    return Err(missing(format!(
-                        "image {image} is not in ECR: there is no repository {} in {}; push it \
-                         first",
-                        ecr.repository, ecr.region
-                    )));
-                }
-                ImageLookup::RepositoryMissing => ctx.printer.warn(&format!(
-                    "image {image} cannot be checked: no repository {} in {} is visible to this \
-                     run (it may be another account's); going on",
-                    ecr.repository, ecr.region
-                )),
-                ImageLookup::NotAllowed(why) => ctx.printer.warn(&format!(
-                    "image {image} cannot be checked ({why}); going on"
-                )),
-            }
-        }
-        ImageChoice::Recorded(image) => check_configured_image(session, plan, image).await?,
-    }
-    Ok(())
-}
-
-/// Checks the configured image (or the one an earlier `--image-tag` recorded) when it is in this
-/// account's ECR, which this run can look into; any other registry is left to ECS, quietly, as
-/// nothing about it changed. Before the stack exists its account is not known, and the stack's
-/// own repository may be about to be created: neither is checked.
-async fn check_configured_image(session: &Session, plan: &Plan, image: &str) -> Result<()> {
-    let ctx = &session.ctx;
-    let Some(ecr) = EcrImage::parse(image) else {
-        return Ok(());
-    };
-    let ours = stack_account(&plan.facts).is_some_and(|account| account == ecr.account);
-    if !ours || !AWS_REGIONS.contains(&ecr.region) {
-        return Ok(());
-    }
-    let stack_repository =
-        ecr.repository == ctx.names.ecr_repository && ecr.region == ctx.aws.region;
-    if stack_repository && plan.facts.repository_url.is_none() {
-        return Ok(());
-    }
-    let missing = |what: String| -> anyhow::Error {
-        ExitError::new(Exit::InvalidInput, anyhow!(what)).into()
-    };
-    let client = ctx.aws.ecr_in(ecr.region);
-    match image_exists(&client, Some(ecr.account), ecr.repository, ecr.reference).await? {
-        ImageLookup::Found => Ok(()),
-        ImageLookup::ImageMissing => Err(missing(format!(
-            "container.image {image} is not in ECR: repository {} in {} has no {}; push it \
-             first",
-            ecr.repository, ecr.region, ecr.reference
-        ))),
-        ImageLookup::RepositoryMissing => Err(missing(format!(
-            "container.image {image} is not in ECR: there is no repository {} in {}; push it \
-             first",
-            ecr.repository, ecr.region
-        ))),
-        ImageLookup::NotAllowed(why) => {
-            ctx.printer.warn(&format!(
-                "image {image} cannot be checked ({why}); going on"
-            ));
-            Ok(())
-        }
-    }
-}
-
-/// The account of this stack, from an ARN or URL already read, if there is one yet.
-fn stack_account(facts: &Facts) -> Option<&str> {
-    let from_url = facts
-        .repository_url
-        .as_deref()
-        .and_then(|url| url.split('.').next());
-    // arn:PARTITION:iam::ACCOUNT:role/NAME
-    let from_role = || {
-        facts
-            .execution_role_arn
-            .as_deref()
-            .and_then(|arn| arn.split(':').nth(4))
-    };
-    from_url.or_else(from_role).filter(|a| !a.is_empty())
-}
-
-/// An image in ECR, `ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG` (or `@sha256:...`; the FIPS
-/// `dkr.ecr-fips.` and China `.amazonaws.com.cn` hosts too), taken apart.
-#[derive(Debug, PartialEq, Eq)]
-struct EcrImage<'a> {
-    account: &'a str,
-    region: &'a str,
-    repository: &'a str,
-    /// The tag, or the digest `sha256:...`.
-    reference: &'a str,
-}
-
-impl<'a> EcrImage<'a> {
-    /// `None` for images outside ECR.
-    fn parse(image: &'a str) -> Option<Self> {
-        let (host, rest) = image.split_once('/')?;
-        let (account, domain) = host.split_once('.')?;
-        let regional = domain
-            .strip_prefix("dkr.ecr.")
-            .or_else(|| domain.strip_prefix("dkr.ecr-fips."))?;
-        let (region, suffix) = regional.split_once('.')?;
-        if !matches!(suffix, "amazonaws.com" | "amazonaws.com.cn") {
-            return None;
-        }
-        let (repository, reference) = match rest.split_once('@') {
-            Some((repository, digest)) => (repository, digest),
-            None => rest.rsplit_once(':').unwrap_or((rest, "latest")),
-        };
-        Some(EcrImage {
-            account,
-            region,
-            repository,
-            reference,
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ecr(
-        account: &'static str,
-        region: &'static str,
-        repository: &'static str,
-        reference: &'static str,
-    ) -> Option<EcrImage<'static>> {
-        Some(EcrImage {
-            account,
-            region,
-            repository,
-            reference,
-        })
-    }
-
-    #[test]
-    fn ecr_images_are_split_with_their_region_and_others_are_not() {
-        assert_eq!(
-            EcrImage::parse("946760796955.dkr.ecr.eu-central-1.amazonaws.com/flask-tp-app:abc"),
-            ecr("946760796955", "eu-central-1", "flask-tp-app", "abc")
-        );
-        assert_eq!(
-            EcrImage::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com/shared/app:v7"),
-            ecr("123456789012", "us-east-1", "shared/app", "v7")
-        );
-        assert_eq!(
-            EcrImage::parse("1.dkr.ecr.eu-central-1.amazonaws.com/team/app@sha256:00ff"),
-            ecr("1", "eu-central-1", "team/app", "sha256:00ff")
-        );
-        assert_eq!(
-            EcrImage::parse("1.dkr.ecr.eu-central-1.amazonaws.com/app"),
-            ecr("1", "eu-central-1", "app", "latest")
-        );
-        assert_eq!(
-            EcrImage::parse("1.dkr.ecr-fips.us-gov-west-1.amazonaws.com/app:1"),
-            ecr("1", "us-gov-west-1", "app", "1")
-        );
-        assert_eq!(
-            EcrImage::parse("1.dkr.ecr.cn-north-1.amazonaws.com.cn/app:1"),
-            ecr("1", "cn-north-1", "app", "1")
-        );
-        assert_eq!(EcrImage::parse("nginx:1.27"), None);
-        assert_eq!(EcrImage::parse("ghcr.io/org/app:1"), None);
-        assert_eq!(
-            EcrImage::parse("1.dkr.ecr.eu-central-1.example.com/app:1"),
-            None
-        );
-    }
-
-    #[test]
-    fn stack_account_comes_from_the_repository_or_the_role() {
-        let mut facts = Facts::default();
-        assert_eq!(stack_account(&facts), None);
-        facts.execution_role_arn = Some("arn:aws:iam::111122223333:role/x".into());
-        assert_eq!(stack_account(&facts), Some("111122223333"));
-        facts.repository_url = Some("444455556666.dkr.ecr.eu-central-1.amazonaws.com/x".into());
-        assert_eq!(stack_account(&facts), Some("444455556666"));
     }
 }

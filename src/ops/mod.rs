@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod destroy;
 pub mod exec;
+pub mod image;
 pub mod logs;
 pub mod outputs;
 pub mod plan;

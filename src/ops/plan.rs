@@ -3,12 +3,14 @@
 
 use anyhow::{anyhow, Result};
 
+use super::image::{self, ImageChoice, Missing};
 use super::{Session, Target};
-use crate::contract::{Step, StepId};
+use crate::contract::{Resource, Step, StepId};
 use crate::engine::{self, Operation, Plan};
 use crate::exit::{Exit, ExitError};
 use crate::printer::Printer;
 use crate::registry::STACK;
+use crate::resources::task_definition::TaskDefinition;
 
 /// The steps a run reads and acts on: the whole stack, or (`--target`, as Terraform's `-target`)
 /// only the named steps and what they depend on. A targeted run neither reads nor changes the
@@ -85,6 +87,27 @@ pub async fn read(
     engine::plan(&session.ctx, scope.steps(), operation, adopt).await
 }
 
+/// Reads the scope's resources of the session's stack, decides the image to deploy from what runs
+/// (and `choice`) when the scope has the task definition, then plans an apply with it.
+pub async fn read_for_apply(
+    session: &mut Session,
+    scope: &Scope,
+    adopt: bool,
+    choice: Option<&ImageChoice>,
+    missing: Missing,
+) -> Result<Plan> {
+    let reading = {
+        let _progress = session.ctx.printer.progress("Reading the live stack");
+        engine::read(&session.ctx, scope.steps(), Operation::Apply, adopt).await?
+    };
+    // A targeted run without the task definition deploys no image: nothing to decide or check
+    // (the first image may not even be pushed yet).
+    if scope.includes(TaskDefinition::STEP) {
+        image::decide(session, choice, &reading.facts, missing).await?;
+    }
+    engine::judge(&session.ctx, scope.steps(), reading)
+}
+
 /// Opens the stack without taking its lock and plans `operation` for `scope`.
 pub async fn plan(
     target: &Target,
@@ -93,7 +116,12 @@ pub async fn plan(
     operation: Operation,
     adopt: bool,
 ) -> Result<(Session, Plan)> {
-    let session = target.open(printer, None).await?;
-    let plan = read(&session, scope, operation, adopt).await?;
+    let mut session = target.open(printer, None).await?;
+    let plan = match operation {
+        Operation::Apply => {
+            read_for_apply(&mut session, scope, adopt, None, Missing::Warns).await?
+        }
+        Operation::Destroy => read(&session, scope, operation, adopt).await?,
+    };
     Ok((session, plan))
 }

@@ -1,6 +1,6 @@
 //! The one writer of a run's state file. The engine records each resource through it as soon as
-//! the resource is made or gone (it is the engine's [`Journal`]); the workflows record outputs,
-//! deployments and rollbacks. Every change is written at once, atomically.
+//! the resource is made or gone (it is the engine's [`Journal`]); the workflows record outputs
+//! and the image override they deployed. Every change is written at once, atomically.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -49,34 +49,14 @@ impl StateStore {
         Ok(())
     }
 
-    /// Records a successful deployment: what overrides the configured image (`None` to leave
-    /// it as recorded, `Some(None)` to clear it), and the revision the service runs now.
-    pub fn record_deployment(
-        &self,
-        image_override: Option<Option<ImageOverride>>,
-        revision: Option<&str>,
-    ) -> Result<()> {
+    /// Caches what overrides the configured image now (`None`: the configured image runs), as
+    /// the revision the service runs records it; writes the state when that changed.
+    pub fn record_image_override(&self, image_override: Option<ImageOverride>) -> Result<()> {
         let mut state = self.lock();
-        if let Some(image_override) = image_override {
+        if state.image_override != image_override {
             state.image_override = image_override;
+            self.file.save(&state)?;
         }
-        if let Some(revision) = revision {
-            state.record_revision(revision);
-        }
-        self.file.save(&state)?;
-        Ok(())
-    }
-
-    /// Records a rollback to `revision`, with what now overrides the configured image.
-    pub fn record_rollback(
-        &self,
-        revision: &str,
-        image_override: Option<ImageOverride>,
-    ) -> Result<()> {
-        let mut state = self.lock();
-        state.rolled_back_to(revision);
-        state.image_override = image_override;
-        self.file.save(&state)?;
         Ok(())
     }
 

@@ -1,5 +1,5 @@
-//! `status`: how the service is doing right now: its deployments, running tasks, the load
-//! balancer's view of the targets, and the URL. Reads only.
+//! `status`: how the service is doing right now: the image it runs and where that came from, its
+//! deployments, running tasks, the load balancer's view of the targets, and the URL. Reads only.
 
 use anyhow::{anyhow, Result};
 use aws_sdk_ecs::types::DesiredStatus;
@@ -8,9 +8,11 @@ use serde::Serialize;
 use super::rollout::describe_targets;
 use crate::aws::ecs::{describe_service, target_group_arn};
 use crate::aws::AwsResultExt;
-use crate::contract::Resource;
+use crate::contract::{Resource, Revision};
+use crate::names::{image_digest, image_tag, shown_image};
 use crate::printer::Printer;
 use crate::resources::target_group::TargetGroup;
+use crate::resources::task_definition::revision;
 
 /// The service as ECS and the load balancer see it; the JSON of `status --json`.
 #[derive(Debug, Serialize)]
@@ -19,6 +21,9 @@ pub struct Status {
     pub cluster: String,
     pub status: String,
     pub task_definition: String,
+    /// The image of the revision the service runs; `None` when that revision cannot be read
+    /// (deregistered, or not of this stack's family).
+    pub image: Option<RunningImage>,
     pub desired: i32,
     pub running: i32,
     pub pending: i32,
@@ -29,6 +34,45 @@ pub struct Status {
     /// The targets in one line, for people.
     #[serde(skip)]
     pub targets_line: Option<String>,
+}
+
+/// The image a revision runs, as its tags record it.
+#[derive(Debug, Serialize)]
+pub struct RunningImage {
+    /// As the revision names it: `repo@sha256:...` once pinned to a digest.
+    pub image: String,
+    /// The tag it was deployed as (`v2`), when known.
+    pub tag: Option<String>,
+    /// `sha256:...`, when the revision pins one.
+    pub digest: Option<String>,
+    /// `configuration` (`container.image`) or `override` (`--image-tag`/`--image`); `None` when
+    /// the revision does not record it (registered by hand, or by an older deployer).
+    pub source: Option<String>,
+    /// `container.image` when the revision was registered.
+    pub configured_image: Option<String>,
+    /// The image with its tag and digest, for people (`repo:v2@sha256:...`).
+    #[serde(skip)]
+    pub shown: String,
+}
+
+impl RunningImage {
+    fn of(revision: &Revision) -> Self {
+        let requested = revision.origin.as_ref().map(|o| o.requested.as_str());
+        RunningImage {
+            image: revision.image.clone(),
+            tag: requested
+                .and_then(image_tag)
+                .or_else(|| image_tag(&revision.image))
+                .map(str::to_owned),
+            digest: image_digest(&revision.image).map(str::to_owned),
+            source: revision
+                .origin
+                .as_ref()
+                .map(|o| o.source.as_str().to_owned()),
+            configured_image: revision.origin.as_ref().map(|o| o.configured.clone()),
+            shown: shown_image(&revision.image, requested),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -78,6 +122,11 @@ pub async fn status(target: &super::Target, printer: &Printer) -> Result<Status>
             ctx.config.environment
         )
     })?;
+
+    let image = match service.task_definition() {
+        Some(arn) => revision(ctx, arn).await?.as_ref().map(RunningImage::of),
+        None => None,
+    };
 
     let listed = aws
         .ecs
@@ -153,6 +202,7 @@ pub async fn status(target: &super::Target, printer: &Printer) -> Result<Status>
         cluster: names.cluster.clone(),
         status: service.status().unwrap_or_default().to_owned(),
         task_definition: short(service.task_definition().unwrap_or_default()).to_owned(),
+        image,
         desired: service.desired_count(),
         running: service.running_count(),
         pending: service.pending_count(),

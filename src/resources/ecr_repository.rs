@@ -72,7 +72,8 @@ impl EcrRepository {
 /// What ECR says about one image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageLookup {
-    Found,
+    /// There, with the digest of its manifest (`sha256:...`) when ECR gave one.
+    Found(Option<String>),
     /// The repository is there, the tag or digest is not.
     ImageMissing,
     /// No such repository in that registry (or none this principal may see).
@@ -81,9 +82,11 @@ pub enum ImageLookup {
     NotAllowed(String),
 }
 
-/// Looks up an image (by tag, or by digest `sha256:...`) in a repository of ECR. `ecr` is a
-/// client for the registry's region, which need not be the stack's; `registry` is the account
-/// ID, or `None` for the caller's own account.
+/// Looks up an image (by tag, or by digest `sha256:...`) in a repository of ECR, with
+/// `DescribeImages`, whose answer also says the digest the tag points to now
+/// (<https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html>). `ecr`
+/// is a client for the registry's region, which need not be the stack's; `registry` is the
+/// account ID, or `None` for the caller's own account.
 pub async fn image_exists(
     ecr: &aws_sdk_ecr::Client,
     registry: Option<&str>,
@@ -103,7 +106,13 @@ pub async fn image_exists(
         .send()
         .await;
     Ok(match answer {
-        Ok(found) if !found.image_details().is_empty() => ImageLookup::Found,
+        Ok(found) if !found.image_details().is_empty() => ImageLookup::Found(
+            found
+                .image_details()
+                .iter()
+                .find_map(|d| d.image_digest())
+                .map(str::to_owned),
+        ),
         Ok(_) => ImageLookup::ImageMissing,
         Err(e) if is_code(&e, &["ImageNotFoundException"]) => ImageLookup::ImageMissing,
         Err(e) if is_code(&e, &["RepositoryNotFoundException"]) => ImageLookup::RepositoryMissing,

@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result};
 use aws_config::retry::RetryConfig;
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, CpuArchitecture, HealthCheck, KeyValuePair,
-    LogConfiguration, LogDriver, NetworkMode, OsFamily, PortMapping, RuntimePlatform, Secret,
+    LogConfiguration, LogDriver, NetworkMode, OsFamily, PortMapping, RuntimePlatform, Secret, Tag,
     TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
 };
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -24,8 +24,9 @@ use crate::aws::tags::{owner_tags, pairs, tag_ecs};
 use crate::aws::{AwsResultExt, Created};
 use crate::config::{is_sensitive_name, ContainerHealthCheck};
 use crate::contract::{
-    compare, known, Change, Ctx, Detail, Facts, PlanValue, Resource, StepId, NONE,
+    compare, known, Change, Ctx, Detail, Facts, PlanValue, Resource, Revision, StepId, NONE,
 };
+use crate::names::{revision_tags, shown_image, ImageOrigin};
 use crate::state::ResourceRecord;
 
 pub struct TaskDefinition;
@@ -168,6 +169,43 @@ pub struct Live {
     pub arn: String,
     pub spec: Spec,
     pub tags: Vec<(String, String)>,
+    /// Where its image came from, as its tags record it.
+    pub origin: Option<ImageOrigin>,
+}
+
+impl Live {
+    fn new(arn: String, spec: Spec, tags: Vec<(String, String)>) -> Self {
+        let origin = ImageOrigin::from_tags(&tags);
+        Live {
+            arn,
+            spec,
+            tags,
+            origin,
+        }
+    }
+
+    /// The revision as the workflows see it.
+    pub fn revision(&self) -> Revision {
+        Revision {
+            arn: self.arn.clone(),
+            image: self.spec.image.clone(),
+            origin: self.origin.clone(),
+            previous: self
+                .tags
+                .iter()
+                .find(|(k, _)| k == revision_tags::PREVIOUS_REVISION)
+                .map(|(_, v)| v.clone()),
+        }
+    }
+}
+
+/// A revision as the configuration and the run want it: the definition, and the origin of its
+/// image, which its tags record (it is not compared: the same definition with another origin
+/// is the same revision).
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub spec: Spec,
+    pub origin: ImageOrigin,
 }
 
 const LOG_STREAM_PREFIX: &str = "ecs";
@@ -270,19 +308,62 @@ async fn describe_revision(ctx: &Ctx, reference: &str) -> Result<Option<Live>> {
     // A revision without our container (registered by hand) differs in every field.
     let spec =
         spec_of(definition, &ctx.config.container.name).unwrap_or_else(|| Spec::bare(family));
-    Ok(Some(Live {
-        arn: definition
+    Ok(Some(Live::new(
+        definition
             .task_definition_arn()
             .unwrap_or_default()
             .to_owned(),
         spec,
-        tags: pairs(answer.tags()),
-    }))
+        pairs(answer.tags()),
+    )))
 }
 
-/// Registers a new revision of the family. Task definitions are immutable, so creating and
+/// One ACTIVE revision of the stack's family (by ARN, `family:revision`, or the family for its
+/// latest) with its image and what its tags record: for `status` and `rollback`. `None` for a
+/// revision that is not ACTIVE, or not of this family.
+pub async fn revision(ctx: &Ctx, reference: &str) -> Result<Option<Revision>> {
+    Ok(describe_revision(ctx, reference)
+        .await?
+        .map(|live| live.revision()))
+}
+
+/// The ARNs of the ACTIVE revisions of the stack's family, newest first.
+pub async fn active_revisions(ctx: &Ctx) -> Result<Vec<String>> {
+    let family = &ctx.names.task_family;
+    let mut revisions = Vec::new();
+    let mut pages = ctx
+        .aws
+        .ecs
+        .list_task_definitions()
+        .family_prefix(family)
+        .status(TaskDefinitionStatus::Active)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.or_context("listing task definition revisions")?;
+        revisions.extend(page.task_definition_arns().iter().cloned());
+    }
+    // The family prefix also matches longer family names; keep exactly ours.
+    let ours = format!(":task-definition/{family}:");
+    revisions.retain(|arn| arn.contains(&ours));
+    revisions.sort_by_key(|arn| std::cmp::Reverse(revision_number(arn)));
+    Ok(revisions)
+}
+
+/// The number of a revision, from its ARN or `family:number` (`0` when it has none).
+pub fn revision_number(reference: &str) -> u32 {
+    reference
+        .rsplit(':')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Registers a new revision of the family, tagged with the origin of its image and the revision
+/// the service ran until now (`previous`). Task definitions are immutable, so creating and
 /// updating are both this.
-async fn register(ctx: &Ctx, spec: &Spec) -> Result<Live> {
+async fn register(ctx: &Ctx, desired: &Desired, previous: Option<&str>) -> Result<Live> {
+    let spec = &desired.spec;
     let mut container = ContainerDefinition::builder()
         .name(&spec.container_name)
         .image(&spec.image)
@@ -331,6 +412,12 @@ async fn register(ctx: &Ctx, spec: &Spec) -> Result<Live> {
             .build()
     });
     let task_role = (!spec.task_role_arn.is_empty()).then(|| spec.task_role_arn.clone());
+    let mut tags: Vec<Tag> = owner_tags(&ctx.owner)?;
+    let previous = previous.map(|arn| (revision_tags::PREVIOUS_REVISION, arn));
+    for (key, value) in desired.origin.pairs().into_iter().chain(previous) {
+        tags.push(Tag::builder().key(key).value(value).build());
+    }
+    let sent = pairs(&tags);
     let register = ctx
         .aws
         .ecs
@@ -344,7 +431,7 @@ async fn register(ctx: &Ctx, spec: &Spec) -> Result<Live> {
         .set_task_role_arn(task_role)
         .set_runtime_platform(platform)
         .container_definitions(container.build())
-        .set_tags(Some(owner_tags(&ctx.owner)?));
+        .set_tags(Some(tags));
     // Registering is not idempotent: a blind retry after a lost answer adds a revision (and
     // a restart of every task). So the SDK does not retry it; before trying again, this looks
     // whether the lost attempt registered it after all.
@@ -364,14 +451,14 @@ async fn register(ctx: &Ctx, spec: &Spec) -> Result<Live> {
                 let definition = registered
                     .task_definition()
                     .context("RegisterTaskDefinition returned no task definition")?;
-                Ok(Attempt::Done(Live {
-                    arn: definition
+                Ok(Attempt::Done(Live::new(
+                    definition
                         .task_definition_arn()
                         .unwrap_or_default()
                         .to_owned(),
-                    spec: spec.clone(),
-                    tags: Vec::new(),
-                }))
+                    spec.clone(),
+                    sent.clone(),
+                )))
             }
             Err(e) if not_propagated_yet(&e) => Ok(Attempt::Wait(brief(&e))),
             Err(e) if is_transient(&e) => {
@@ -434,17 +521,17 @@ impl Resource for TaskDefinition {
         &["ecr_repository", "execution_role", "task_role", "log_group"];
     const UPDATE_MAKES_NEW: bool = true;
     type Live = Live;
-    type Desired = Spec;
+    type Desired = Desired;
 
-    fn desired(ctx: &Ctx, facts: &Facts) -> Spec {
+    fn desired(ctx: &Ctx, facts: &Facts) -> Desired {
         let config = &ctx.config;
-        Spec {
+        let spec = Spec {
             family: ctx.names.task_family.clone(),
             cpu: config.task.cpu.to_string(),
             memory: config.task.memory.to_string(),
             execution_role_arn: known(&facts.execution_role_arn),
             container_name: config.container.name.clone(),
-            image: ctx.image(facts),
+            image: ctx.image.image.clone(),
             container_port: config.container.port.into(),
             environment: config.container.environment.clone(),
             secrets: config.container.secrets.clone(),
@@ -465,6 +552,10 @@ impl Resource for TaskDefinition {
                 .map(HealthCheckSpec::configured),
             stop_timeout: config.container.stop_timeout_seconds.map(to_i32),
             read_only_root_filesystem: config.container.read_only_root_filesystem,
+        };
+        Desired {
+            spec,
+            origin: ctx.image.origin.clone(),
         }
     }
 
@@ -472,12 +563,14 @@ impl Resource for TaskDefinition {
         // What runs is the revision to compare with: after a rollback it is not the family's
         // latest, and a runner without this state (another CI runner) must not count the
         // service's revision as a change just because its own last one has another number.
-        // Without a service, the revision last deployed from this state, then the family's
-        // latest, stand in.
+        // Without a service, the revision this state records, then the family's latest, stand
+        // in.
         let services = ctx.services().await?;
         let running = active(&services).and_then(|s| s.task_definition());
-        let deployed = ctx.recorded.task_definition_history.last();
-        for reference in running.into_iter().chain(deployed.map(String::as_str)) {
+        let recorded = ctx
+            .recorded(Self::STEP.key())
+            .and_then(|r| r.arn.as_deref());
+        for reference in running.into_iter().chain(recorded) {
             if let Some(live) = describe_revision(ctx, reference).await? {
                 return Ok(Some(live));
             }
@@ -485,8 +578,8 @@ impl Resource for TaskDefinition {
         describe_revision(ctx, &ctx.names.task_family).await
     }
 
-    fn diff(live: &Live, desired: &Spec) -> Vec<Change> {
-        let (old, new) = (&live.spec, desired);
+    fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
+        let (old, new) = (&live.spec, &desired.spec);
         let mut changes = Vec::new();
         compare(&mut changes, "cpu", &old.cpu, &new.cpu);
         compare(&mut changes, "memory", &old.memory, &new.memory);
@@ -502,7 +595,15 @@ impl Resource for TaskDefinition {
             &old.container_name,
             &new.container_name,
         );
-        compare(&mut changes, "image", &old.image, &new.image);
+        // Shown with the tags they were asked for, next to their digests.
+        if old.image != new.image {
+            let requested = live.origin.as_ref().map(|o| o.requested.as_str());
+            changes.push(Change::new(
+                "image",
+                shown_image(&old.image, requested),
+                shown_image(&new.image, Some(&desired.origin.requested)),
+            ));
+        }
         compare(
             &mut changes,
             "container_port",
@@ -563,40 +664,28 @@ impl Resource for TaskDefinition {
         changes
     }
 
-    async fn create(ctx: &Ctx, spec: &Spec) -> Result<Created<Live>> {
-        Ok(Created::New(register(ctx, spec).await?))
+    async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
+        Ok(Created::New(register(ctx, desired, None).await?))
     }
 
-    async fn update(ctx: &Ctx, _: &Live, spec: &Spec) -> Result<Live> {
-        // Older revisions stay ACTIVE: they are what a rollback goes back to.
-        register(ctx, spec).await
+    async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
+        // Older revisions stay ACTIVE: they are what a rollback goes back to, and the new one
+        // names the one it follows.
+        register(ctx, desired, Some(&live.arn)).await
     }
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
         let ecs = &ctx.aws.ecs;
-        let mut revisions = Vec::new();
-        let mut pages = ecs
-            .list_task_definitions()
-            .family_prefix(&live.spec.family)
-            .status(TaskDefinitionStatus::Active)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.or_context("listing task definition revisions")?;
-            revisions.extend(page.task_definition_arns().iter().cloned());
-        }
-        // The family prefix also matches longer family names; keep exactly ours.
-        let family = format!(":task-definition/{}:", live.spec.family);
-        let revisions: Vec<&String> = revisions.iter().filter(|a| a.contains(&family)).collect();
+        let revisions = active_revisions(ctx).await?;
         // Every revision must carry our tags, not just the one the plan read: someone may have
         // registered one of their own in the family. Its tags were read already.
         let checks = revisions.iter().map(|arn| async move {
-            if **arn == live.arn {
-                return Ok::<_, anyhow::Error>((*arn, true));
+            if *arn == live.arn {
+                return Ok::<_, anyhow::Error>((arn, true));
             }
             let tags = ecs
                 .list_tags_for_resource()
-                .resource_arn(*arn)
+                .resource_arn(arn)
                 .send()
                 .await
                 .or_context(format!("reading the tags of {arn}"))?;
@@ -604,7 +693,7 @@ impl Resource for TaskDefinition {
             let ours = ctx
                 .owner
                 .matches(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            Ok((*arn, ours))
+            Ok((arn, ours))
         });
         let checked: Vec<(&String, bool)> = stream::iter(checks)
             .buffer_unordered(CONCURRENT_CALLS)
@@ -651,6 +740,7 @@ impl Resource for TaskDefinition {
 
     fn publish(live: &Live, facts: &mut Facts) {
         facts.task_definition_arn = Some(live.arn.clone());
+        facts.task_definition_revision = Some(live.revision());
     }
 }
 

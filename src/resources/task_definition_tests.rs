@@ -3,6 +3,7 @@
 //! `task_definition.rs` only to keep both files a readable length.
 
 use super::*;
+use crate::names::ImageSource;
 
 const CONTAINER_NAME: &str = "app";
 
@@ -56,11 +57,27 @@ fn app_spec() -> Spec {
 }
 
 fn live(spec: Spec) -> Live {
-    Live {
-        arn: "arn:aws:ecs:eu-west-1:123456789012:task-definition/app-dev:7".into(),
+    Live::new(
+        "arn:aws:ecs:eu-west-1:123456789012:task-definition/app-dev:7".into(),
         spec,
-        tags: Vec::new(),
-    }
+        Vec::new(),
+    )
+}
+
+/// `spec` as the configured image wants it.
+fn diff(live: &Live, spec: &Spec) -> Vec<Change> {
+    let origin = ImageOrigin {
+        source: ImageSource::Configuration,
+        configured: spec.image.clone(),
+        requested: spec.image.clone(),
+    };
+    TaskDefinition::diff(
+        live,
+        &Desired {
+            spec: spec.clone(),
+            origin,
+        },
+    )
 }
 
 /// `spec` registered as one container named `container`, as `DescribeTaskDefinition`
@@ -124,7 +141,7 @@ fn change(field: &str, old: &str, new: &str) -> Change {
 fn diff_with(edit: impl FnOnce(&mut Spec)) -> Vec<Change> {
     let mut found = spec();
     edit(&mut found);
-    TaskDefinition::diff(&live(found), &spec())
+    diff(&live(found), &spec())
 }
 
 #[test]
@@ -136,10 +153,7 @@ fn same_definition_is_no_change() {
 fn revision_with_aws_defaults_filled_in_is_no_change() {
     let found = spec_of(&reported(&spec(), CONTAINER_NAME), CONTAINER_NAME);
     assert_eq!(found, Some(spec()));
-    assert_eq!(
-        TaskDefinition::diff(&live(found.unwrap()), &spec()),
-        Vec::<Change>::new()
-    );
+    assert_eq!(diff(&live(found.unwrap()), &spec()), Vec::<Change>::new());
 }
 
 #[test]
@@ -152,7 +166,7 @@ fn a_renamed_container_is_a_change_of_its_name_alone() {
         ..spec()
     };
     assert_eq!(
-        TaskDefinition::diff(&live(before), &wanted),
+        diff(&live(before), &wanted),
         [change("container_name", "app", "web")]
     );
 }
@@ -177,7 +191,7 @@ fn revision_without_our_container_differs_in_every_field() {
     let found = Spec::bare(&spec().family);
     let wanted = spec();
     assert_eq!(
-        TaskDefinition::diff(&live(found), &wanted),
+        diff(&live(found), &wanted),
         [
             change("cpu", "(none)", "256"),
             change("memory", "(none)", "512"),
@@ -231,6 +245,57 @@ fn image_change_shows_both_images() {
     );
 }
 
+/// A re-pushed tag: the same tag, another digest, is a new revision; both sides show the tag
+/// they were deployed as next to their digests, and the revision's tags record where the
+/// image came from.
+#[test]
+fn a_pinned_image_change_shows_tag_and_digest() {
+    let repo = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app-dev";
+    let origin = |source| ImageOrigin {
+        source,
+        configured: "nginx:1.27".into(),
+        requested: format!("{repo}:latest"),
+    };
+    let tags: Vec<(String, String)> = origin(ImageSource::Override)
+        .pairs()
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let running = Live::new(
+        "arn:aws:ecs:eu-west-1:123456789012:task-definition/app-dev:7".into(),
+        Spec {
+            image: format!("{repo}@sha256:aa"),
+            ..spec()
+        },
+        tags,
+    );
+    assert_eq!(
+        running.revision().origin,
+        Some(origin(ImageSource::Override))
+    );
+    let desired = Desired {
+        spec: Spec {
+            image: format!("{repo}@sha256:bb"),
+            ..spec()
+        },
+        origin: origin(ImageSource::Override),
+    };
+    assert_eq!(
+        TaskDefinition::diff(&running, &desired),
+        [change(
+            "image",
+            &format!("{repo}:latest@sha256:aa"),
+            &format!("{repo}:latest@sha256:bb")
+        )]
+    );
+    // The same image with another origin is the same revision.
+    let same = Desired {
+        spec: running.spec.clone(),
+        origin: origin(ImageSource::Configuration),
+    };
+    assert_eq!(TaskDefinition::diff(&running, &same), []);
+}
+
 #[test]
 fn container_port_change_shows_plain_numbers() {
     assert_eq!(
@@ -275,7 +340,7 @@ fn secret_values_echoed_into_ci_logs() {
             environment: new,
             ..spec()
         };
-        TaskDefinition::diff(&live(found), &wanted)
+        diff(&live(found), &wanted)
     };
     // One value changed: shown as changed, neither value shown.
     let changes = diff(env("old-hunter2", "tok-1"), env("hunter2", "tok-1"));
@@ -325,7 +390,7 @@ fn secret_values_echoed_into_ci_logs() {
 fn new_secret_shows_names_not_arns() {
     let mut wanted = spec();
     wanted.secrets.insert("API_KEY".into(), API_KEY.into());
-    let changes = TaskDefinition::diff(&live(spec()), &wanted);
+    let changes = diff(&live(spec()), &wanted);
     assert_eq!(
         changes,
         [change("secrets", "DB_PASSWORD", "API_KEY, DB_PASSWORD")]
@@ -460,13 +525,13 @@ fn a_revision_that_names_no_architecture_and_no_read_only_flag_is_todays() {
     let found = spec_of(&reported(&spec(), CONTAINER_NAME), CONTAINER_NAME).unwrap();
     assert_eq!(found.cpu_architecture, "X86_64");
     assert!(!found.read_only_root_filesystem);
-    assert_eq!(TaskDefinition::diff(&live(found), &spec()), []);
+    assert_eq!(diff(&live(found), &spec()), []);
 }
 
 #[test]
 fn each_app_setting_is_its_own_change() {
-    let diff = TaskDefinition::diff(&live(spec()), &app_spec());
-    let fields: Vec<&str> = diff.iter().map(|c| c.field.as_str()).collect();
+    let changes = diff(&live(spec()), &app_spec());
+    let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
     assert_eq!(
         fields,
         [
@@ -479,17 +544,20 @@ fn each_app_setting_is_its_own_change() {
             "read_only_root_filesystem",
         ]
     );
-    assert_eq!(diff[1], Change::new("cpu_architecture", "X86_64", "ARM64"));
     assert_eq!(
-        diff[2],
+        changes[1],
+        Change::new("cpu_architecture", "X86_64", "ARM64")
+    );
+    assert_eq!(
+        changes[2],
         Change::new("command", "(none)", r#"["gunicorn","app:app"]"#)
     );
     assert_eq!(
-        diff[4].new,
+        changes[4].new,
         r#"["CMD-SHELL","curl -f localhost || exit 1"] every 30 s, timeout 5 s, 3 retries, start period 0 s"#
     );
     // And back: removing them is a change too, to "(none)".
-    let back = TaskDefinition::diff(&live(app_spec()), &spec());
+    let back = diff(&live(app_spec()), &spec());
     assert_eq!(back[0].new, "(none)");
     assert_eq!(back.len(), 7);
 }

@@ -5,6 +5,7 @@ Each fix makes the emulator answer the way AWS does, so the tests check deployer
 behaviour rather than against a gap of the emulator. Usage is that of `python -m moto.server`.
 """
 
+import hashlib
 import sys
 
 from moto.acm.models import AWSCertificateManagerBackend
@@ -13,6 +14,7 @@ from moto.core.responses import ActionResult
 from moto.ec2.exceptions import DependencyViolationError, InvalidNetworkInterfaceIdError
 from moto.ec2 import ec2_backends
 from moto.ec2.models.security_groups import SecurityGroupBackend
+from moto.ecr.models import Image
 from moto.ecr.responses import ECRResponse
 from moto.ecs.models import Container, EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
@@ -260,6 +262,23 @@ def _delete_certificate_unless_in_use(self, arn):
 
 
 AWSCertificateManagerBackend.delete_certificate = _delete_certificate_unless_in_use
+
+
+_create_digest = Image._create_digest
+
+
+def _digest_of_the_manifest(self):
+    """An image's digest is "the sha256 digest of the image manifest"
+    (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageIdentifier.html), so two
+    pushes of a tag with different manifests have different digests; moto hashes the layers'
+    digests only (the same for every image without layers) or picks one of 101 random ones."""
+    if self.image_manifest is None:
+        return _create_digest(self)
+    digest = hashlib.sha256(self.image_manifest.encode("utf-8")).hexdigest()
+    self._image_digest = f"sha256:{digest}"
+
+
+Image._create_digest = _digest_of_the_manifest
 
 if __name__ == "__main__":
     main(sys.argv[1:])

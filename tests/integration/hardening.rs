@@ -92,10 +92,8 @@ fn adopt_leaves_a_revision_of_another_family_in_the_history_alone() {
     let path = env.dir.path().join(".deployer/dev.json");
     let mut state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    state["task_definition_history"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!(other));
+    // The state's record of the revision (it kept a history of them once) names it.
+    state["resources"]["task_definition"] = serde_json::json!({ "id": other, "arn": other });
     std::fs::write(&path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
     // Also make the service run it, as a person might by hand.
     block_on(

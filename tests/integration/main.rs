@@ -28,3 +28,4 @@ mod secrets;
 mod stack;
 mod trust;
 mod version;
+mod what_runs;

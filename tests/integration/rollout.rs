@@ -13,16 +13,24 @@ use crate::lifecycle::{apply, dev_env, DEV_TOML};
 use crate::stack::{Stack, PREFIX};
 use crate::support::{block_on, TestEnv};
 
-/// Puts an image with `tag` into the stack's ECR repository, as `docker push` would.
-pub fn push_image(env: &TestEnv, tag: &str) {
+/// Puts an image with `tag` into the stack's ECR repository, as `docker push` would: an image
+/// of its own for each tag.
+pub fn push_image(env: &TestEnv, tag: &str) -> String {
+    push_build(env, tag, tag)
+}
+
+/// Pushes a build named `build` (each build is another image, with another digest) as `tag`;
+/// returns its digest (`sha256:...`).
+pub fn push_build(env: &TestEnv, tag: &str, build: &str) -> String {
     let ecr = aws_sdk_ecr::Client::new(&env.sdk_config());
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": format!("sha256:{:0>64}", tag.len())},
-        "layers": []
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": format!("sha256:{:0>64}", build.len())},
+        "layers": [],
+        "annotations": {"build": build}
     });
-    block_on(
+    let pushed = block_on(
         ecr.put_image()
             .repository_name(format!("{PREFIX}-ecr"))
             .image_manifest(manifest.to_string())
@@ -30,6 +38,12 @@ pub fn push_image(env: &TestEnv, tag: &str) {
             .send(),
     )
     .unwrap();
+    pushed
+        .image()
+        .and_then(|i| i.image_id())
+        .and_then(|i| i.image_digest())
+        .unwrap()
+        .to_owned()
 }
 
 fn run(env: &TestEnv, args: &[&str]) -> (i32, String) {
@@ -48,7 +62,7 @@ fn repository_url(stack: &Stack) -> String {
 fn image_tag_deploys_one_revision_with_one_update_service() {
     let env = dev_env();
     apply(&env);
-    push_image(&env, "v2");
+    let digest = push_image(&env, "v2");
     env.proxy.clear();
     let (code, stderr) = run(&env, &["apply", "--yes", "--image-tag", "v2"]);
     assert_eq!(code, 0, "{stderr}");
@@ -63,7 +77,7 @@ fn image_tag_deploys_one_revision_with_one_update_service() {
     assert_eq!(writes, ["RegisterTaskDefinition", "UpdateService"]);
 
     let stack = Stack::read(&env);
-    let image = format!("{}:v2", repository_url(&stack));
+    let image = format!("{}@{digest}", repository_url(&stack));
     let service = &stack.services[0];
     let running = stack
         .task_definitions
@@ -75,16 +89,14 @@ fn image_tag_deploys_one_revision_with_one_update_service() {
         Some(image.as_str())
     );
 
-    // The image is recorded: the next plain apply keeps it instead of reverting.
+    // The revision records it (and the state caches it): the next plain apply keeps it
+    // instead of reverting.
     let state: Value = serde_json::from_str(
         &std::fs::read_to_string(env.dir.path().join(".deployer/dev.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(state["image_override"]["image"], json!(image));
-    assert_eq!(
-        state["task_definition_history"].as_array().unwrap().len(),
-        2
-    );
+    assert_eq!(state.get("task_definition_history"), None);
     env.proxy.clear();
     let stderr = apply(&env);
     assert!(stderr.contains("No changes"), "{stderr}");
@@ -647,10 +659,11 @@ fn a_configured_image_missing_from_this_accounts_ecr_stops_before_any_change() {
     );
     assert_eq!(env.proxy.mutating_calls(), []);
 
-    push_image(&env, "v2");
+    let digest = push_image(&env, "v2");
     let (code, stderr) = run(&env, &["apply", "--yes"]);
     assert_eq!(code, 0, "{stderr}");
-    // The service runs a revision of the new image.
+    // The service runs a revision of the new image, pinned to its digest: a push of another
+    // image as v2 changes nothing that runs.
     let stack = Stack::read(&env);
     let running = stack.services[0].task_definition().unwrap();
     let revision = stack
@@ -658,9 +671,14 @@ fn a_configured_image_missing_from_this_accounts_ecr_stops_before_any_change() {
         .iter()
         .find(|t| t.task_definition_arn() == Some(running))
         .unwrap();
+    let pinned = format!("123456789012.dkr.ecr.eu-central-1.amazonaws.com/{PREFIX}-ecr@{digest}");
     assert_eq!(
         revision.container_definitions()[0].image(),
-        Some(image("v2").as_str()),
+        Some(pinned.as_str()),
         "the new image was deployed"
     );
+    crate::rollout::push_build(&env, "v2", "another build");
+    env.proxy.clear();
+    let stderr = apply(&env);
+    assert!(stderr.contains("No changes"), "{stderr}");
 }

@@ -651,8 +651,8 @@ fn destroy_checks_the_tags_of_every_task_definition_revision() {
 }
 
 /// Puts an image with `tag` into `repository` (created if need be) of the emulator's registry in
-/// `region`, as `docker push` would.
-fn push_image_in(env: &TestEnv, region: &str, repository: &str, tag: &str) {
+/// `region`, as `docker push` would; returns its digest.
+fn push_image_in(env: &TestEnv, region: &str, repository: &str, tag: &str) -> String {
     let config = aws_sdk_ecr::config::Builder::from(&env.sdk_config())
         .region(aws_sdk_ecr::config::Region::new(region.to_owned()))
         .build();
@@ -669,7 +669,7 @@ fn push_image_in(env: &TestEnv, region: &str, repository: &str, tag: &str) {
         },
         "layers": [],
     });
-    block_on(
+    let pushed = block_on(
         ecr.put_image()
             .repository_name(repository)
             .image_manifest(manifest.to_string())
@@ -677,6 +677,12 @@ fn push_image_in(env: &TestEnv, region: &str, repository: &str, tag: &str) {
             .send(),
     )
     .unwrap();
+    pushed
+        .image()
+        .and_then(|i| i.image_id())
+        .and_then(|i| i.image_digest())
+        .unwrap()
+        .to_owned()
 }
 
 /// Reported case: `apply --image` with an image pushed to another region's registry than the
@@ -686,7 +692,7 @@ fn push_image_in(env: &TestEnv, region: &str, repository: &str, tag: &str) {
 fn a_valid_image_is_refused() {
     const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
     let env = dev_env();
-    push_image_in(&env, "us-east-1", "shared/app", "v7");
+    let digest = push_image_in(&env, "us-east-1", "shared/app", "v7");
     let pushed = format!("{REGISTRY}/shared/app:v7");
     let unpushed = format!("{REGISTRY}/shared/app:v8");
 
@@ -713,7 +719,8 @@ fn a_valid_image_is_refused() {
         .flat_map(|t| t.container_definitions())
         .filter_map(|c| c.image())
         .collect();
-    assert_eq!(images, [pushed.as_str()]);
+    // Pinned to the digest the tag points to in its own registry.
+    assert_eq!(images, [format!("{REGISTRY}/shared/app@{digest}")]);
 
     refuse_unpushed(&env);
 
