@@ -10,6 +10,7 @@ pub mod errors;
 pub mod iam;
 pub mod policy;
 pub mod retry;
+pub mod s3;
 pub mod tags;
 
 pub use clients::{AwsClients, ConnectOptions};

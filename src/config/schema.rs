@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::{
     Config, ContainerHealthCheck, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig,
-    PolicyStatement, ServiceConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig,
+    PolicyStatement, ServiceConfig, StateConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig,
     DEFAULT_CONTAINER_NAME, DEFAULT_CONTAINER_PORT,
 };
 
@@ -90,6 +90,25 @@ pub(super) struct RawConfig {
     pub(super) timeouts: RawTimeouts,
     #[serde(default)]
     pub(super) task_role: Option<RawTaskRole>,
+    #[serde(default)]
+    pub(super) state: Option<RawState>,
+}
+
+/// The `[state]` table as written: every key optional, so that a missing bucket is reported with
+/// the file's other problems.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawState {
+    #[serde(default)]
+    pub(super) backend: Option<String>,
+    #[serde(default)]
+    pub(super) bucket: Option<String>,
+    #[serde(default)]
+    pub(super) prefix: Option<String>,
+    #[serde(default)]
+    pub(super) region: Option<String>,
+    #[serde(default)]
+    pub(super) kms_key_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -341,6 +360,16 @@ impl From<&Config> for RawConfig {
             ecr: (&c.ecr).into(),
             timeouts: (&c.timeouts).into(),
             task_role: c.task_role.as_ref().map(Into::into),
+            state: match &c.state {
+                StateConfig::Local => None,
+                StateConfig::S3(s3) => Some(RawState {
+                    backend: Some("s3".to_owned()),
+                    bucket: Some(s3.bucket.clone()),
+                    prefix: Some(s3.prefix.clone()),
+                    region: s3.region.clone(),
+                    kms_key_id: s3.kms_key_id.clone(),
+                }),
+            },
         }
     }
 }
@@ -480,6 +509,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "ecr",
             "timeouts",
             "task_role",
+            "state",
         ],
     ),
     (
@@ -538,6 +568,10 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
         &["iam_propagation", "resource_release", "deployment"],
     ),
     ("task_role", &["managed_policies", "statements"]),
+    (
+        "state",
+        &["backend", "bucket", "prefix", "region", "kms_key_id"],
+    ),
 ];
 
 /// Keys whose value must be a single table.
@@ -554,4 +588,5 @@ pub(super) const TABLE_KEYS: &[&[&str]] = &[
     &["logs"],
     &["ecr"],
     &["timeouts"],
+    &["state"],
 ];

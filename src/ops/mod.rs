@@ -6,12 +6,14 @@
 //! engine the registry's steps.
 
 pub mod apply;
+pub mod backend;
 pub mod destroy;
 pub mod outputs;
 pub mod plan;
 pub mod restart;
 pub mod rollback;
 pub mod rollout;
+pub mod state;
 mod state_store;
 pub mod status;
 mod target;

@@ -47,7 +47,7 @@ pub async fn prepare(target: &Target, printer: &Printer) -> Result<PreparedRollb
             anyhow!(
                 "no revision before {current} is recorded in {}; deploy one with `deployer \
                  apply --image-tag` first",
-                session.store.path().display()
+                session.store.location()
             ),
         )
         .into());

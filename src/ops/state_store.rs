@@ -1,33 +1,45 @@
 //! The one writer of a run's state file. The engine records each resource through it as soon as
 //! the resource is made or gone (it is the engine's [`Journal`]); the workflows record outputs,
-//! deployments and rollbacks. Every change is written at once, atomically.
+//! deployments and rollbacks. Every change is written at once, atomically, to the environment's
+//! [`Backend`] (a local file, or an S3 object that is only replaced while it is the version this
+//! run read).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use anyhow::Result;
 
+use super::backend::{Backend, Revision};
 use crate::contract::StepId;
 use crate::engine::Journal;
-use crate::state::{ImageOverride, ResourceRecord, State, StateFile};
+use crate::state::{ImageOverride, ResourceRecord, State};
 
-/// A state file and the state it holds.
+/// Where the state is kept, the version last read or written there, and the state it holds.
 pub struct StateStore {
-    file: StateFile,
+    backend: Backend,
+    revision: Mutex<Revision>,
     state: Mutex<State>,
 }
 
 impl StateStore {
-    pub fn new(file: StateFile, state: State) -> Self {
+    /// `revision` is what [`Backend::load`] gave back with `state`.
+    pub fn new(backend: Backend, revision: Revision, state: State) -> Self {
         Self {
-            file,
+            backend,
+            revision: Mutex::new(revision),
             state: Mutex::new(state),
         }
     }
 
-    pub fn path(&self) -> &Path {
-        self.file.path()
+    /// Where the state is: a file path or an `s3://` URL.
+    pub fn location(&self) -> String {
+        self.backend.location()
+    }
+
+    /// Writes `state` over the version this run knows.
+    fn save(&self, state: &State) -> Result<()> {
+        let mut revision = self.revision.lock().unwrap_or_else(PoisonError::into_inner);
+        self.backend.save(state, &mut revision)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -44,7 +56,7 @@ impl StateStore {
         let mut state = self.lock();
         if state.outputs != outputs {
             state.outputs = outputs;
-            self.file.save(&state)?;
+            self.save(&state)?;
         }
         Ok(())
     }
@@ -63,7 +75,7 @@ impl StateStore {
         if let Some(revision) = revision {
             state.record_revision(revision);
         }
-        self.file.save(&state)?;
+        self.save(&state)?;
         Ok(())
     }
 
@@ -76,7 +88,7 @@ impl StateStore {
         let mut state = self.lock();
         state.rolled_back_to(revision);
         state.image_override = image_override;
-        self.file.save(&state)?;
+        self.save(&state)?;
         Ok(())
     }
 
@@ -85,9 +97,10 @@ impl StateStore {
         let mut state = self.lock();
         state.outputs.clear();
         if state.resources.is_empty() {
-            self.file.remove()?;
+            let mut revision = self.revision.lock().unwrap_or_else(PoisonError::into_inner);
+            self.backend.remove(&mut revision)?;
         } else {
-            self.file.save(&state)?;
+            self.save(&state)?;
         }
         Ok(())
     }
@@ -109,7 +122,7 @@ impl StateStore {
             None => records.remove(key).is_some(),
         };
         if changed {
-            self.file.save(&state)?;
+            self.save(&state)?;
         }
         Ok(())
     }
