@@ -312,9 +312,7 @@ type ExitRelease = Box<dyn FnOnce() + Send>;
 static EXIT_RELEASES: Mutex<Vec<(u64, ExitRelease)>> = Mutex::new(Vec::new());
 
 fn exit_releases() -> MutexGuard<'static, Vec<(u64, ExitRelease)>> {
-    EXIT_RELEASES
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
+    EXIT_RELEASES.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Registers `release` to be run by [`release_all_for_exit`]; returns the ID that

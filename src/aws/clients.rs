@@ -81,8 +81,8 @@ impl AwsClients {
     /// custom endpoint (an emulator) it addresses buckets by path (`http://host/bucket/key`),
     /// since virtual-hosted addressing needs a DNS name per bucket.
     pub fn s3_in(&self, region: Option<&str>) -> aws_sdk_s3::Client {
-        let custom_endpoint = self.sdk.endpoint_url().is_some()
-            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let custom_endpoint =
+            self.sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         let config = aws_sdk_s3::config::Builder::from(&self.sdk)
             .region(Region::new(region.unwrap_or(&self.region).to_owned()))
             .force_path_style(custom_endpoint)

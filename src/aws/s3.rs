@@ -236,7 +236,12 @@ pub async fn ensure_state_bucket(
             .server_side_encryption_configuration()
             .and_then(|c| c.rules().first())
             .and_then(|r| r.apply_server_side_encryption_by_default())
-            .map(|d| (d.sse_algorithm().clone(), d.kms_master_key_id().map(str::to_owned))),
+            .map(|d| {
+                (
+                    d.sse_algorithm().clone(),
+                    d.kms_master_key_id().map(str::to_owned),
+                )
+            }),
         Err(e) if is_code(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) => None,
         Err(e) => {
             return Err(describe(

@@ -10,7 +10,8 @@ use crate::lock::Unlocked;
 use crate::printer::Printer;
 
 pub async fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
-    let (environment, unlocked) = crate::ops::state::force_unlock(&global.target(), printer).await?;
+    let (environment, unlocked) =
+        crate::ops::state::force_unlock(&global.target(), printer).await?;
     match unlocked {
         Unlocked::Holder(holder) => printer.info(&format!(
             "Removed the lock of {environment} held by {holder}."

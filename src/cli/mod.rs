@@ -169,10 +169,9 @@ pub fn main() -> ExitCode {
         // These read the state, which may be on S3.
         Command::Outputs(args) => block_on(false, outputs::run(global, args, &printer)),
         Command::ForceUnlock => block_on(false, force_unlock::run(global, &printer)),
-        Command::State(command) => block_on(
-            command.changes(),
-            state::run(global, command, &printer),
-        ),
+        Command::State(command) => {
+            block_on(command.changes(), state::run(global, command, &printer))
+        }
         Command::Apply(args) => block_on(true, apply::run(global, args, &printer)),
         Command::Plan(args) => block_on(false, plan::run(global, args, &printer)),
         Command::Destroy(args) => block_on(true, destroy::run(global, args, &printer)),

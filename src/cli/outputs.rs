@@ -22,7 +22,8 @@ pub struct OutputsArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: &OutputsArgs, printer: &Printer) -> Result<Exit> {
-    let (config, location, outputs) = crate::ops::outputs::recorded(&global.target(), printer).await?;
+    let (config, location, outputs) =
+        crate::ops::outputs::recorded(&global.target(), printer).await?;
     if outputs.is_empty() {
         return Err(anyhow!(
             "no outputs recorded for {}-{} in {}: run `deployer apply --env {}` first",

@@ -102,10 +102,7 @@ pub async fn run(global: &GlobalArgs, command: &StateCommand, printer: &Printer)
             if !confirm(
                 printer,
                 args.yes,
-                &format!(
-                    "Move the state of {} to {}?",
-                    target.env, args.to
-                ),
+                &format!("Move the state of {} to {}?", target.env, args.to),
             )? {
                 printer.info("Nothing moved.");
                 return Ok(Exit::Success);

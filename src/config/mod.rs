@@ -518,7 +518,9 @@ pub fn bucket_name_error(name: &str) -> Option<String> {
 /// with `/` (S3 keys have no leading slash).
 pub fn state_prefix_error(prefix: &str) -> Option<String> {
     if prefix.starts_with('/') {
-        Some(format!("{prefix:?} starts with \"/\"; write it without, like \"deployer/\""))
+        Some(format!(
+            "{prefix:?} starts with \"/\"; write it without, like \"deployer/\""
+        ))
     } else if !prefix.is_empty() && !prefix.ends_with('/') {
         Some(format!(
             "{prefix:?} does not end in \"/\"; write it like \"{prefix}/\" (or \"\" for none)"

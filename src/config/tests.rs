@@ -710,18 +710,31 @@ fn state_table_defaults_to_the_local_backend_and_reads_s3() {
 fn state_table_problems_name_the_key_and_what_is_allowed() {
     let missing = error_of(&with("[state]\nbackend = \"s3\"\n"));
     assert!(
-        missing.contains("envs/test.toml:9:11: state.bucket: missing required key for backend = \"s3\""),
+        missing.contains(
+            "envs/test.toml:9:11: state.bucket: missing required key for backend = \"s3\""
+        ),
         "{missing}"
     );
     let bad = error_of(&with(
         "[state]\nbackend = \"s3\"\nbucket = \"Acme_State\"\nprefix = \"team\"\nregion = \"eu-centra1-1\"\n",
     ));
-    assert!(bad.contains("state.bucket: \"Acme_State\" is not an S3 bucket name"), "{bad}");
-    assert!(bad.contains("state.prefix: \"team\" does not end in \"/\""), "{bad}");
-    assert!(bad.contains("state.region: \"eu-centra1-1\" is not an AWS region"), "{bad}");
+    assert!(
+        bad.contains("state.bucket: \"Acme_State\" is not an S3 bucket name"),
+        "{bad}"
+    );
+    assert!(
+        bad.contains("state.prefix: \"team\" does not end in \"/\""),
+        "{bad}"
+    );
+    assert!(
+        bad.contains("state.region: \"eu-centra1-1\" is not an AWS region"),
+        "{bad}"
+    );
     let backend = error_of(&with("[state]\nbackend = \"consul\"\n"));
     assert!(
-        backend.contains("state.backend: \"consul\" is not a state backend; allowed \"local\" or \"s3\""),
+        backend.contains(
+            "state.backend: \"consul\" is not a state backend; allowed \"local\" or \"s3\""
+        ),
         "{backend}"
     );
     let local = error_of(&with("[state]\nbucket = \"acme-state\"\n"));
@@ -737,16 +750,28 @@ fn state_urls_of_the_command_line() {
         Ok(StateConfig::S3(s3)) => (s3.bucket, s3.prefix),
         other => panic!("{url}: {other:?}"),
     };
-    assert_eq!(s3("s3://acme-state"), ("acme-state".into(), "deployer/".into()));
+    assert_eq!(
+        s3("s3://acme-state"),
+        ("acme-state".into(), "deployer/".into())
+    );
     assert_eq!(s3("s3://acme-state/"), ("acme-state".into(), "".into()));
-    assert_eq!(s3("s3://acme-state/team"), ("acme-state".into(), "team/".into()));
-    assert_eq!(s3("s3://acme-state/a/b/"), ("acme-state".into(), "a/b/".into()));
+    assert_eq!(
+        s3("s3://acme-state/team"),
+        ("acme-state".into(), "team/".into())
+    );
+    assert_eq!(
+        s3("s3://acme-state/a/b/"),
+        ("acme-state".into(), "a/b/".into())
+    );
     assert_eq!(
         parse_state_url("local", &StateConfig::Local),
         Ok(StateConfig::Local)
     );
     let bad = parse_state_url("gs://acme-state", &StateConfig::Local).unwrap_err();
-    assert!(bad.contains("expected \"s3://BUCKET/PREFIX/\" or \"local\""), "{bad}");
+    assert!(
+        bad.contains("expected \"s3://BUCKET/PREFIX/\" or \"local\""),
+        "{bad}"
+    );
     let bad = parse_state_url("s3://a", &StateConfig::Local).unwrap_err();
     assert!(bad.contains("not an S3 bucket name"), "{bad}");
     // The configuration's region and key stay with a URL that moves the objects.
@@ -768,7 +793,16 @@ fn bucket_names_follow_the_s3_rules() {
     for good in ["abc", "acme-deployer-state", "a.b.c", &"a".repeat(63)] {
         assert_eq!(bucket_name_error(good), None, "{good}");
     }
-    for bad in ["ab", "Acme", "a_b", "-ab", "ab-", "a..b", "192.168.1.1", &"a".repeat(64)] {
+    for bad in [
+        "ab",
+        "Acme",
+        "a_b",
+        "-ab",
+        "ab-",
+        "a..b",
+        "192.168.1.1",
+        &"a".repeat(64),
+    ] {
         assert!(bucket_name_error(bad).is_some(), "{bad}");
     }
 }

@@ -16,16 +16,14 @@ use super::limits::{
     RESOURCE_SUFFIXES, TASK_DEFINITION_RESERVED_BYTES,
 };
 use super::locate::{dotted, join_or, Locator};
-use super::schema::{
-    Int, RawConfig, RawContainer, RawHealthCheck, RawService, RawState, RawTask,
-};
+use super::schema::{Int, RawConfig, RawContainer, RawHealthCheck, RawService, RawState, RawTask};
 use super::validate_app;
+use super::{
+    bucket_name_error, state_prefix_error, S3StateConfig, StateConfig, DEFAULT_STATE_PREFIX,
+};
 use super::{
     Config, ContainerConfig, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig, Problem,
     ServiceConfig, TaskConfig, TimeoutsConfig,
-};
-use super::{
-    bucket_name_error, state_prefix_error, S3StateConfig, StateConfig, DEFAULT_STATE_PREFIX,
 };
 
 /// Checks every value of `raw` and converts it to the public types, with the
@@ -381,7 +379,11 @@ fn build_state(raw: &RawState, v: &mut Validator<'_>) -> StateConfig {
             if let Some(why) = raw.region.as_deref().and_then(region_error) {
                 v.push(&["state", "region"], why);
             }
-            if raw.kms_key_id.as_deref().is_some_and(|k| k.trim().is_empty()) {
+            if raw
+                .kms_key_id
+                .as_deref()
+                .is_some_and(|k| k.trim().is_empty())
+            {
                 v.push(
                     &["state", "kms_key_id"],
                     "is empty; name a KMS key (ID, alias/NAME or ARN), or leave it out for \

@@ -127,7 +127,11 @@ impl Backend {
     ///
     /// Errors: [`StateError`] for a state that cannot be read or is not valid (invalid input),
     /// an AWS error otherwise.
-    pub async fn load(&self, project: &str, environment: &str) -> Result<(Option<State>, Revision)> {
+    pub async fn load(
+        &self,
+        project: &str,
+        environment: &str,
+    ) -> Result<(Option<State>, Revision)> {
         match self {
             Backend::Local { file, .. } => {
                 let state = file
@@ -228,17 +232,19 @@ impl Backend {
                 Err(error) => error,
             };
             let waiting = match error.downcast_ref::<LockError>() {
-                Some(LockError::Held { holder, .. }) => Instant::now() < deadline && {
-                    if !told {
-                        printer.info(&format!(
+                Some(LockError::Held { holder, .. }) => {
+                    Instant::now() < deadline && {
+                        if !told {
+                            printer.info(&format!(
                             "{} is locked by {holder}; waiting up to {}s for it (--lock-timeout)",
                             self.environment(),
                             timeout.as_secs()
                         ));
-                        told = true;
+                            told = true;
+                        }
+                        true
                     }
-                    true
-                },
+                }
                 _ => false,
             };
             if !waiting {
@@ -306,14 +312,25 @@ const LOCK_POLL: Duration = Duration::from_secs(2);
 const ATTEMPTS: usize = 3;
 
 fn changed_meanwhile(s3: &S3Backend) -> anyhow::Error {
-    anyhow!(
-        "the state {} was changed by another run after this run read it (S3 refused the write: \
-         412 PreconditionFailed); it was not overwritten. That run held the lock of {} (or its \
-         lock was removed with force-unlock): check that no other run is under way, then run \
-         again, which reads the state afresh (what this run made is found again by name)",
-        s3.state_url(),
-        s3.environment
-    )
+    ChangedMeanwhile {
+        url: s3.state_url(),
+        environment: s3.environment.clone(),
+    }
+    .into()
+}
+
+/// S3 refused a write or delete of the state because another run changed it after this run read
+/// it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "the state {url} was changed by another run after this run read it (S3 refused the write: \
+     412 PreconditionFailed); it was not overwritten. That run held the lock of {environment} (or \
+     its lock was removed with force-unlock): check that no other run is under way, then run \
+     again, which reads the state afresh (what this run made is found again by name)"
+)]
+pub struct ChangedMeanwhile {
+    url: String,
+    environment: String,
 }
 
 /// A held lock of either backend; released when dropped.
@@ -420,7 +437,12 @@ pub fn run_blocking<T: Send>(future: impl Future<Output = Result<T>> + Send) -> 
         }
         _ => std::thread::scope(|scope| {
             scope
-                .spawn(|| Builder::new_current_thread().enable_all().build()?.block_on(future))
+                .spawn(|| {
+                    Builder::new_current_thread()
+                        .enable_all()
+                        .build()?
+                        .block_on(future)
+                })
                 .join()
                 .unwrap_or_else(|_| Err(anyhow!("the call to S3 panicked")))
         }),

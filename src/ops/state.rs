@@ -49,7 +49,11 @@ pub struct Initialized {
 /// Creates (or completes) the bucket that keeps the state: see [`s3::ensure_state_bucket`].
 ///
 /// Errors: no bucket named (invalid input), a bucket name S3 refuses (invalid input), AWS errors.
-pub async fn init(target: &Target, printer: &Printer, options: &InitOptions) -> Result<Initialized> {
+pub async fn init(
+    target: &Target,
+    printer: &Printer,
+    options: &InitOptions,
+) -> Result<Initialized> {
     let config = target.load_config(printer)?;
     let configured = match &config.state {
         StateConfig::S3(s3) => Some(s3),

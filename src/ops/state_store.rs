@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use anyhow::Result;
 
-use super::backend::{Backend, Revision};
+use super::backend::{Backend, ChangedMeanwhile, Revision};
 use crate::contract::StepId;
 use crate::engine::Journal;
 use crate::state::{ImageOverride, ResourceRecord, State};
@@ -18,6 +18,9 @@ use crate::state::{ImageOverride, ResourceRecord, State};
 pub struct StateStore {
     backend: Backend,
     revision: Mutex<Revision>,
+    /// Set once a write was refused because another run changed the state: every later write
+    /// fails the same way at once, without asking S3 again.
+    refused: Mutex<Option<ChangedMeanwhile>>,
     state: Mutex<State>,
 }
 
@@ -27,6 +30,7 @@ impl StateStore {
         Self {
             backend,
             revision: Mutex::new(revision),
+            refused: Mutex::new(None),
             state: Mutex::new(state),
         }
     }
@@ -38,8 +42,26 @@ impl StateStore {
 
     /// Writes `state` over the version this run knows.
     fn save(&self, state: &State) -> Result<()> {
+        self.guarded(|revision| self.backend.save(state, revision))
+    }
+
+    /// Runs a write of the backend, unless one was refused before (then fails the same way), and
+    /// remembers a refusal.
+    fn guarded(&self, write: impl FnOnce(&mut Revision) -> Result<()>) -> Result<()> {
+        let mut refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(error) = refused.as_ref() {
+            return Err(error.clone().into());
+        }
         let mut revision = self.revision.lock().unwrap_or_else(PoisonError::into_inner);
-        self.backend.save(state, &mut revision)
+        let result = write(&mut revision);
+        if let Some(error) = result
+            .as_ref()
+            .err()
+            .and_then(|e| e.downcast_ref::<ChangedMeanwhile>())
+        {
+            *refused = Some(error.clone());
+        }
+        result
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -97,8 +119,7 @@ impl StateStore {
         let mut state = self.lock();
         state.outputs.clear();
         if state.resources.is_empty() {
-            let mut revision = self.revision.lock().unwrap_or_else(PoisonError::into_inner);
-            self.backend.remove(&mut revision)?;
+            self.guarded(|revision| self.backend.remove(revision))?;
         } else {
             self.save(&state)?;
         }

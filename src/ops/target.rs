@@ -185,9 +185,7 @@ impl Target {
         config: &Config,
         backend: &Backend,
     ) -> Result<(Option<State>, Revision)> {
-        let (state, revision) = backend
-            .load(&config.project, &config.environment)
-            .await?;
+        let (state, revision) = backend.load(&config.project, &config.environment).await?;
         // A stack lives in one region: a different one would build a second stack and lose track
         // of the first.
         if let Some(state) = &state {

@@ -187,7 +187,7 @@ fn a_state_written_by_another_run_between_read_and_write_is_never_overwritten() 
     // The run has its lock and has read the (absent) state: another run, whose lock was
     // force-unlocked, writes a state now.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !env.proxy.operations().iter().any(|op| op == "GetObject") {
+    while !env.proxy.operations().iter().any(|op| op == "s3:GetObject") {
         assert!(Instant::now() < deadline, "{:?}", env.proxy.operations());
         assert!(run.try_wait().unwrap().is_none(), "the run ended early");
         std::thread::sleep(Duration::from_millis(2));
@@ -296,7 +296,12 @@ fn state_init_twice_is_a_no_op_and_sets_the_bucket_up() {
                 .as_str(),
             "AES256"
         );
-        let policy = client.get_bucket_policy().bucket(BUCKET).send().await.unwrap();
+        let policy = client
+            .get_bucket_policy()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .unwrap();
         let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
         assert_eq!(policy["Statement"][0]["Effect"], "Deny");
         assert_eq!(
@@ -308,16 +313,40 @@ fn state_init_twice_is_a_no_op_and_sets_the_bucket_up() {
     // With a KMS key the default encryption becomes SSE-KMS, once.
     env.proxy.clear();
     env.deployer()
-        .args(["state", "init", "--bucket", BUCKET, "--kms-key-id", "alias/deployer-state"])
+        .args([
+            "state",
+            "init",
+            "--bucket",
+            BUCKET,
+            "--kms-key-id",
+            "alias/deployer-state",
+        ])
         .assert()
         .success();
-    assert_eq!(env.proxy.count("PutBucketEncryption"), 1, "{:?}", env.proxy.operations());
+    assert_eq!(
+        env.proxy.count("PutBucketEncryption"),
+        1,
+        "{:?}",
+        env.proxy.operations()
+    );
     env.proxy.clear();
     env.deployer()
-        .args(["state", "init", "--bucket", BUCKET, "--kms-key-id", "alias/deployer-state"])
+        .args([
+            "state",
+            "init",
+            "--bucket",
+            BUCKET,
+            "--kms-key-id",
+            "alias/deployer-state",
+        ])
         .assert()
         .success();
-    assert_eq!(env.proxy.mutating_calls(), [], "{:?}", env.proxy.operations());
+    assert_eq!(
+        env.proxy.mutating_calls(),
+        [],
+        "{:?}",
+        env.proxy.operations()
+    );
 }
 
 /// A recorded state of the dev environment, as a finished apply leaves it (without resources,
@@ -372,7 +401,7 @@ fn migrate_round_trips_and_outputs_reads_the_bucket_with_one_call() {
         String::from_utf8_lossy(&output.stdout).trim(),
         "simhill-dev-alb-1.eu-central-1.elb.amazonaws.com"
     );
-    assert_eq!(env.proxy.operations(), ["GetObject"]);
+    assert_eq!(env.proxy.operations(), ["s3:GetObject"]);
     // `state show` prints the same state.
     let output = env
         .deployer_process()
@@ -385,7 +414,9 @@ fn migrate_round_trips_and_outputs_reads_the_bucket_with_one_call() {
 
     // And back: the same state in the local file, nothing left in the bucket.
     env.deployer()
-        .args(["state", "migrate", "--state", STATE_URL, "--to", "local", "--yes"])
+        .args([
+            "state", "migrate", "--state", STATE_URL, "--to", "local", "--yes",
+        ])
         .assert()
         .success();
     let back: Value = serde_json::from_str(&std::fs::read_to_string(&local).unwrap()).unwrap();
@@ -394,7 +425,10 @@ fn migrate_round_trips_and_outputs_reads_the_bucket_with_one_call() {
     }
     assert_eq!(object(&env, STATE_KEY), None);
     env.proxy.clear();
-    env.deployer().args(["outputs", "ecs_cluster_name"]).assert().success();
+    env.deployer()
+        .args(["outputs", "ecs_cluster_name"])
+        .assert()
+        .success();
     assert_eq!(env.proxy.calls(), [], "the local backend calls nothing");
 }
 
@@ -409,16 +443,18 @@ fn migrate_never_overwrites_a_different_state_at_the_destination() {
     std::fs::write(&local, other.to_string()).unwrap();
     let output = env
         .deployer()
-        .args(["state", "migrate", "--state", "local", "--to", STATE_URL, "--yes"])
+        .args([
+            "state", "migrate", "--state", "local", "--to", STATE_URL, "--yes",
+        ])
         .assert()
         .code(1);
     let stderr = String::from_utf8_lossy(&output.get_output().stderr).into_owned();
-    assert!(stderr.contains("already holds a different state"), "{stderr}");
-    assert!(local.exists());
-    assert_eq!(
-        object(&env, STATE_KEY),
-        Some(recorded_state().to_string())
+    assert!(
+        stderr.contains("already holds a different state"),
+        "{stderr}"
     );
+    assert!(local.exists());
+    assert_eq!(object(&env, STATE_KEY), Some(recorded_state().to_string()));
 }
 
 #[cfg(unix)]
@@ -450,7 +486,7 @@ fn killed_during_an_s3_backed_apply_the_lock_is_reported_force_unlock_clears_it_
     );
     assert!(stderr.contains("s ago"), "the lock's age: {stderr}");
     // Only the refused lock write and the read of its holder.
-    assert_eq!(env.proxy.operations(), ["PutObject", "GetObject"]);
+    assert_eq!(env.proxy.operations(), ["s3:PutObject", "s3:GetObject"]);
 
     let output = env.deployer().arg("force-unlock").assert().success();
     let stderr = String::from_utf8_lossy(&output.get_output().stderr).into_owned();

@@ -112,9 +112,10 @@ const READ_ONLY_OPERATIONS: &[&str] = &[
 ];
 
 /// Whether an operation only reads: it starts with Describe/List/Get/
-/// BatchGet, or is one of a few known read-only exceptions.
+/// BatchGet/Head (S3's HeadBucket, HeadObject), or is one of a few known
+/// read-only exceptions.
 pub fn is_read_only(operation: &str) -> bool {
-    ["Describe", "List", "Get", "BatchGet"]
+    ["Describe", "List", "Get", "BatchGet", "Head"]
         .iter()
         .any(|prefix| operation.starts_with(prefix))
         || READ_ONLY_OPERATIONS.contains(&operation)
