@@ -508,20 +508,33 @@ pub fn policy(config: &Config) -> Policy {
 
 /// With the S3 backend: reading, writing and deleting exactly the environment's state and lock
 /// objects (a delete with `If-Match` also needs `s3:GetObject`, see "How to perform conditional
-/// deletes" in the Amazon S3 User Guide), and with `kms_key_id` the KMS calls S3 makes for the
-/// caller (SSE-KMS: `kms:GenerateDataKey` to write, `kms:Decrypt` to read), only through S3.
+/// deletes" in the Amazon S3 User Guide), listing the bucket (so that a missing object is a 404),
+/// and with `kms_key_id` the KMS calls S3 makes for the caller (SSE-KMS: `kms:GenerateDataKey` to
+/// write, `kms:Decrypt` to read), only through S3.
 fn state_statements(config: &Config, s3: &S3StateConfig) -> Vec<Statement> {
     let partition = partition(&config.region);
     let object = |key: String| format!("arn:{partition}:s3:::{}/{key}", s3.bucket);
-    let mut statements = vec![allow(
-        "StateObjects",
-        &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-        &[
-            object(s3.state_key(&config.project, &config.environment)),
-            object(s3.lock_key(&config.project, &config.environment)),
-        ],
-        None,
-    )];
+    let mut statements = vec![
+        allow(
+            "StateObjects",
+            &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            &[
+                object(s3.state_key(&config.project, &config.environment)),
+                object(s3.lock_key(&config.project, &config.environment)),
+            ],
+            None,
+        ),
+        // Never called, but checked by GetObject on a key that does not exist: without it S3
+        // answers 403 AccessDenied instead of 404 NoSuchKey, and the first run (no state yet)
+        // could not tell "nothing recorded" from "not allowed" (see "GetObject", Permissions, in
+        // the Amazon S3 API Reference).
+        allow(
+            "StateBucketList",
+            &["s3:ListBucket"],
+            &[format!("arn:{partition}:s3:::{}", s3.bucket)],
+            None,
+        ),
+    ];
     if let Some(key) = &s3.kms_key_id {
         let region = s3.region.as_deref().unwrap_or(&config.region);
         let via_s3 = json!({ "kms:ViaService": format!("s3.{region}.amazonaws.com") });

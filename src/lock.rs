@@ -549,6 +549,31 @@ mod tests {
     }
 
     #[test]
+    fn ages_are_told_in_their_two_largest_units() {
+        assert_eq!(format_age(0), "0s");
+        assert_eq!(format_age(59), "59s");
+        assert_eq!(format_age(303), "5m 3s");
+        assert_eq!(format_age(2 * 3600 + 10 * 60 + 5), "2h 10m");
+        assert_eq!(format_age(3 * 86_400 + 4 * 3600 + 59), "3d 4h");
+    }
+
+    #[test]
+    fn the_holder_names_the_user_and_the_ci_run_when_known() {
+        let holder = Holder {
+            who: "alice".into(),
+            run_url: "https://github.com/acme/app/actions/runs/42".into(),
+            ..dead_holder()
+        };
+        let shown = holder.to_string();
+        assert!(shown.starts_with("`deployer apply` (pid "), "{shown}");
+        assert!(shown.contains(", user alice, started "), "{shown}");
+        assert!(
+            shown.ends_with(" ago, run https://github.com/acme/app/actions/runs/42)"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn lock_of_a_dead_process_on_this_host_is_taken_over() {
         let dir = tempfile::tempdir().unwrap();
         let path = Lock::path(dir.path(), "dev");

@@ -84,20 +84,25 @@ impl StateStore {
     }
 
     /// Records a successful deployment: what overrides the configured image (`None` to leave
-    /// it as recorded, `Some(None)` to clear it), and the revision the service runs now.
+    /// it as recorded, `Some(None)` to clear it), and the revision the service runs now. Writes
+    /// only when that changed the state: a run that changed nothing writes nothing (with the S3
+    /// backend, no `PutObject`).
     pub fn record_deployment(
         &self,
         image_override: Option<Option<ImageOverride>>,
         revision: Option<&str>,
     ) -> Result<()> {
         let mut state = self.lock();
+        let before = state.clone();
         if let Some(image_override) = image_override {
             state.image_override = image_override;
         }
         if let Some(revision) = revision {
             state.record_revision(revision);
         }
-        self.save(&state)?;
+        if *state != before {
+            self.save(&state)?;
+        }
         Ok(())
     }
 

@@ -117,6 +117,7 @@ fn stderr_of(output: &std::process::Output) -> String {
 fn two_runners_sharing_an_s3_backend_one_proceeds_the_other_names_it_or_waits() {
     let env = s3_env();
     let second = runner_dir();
+    env.proxy.clear();
     env.proxy.set_latency(Duration::from_millis(40));
     let mut first = start_in(&env, env.dir.path(), &["apply", "--yes"]);
     let holder = wait_for_lock(&env, &mut first);
@@ -175,6 +176,44 @@ fn two_runners_sharing_an_s3_backend_one_proceeds_the_other_names_it_or_waits() 
             .output()
             .unwrap();
         assert_eq!(plan.status.code(), Some(0), "{}", stderr_of(&plan));
+    }
+    assert_s3_calls_allowed_by_the_policy(&env);
+}
+
+/// Every S3 call the runs made is granted by `deployer iam-policy` of the S3-backed
+/// configuration, on the environment's two objects only.
+fn assert_s3_calls_allowed_by_the_policy(env: &TestEnv) {
+    let output = env.deployer().arg("iam-policy").assert().success();
+    let policy: Value = serde_json::from_slice(&output.get_output().stdout).unwrap();
+    let statement = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "StateObjects")
+        .unwrap_or_else(|| panic!("no StateObjects statement: {policy:#}"));
+    assert_eq!(
+        statement["Resource"],
+        json!([
+            format!("arn:aws:s3:::{BUCKET}/{STATE_KEY}"),
+            format!("arn:aws:s3:::{BUCKET}/{LOCK_KEY}"),
+        ])
+    );
+    let granted: Vec<&str> = statement["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let called: std::collections::BTreeSet<String> = env
+        .proxy
+        .calls()
+        .iter()
+        .filter(|c| c.service == "s3")
+        .map(|c| format!("s3:{}", c.operation))
+        .collect();
+    assert!(!called.is_empty());
+    for action in &called {
+        assert!(granted.contains(&action.as_str()), "{action} not in {granted:?}");
     }
 }
 
@@ -493,12 +532,24 @@ fn killed_during_an_s3_backed_apply_the_lock_is_reported_force_unlock_clears_it_
     assert!(stderr.contains("Removed the lock of dev"), "{stderr}");
     assert_eq!(object(&env, LOCK_KEY), None);
 
-    let output = env.deployer().args(["apply", "--yes"]).assert().success();
-    let _ = output;
+    env.deployer().args(["apply", "--yes"]).assert().success();
     assert_complete_stack(&env, &Stack::read(&env));
     env.deployer()
         .args(["plan", "--detailed-exitcode"])
         .assert()
         .code(0);
     assert_eq!(object(&env, LOCK_KEY), None);
+
+    // A no-op apply with the S3 backend costs three calls more than with the local one: the lock
+    // written and deleted, the state read; the state is not written when nothing changed.
+    env.proxy.clear();
+    env.deployer().args(["apply", "--yes"]).assert().success();
+    let operations = env.proxy.operations();
+    let s3: Vec<&String> = operations.iter().filter(|o| o.starts_with("s3:")).collect();
+    assert_eq!(
+        s3,
+        ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+        "{operations:?}"
+    );
+    assert!(operations.len() <= 15 + 3, "{operations:?}");
 }
