@@ -138,7 +138,10 @@ pub enum LockError {
         "environment {environment} is locked by {holder}; wait for it to finish. If that run is \
          gone, remove the lock with `deployer force-unlock --env {environment}`"
     )]
-    Held { environment: String, holder: Holder },
+    Held {
+        environment: String,
+        holder: Box<Holder>,
+    },
     #[error(
         "environment {environment} is locked, but lock file {} does not say by whom ({reason}); if \
          no run is under way, remove it with `deployer force-unlock --env {environment}`",
@@ -153,7 +156,10 @@ pub enum LockError {
         "environment {environment} is locked by {holder}, which is still running on this host; \
          force-unlock is for a run that is gone: stop that one (or wait for it) instead"
     )]
-    StillRunning { environment: String, holder: Holder },
+    StillRunning {
+        environment: String,
+        holder: Box<Holder>,
+    },
     #[error("cannot use lock file {}: {error}", path.display())]
     Io { path: PathBuf, error: io::Error },
 }
@@ -242,7 +248,7 @@ impl Lock {
                 Found::Holder(holder) => {
                     return Err(LockError::Held {
                         environment: environment.to_owned(),
-                        holder,
+                        holder: Box::new(holder),
                     })
                 }
                 Found::Unreadable(reason) => {
@@ -257,7 +263,7 @@ impl Lock {
         Err(match last {
             Some(holder) => LockError::Held {
                 environment: environment.to_owned(),
-                holder,
+                holder: Box::new(holder),
             },
             None => io_err(io::Error::new(
                 io::ErrorKind::WouldBlock,
@@ -281,7 +287,7 @@ impl Lock {
                 if holder.host == hostname() && !holder.is_dead_here() {
                     return Err(LockError::StillRunning {
                         environment: environment.to_owned(),
-                        holder,
+                        holder: Box::new(holder),
                     });
                 }
                 Unlocked::Holder(holder)

@@ -282,7 +282,7 @@ impl Backend {
                         Ok(holder) if holder.is_alive_here() => {
                             return Err(LockError::StillRunning {
                                 environment: s3.environment.clone(),
-                                holder,
+                                holder: Box::new(holder),
                             }
                             .into())
                         }
@@ -388,7 +388,7 @@ impl S3Lock {
                     return Err(match serde_json::from_slice::<Holder>(&object.body) {
                         Ok(holder) => LockError::Held {
                             environment: s3.environment.clone(),
-                            holder,
+                            holder: Box::new(holder),
                         },
                         Err(e) => LockError::Unreadable {
                             environment: s3.environment.clone(),

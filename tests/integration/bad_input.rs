@@ -294,5 +294,8 @@ fn a_state_location_that_is_not_one_is_refused_before_any_call() {
         Some(DEV_TOML),
         &["state", "migrate", "--to", "s3://x", "--yes"],
     );
-    assert!(stderr.contains("--to: \"x\" is not an S3 bucket name"), "{stderr}");
+    assert!(
+        stderr.contains("--to: \"x\" is not an S3 bucket name"),
+        "{stderr}"
+    );
 }

@@ -213,7 +213,10 @@ fn assert_s3_calls_allowed_by_the_policy(env: &TestEnv) {
         .collect();
     assert!(!called.is_empty());
     for action in &called {
-        assert!(granted.contains(&action.as_str()), "{action} not in {granted:?}");
+        assert!(
+            granted.contains(&action.as_str()),
+            "{action} not in {granted:?}"
+        );
     }
 }
 
