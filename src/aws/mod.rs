@@ -8,10 +8,12 @@ pub mod ecs;
 mod elb_tags;
 pub mod errors;
 pub mod iam;
+pub mod logs;
 pub mod policy;
 pub mod retry;
 pub mod s3;
 pub mod tags;
+pub mod tasks;
 
 pub use clients::{AwsClients, ConnectOptions};
 pub use elb_tags::ElbTagBatch;

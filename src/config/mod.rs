@@ -132,6 +132,18 @@ pub struct Config {
     /// Where the state and the lock are kept.
     #[serde(default, skip_serializing_if = "StateConfig::is_local")]
     pub state: StateConfig,
+    /// A command run as a one-off task of each new revision before the service gets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseConfig>,
+}
+
+/// `[release]`: the release command (a database migration, say), run by `apply` as a one-off
+/// task of a new task definition revision before the service is moved to it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseConfig {
+    /// The command and its arguments, replacing the image's `CMD` (the entry point stays).
+    pub command: Vec<String>,
 }
 
 /// The `[container]` table.
@@ -297,6 +309,9 @@ pub struct ServiceConfig {
     /// (empty) the Fargate launch type.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub capacity_providers: Vec<CapacityProviderItem>,
+    /// ECS Exec (`deployer exec`): `enableExecuteCommand` on the service, and the Session
+    /// Manager permissions on the task role.
+    pub enable_exec: bool,
 }
 
 /// One capacity provider of the service's strategy (ECS's `CapacityProviderStrategyItem`).
@@ -319,6 +334,7 @@ impl Default for ServiceConfig {
             health_check_grace_seconds: 60,
             circuit_breaker: true,
             capacity_providers: Vec::new(),
+            enable_exec: false,
         }
     }
 }
@@ -863,5 +879,11 @@ impl Config {
     /// resource. Use the constants in [`suffix`].
     pub fn resource_name(&self, suffix: &str) -> String {
         format!("{}-{}-{}", self.project, self.environment, suffix)
+    }
+
+    /// Whether the app's tasks run as a task role: `[task_role]` asks for one, and ECS Exec
+    /// (`service.enable_exec`) needs one for its Session Manager permissions.
+    pub fn wants_task_role(&self) -> bool {
+        self.task_role.is_some() || self.service.enable_exec
     }
 }

@@ -92,6 +92,8 @@ pub(super) struct RawConfig {
     pub(super) task_role: Option<RawTaskRole>,
     #[serde(default)]
     pub(super) state: Option<RawState>,
+    #[serde(default)]
+    pub(super) release: Option<RawRelease>,
 }
 
 /// The `[state]` table as written: every key optional, so that a missing bucket is reported with
@@ -109,6 +111,13 @@ pub(super) struct RawState {
     pub(super) region: Option<String>,
     #[serde(default)]
     pub(super) kms_key_id: Option<String>,
+}
+
+/// `[release]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawRelease {
+    pub(super) command: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -281,6 +290,7 @@ pub(super) struct RawService {
     pub(super) health_check_grace_seconds: Int,
     pub(super) circuit_breaker: bool,
     pub(super) capacity_providers: Option<Vec<RawCapacityProvider>>,
+    pub(super) enable_exec: bool,
 }
 
 /// One `{ provider = "...", weight = N, base = N }` of `service.capacity_providers`.
@@ -370,6 +380,9 @@ impl From<&Config> for RawConfig {
                     kms_key_id: s3.kms_key_id.clone(),
                 }),
             },
+            release: c.release.as_ref().map(|r| RawRelease {
+                command: Some(r.command.clone()),
+            }),
         }
     }
 }
@@ -399,6 +412,7 @@ impl From<&ServiceConfig> for RawService {
             health_check_grace_seconds: s.health_check_grace_seconds.into(),
             circuit_breaker: s.circuit_breaker,
             capacity_providers: None,
+            enable_exec: s.enable_exec,
         }
     }
 }
@@ -510,6 +524,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "timeouts",
             "task_role",
             "state",
+            "release",
         ],
     ),
     (
@@ -547,6 +562,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "health_check_grace_seconds",
             "circuit_breaker",
             "capacity_providers",
+            "enable_exec",
         ],
     ),
     ("load_balancer", &["port", "deregistration_delay_seconds"]),
@@ -572,6 +588,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
         "state",
         &["backend", "bucket", "prefix", "region", "kms_key_id"],
     ),
+    ("release", &["command"]),
 ];
 
 /// Keys whose value must be a single table.
@@ -581,6 +598,7 @@ pub(super) const TABLE_KEYS: &[&[&str]] = &[
     &["container", "secrets"],
     &["container", "health_check"],
     &["task_role"],
+    &["release"],
     &["task"],
     &["service"],
     &["load_balancer"],

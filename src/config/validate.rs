@@ -314,6 +314,10 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         .state
         .as_ref()
         .map_or(StateConfig::Local, |state| build_state(state, v));
+    let release = raw
+        .release
+        .as_ref()
+        .map(|release| validate_app::release(release, v));
 
     Config {
         project: project.unwrap_or_default().to_string(),
@@ -330,6 +334,7 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         timeouts,
         task_role,
         state,
+        release,
     }
 }
 
@@ -675,6 +680,7 @@ fn build_service(s: &RawService, v: &mut Validator<'_>) -> ServiceConfig {
         ),
         circuit_breaker: s.circuit_breaker,
         capacity_providers: validate_app::capacity_providers(s.capacity_providers.as_deref(), v),
+        enable_exec: s.enable_exec,
     }
 }
 

@@ -9,6 +9,7 @@ mod architecture;
 
 mod bad_input;
 mod calls;
+mod day2;
 mod drift;
 mod faults;
 mod fresh_account;
