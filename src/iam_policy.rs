@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::aws::partition;
-use crate::config::{Config, HttpsConfig};
+use crate::config::{Config, HttpsConfig, S3StateConfig, StateConfig};
 use crate::names::{alternate_target_group, Names};
 
 /// The service the execution role is passed to.
@@ -522,6 +522,9 @@ pub fn policy(config: &Config) -> Policy {
     if let Some(https) = &config.https {
         statements.extend(https_statements(&arns, config, https));
     }
+    if let StateConfig::S3(s3) = &config.state {
+        statements.extend(state_statements(config, s3));
+    }
     Policy {
         version: "2012-10-17",
         statements,
@@ -623,6 +626,65 @@ fn https_statements(arns: &Arns<'_>, config: &Config, https: &HttpsConfig) -> Ve
                     "route53:ChangeResourceRecordSetsRecordTypes": ["A", "AAAA", "CNAME"],
                 },
             })),
+        ));
+    }
+    statements
+}
+
+/// With the S3 backend: reading, writing and deleting exactly the environment's state and lock
+/// objects (a delete with `If-Match` also needs `s3:GetObject`, see "How to perform conditional
+/// deletes" in the Amazon S3 User Guide), listing the bucket (so that a missing object is a 404),
+/// and with `kms_key_id` the KMS calls S3 makes for the caller (SSE-KMS: `kms:GenerateDataKey` to
+/// write, `kms:Decrypt` to read), only through S3.
+fn state_statements(config: &Config, s3: &S3StateConfig) -> Vec<Statement> {
+    let partition = partition(&config.region);
+    let object = |key: String| format!("arn:{partition}:s3:::{}/{key}", s3.bucket);
+    let mut statements = vec![
+        allow(
+            "StateObjects",
+            &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            &[
+                object(s3.state_key(&config.project, &config.environment)),
+                object(s3.lock_key(&config.project, &config.environment)),
+            ],
+            None,
+        ),
+        // Never called, but checked by GetObject on a key that does not exist: without it S3
+        // answers 403 AccessDenied instead of 404 NoSuchKey, and the first run (no state yet)
+        // could not tell "nothing recorded" from "not allowed" (see "GetObject", Permissions, in
+        // the Amazon S3 API Reference).
+        allow(
+            "StateBucketList",
+            &["s3:ListBucket"],
+            &[format!("arn:{partition}:s3:::{}", s3.bucket)],
+            None,
+        ),
+    ];
+    if let Some(key) = &s3.kms_key_id {
+        let region = s3.region.as_deref().unwrap_or(&config.region);
+        let via_s3 = json!({ "kms:ViaService": format!("s3.{region}.amazonaws.com") });
+        let (resource, condition) = if key.starts_with("arn:") {
+            (key.clone(), json!({ "StringEquals": via_s3 }))
+        } else if key.starts_with("alias/") {
+            // An alias is not a key's resource: any key that has it.
+            (
+                format!("arn:{partition}:kms:{region}:*:key/*"),
+                json!({
+                    "StringEquals": via_s3,
+                    "ForAnyValue:StringEquals": { "kms:ResourceAliases": key },
+                }),
+            )
+        } else {
+            (
+                format!("arn:{partition}:kms:{region}:*:key/{key}"),
+                json!({ "StringEquals": via_s3 }),
+            )
+        };
+        statements.push(allow(
+            "StateKmsKey",
+            &["kms:GenerateDataKey", "kms:Decrypt"],
+            &[resource],
+            Some(condition),
         ));
     }
     statements
@@ -1002,5 +1064,85 @@ mod tests {
             strings(&statement(&policy, "AcmReadGivenCertificate")["Resource"]),
             [arn]
         );
+    }
+
+    fn with_s3_state(mut config: Config, kms_key_id: Option<&str>) -> Config {
+        config.state = StateConfig::S3(S3StateConfig {
+            bucket: "acme-state".into(),
+            prefix: "team/".into(),
+            region: Some("us-east-1".into()),
+            kms_key_id: kms_key_id.map(str::to_owned),
+        });
+        config
+    }
+
+    #[test]
+    fn the_s3_backend_adds_exactly_its_two_objects_and_its_kms_key() {
+        let local = policy(&config("eu-central-1"));
+        assert!(statements(&local)
+            .iter()
+            .all(|s| !s["Sid"].as_str().unwrap().starts_with("State")));
+
+        let policy = policy(&with_s3_state(config("eu-central-1"), None));
+        let objects = statement(&policy, "StateObjects");
+        assert_eq!(
+            strings(&objects["Action"]),
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        );
+        assert_eq!(
+            strings(&objects["Resource"]),
+            [
+                "arn:aws:s3:::acme-state/team/simhill/dev.json",
+                "arn:aws:s3:::acme-state/team/simhill/dev.lock",
+            ]
+        );
+        assert!(statements(&policy)
+            .iter()
+            .all(|s| s["Sid"] != "StateKmsKey"));
+
+        let with_alias = policy_of_key("alias/deployer-state");
+        let kms = statement(&with_alias, "StateKmsKey");
+        assert_eq!(
+            strings(&kms["Action"]),
+            ["kms:GenerateDataKey", "kms:Decrypt"]
+        );
+        assert_eq!(kms["Resource"], "arn:aws:kms:us-east-1:*:key/*");
+        assert_eq!(
+            kms["Condition"],
+            json!({
+                "StringEquals": { "kms:ViaService": "s3.us-east-1.amazonaws.com" },
+                "ForAnyValue:StringEquals": { "kms:ResourceAliases": "alias/deployer-state" },
+            })
+        );
+        let by_id = policy_of_key("1234abcd-12ab-34cd-56ef-1234567890ab");
+        assert_eq!(
+            statement(&by_id, "StateKmsKey")["Resource"],
+            "arn:aws:kms:us-east-1:*:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        );
+        let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(
+            statement(&policy_of_key(arn), "StateKmsKey")["Resource"],
+            arn
+        );
+    }
+
+    fn policy_of_key(key: &str) -> Value {
+        policy(&with_s3_state(config("eu-central-1"), Some(key)))
+    }
+
+    #[test]
+    fn the_longest_policy_with_an_s3_backend_splits_into_managed_policies() {
+        let config = with_s3_state(
+            config_of("long-project-name-abcdef", "ap-southeast-5"),
+            Some("alias/deployer-state"),
+        );
+        let policy = super::policy(&config);
+        let parts = policy.split(MANAGED_POLICY_MAX_CHARS);
+        for part in &parts {
+            let size = part.size();
+            assert!(size <= MANAGED_POLICY_MAX_CHARS, "{size} characters");
+        }
+        let rejoined: Vec<Statement> = parts.into_iter().flat_map(|p| p.statements).collect();
+        assert_eq!(rejoined, policy.statements);
     }
 }

@@ -49,17 +49,46 @@ pub struct Holder {
     /// versions).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub token: String,
+    /// The user who started the run (`GITHUB_ACTOR` in GitHub Actions, else `USER`); empty when
+    /// unknown.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub who: String,
+    /// The CI run the lock was taken by: `$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID`
+    /// in GitHub Actions; empty elsewhere.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub run_url: String,
 }
 
 impl Holder {
-    fn me(command: &str) -> Self {
+    /// This process, running `command`, with a fresh token.
+    pub fn me(command: &str) -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let run_url = match (
+            var("GITHUB_SERVER_URL"),
+            var("GITHUB_REPOSITORY"),
+            var("GITHUB_RUN_ID"),
+        ) {
+            (Some(server), Some(repository), Some(run)) => {
+                format!("{server}/{repository}/actions/runs/{run}")
+            }
+            _ => String::new(),
+        };
         Self {
             pid: std::process::id(),
             host: hostname(),
             started_at: now(),
             command: command.to_owned(),
             token: format!("{:016x}", fastrand::u64(..)),
+            who: var("GITHUB_ACTOR")
+                .or_else(|| var("USER"))
+                .unwrap_or_default(),
+            run_url,
         }
+    }
+
+    /// Whether the holder is a process of this host that is still running.
+    pub fn is_alive_here(&self) -> bool {
+        self.host == hostname() && process_exists(self.pid)
     }
 
     /// Whether the holder is a process of this host that no longer exists.
@@ -73,9 +102,33 @@ impl std::fmt::Display for Holder {
         let age = now().saturating_sub(self.started_at);
         write!(
             f,
-            "`deployer {}` (pid {} on host {}, started {age}s ago)",
+            "`deployer {}` (pid {} on host {}",
             self.command, self.pid, self.host
-        )
+        )?;
+        if !self.who.is_empty() {
+            write!(f, ", user {}", self.who)?;
+        }
+        write!(f, ", started {} ago", format_age(age))?;
+        if !self.run_url.is_empty() {
+            write!(f, ", run {}", self.run_url)?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// `42s`, `5m 3s`, `2h 10m`, `3d 4h`: how long a lock has been held, to the two largest units.
+pub fn format_age(seconds: u64) -> String {
+    let (d, h, m, s) = (
+        seconds / 86_400,
+        seconds / 3600 % 24,
+        seconds / 60 % 60,
+        seconds % 60,
+    );
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
     }
 }
 
@@ -85,7 +138,10 @@ pub enum LockError {
         "environment {environment} is locked by {holder}; wait for it to finish. If that run is \
          gone, remove the lock with `deployer force-unlock --env {environment}`"
     )]
-    Held { environment: String, holder: Holder },
+    Held {
+        environment: String,
+        holder: Box<Holder>,
+    },
     #[error(
         "environment {environment} is locked, but lock file {} does not say by whom ({reason}); if \
          no run is under way, remove it with `deployer force-unlock --env {environment}`",
@@ -100,7 +156,10 @@ pub enum LockError {
         "environment {environment} is locked by {holder}, which is still running on this host; \
          force-unlock is for a run that is gone: stop that one (or wait for it) instead"
     )]
-    StillRunning { environment: String, holder: Holder },
+    StillRunning {
+        environment: String,
+        holder: Box<Holder>,
+    },
     #[error("cannot use lock file {}: {error}", path.display())]
     Io { path: PathBuf, error: io::Error },
 }
@@ -189,7 +248,7 @@ impl Lock {
                 Found::Holder(holder) => {
                     return Err(LockError::Held {
                         environment: environment.to_owned(),
-                        holder,
+                        holder: Box::new(holder),
                     })
                 }
                 Found::Unreadable(reason) => {
@@ -204,7 +263,7 @@ impl Lock {
         Err(match last {
             Some(holder) => LockError::Held {
                 environment: environment.to_owned(),
-                holder,
+                holder: Box::new(holder),
             },
             None => io_err(io::Error::new(
                 io::ErrorKind::WouldBlock,
@@ -228,7 +287,7 @@ impl Lock {
                 if holder.host == hostname() && !holder.is_dead_here() {
                     return Err(LockError::StillRunning {
                         environment: environment.to_owned(),
-                        holder,
+                        holder: Box::new(holder),
                     });
                 }
                 Unlocked::Holder(holder)
@@ -252,6 +311,29 @@ impl Drop for Lock {
     }
 }
 
+/// How a lock kept elsewhere than in a file (an S3 object) is released when a signal ends the
+/// process: registered by its owner while it holds the lock, with an ID to unregister it.
+type ExitRelease = Box<dyn FnOnce() + Send>;
+
+static EXIT_RELEASES: Mutex<Vec<(u64, ExitRelease)>> = Mutex::new(Vec::new());
+
+fn exit_releases() -> MutexGuard<'static, Vec<(u64, ExitRelease)>> {
+    EXIT_RELEASES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Registers `release` to be run by [`release_all_for_exit`]; returns the ID that
+/// [`forget_exit_release`] takes once the lock is released the ordinary way.
+pub fn on_exit_release(release: impl FnOnce() + Send + 'static) -> u64 {
+    let id = fastrand::u64(..);
+    exit_releases().push((id, Box::new(release)));
+    id
+}
+
+/// Unregisters the release registered under `id`.
+pub fn forget_exit_release(id: u64) {
+    exit_releases().retain(|(i, _)| *i != id);
+}
+
 /// Releases every lock this process holds and makes any later [`Lock::acquire`] of this process
 /// wait forever: for a process about to exit without running destructors (a signal before any
 /// change began).
@@ -259,6 +341,10 @@ pub(crate) fn release_all_for_exit() {
     let mut held = held();
     for (path, holder) in held.drain(..) {
         release(&path, &holder);
+    }
+    let releases: Vec<_> = exit_releases().drain(..).collect();
+    for (_, release) in releases {
+        release();
     }
     // Never unlocked: the process ends next.
     std::mem::forget(held);
@@ -463,7 +549,34 @@ mod tests {
             started_at: 0,
             command: "apply".into(),
             token: String::new(),
+            who: String::new(),
+            run_url: String::new(),
         }
+    }
+
+    #[test]
+    fn ages_are_told_in_their_two_largest_units() {
+        assert_eq!(format_age(0), "0s");
+        assert_eq!(format_age(59), "59s");
+        assert_eq!(format_age(303), "5m 3s");
+        assert_eq!(format_age(2 * 3600 + 10 * 60 + 5), "2h 10m");
+        assert_eq!(format_age(3 * 86_400 + 4 * 3600 + 59), "3d 4h");
+    }
+
+    #[test]
+    fn the_holder_names_the_user_and_the_ci_run_when_known() {
+        let holder = Holder {
+            who: "alice".into(),
+            run_url: "https://github.com/acme/app/actions/runs/42".into(),
+            ..dead_holder()
+        };
+        let shown = holder.to_string();
+        assert!(shown.starts_with("`deployer apply` (pid "), "{shown}");
+        assert!(shown.contains(", user alice, started "), "{shown}");
+        assert!(
+            shown.ends_with(" ago, run https://github.com/acme/app/actions/runs/42)"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -507,6 +620,8 @@ mod tests {
             started_at: 0,
             command: "apply".into(),
             token: String::new(),
+            who: String::new(),
+            run_url: String::new(),
         };
         fs::write(
             Lock::path(dir.path(), "dev"),
@@ -564,6 +679,8 @@ mod tests {
             started_at: 0,
             command: "destroy".into(),
             token: "0123456789abcdef".into(),
+            who: String::new(),
+            run_url: String::new(),
         };
         fs::write(&path, serde_json::to_vec(&other).unwrap()).unwrap();
         drop(lock);

@@ -154,37 +154,14 @@ impl StateFile {
                 })
             }
         };
-        // Read the version on its own first, so that a newer schema is reported as such rather
-        // than as an unknown field.
-        #[derive(Deserialize)]
-        struct Version {
-            version: u32,
-        }
-        let corrupt = |e: serde_json::Error| StateError::Corrupt {
-            path: self.path.clone(),
-            message: e.to_string(),
-        };
-        let Version { version } = serde_json::from_str(&text).map_err(corrupt)?;
-        if version > SCHEMA_VERSION {
-            return Err(StateError::TooNew {
-                path: self.path.clone(),
-                found: version,
-            });
-        }
-        serde_json::from_str(&text).map(Some).map_err(corrupt)
+        parse(&text, &self.path).map(Some)
     }
 
     /// Reads the state and checks that it belongs to this project and environment.
     pub fn load_for(&self, project: &str, environment: &str) -> Result<Option<State>, StateError> {
         let state = self.load()?;
         if let Some(state) = &state {
-            if state.project != project || state.environment != environment {
-                return Err(StateError::WrongEnvironment {
-                    path: self.path.clone(),
-                    found: format!("{}-{}", state.project, state.environment),
-                    expected: format!("{project}-{environment}"),
-                });
-            }
+            check_owner(state, &self.path, project, environment)?;
         }
         Ok(state)
     }
@@ -202,14 +179,7 @@ impl StateFile {
         };
         let dir = self.path.parent().unwrap_or(Path::new("."));
         create_private_dir(dir).map_err(write_err)?;
-        let mut state = state.clone();
-        state.version = SCHEMA_VERSION;
-        state.updated_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let mut json =
-            serde_json::to_vec_pretty(&state).map_err(|e| write_err(io::Error::other(e)))?;
-        json.push(b'\n');
+        let json = to_json(state).map_err(|e| write_err(io::Error::other(e)))?;
         let mut file = tempfile::Builder::new()
             .prefix(&self.temp_prefix())
             .rand_bytes(TEMP_RANDOM_CHARS)
@@ -272,6 +242,73 @@ impl StateFile {
             _ => Ok(()),
         }
     }
+}
+
+/// Reads a state document; `origin` (a path or URL) names it in errors.
+///
+/// Errors: [`StateError::Corrupt`] for what is not a state, [`StateError::TooNew`] for a newer
+/// schema.
+pub fn parse(text: &str, origin: &Path) -> Result<State, StateError> {
+    // Read the version on its own first, so that a newer schema is reported as such rather
+    // than as an unknown field.
+    #[derive(Deserialize)]
+    struct Version {
+        version: u32,
+    }
+    let corrupt = |e: serde_json::Error| StateError::Corrupt {
+        path: origin.to_owned(),
+        message: e.to_string(),
+    };
+    let Version { version } = serde_json::from_str(text).map_err(corrupt)?;
+    if version > SCHEMA_VERSION {
+        return Err(StateError::TooNew {
+            path: origin.to_owned(),
+            found: version,
+        });
+    }
+    serde_json::from_str(text).map_err(corrupt)
+}
+
+/// [`parse`], and checks that the state belongs to `project`'s `environment`
+/// ([`StateError::WrongEnvironment`] otherwise).
+pub fn parse_for(
+    text: &str,
+    origin: &Path,
+    project: &str,
+    environment: &str,
+) -> Result<State, StateError> {
+    let state = parse(text, origin)?;
+    check_owner(&state, origin, project, environment)?;
+    Ok(state)
+}
+
+fn check_owner(
+    state: &State,
+    origin: &Path,
+    project: &str,
+    environment: &str,
+) -> Result<(), StateError> {
+    if state.project != project || state.environment != environment {
+        return Err(StateError::WrongEnvironment {
+            path: origin.to_owned(),
+            found: format!("{}-{}", state.project, state.environment),
+            expected: format!("{project}-{environment}"),
+        });
+    }
+    Ok(())
+}
+
+/// The document a state is written as: pretty JSON ending in a newline, with this build's schema
+/// version and the time of the write.
+pub fn to_json(state: &State) -> Result<Vec<u8>, serde_json::Error> {
+    let mut state = state.clone();
+    state.version = SCHEMA_VERSION;
+    state.updated_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut json = serde_json::to_vec_pretty(&state)?;
+    json.push(b'\n');
+    Ok(json)
 }
 
 /// How many random characters follow the prefix of a temporary file's name.

@@ -82,6 +82,19 @@ impl AwsClients {
         }
     }
 
+    /// An S3 client for `region` (the stack's when `None`), built like the others. Behind a
+    /// custom endpoint (an emulator) it addresses buckets by path (`http://host/bucket/key`),
+    /// since virtual-hosted addressing needs a DNS name per bucket.
+    pub fn s3_in(&self, region: Option<&str>) -> aws_sdk_s3::Client {
+        let custom_endpoint =
+            self.sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk)
+            .region(Region::new(region.unwrap_or(&self.region).to_owned()))
+            .force_path_style(custom_endpoint)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
     /// An ECR client for `region`, because an image may be pushed to another region's registry
     /// than the stack's. Built from the same configuration as the others: the same credentials,
     /// retries, timeouts and endpoint (an emulator serves every region on one).

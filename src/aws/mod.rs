@@ -13,6 +13,7 @@ pub mod listeners;
 pub mod policy;
 pub mod retry;
 pub mod route53;
+pub mod s3;
 pub mod tags;
 pub mod tasks;
 

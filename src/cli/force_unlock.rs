@@ -1,25 +1,25 @@
 //! `deployer force-unlock`: remove an environment's lock whose run is gone (a crashed CI runner,
-//! another machine). A lock left by a dead process on this machine is taken over by itself.
+//! another machine). A lock file left by a dead process on this machine is taken over by itself;
+//! a lock on S3 never is.
 
 use anyhow::Result;
 
 use super::GlobalArgs;
 use crate::exit::Exit;
-use crate::lock::{Lock, Unlocked};
+use crate::lock::Unlocked;
 use crate::printer::Printer;
 
-pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
-    let config = global.target().load_config(printer)?;
-    match Lock::force_unlock(&global.state_dir, &config.environment)? {
+pub async fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
+    let (environment, unlocked) =
+        crate::ops::state::force_unlock(&global.target(), printer).await?;
+    match unlocked {
         Unlocked::Holder(holder) => printer.info(&format!(
-            "Removed the lock of {} held by {holder}.",
-            config.environment
+            "Removed the lock of {environment} held by {holder}."
         )),
         Unlocked::Unreadable => printer.info(&format!(
-            "Removed the lock of {}, whose file did not say by whom it was held.",
-            config.environment
+            "Removed the lock of {environment}, which did not say by whom it was held."
         )),
-        Unlocked::NotLocked => printer.info(&format!("{} was not locked.", config.environment)),
+        Unlocked::NotLocked => printer.info(&format!("{environment} was not locked.")),
     }
     Ok(Exit::Success)
 }

@@ -14,6 +14,7 @@ mod report;
 mod restart;
 mod rollback;
 mod run;
+mod state;
 mod status;
 mod validate;
 mod wait;
@@ -58,6 +59,8 @@ pub const VERSION: &str = concat!(
   deployer logs --follow                  the app's log lines as they come
   deployer run --yes -- flask db upgrade  a one-off task; exits with its exit code
   deployer destroy --env dev              remove the stack, after confirmation
+  deployer state init --bucket acme-deployer-state      a bucket for a team's state
+  deployer state migrate --to s3://acme-deployer-state/deployer/
 
 Exit codes: 0 success, 1 error, 2 changes pending (plan --detailed-exitcode),
 3 invalid input, 4 deployment failed or rolled back, 5 timed out, 6 release command failed,
@@ -95,6 +98,22 @@ pub struct GlobalArgs {
         value_name = "DIR"
     )]
     state_dir: PathBuf,
+
+    /// Where the state and the lock are kept: s3://BUCKET/PREFIX/ (shared by every machine), or
+    /// "local" (files in --state-dir). Overrides [state] of the configuration file.
+    #[arg(long, global = true, env = "DEPLOYER_STATE", value_name = "URL")]
+    state: Option<String>,
+
+    /// When another run holds the environment's lock, wait up to this many seconds for it
+    /// instead of failing at once.
+    #[arg(
+        long,
+        global = true,
+        env = "DEPLOYER_LOCK_TIMEOUT",
+        default_value_t = 0,
+        value_name = "SECONDS"
+    )]
+    lock_timeout: u64,
 
     /// The AWS profile to use (default: the standard chain: environment, AWS_PROFILE, SSO, ...).
     #[arg(long, global = true, value_name = "NAME")]
@@ -141,6 +160,9 @@ enum Command {
     Validate,
     /// Remove the lock of an environment left by a run that is gone (on another machine).
     ForceUnlock,
+    /// Look at the state, set up an S3 bucket for it, or move it between backends.
+    #[command(subcommand)]
+    State(state::StateCommand),
     /// Print the least-privilege IAM policy the other commands need for this stack (no AWS call).
     IamPolicy(iam_policy::IamPolicyArgs),
 }
@@ -163,10 +185,14 @@ pub fn main() -> ExitCode {
     let global = &cli.global;
     let outcome = match &cli.command {
         // These touch only local files, so they answer at once, without an async runtime.
-        Command::Outputs(args) => outputs::run(global, args, &printer),
         Command::Validate => validate::run(global, &printer),
-        Command::ForceUnlock => force_unlock::run(global, &printer),
         Command::IamPolicy(args) => iam_policy::run(global, args, &printer),
+        // These read the state, which may be on S3.
+        Command::Outputs(args) => block_on(false, outputs::run(global, args, &printer)),
+        Command::ForceUnlock => block_on(false, force_unlock::run(global, &printer)),
+        Command::State(command) => {
+            block_on(command.changes(), state::run(global, command, &printer))
+        }
         Command::Apply(args) => block_on(true, apply::run(global, args, &printer)),
         Command::Plan(args) => block_on(false, plan::run(global, args, &printer)),
         Command::Destroy(args) => block_on(true, destroy::run(global, args, &printer)),
@@ -232,6 +258,9 @@ impl GlobalArgs {
             state_dir: self.state_dir.clone(),
             profile: self.profile.clone(),
             region: self.region.clone(),
+            // An empty DEPLOYER_STATE (an unset CI variable) is no choice.
+            state: self.state.clone().filter(|s| !s.is_empty()),
+            lock_timeout: std::time::Duration::from_secs(self.lock_timeout),
         }
     }
 }

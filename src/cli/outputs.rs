@@ -1,5 +1,6 @@
-//! `deployer outputs`: the stack's outputs from the state file. No network, no credentials, no
-//! async runtime — it is called from scripts and must answer at once.
+//! `deployer outputs`: the stack's outputs from the state. It is called from scripts and must
+//! answer at once: with the local backend it makes no network call and needs no credentials; with
+//! the S3 backend it makes one `GetObject` and nothing else.
 
 use anyhow::{anyhow, Result};
 use clap::Args;
@@ -20,17 +21,15 @@ pub struct OutputsArgs {
     json: bool,
 }
 
-pub fn run(global: &GlobalArgs, args: &OutputsArgs, printer: &Printer) -> Result<Exit> {
-    let target = global.target();
-    let config = target.load_config(printer)?;
-    let (file, state) = target.load_state(&config)?;
-    let outputs = state.map(|s| s.outputs).unwrap_or_default();
+pub async fn run(global: &GlobalArgs, args: &OutputsArgs, printer: &Printer) -> Result<Exit> {
+    let (config, location, outputs) =
+        crate::ops::outputs::recorded(&global.target(), printer).await?;
     if outputs.is_empty() {
         return Err(anyhow!(
             "no outputs recorded for {}-{} in {}: run `deployer apply --env {}` first",
             config.project,
             config.environment,
-            file.path().display(),
+            location,
             config.environment
         ));
     }
@@ -42,7 +41,7 @@ pub fn run(global: &GlobalArgs, args: &OutputsArgs, printer: &Printer) -> Result
                     anyhow!(
                         "output {name} is not recorded in {}; run `deployer apply` to refresh \
                          the outputs",
-                        file.path().display()
+                        location
                     ),
                 )
             })?;

@@ -130,6 +130,9 @@ pub struct Config {
     /// The role the app's own code runs as; `None` runs it without AWS credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_role: Option<TaskRoleConfig>,
+    /// Where the state and the lock are kept.
+    #[serde(default, skip_serializing_if = "StateConfig::is_local")]
+    pub state: StateConfig,
     /// A command run as a one-off task of each new revision before the service gets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<ReleaseConfig>,
@@ -557,6 +560,142 @@ impl Default for TimeoutsConfig {
             certificate_validation: 1800,
         }
     }
+}
+
+/// The `[state]` table: where the state and the lock of each environment are kept.
+///
+/// `Local` keeps them as files in the state directory (`--state-dir`, one machine); `S3` keeps
+/// them in a bucket that every machine of a team reaches: the state in the object
+/// `<prefix><project>/<environment>.json` and the lock in `<prefix><project>/<environment>.lock`,
+/// written with S3's conditional writes (see "How to prevent object overwrites with conditional
+/// writes" in the Amazon S3 User Guide).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(tag = "backend", rename_all = "lowercase", deny_unknown_fields)]
+pub enum StateConfig {
+    #[default]
+    Local,
+    S3(S3StateConfig),
+}
+
+impl StateConfig {
+    pub fn is_local(&self) -> bool {
+        matches!(self, StateConfig::Local)
+    }
+}
+
+/// `[state]` with `backend = "s3"`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3StateConfig {
+    /// The bucket's name (3-63 lowercase letters, digits, dots and hyphens).
+    pub bucket: String,
+    /// Put before every key: empty, or ending in `/`. Default [`DEFAULT_STATE_PREFIX`].
+    pub prefix: String,
+    /// The bucket's region, when it is not the stack's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The KMS key (ID, alias or ARN) that encrypts the objects (SSE-KMS); `None` keeps the
+    /// bucket's default encryption (SSE-S3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+}
+
+/// The `prefix` of `[state]` when none is given.
+pub const DEFAULT_STATE_PREFIX: &str = "deployer/";
+
+impl S3StateConfig {
+    /// The object holding the state of `project`'s `environment`: `<prefix><project>/<environment>.json`.
+    pub fn state_key(&self, project: &str, environment: &str) -> String {
+        format!("{}{project}/{environment}.json", self.prefix)
+    }
+
+    /// The object that is the lock of `project`'s `environment`: `<prefix><project>/<environment>.lock`.
+    pub fn lock_key(&self, project: &str, environment: &str) -> String {
+        format!("{}{project}/{environment}.lock", self.prefix)
+    }
+
+    /// `s3://<bucket>/<prefix>`, as `--state` takes it.
+    pub fn url(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.prefix)
+    }
+}
+
+/// Why `name` is not an S3 general purpose bucket name, following "General purpose bucket naming
+/// rules" in the Amazon S3 User Guide.
+pub fn bucket_name_error(name: &str) -> Option<String> {
+    let rule = "3-63 lowercase letters, digits, dots and hyphens, starting and ending with a \
+                letter or digit";
+    let chars_ok = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+    let ends_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    let ip_like = name.split('.').count() == 4
+        && name
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    if !(3..=63).contains(&name.len()) || !chars_ok || !ends_ok {
+        Some(format!("{name:?} is not an S3 bucket name: {rule}"))
+    } else if name.contains("..") || ip_like {
+        Some(format!(
+            "{name:?} is not an S3 bucket name: no two dots in a row, and not an IP address"
+        ))
+    } else {
+        None
+    }
+}
+
+/// Why `prefix` cannot begin the state's keys: it must be empty or end in `/`, and not start
+/// with `/` (S3 keys have no leading slash).
+pub fn state_prefix_error(prefix: &str) -> Option<String> {
+    if prefix.starts_with('/') {
+        Some(format!(
+            "{prefix:?} starts with \"/\"; write it without, like \"deployer/\""
+        ))
+    } else if !prefix.is_empty() && !prefix.ends_with('/') {
+        Some(format!(
+            "{prefix:?} does not end in \"/\"; write it like \"{prefix}/\" (or \"\" for none)"
+        ))
+    } else if prefix.len() > 512 {
+        Some(format!("{prefix:?} is longer than 512 characters"))
+    } else {
+        None
+    }
+}
+
+/// Reads `--state` / `DEPLOYER_STATE`: `local`, or `s3://BUCKET[/PREFIX]` (the prefix defaulting
+/// to [`DEFAULT_STATE_PREFIX`]; a `/` is added after a prefix that lacks one). `region` and
+/// `kms_key_id` are kept from `configured` when it is an S3 backend too.
+///
+/// Errors: what was wrong and what is allowed, to be shown after `--state: `.
+pub fn parse_state_url(url: &str, configured: &StateConfig) -> Result<StateConfig, String> {
+    if url == "local" {
+        return Ok(StateConfig::Local);
+    }
+    let Some(rest) = url.strip_prefix("s3://") else {
+        return Err(format!(
+            "{url:?} is not a state location; expected \"s3://BUCKET/PREFIX/\" or \"local\""
+        ));
+    };
+    let (bucket, prefix) = match rest.split_once('/') {
+        Some((bucket, "")) => (bucket, String::new()),
+        Some((bucket, prefix)) if prefix.ends_with('/') => (bucket, prefix.to_owned()),
+        Some((bucket, prefix)) => (bucket, format!("{prefix}/")),
+        None => (rest, DEFAULT_STATE_PREFIX.to_owned()),
+    };
+    if let Some(why) = bucket_name_error(bucket).or_else(|| state_prefix_error(&prefix)) {
+        return Err(why);
+    }
+    let (region, kms_key_id) = match configured {
+        StateConfig::S3(s3) => (s3.region.clone(), s3.kms_key_id.clone()),
+        StateConfig::Local => (None, None),
+    };
+    Ok(StateConfig::S3(S3StateConfig {
+        bucket: bucket.to_owned(),
+        prefix,
+        region,
+        kms_key_id,
+    }))
 }
 
 // ---------------------------------------------------------------------------

@@ -13,8 +13,8 @@ use serde::{Deserialize, Deserializer};
 
 use super::{
     Config, ContainerHealthCheck, EcrConfig, HealthCheckConfig, HttpsConfig, LoadBalancerConfig,
-    LogsConfig, NetworkConfig, PolicyStatement, ServiceConfig, TaskConfig, TaskRoleConfig,
-    TimeoutsConfig, DEFAULT_CONTAINER_NAME, DEFAULT_CONTAINER_PORT,
+    LogsConfig, NetworkConfig, PolicyStatement, ServiceConfig, StateConfig, TaskConfig,
+    TaskRoleConfig, TimeoutsConfig, DEFAULT_CONTAINER_NAME, DEFAULT_CONTAINER_PORT,
 };
 
 /// An integer as written in the file, before range checks. Reading every
@@ -91,6 +91,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) task_role: Option<RawTaskRole>,
     #[serde(default)]
+    pub(super) state: Option<RawState>,
+    #[serde(default)]
     pub(super) release: Option<RawRelease>,
     #[serde(default)]
     pub(super) https: Option<RawHttps>,
@@ -148,6 +150,23 @@ impl Default for RawHttps {
     fn default() -> Self {
         (&HttpsConfig::default()).into()
     }
+}
+
+/// The `[state]` table as written: every key optional, so that a missing bucket is reported with
+/// the file's other problems.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawState {
+    #[serde(default)]
+    pub(super) backend: Option<String>,
+    #[serde(default)]
+    pub(super) bucket: Option<String>,
+    #[serde(default)]
+    pub(super) prefix: Option<String>,
+    #[serde(default)]
+    pub(super) region: Option<String>,
+    #[serde(default)]
+    pub(super) kms_key_id: Option<String>,
 }
 
 /// `[release]` as written.
@@ -410,6 +429,16 @@ impl From<&Config> for RawConfig {
             ecr: (&c.ecr).into(),
             timeouts: (&c.timeouts).into(),
             task_role: c.task_role.as_ref().map(Into::into),
+            state: match &c.state {
+                StateConfig::Local => None,
+                StateConfig::S3(s3) => Some(RawState {
+                    backend: Some("s3".to_owned()),
+                    bucket: Some(s3.bucket.clone()),
+                    prefix: Some(s3.prefix.clone()),
+                    region: s3.region.clone(),
+                    kms_key_id: s3.kms_key_id.clone(),
+                }),
+            },
             release: c.release.as_ref().map(|r| RawRelease {
                 command: Some(r.command.clone()),
             }),
@@ -558,6 +587,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "ecr",
             "timeouts",
             "task_role",
+            "state",
             "release",
             "https",
             "network",
@@ -633,6 +663,10 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
         ],
     ),
     ("task_role", &["managed_policies", "statements"]),
+    (
+        "state",
+        &["backend", "bucket", "prefix", "region", "kms_key_id"],
+    ),
     ("release", &["command"]),
     (
         "https",
@@ -673,4 +707,5 @@ pub(super) const TABLE_KEYS: &[&[&str]] = &[
     &["logs"],
     &["ecr"],
     &["timeouts"],
+    &["state"],
 ];

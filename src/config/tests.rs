@@ -101,6 +101,7 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
             certificate_validation: 1800,
         },
         task_role: None,
+        state: StateConfig::Local,
         release: None,
         https: None,
         network: None,
@@ -387,7 +388,7 @@ fn fargate_combinations() {
 fn parse_errors_name_key_and_expectation() {
     assert_eq!(
         error_of(&format!("cpu = 256\n{MINIMAL}")),
-        "envs/test.toml:1:1: unknown key `cpu` at the top level (`cpu` belongs in [task]); expected one of: project, environment, region, endpoint_url, container, task, service, load_balancer, health_check, logs, ecr, timeouts, task_role, release, https, network"
+        "envs/test.toml:1:1: unknown key `cpu` at the top level (`cpu` belongs in [task]); expected one of: project, environment, region, endpoint_url, container, task, service, load_balancer, health_check, logs, ecr, timeouts, task_role, state, release, https, network"
     );
     assert_eq!(
         error_of(&with("[task]\ncpu = 0.25\n")),
@@ -862,5 +863,132 @@ fn network_refuses_malformed_ids_and_too_few_subnets() {
             (message.contains(key) || message.contains(&shown)) && message.contains(expected),
             "{table}: {message}"
         );
+    }
+}
+
+fn load(text: &str) -> Config {
+    Config::from_toml_str(text, Path::new("envs/test.toml")).unwrap()
+}
+
+#[test]
+fn state_table_defaults_to_the_local_backend_and_reads_s3() {
+    assert_eq!(load(MINIMAL).state, StateConfig::Local);
+    assert_eq!(
+        load(&with("[state]\nbackend = \"local\"\n")).state,
+        StateConfig::Local
+    );
+    let config = load(&with(
+        "[state]\nbackend = \"s3\"\nbucket = \"acme-state\"\nkms_key_id = \"alias/state\"\n",
+    ));
+    let StateConfig::S3(s3) = &config.state else {
+        panic!("{:?}", config.state);
+    };
+    assert_eq!(s3.prefix, "deployer/");
+    assert_eq!(s3.state_key("simhill", "dev"), "deployer/simhill/dev.json");
+    assert_eq!(s3.lock_key("simhill", "dev"), "deployer/simhill/dev.lock");
+    assert_eq!(s3.kms_key_id.as_deref(), Some("alias/state"));
+    assert_eq!(s3.region, None);
+    // A validated configuration round-trips through its raw form.
+    assert_eq!(config.validate(), Ok(()));
+}
+
+#[test]
+fn state_table_problems_name_the_key_and_what_is_allowed() {
+    let missing = error_of(&with("[state]\nbackend = \"s3\"\n"));
+    assert!(
+        missing.contains(
+            "envs/test.toml:9:11: state.bucket: missing required key for backend = \"s3\""
+        ),
+        "{missing}"
+    );
+    let bad = error_of(&with(
+        "[state]\nbackend = \"s3\"\nbucket = \"Acme_State\"\nprefix = \"team\"\nregion = \"eu-centra1-1\"\n",
+    ));
+    assert!(
+        bad.contains("state.bucket: \"Acme_State\" is not an S3 bucket name"),
+        "{bad}"
+    );
+    assert!(
+        bad.contains("state.prefix: \"team\" does not end in \"/\""),
+        "{bad}"
+    );
+    assert!(
+        bad.contains("state.region: \"eu-centra1-1\" is not an AWS region"),
+        "{bad}"
+    );
+    let backend = error_of(&with("[state]\nbackend = \"consul\"\n"));
+    assert!(
+        backend.contains(
+            "state.backend: \"consul\" is not a state backend; allowed \"local\" or \"s3\""
+        ),
+        "{backend}"
+    );
+    let local = error_of(&with("[state]\nbucket = \"acme-state\"\n"));
+    assert!(
+        local.contains("state.bucket: `bucket` is for backend = \"s3\""),
+        "{local}"
+    );
+}
+
+#[test]
+fn state_urls_of_the_command_line() {
+    let s3 = |url| match parse_state_url(url, &StateConfig::Local) {
+        Ok(StateConfig::S3(s3)) => (s3.bucket, s3.prefix),
+        other => panic!("{url}: {other:?}"),
+    };
+    assert_eq!(
+        s3("s3://acme-state"),
+        ("acme-state".into(), "deployer/".into())
+    );
+    assert_eq!(s3("s3://acme-state/"), ("acme-state".into(), "".into()));
+    assert_eq!(
+        s3("s3://acme-state/team"),
+        ("acme-state".into(), "team/".into())
+    );
+    assert_eq!(
+        s3("s3://acme-state/a/b/"),
+        ("acme-state".into(), "a/b/".into())
+    );
+    assert_eq!(
+        parse_state_url("local", &StateConfig::Local),
+        Ok(StateConfig::Local)
+    );
+    let bad = parse_state_url("gs://acme-state", &StateConfig::Local).unwrap_err();
+    assert!(
+        bad.contains("expected \"s3://BUCKET/PREFIX/\" or \"local\""),
+        "{bad}"
+    );
+    let bad = parse_state_url("s3://a", &StateConfig::Local).unwrap_err();
+    assert!(bad.contains("not an S3 bucket name"), "{bad}");
+    // The configuration's region and key stay with a URL that moves the objects.
+    let configured = StateConfig::S3(S3StateConfig {
+        bucket: "old".into(),
+        prefix: "x/".into(),
+        region: Some("us-east-1".into()),
+        kms_key_id: Some("alias/k".into()),
+    });
+    let Ok(StateConfig::S3(moved)) = parse_state_url("s3://new-bucket/y/", &configured) else {
+        panic!();
+    };
+    assert_eq!(moved.region.as_deref(), Some("us-east-1"));
+    assert_eq!(moved.kms_key_id.as_deref(), Some("alias/k"));
+}
+
+#[test]
+fn bucket_names_follow_the_s3_rules() {
+    for good in ["abc", "acme-deployer-state", "a.b.c", &"a".repeat(63)] {
+        assert_eq!(bucket_name_error(good), None, "{good}");
+    }
+    for bad in [
+        "ab",
+        "Acme",
+        "a_b",
+        "-ab",
+        "ab-",
+        "a..b",
+        "192.168.1.1",
+        &"a".repeat(64),
+    ] {
+        assert!(bucket_name_error(bad).is_some(), "{bad}");
     }
 }

@@ -16,9 +16,12 @@ use super::limits::{
     RESOURCE_SUFFIXES, TASK_DEFINITION_RESERVED_BYTES,
 };
 use super::locate::{dotted, join_or, Locator};
-use super::schema::{Int, RawConfig, RawContainer, RawHealthCheck, RawService, RawTask};
+use super::schema::{Int, RawConfig, RawContainer, RawHealthCheck, RawService, RawState, RawTask};
 use super::validate_app;
 use super::validate_edge;
+use super::{
+    bucket_name_error, state_prefix_error, S3StateConfig, StateConfig, DEFAULT_STATE_PREFIX,
+};
 use super::{
     Config, ContainerConfig, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig, Problem,
     ServiceConfig, TaskConfig, TimeoutsConfig,
@@ -324,6 +327,10 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         .task_role
         .as_ref()
         .map(|role| validate_app::task_role(role, partition_of(stack_region), v));
+    let state = raw
+        .state
+        .as_ref()
+        .map_or(StateConfig::Local, |state| build_state(state, v));
     let release = raw
         .release
         .as_ref()
@@ -343,6 +350,7 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         ecr,
         timeouts,
         task_role,
+        state,
         release,
         https,
         network,
@@ -414,6 +422,81 @@ pub(super) fn canonical_cidr(cidr: &str) -> Result<String, String> {
         ));
     }
     Ok(format!("{network}/{bits}"))
+}
+
+/// The `[state]` table: `backend = "local"` takes no other key; `"s3"` needs `bucket`.
+fn build_state(raw: &RawState, v: &mut Validator<'_>) -> StateConfig {
+    match raw.backend.as_deref().unwrap_or("local") {
+        "local" => {
+            for (key, set) in [
+                ("bucket", raw.bucket.is_some()),
+                ("prefix", raw.prefix.is_some()),
+                ("region", raw.region.is_some()),
+                ("kms_key_id", raw.kms_key_id.is_some()),
+            ] {
+                if set {
+                    v.push(
+                        &["state", key],
+                        format!(
+                            "`{key}` is for backend = \"s3\"; the local backend keeps the state \
+                             in --state-dir"
+                        ),
+                    );
+                }
+            }
+            StateConfig::Local
+        }
+        "s3" => {
+            let bucket = raw.bucket.as_deref();
+            if bucket.is_none() {
+                v.push_near(
+                    &["state", "bucket"],
+                    &[&["state", "backend"]],
+                    "missing required key for backend = \"s3\": the name of the S3 bucket that \
+                     holds the state, like bucket = \"acme-deployer-state\""
+                        .to_owned(),
+                );
+            }
+            if let Some(why) = bucket.and_then(bucket_name_error) {
+                v.push(&["state", "bucket"], why);
+            }
+            let prefix = raw
+                .prefix
+                .clone()
+                .unwrap_or_else(|| DEFAULT_STATE_PREFIX.to_owned());
+            if let Some(why) = state_prefix_error(&prefix) {
+                v.push(&["state", "prefix"], why);
+            }
+            if let Some(why) = raw.region.as_deref().and_then(region_error) {
+                v.push(&["state", "region"], why);
+            }
+            if raw
+                .kms_key_id
+                .as_deref()
+                .is_some_and(|k| k.trim().is_empty())
+            {
+                v.push(
+                    &["state", "kms_key_id"],
+                    "is empty; name a KMS key (ID, alias/NAME or ARN), or leave it out for \
+                     SSE-S3"
+                        .to_owned(),
+                );
+            }
+            StateConfig::S3(S3StateConfig {
+                bucket: bucket.unwrap_or_default().to_owned(),
+                prefix,
+                region: raw.region.clone(),
+                kms_key_id: raw.kms_key_id.clone(),
+            })
+        }
+        other => {
+            v.push(
+                &["state", "backend"],
+                format!("{other:?} is not a state backend; allowed \"local\" or \"s3\""),
+            );
+            StateConfig::Local
+        }
+    }
 }
 
 /// `region` is the stack's, as written: its partition is the only one whose secrets ECS can

@@ -6,6 +6,7 @@
 //! engine the registry's steps.
 
 pub mod apply;
+pub mod backend;
 pub mod destroy;
 pub mod exec;
 pub mod image;
@@ -16,6 +17,7 @@ pub mod release;
 pub mod restart;
 pub mod rollback;
 pub mod rollout;
+pub mod state;
 mod state_store;
 pub mod status;
 mod target;

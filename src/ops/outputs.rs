@@ -66,3 +66,19 @@ pub fn outputs(config: &Config, names: &Names, facts: &Facts) -> BTreeMap<String
     put("domain", domain);
     outputs
 }
+
+/// The outputs recorded in the state of `target`'s environment, with where the state is (a path
+/// or an `s3://` URL). Reads the backend once (one `GetObject` on S3) and calls AWS for nothing
+/// else.
+///
+/// Errors: a configuration or state that is not valid (invalid input); the backend's errors.
+pub async fn recorded(
+    target: &super::Target,
+    printer: &crate::printer::Printer,
+) -> anyhow::Result<(Config, String, BTreeMap<String, String>)> {
+    let config = target.load_config(printer)?;
+    let backend = target.reading_backend(&config).await;
+    let (state, _) = target.load_state(&config, &backend).await?;
+    let outputs = state.map(|s| s.outputs).unwrap_or_default();
+    Ok((config, backend.location(), outputs))
+}

@@ -1,33 +1,67 @@
 //! The one writer of a run's state file. The engine records each resource through it as soon as
 //! the resource is made or gone (it is the engine's [`Journal`]); the workflows record outputs
-//! and the image override they deployed. Every change is written at once, atomically.
+//! and the image override they deployed. Every change is written at once, atomically, to the
+//! environment's [`Backend`] (a local file, or an S3 object that is only replaced while it is the
+//! version this run read).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use anyhow::Result;
 
+use super::backend::{Backend, ChangedMeanwhile, Revision};
 use crate::contract::StepId;
 use crate::engine::Journal;
-use crate::state::{ImageOverride, ResourceRecord, State, StateFile};
+use crate::state::{ImageOverride, ResourceRecord, State};
 
-/// A state file and the state it holds.
+/// Where the state is kept, the version last read or written there, and the state it holds.
 pub struct StateStore {
-    file: StateFile,
+    backend: Backend,
+    revision: Mutex<Revision>,
+    /// Set once a write was refused because another run changed the state: every later write
+    /// fails the same way at once, without asking S3 again.
+    refused: Mutex<Option<ChangedMeanwhile>>,
     state: Mutex<State>,
 }
 
 impl StateStore {
-    pub fn new(file: StateFile, state: State) -> Self {
+    /// `revision` is what [`Backend::load`] gave back with `state`.
+    pub fn new(backend: Backend, revision: Revision, state: State) -> Self {
         Self {
-            file,
+            backend,
+            revision: Mutex::new(revision),
+            refused: Mutex::new(None),
             state: Mutex::new(state),
         }
     }
 
-    pub fn path(&self) -> &Path {
-        self.file.path()
+    /// Where the state is: a file path or an `s3://` URL.
+    pub fn location(&self) -> String {
+        self.backend.location()
+    }
+
+    /// Writes `state` over the version this run knows.
+    fn save(&self, state: &State) -> Result<()> {
+        self.guarded(|revision| self.backend.save(state, revision))
+    }
+
+    /// Runs a write of the backend, unless one was refused before (then fails the same way), and
+    /// remembers a refusal.
+    fn guarded(&self, write: impl FnOnce(&mut Revision) -> Result<()>) -> Result<()> {
+        let mut refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(error) = refused.as_ref() {
+            return Err(error.clone().into());
+        }
+        let mut revision = self.revision.lock().unwrap_or_else(PoisonError::into_inner);
+        let result = write(&mut revision);
+        if let Some(error) = result
+            .as_ref()
+            .err()
+            .and_then(|e| e.downcast_ref::<ChangedMeanwhile>())
+        {
+            *refused = Some(error.clone());
+        }
+        result
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -44,7 +78,7 @@ impl StateStore {
         let mut state = self.lock();
         if state.outputs != outputs {
             state.outputs = outputs;
-            self.file.save(&state)?;
+            self.save(&state)?;
         }
         Ok(())
     }
@@ -55,7 +89,7 @@ impl StateStore {
         let mut state = self.lock();
         if state.image_override != image_override {
             state.image_override = image_override;
-            self.file.save(&state)?;
+            self.save(&state)?;
         }
         Ok(())
     }
@@ -65,9 +99,9 @@ impl StateStore {
         let mut state = self.lock();
         state.outputs.clear();
         if state.resources.is_empty() {
-            self.file.remove()?;
+            self.guarded(|revision| self.backend.remove(revision))?;
         } else {
-            self.file.save(&state)?;
+            self.save(&state)?;
         }
         Ok(())
     }
@@ -89,7 +123,7 @@ impl StateStore {
             None => records.remove(key).is_some(),
         };
         if changed {
-            self.file.save(&state)?;
+            self.save(&state)?;
         }
         Ok(())
     }

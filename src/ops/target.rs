@@ -2,17 +2,18 @@
 //! anything else), the environment's lock, its state, and the AWS clients.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 
+use super::backend::{Backend, EnvLock, Revision};
 use super::StateStore;
 use crate::aws::{AwsClients, ConnectOptions};
-use crate::config::{region_error, Config};
+use crate::config::{parse_state_url, region_error, Config, StateConfig};
 use crate::contract::Ctx;
 use crate::exit::{Exit, ExitError};
-use crate::lock::Lock;
 use crate::printer::Printer;
-use crate::state::{State, StateFile};
+use crate::state::State;
 
 /// Where a command's stack is described and recorded, and how to reach AWS.
 #[derive(Debug, Clone)]
@@ -26,6 +27,10 @@ pub struct Target {
     pub profile: Option<String>,
     /// A region that overrides the configuration's.
     pub region: Option<String>,
+    /// `--state`: `s3://BUCKET/PREFIX/` or `local`, overriding the configuration's `[state]`.
+    pub state: Option<String>,
+    /// How long to wait for another run's lock before giving up (zero: not at all).
+    pub lock_timeout: Duration,
 }
 
 /// Why `dir` cannot hold state files: it, or the closest of its parents that exists, is not a
@@ -65,7 +70,7 @@ fn state_dir_problem(dir: &Path) -> Option<String> {
 pub struct Session {
     pub ctx: Ctx,
     pub store: StateStore,
-    _lock: Option<Lock>,
+    _lock: Option<EnvLock>,
 }
 
 impl Target {
@@ -91,7 +96,15 @@ impl Target {
         if let Some(why) = state_dir_problem(&self.state_dir) {
             options.push(format!("--state-dir: {why}"));
         }
-        let config = match Config::load_with_warnings(&path) {
+        // Checked against the configuration's own `[state]` below; here only the syntax.
+        if let Some(why) = self
+            .state
+            .as_deref()
+            .and_then(|url| parse_state_url(url, &StateConfig::Local).err())
+        {
+            options.push(format!("--state: {why}"));
+        }
+        let mut config = match Config::load_with_warnings(&path) {
             Ok((config, warnings)) if options.is_empty() => {
                 for warning in &warnings {
                     printer.warn(&warning.to_string());
@@ -121,6 +134,10 @@ impl Target {
             )
             .into());
         }
+        if let Some(url) = &self.state {
+            config.state = parse_state_url(url, &config.state)
+                .map_err(|why| ExitError::new(Exit::InvalidInput, anyhow!("--state: {why}")))?;
+        }
         Ok(config)
     }
 
@@ -129,16 +146,46 @@ impl Target {
         self.region.as_deref().unwrap_or(&config.region)
     }
 
-    pub fn state_file(&self, config: &Config) -> StateFile {
-        StateFile::new(&self.state_dir, &config.environment)
+    /// How the AWS clients of this run are built.
+    pub fn connect_options(&self, config: &Config) -> ConnectOptions {
+        ConnectOptions {
+            profile: self.profile.clone(),
+            region: self.region(config).to_owned(),
+            endpoint_url: config.endpoint_url.clone(),
+        }
     }
 
-    /// Reads the state of the configured environment; a broken state file is invalid input.
-    pub fn load_state(&self, config: &Config) -> Result<(StateFile, Option<State>)> {
-        let file = self.state_file(config);
-        let state = file
-            .load_for(&config.project, &config.environment)
-            .map_err(|e| ExitError::new(Exit::InvalidInput, e))?;
+    /// The backend of the configured environment, with `aws` for S3.
+    pub fn backend(&self, config: &Config, aws: &AwsClients) -> Backend {
+        Backend::new(
+            &config.state,
+            &self.state_dir,
+            &config.project,
+            &config.environment,
+            aws,
+        )
+    }
+
+    /// The backend of the configured environment, building AWS clients only for S3: for a
+    /// command that only reads the state.
+    pub async fn reading_backend(&self, config: &Config) -> Backend {
+        match &config.state {
+            StateConfig::Local => Backend::local(&self.state_dir, &config.environment),
+            StateConfig::S3(_) => {
+                let aws = AwsClients::connect(&self.connect_options(config)).await;
+                self.backend(config, &aws)
+            }
+        }
+    }
+
+    /// Reads the state of the configured environment from `backend`; a broken state is invalid
+    /// input.
+    pub async fn load_state(
+        &self,
+        config: &Config,
+        backend: &Backend,
+    ) -> Result<(Option<State>, Revision)> {
+        let (state, revision) = backend.load(&config.project, &config.environment).await?;
         // A stack lives in one region: a different one would build a second stack and lose track
         // of the first.
         if let Some(state) = &state {
@@ -149,7 +196,7 @@ impl Target {
                     anyhow!(
                         "{} records a stack in {}, but this run targets {region}; use --region {} \
                          (or destroy that stack first)",
-                        file.path().display(),
+                        backend.location(),
                         state.region,
                         state.region
                     ),
@@ -157,7 +204,7 @@ impl Target {
                 .into());
             }
         }
-        Ok((file, state))
+        Ok((state, revision))
     }
 
     /// Opens the stack for a command: validates the configuration, takes the environment's lock
@@ -165,23 +212,15 @@ impl Target {
     /// (which makes no call by itself).
     pub async fn open(&self, printer: &Printer, lock_for: Option<&str>) -> Result<Session> {
         let config = self.load_config(printer)?;
+        let aws = AwsClients::connect(&self.connect_options(&config)).await;
+        let backend = self.backend(&config, &aws);
         let lock = match lock_for {
-            Some(command) => Some(Lock::acquire(
-                &self.state_dir,
-                &config.environment,
-                command,
-            )?),
+            Some(command) => Some(backend.lock(command, self.lock_timeout, printer).await?),
             None => None,
         };
-        let (file, state) = self.load_state(&config)?;
-        let aws = AwsClients::connect(&ConnectOptions {
-            profile: self.profile.clone(),
-            region: self.region(&config).to_owned(),
-            endpoint_url: config.endpoint_url.clone(),
-        })
-        .await;
+        let (state, revision) = self.load_state(&config, &backend).await?;
         let ctx = Ctx::new(config, aws, state, printer.clone());
-        let store = StateStore::new(file, ctx.recorded.clone());
+        let store = StateStore::new(backend, revision, ctx.recorded.clone());
         Ok(Session {
             ctx,
             store,

@@ -20,6 +20,8 @@ from moto.ecs.models import Container, EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import elbv2_backends
 from moto.elbv2.responses import ELBV2Response
+from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+from moto.s3.responses import S3Response
 from moto.server import main
 
 _create_service = EC2ContainerServiceResponse.create_service
@@ -279,6 +281,67 @@ def _digest_of_the_manifest(self):
 
 
 Image._create_digest = _digest_of_the_manifest
+
+
+
+
+def _get_bucket_versioning_as_aws(self):
+    """GetBucketVersioning answers `<VersioningConfiguration>` with a `Status` once versioning was
+    ever set, and an empty `<VersioningConfiguration/>` before
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketVersioning.html: "If the
+    versioning state has never been set on a bucket, then no versioning state is returned"); moto
+    answers an unversioned bucket with an empty `<GetBucketVersioningResponse/>`, a root element
+    the SDKs refuse."""
+    status = self.backend.get_bucket_versioning(self.bucket_name)
+    inner = f"<Status>{status}</Status>" if status else ""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"{inner}</VersioningConfiguration>"
+    )
+    return 200, {"Content-Type": "application/xml"}, body
+
+
+S3Response.get_bucket_versioning = _get_bucket_versioning_as_aws
+
+_is_action_permitted = IAMPolicyStatement.is_action_permitted
+
+
+def _condition_holds(statement, incoming_condition_values):
+    """Whether every condition of the statement holds. A condition on a key the request does not
+    have does not hold, unless its operator ends in `IfExists` or is `Null`: "If the key that you
+    specify in a policy condition is not present in the request context, the values do not match"
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html)."""
+    present = {key.lower() for key in (incoming_condition_values or {})}
+    for operator, keys in statement._statement.get("Condition", {}).items():
+        if operator.endswith("IfExists") or operator == "Null":
+            continue
+        if any(key.lower() not in present for key in keys):
+            return False
+    return statement._check_conditions(incoming_condition_values)
+
+
+def _is_action_permitted_only_when_its_condition_holds(
+    self, action, resource="*", principal=None, incoming_condition_values=None
+):
+    """A statement whose `Condition` does not hold does not apply: "The Condition element ... lets
+    you specify conditions for when a policy is in effect"
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html),
+    so a `Deny` on `aws:SecureTransport = false` refuses only requests without TLS. moto turns a
+    statement with an unmet condition into an explicit deny, whatever its effect, and takes a
+    condition on a key the request lacks as met, so a bucket with the usual TLS-only policy
+    refused every request. (moto sets no `aws:SecureTransport`; the SDK reaches AWS over HTTPS,
+    where it is true and the deny does not apply either.)"""
+    if self._statement.get("Condition") and not _condition_holds(
+        self, incoming_condition_values
+    ):
+        return PermissionResult.NEUTRAL
+    return _is_action_permitted(
+        self, action, resource, principal, incoming_condition_values
+    )
+
+
+IAMPolicyStatement.is_action_permitted = _is_action_permitted_only_when_its_condition_holds
 
 if __name__ == "__main__":
     main(sys.argv[1:])

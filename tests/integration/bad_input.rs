@@ -264,3 +264,38 @@ fn image_flag_with_a_password_is_refused_without_echoing_it() {
          has no scheme; leave out \"https://\" (did you mean \"ghcr.io/org/app:1\"?)\n"
     );
 }
+
+#[test]
+fn a_state_location_that_is_not_one_is_refused_before_any_call() {
+    for (flag, expected) in [
+        (
+            "ftp://acme-state",
+            "--state: \"ftp://acme-state\" is not a state location; expected \"s3://BUCKET/PREFIX/\" or \"local\"",
+        ),
+        (
+            "s3://Acme_State/deployer/",
+            "--state: \"Acme_State\" is not an S3 bucket name",
+        ),
+    ] {
+        let stderr = rejected(Some(DEV_TOML), &["apply", "--yes", "--state", flag]);
+        assert!(stderr.contains(expected), "{flag}: {stderr}");
+    }
+    let config = format!("{DEV_TOML}\n[state]\nbackend = \"s3\"\nprefix = \"/team\"\n");
+    let stderr = rejected(Some(&config), &["outputs"]);
+    assert!(
+        stderr.contains("state.bucket: missing required key for backend = \"s3\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("state.prefix: \"/team\" starts with \"/\""),
+        "{stderr}"
+    );
+    let stderr = rejected(
+        Some(DEV_TOML),
+        &["state", "migrate", "--to", "s3://x", "--yes"],
+    );
+    assert!(
+        stderr.contains("--to: \"x\" is not an S3 bucket name"),
+        "{stderr}"
+    );
+}

@@ -24,6 +24,7 @@ mod locking;
 mod plan;
 mod plan_values;
 mod rollout;
+mod s3_state;
 mod secrets;
 mod stack;
 mod trust;

@@ -112,9 +112,10 @@ const READ_ONLY_OPERATIONS: &[&str] = &[
 ];
 
 /// Whether an operation only reads: it starts with Describe/List/Get/
-/// BatchGet, or is one of a few known read-only exceptions.
+/// BatchGet/Head (S3's HeadBucket, HeadObject), or is one of a few known
+/// read-only exceptions.
 pub fn is_read_only(operation: &str) -> bool {
-    ["Describe", "List", "Get", "BatchGet"]
+    ["Describe", "List", "Get", "BatchGet", "Head"]
         .iter()
         .any(|prefix| operation.starts_with(prefix))
         || READ_ONLY_OPERATIONS.contains(&operation)
@@ -482,6 +483,8 @@ enum Protocol {
     Ec2Query,
     /// awsQuery: IAM, ELBv2, STS.
     Query,
+    /// restXml: S3.
+    RestXml,
     /// Anything else (REST protocols, unsigned requests).
     Other,
 }
@@ -627,6 +630,9 @@ fn identify(parts: &hyper::http::request::Parts, body: &Bytes) -> (String, Proto
         let operation = target.rsplit('.').next().unwrap_or(target);
         return (service, Protocol::Json, operation.to_string());
     }
+    if service == "s3" {
+        return (service, Protocol::RestXml, s3_operation(parts));
+    }
     let action = form_value(body, "Action")
         .or_else(|| form_value(parts.uri.query().unwrap_or("").as_bytes(), "Action"));
     match action {
@@ -665,6 +671,57 @@ fn route53_operation(method: &str, path: &str) -> Option<String> {
         _ => return None,
     };
     Some(operation.to_owned())
+}
+
+/// The S3 operation of a path-style REST request (`/bucket` or `/bucket/key`): the SDK's `x-id`
+/// query parameter where it sends one, else the method and the bucket sub-resource.
+fn s3_operation(parts: &hyper::http::request::Parts) -> String {
+    let query = parts.uri.query().unwrap_or("");
+    if let Some(id) = form_value(query.as_bytes(), "x-id") {
+        return id;
+    }
+    let has = |key: &str| {
+        query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some(key))
+    };
+    let path = parts.uri.path().trim_start_matches('/');
+    let method = parts.method.as_str();
+    if path.contains('/') && !path.ends_with('/') {
+        return match method {
+            "GET" => "GetObject",
+            "PUT" => "PutObject",
+            "DELETE" => "DeleteObject",
+            "HEAD" => "HeadObject",
+            _ => return format!("{method} /{path}"),
+        }
+        .to_owned();
+    }
+    let verb = match method {
+        "GET" => "Get",
+        "PUT" => "Put",
+        "DELETE" => "Delete",
+        _ => "",
+    };
+    for (key, name) in [
+        ("versioning", "BucketVersioning"),
+        ("encryption", "BucketEncryption"),
+        ("publicAccessBlock", "PublicAccessBlock"),
+        ("policy", "BucketPolicy"),
+        ("location", "BucketLocation"),
+        ("tagging", "BucketTagging"),
+    ] {
+        if has(key) && !verb.is_empty() {
+            return format!("{verb}{name}");
+        }
+    }
+    match method {
+        "HEAD" => "HeadBucket".to_owned(),
+        "PUT" => "CreateBucket".to_owned(),
+        "DELETE" => "DeleteBucket".to_owned(),
+        "GET" => "ListObjects".to_owned(),
+        _ => format!("{method} /{path}"),
+    }
 }
 
 /// See [`TimedCall::request_hash`].
@@ -747,6 +804,8 @@ fn throttle_for(protocol: Protocol) -> (u16, &'static str) {
     match protocol {
         Protocol::Ec2Query => (503, "RequestLimitExceeded"),
         Protocol::Query => (400, "Throttling"),
+        // S3 answers a request rate it cannot take with 503 SlowDown.
+        Protocol::RestXml => (503, "SlowDown"),
         Protocol::Json | Protocol::Other => (400, "ThrottlingException"),
     }
 }
@@ -776,6 +835,15 @@ fn error_response(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>\
                  <Code>{}</Code><Message>{}</Message></Error></Errors>\
                  <RequestID>{request_id}</RequestID></Response>",
+                xml_escape(code),
+                xml_escape(message)
+            ),
+        ),
+        Protocol::RestXml => (
+            "application/xml",
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code>\
+                 <Message>{}</Message><RequestId>{request_id}</RequestId></Error>",
                 xml_escape(code),
                 xml_escape(message)
             ),
