@@ -24,6 +24,7 @@ pub struct ConnectOptions {
 /// The clients of every service the deployer calls.
 #[derive(Debug, Clone)]
 pub struct AwsClients {
+    pub autoscaling: aws_sdk_applicationautoscaling::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub ecs: aws_sdk_ecs::Client,
@@ -66,6 +67,7 @@ impl AwsClients {
         }
         let sdk = loader.load().await;
         Self {
+            autoscaling: aws_sdk_applicationautoscaling::Client::new(&sdk),
             ec2: aws_sdk_ec2::Client::new(&sdk),
             ecr: aws_sdk_ecr::Client::new(&sdk),
             ecs: aws_sdk_ecs::Client::new(&sdk),
