@@ -12,7 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    Config, ContainerHealthCheck, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig,
+    AutoscalingConfig, Config, ContainerHealthCheck, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig,
     PolicyStatement, ServiceConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig,
     DEFAULT_CONTAINER_NAME, DEFAULT_CONTAINER_PORT,
 };
@@ -90,6 +90,35 @@ pub(super) struct RawConfig {
     pub(super) timeouts: RawTimeouts,
     #[serde(default)]
     pub(super) task_role: Option<RawTaskRole>,
+    #[serde(default)]
+    pub(super) autoscaling: Option<RawAutoscaling>,
+}
+
+/// `[autoscaling]` as written: `min` and `max` are required, which validation reports.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawAutoscaling {
+    pub(super) min: Option<Int>,
+    pub(super) max: Option<Int>,
+    pub(super) cpu_percent: Option<Int>,
+    pub(super) memory_percent: Option<Int>,
+    pub(super) requests_per_target: Option<Int>,
+    pub(super) scale_in_cooldown: Option<Int>,
+    pub(super) scale_out_cooldown: Option<Int>,
+}
+
+impl From<&AutoscalingConfig> for RawAutoscaling {
+    fn from(a: &AutoscalingConfig) -> Self {
+        RawAutoscaling {
+            min: Some(a.min.into()),
+            max: Some(a.max.into()),
+            cpu_percent: a.cpu_percent.map(Into::into),
+            memory_percent: a.memory_percent.map(Into::into),
+            requests_per_target: a.requests_per_target.map(Into::into),
+            scale_in_cooldown: Some(a.scale_in_cooldown.into()),
+            scale_out_cooldown: Some(a.scale_out_cooldown.into()),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -341,6 +370,7 @@ impl From<&Config> for RawConfig {
             ecr: (&c.ecr).into(),
             timeouts: (&c.timeouts).into(),
             task_role: c.task_role.as_ref().map(Into::into),
+            autoscaling: c.autoscaling.as_ref().map(Into::into),
         }
     }
 }
@@ -480,6 +510,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "ecr",
             "timeouts",
             "task_role",
+            "autoscaling",
         ],
     ),
     (
@@ -538,6 +569,18 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
         &["iam_propagation", "resource_release", "deployment"],
     ),
     ("task_role", &["managed_policies", "statements"]),
+    (
+        "autoscaling",
+        &[
+            "min",
+            "max",
+            "cpu_percent",
+            "memory_percent",
+            "requests_per_target",
+            "scale_in_cooldown",
+            "scale_out_cooldown",
+        ],
+    ),
 ];
 
 /// Keys whose value must be a single table.
@@ -547,6 +590,7 @@ pub(super) const TABLE_KEYS: &[&[&str]] = &[
     &["container", "secrets"],
     &["container", "health_check"],
     &["task_role"],
+    &["autoscaling"],
     &["task"],
     &["service"],
     &["load_balancer"],

@@ -97,6 +97,7 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
             deployment: 900,
         },
         task_role: None,
+        autoscaling: None,
     };
     assert_eq!(config, expected);
     assert_eq!(config.resource_name(suffix::ALB), "simhill-dev-alb");

@@ -307,6 +307,10 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         .task_role
         .as_ref()
         .map(|role| validate_app::task_role(role, partition_of(stack_region), v));
+    let autoscaling = raw
+        .autoscaling
+        .as_ref()
+        .map(|a| validate_app::autoscaling(a, raw.service.desired_count, v));
 
     Config {
         project: project.unwrap_or_default().to_string(),
@@ -322,6 +326,7 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         ecr,
         timeouts,
         task_role,
+        autoscaling,
     }
 }
 
