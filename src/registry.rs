@@ -6,6 +6,7 @@ use crate::contract::{Kind, Step};
 use crate::resources::{
     cluster::Cluster, ecr_repository::EcrRepository, execution_role::ExecutionRole,
     listener::Listener, load_balancer::LoadBalancer, log_group::LogGroup, network::Network,
+    scalable_target::ScalableTarget, scaling_policies::ScalingPolicies,
     security_group::AlbSecurityGroup, security_group::EcsSecurityGroup, service::Service,
     target_group::TargetGroup, task_definition::TaskDefinition, task_role::TaskRole,
 };
@@ -25,6 +26,8 @@ pub const STACK: &[&dyn Step] = &[
     &Kind::<Cluster>::NEW,
     &Kind::<TaskDefinition>::NEW,
     &Kind::<Service>::NEW,
+    &Kind::<ScalableTarget>::NEW,
+    &Kind::<ScalingPolicies>::NEW,
 ];
 
 #[cfg(test)]
@@ -80,6 +83,8 @@ mod tests {
                 "cluster",
                 "task_definition",
                 "service",
+                "scalable_target",
+                "scaling_policies",
             ]
         );
     }

@@ -12,6 +12,8 @@ pub mod listener;
 pub mod load_balancer;
 pub mod log_group;
 pub mod network;
+pub mod scalable_target;
+pub mod scaling_policies;
 pub mod security_group;
 pub mod service;
 pub mod target_group;
