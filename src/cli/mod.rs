@@ -11,6 +11,7 @@ mod plan;
 mod report;
 mod restart;
 mod rollback;
+mod scale;
 mod status;
 mod validate;
 mod wait;
@@ -114,6 +115,8 @@ enum Command {
     Rollback(rollback::RollbackArgs),
     /// Start a new deployment of the revision the service runs (new tasks, same image).
     Restart(restart::RestartArgs),
+    /// Set the service's desired count now (within [autoscaling] min-max when configured).
+    Scale(scale::ScaleArgs),
     /// Follow the service's current deployment until it completes, fails or times out.
     Wait(wait::WaitArgs),
     /// Check the configuration file and report every problem; no AWS call.
@@ -152,6 +155,7 @@ pub fn main() -> ExitCode {
         Command::Status(args) => block_on(false, status::run(global, args, &printer)),
         Command::Rollback(args) => block_on(true, rollback::run(global, args, &printer)),
         Command::Restart(args) => block_on(true, restart::run(global, args, &printer)),
+        Command::Scale(args) => block_on(true, scale::run(global, args, &printer)),
         Command::Wait(args) => block_on(false, wait::run(global, args, &printer)),
     };
     match outcome {
