@@ -326,15 +326,21 @@ pub fn policy(config: &Config) -> Policy {
             &[arns.execution_role(), arns.task_role()],
             Some(json!({ "StringEquals": { "iam:PassedToService": PASSED_TO_SERVICE } })),
         ),
-        // ECS and Elastic Load Balancing create their service-linked roles on first use in an
-        // account; once they exist this statement is never used.
+        // ECS, Elastic Load Balancing and Application Auto Scaling (for ECS services:
+        // AWSServiceRoleForApplicationAutoScaling_ECSService, made by RegisterScalableTarget)
+        // create their service-linked roles on first use in an account; once they exist this
+        // statement is never used.
         allow(
             "IamCreateServiceLinkedRoles",
             &["iam:CreateServiceLinkedRole"],
             &[arns.iam("role/aws-service-role/*")],
             Some(json!({
                 "StringEquals": {
-                    "iam:AWSServiceName": ["ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com"],
+                    "iam:AWSServiceName": [
+                        "ecs.amazonaws.com",
+                        "elasticloadbalancing.amazonaws.com",
+                        "ecs.application-autoscaling.amazonaws.com",
+                    ],
                 }
             })),
         ),
@@ -447,6 +453,51 @@ pub fn policy(config: &Config) -> Policy {
             "EcsDescribeTasks",
             &["ecs:DescribeTasks"],
             &[arns.regional("ecs", &format!("task/{}/*", names.cluster))],
+            None,
+        ),
+        // Application Auto Scaling, with or without `[autoscaling]`: a scalable target left from
+        // an earlier configuration is removed, and destroy looks for one. Its describe calls
+        // have no resource-level permissions; the scalable target's ARN ends in an ID AWS picks.
+        allow(
+            "AutoScalingRead",
+            &[
+                "application-autoscaling:DescribeScalableTargets",
+                "application-autoscaling:DescribeScalingPolicies",
+            ],
+            &any(),
+            None,
+        ),
+        allow(
+            "AutoScalingTarget",
+            &[
+                "application-autoscaling:RegisterScalableTarget",
+                "application-autoscaling:PutScalingPolicy",
+                "application-autoscaling:DeleteScalingPolicy",
+                "application-autoscaling:DeregisterScalableTarget",
+                "application-autoscaling:TagResource",
+                "application-autoscaling:ListTagsForResource",
+            ],
+            &[arns.regional("application-autoscaling", "scalable-target/*")],
+            None,
+        ),
+        // Not called by deployer: PutScalingPolicy and DeleteScalingPolicy make and delete the
+        // CloudWatch alarms of a target tracking policy, named after the service's resource ID,
+        // and check that their caller may (see "IAM permissions required for Amazon ECS service
+        // auto scaling" in the ECS Developer Guide).
+        allow(
+            "AutoScalingAlarms",
+            &[
+                "cloudwatch:PutMetricAlarm",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:DeleteAlarms",
+            ],
+            &[arns.regional(
+                "cloudwatch",
+                &format!(
+                    "alarm:TargetTracking-service/{}/{}-*",
+                    names.cluster, names.service
+                ),
+            )],
             None,
         ),
     ];

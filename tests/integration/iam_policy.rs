@@ -27,7 +27,20 @@ const NOT_CALLS: &[(&str, &str)] = &[
     ),
     (
         "iam:CreateServiceLinkedRole",
-        "checked when ECS or ELB create their service-linked role, once per account",
+        "checked when ECS, ELB or Application Auto Scaling create their service-linked role, \
+         once per account",
+    ),
+    (
+        "cloudwatch:PutMetricAlarm",
+        "checked by PutScalingPolicy, which makes a target tracking policy's alarms",
+    ),
+    (
+        "cloudwatch:DescribeAlarms",
+        "checked by PutScalingPolicy and DeleteScalingPolicy on their caller",
+    ),
+    (
+        "cloudwatch:DeleteAlarms",
+        "checked by PutScalingPolicy and DeleteScalingPolicy, which delete a policy's alarms",
     ),
     (
         "ec2:DescribeAccountAttributes",
@@ -288,6 +301,27 @@ fn untag_one_of_each(env: &TestEnv) {
     });
 }
 
+/// Removes the owner tags of the service's scalable target.
+fn untag_scalable_target(env: &TestEnv) {
+    let client = aws_sdk_applicationautoscaling::Client::new(&env.sdk_config());
+    let targets = block_on(
+        client
+            .describe_scalable_targets()
+            .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+            .send(),
+    )
+    .unwrap();
+    let arn = targets.scalable_targets()[0].scalable_target_arn().unwrap().to_owned();
+    block_on(
+        client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(vec!["Project".into(), "Environment".into(), "ManagedBy".into()]))
+            .send(),
+    )
+    .unwrap();
+}
+
 /// Every AWS call of a whole life cycle, as IAM actions (`service:Operation`).
 fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
     env.write_config("dev", &config_with_secret());
@@ -325,9 +359,17 @@ fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
     let (code, plan) = plan_json(env);
     assert_eq!(code, 0, "apply must repair every drift: {plan:#}");
 
+    // Autoscaling: the scalable target and its policies, a count set by hand; then taken over
+    // with the rest below, and removed with its table after that.
+    env.write_config("dev", &crate::autoscaling::autoscaling_toml());
+    run(env, &["apply", "--yes"]);
+    run(env, &["scale", "3", "--yes"]);
+    run(env, &["status"]);
+
     // A lost state file and resources without our tags: taken over with --adopt.
     std::fs::remove_file(env.dir.path().join(".deployer/dev.json")).unwrap();
     untag_one_of_each(env);
+    untag_scalable_target(env);
     run(env, &["apply", "--yes", "--adopt"]);
 
     // A task role with a managed policy and statements, then without them: it is made, its
@@ -372,9 +414,8 @@ fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
         .iter()
         .map(|call| {
             let prefix = match call.service.as_str() {
-                service @ ("ec2" | "ecr" | "ecs" | "elasticloadbalancing" | "iam" | "logs") => {
-                    service
-                }
+                service @ ("ec2" | "ecr" | "ecs" | "elasticloadbalancing" | "iam" | "logs"
+                | "application-autoscaling") => service,
                 other => panic!("a call to an unexpected service: {call} ({other})"),
             };
             format!("{prefix}:{}", call.operation)
