@@ -66,6 +66,12 @@ const NOOP_MAX_WALL: Duration = Duration::from_millis(500);
 const COLD_MAX_CALLS: usize = 35;
 const COLD_WALL_FACTOR: f64 = 1.5;
 const DESTROY_MAX_CALLS: usize = 30;
+/// Task definition revisions of the long-lived stack that the last destroy takes away.
+const HISTORY_REVISIONS: usize = 300;
+/// Each revision past the first costs destroy its tag check and its deregistration.
+const CALLS_PER_EXTRA_REVISION: usize = 2;
+/// `ListTaskDefinitions` answers at most 100 revisions a page.
+const REVISIONS_PER_PAGE: usize = 100;
 const OUTPUTS_MAX_WALL: Duration = Duration::from_millis(10);
 /// 50 MB, in KiB as `ru_maxrss` counts.
 const MAX_RSS_KIB: u64 = 50_000_000 / 1024;
@@ -110,15 +116,19 @@ enum Cmd {
     Plan,
     Outputs,
     Destroy,
+    /// `destroy` of a stack with [`HISTORY_REVISIONS`] task definition revisions, applied again
+    /// (unmeasured) after the plain destroy.
+    DestroyHistory,
 }
 
 impl Cmd {
-    const ALL: [Cmd; 5] = [
+    const ALL: [Cmd; 6] = [
         Cmd::ColdApply,
         Cmd::NoopApply,
         Cmd::Plan,
         Cmd::Outputs,
         Cmd::Destroy,
+        Cmd::DestroyHistory,
     ];
 
     fn key(self) -> &'static str {
@@ -128,6 +138,7 @@ impl Cmd {
             Cmd::Plan => "plan",
             Cmd::Outputs => "outputs",
             Cmd::Destroy => "destroy",
+            Cmd::DestroyHistory => "destroy_300_revisions",
         }
     }
 
@@ -142,7 +153,7 @@ impl Cmd {
             }
             Cmd::Plan => vec!["plan".into()],
             Cmd::Outputs => vec!["outputs".into()],
-            Cmd::Destroy => vec!["destroy".into(), "--yes".into()],
+            Cmd::Destroy | Cmd::DestroyHistory => vec!["destroy".into(), "--yes".into()],
         };
         args.extend(["--env".into(), bench.environment.clone()]);
         args
@@ -155,6 +166,7 @@ impl Cmd {
             Cmd::Plan => "plan",
             Cmd::Outputs => "outputs",
             Cmd::Destroy => "destroy",
+            Cmd::DestroyHistory => "destroy, 300 revisions",
         };
         match self {
             Cmd::ColdApply | Cmd::NoopApply if bench.no_wait => format!("{what} --no-wait"),
@@ -375,6 +387,10 @@ impl Bench {
         let dir = self.work_dir(&self.environment)?;
         let mut samples = Vec::new();
         for cmd in Cmd::ALL {
+            if cmd == Cmd::DestroyHistory {
+                self.long_lived_stack(dir.path(), &moto.url)
+                    .map_err(|e| format!("run {run}: making a stack with history: {e}"))?;
+            }
             proxy.clear();
             let args = cmd.args(self);
             let finished = self.measure(dir.path(), &proxy.url(), &args)?;
@@ -427,6 +443,28 @@ impl Bench {
             }
         }
         Ok(())
+    }
+
+    /// Applies the stack again in `dir`, straight to moto, and registers revisions of its task
+    /// definition (with the stack's tags, as a stack deployed for years has) until the family has
+    /// [`HISTORY_REVISIONS`].
+    fn long_lived_stack(&self, dir: &Path, moto_url: &str) -> Result<(), String> {
+        let mut cmd = self.deployer(dir, moto_url);
+        cmd.args(Cmd::ColdApply.args(self));
+        let (_, output, _) = self.run_with_timeout(cmd)?;
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let region = self
+            .config
+            .get("region")
+            .and_then(|r| r.as_str())
+            .ok_or("the configuration names no region")?;
+        runtime.block_on(register_revisions(moto_url, region, HISTORY_REVISIONS - 1))
     }
 
     /// A temp dir with `envs/<environment>.toml`: the configuration under that environment.
@@ -551,6 +589,59 @@ impl Bench {
         let output = output.map_err(|e| format!("waiting for {}: {e}", self.bin.display()))?;
         Ok((spawned, output, exited))
     }
+}
+
+/// An SDK error with its causes, on one line.
+fn show(e: impl std::error::Error) -> String {
+    aws_sdk_ecs::error::DisplayErrorContext(e).to_string()
+}
+
+/// Registers `count` more revisions of the one task definition family in moto at `endpoint` in
+/// `region`,
+/// copies of its latest revision with its tags.
+async fn register_revisions(endpoint: &str, region: &str, count: usize) -> Result<(), String> {
+    use aws_sdk_ecs::types::{SortOrder, TaskDefinitionField};
+    let config = aws_sdk_ecs::Config::builder()
+        .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+        .region(aws_sdk_ecs::config::Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_ecs::config::Credentials::for_tests())
+        .build();
+    let ecs = aws_sdk_ecs::Client::from_conf(config);
+    let latest = ecs
+        .list_task_definitions()
+        .sort(SortOrder::Desc)
+        .max_results(1)
+        .send()
+        .await
+        .map_err(show)?;
+    let arn = latest
+        .task_definition_arns()
+        .first()
+        .ok_or("no task definition")?;
+    let described = ecs
+        .describe_task_definition()
+        .task_definition(arn)
+        .include(TaskDefinitionField::Tags)
+        .send()
+        .await
+        .map_err(show)?;
+    let first = described.task_definition().ok_or("no task definition")?;
+    for _ in 0..count {
+        ecs.register_task_definition()
+            .family(first.family().unwrap_or_default())
+            .set_container_definitions(Some(first.container_definitions().to_vec()))
+            .set_requires_compatibilities(Some(first.requires_compatibilities().to_vec()))
+            .set_network_mode(first.network_mode().cloned())
+            .set_cpu(first.cpu().map(str::to_owned))
+            .set_memory(first.memory().map(str::to_owned))
+            .set_execution_role_arn(first.execution_role_arn().map(str::to_owned))
+            .set_tags(Some(described.tags().to_vec()))
+            .send()
+            .await
+            .map_err(show)?;
+    }
+    Ok(())
 }
 
 /// `deployer` next to this benchmark's target directory (`target/debug/examples/bench` →
@@ -919,6 +1010,21 @@ impl Report<'_> {
             format!("{} + {} polls", f.calls - f.polls, f.polls),
             format!("≤ {DESTROY_MAX_CALLS} without polls"),
             f.calls - f.polls <= DESTROY_MAX_CALLS,
+        );
+        let f = self.figures(Cmd::DestroyHistory);
+        let extra = HISTORY_REVISIONS - 1;
+        let history_max =
+            DESTROY_MAX_CALLS + CALLS_PER_EXTRA_REVISION * extra + extra / REVISIONS_PER_PAGE;
+        push(
+            Cmd::DestroyHistory,
+            "API calls",
+            format!("{} + {} polls", f.calls - f.polls, f.polls),
+            format!(
+                "≤ {history_max} without polls = {DESTROY_MAX_CALLS} + \
+                 {CALLS_PER_EXTRA_REVISION} × {extra} revisions + {} pages",
+                extra / REVISIONS_PER_PAGE
+            ),
+            f.calls - f.polls <= history_max,
         );
         let f = self.figures(Cmd::Outputs);
         push(

@@ -119,6 +119,28 @@ pub struct Policy {
 pub const MANAGED_POLICY_MAX_CHARS: usize = 6144;
 
 impl Policy {
+    /// Splits the statements, in order, into as few documents as the greedy order allows that each
+    /// fit in `max_chars` (see [`Policy::size`]), for attaching as several managed policies (a
+    /// role or user takes up to 10 by default). A statement bigger than `max_chars` on its own
+    /// gets a document of its own, which is then still too big.
+    pub fn split(&self, max_chars: usize) -> Vec<Policy> {
+        let mut documents: Vec<Policy> = Vec::new();
+        for statement in &self.statements {
+            if let Some(last) = documents.last_mut() {
+                last.statements.push(statement.clone());
+                if last.size() <= max_chars {
+                    continue;
+                }
+                last.statements.pop();
+            }
+            documents.push(Policy {
+                version: self.version,
+                statements: vec![statement.clone()],
+            });
+        }
+        documents
+    }
+
     /// The policy's size as IAM counts it against its quotas: characters of its JSON, whitespace
     /// not counted.
     pub fn size(&self) -> usize {
@@ -305,9 +327,19 @@ pub fn policy(config: &Config) -> Policy {
                 "iam:DetachRolePolicy",
                 "iam:ListRolePolicies",
                 "iam:DeleteRolePolicy",
+                "iam:ListInstanceProfilesForRole",
                 "iam:DeleteRole",
             ],
             &[arns.execution_role(), arns.task_role()],
+            None,
+        ),
+        // Only when IAM refuses to delete a role because an instance profile holds it (made by
+        // hand for an EC2 test, say): the role is taken out. The action applies to the profile,
+        // which has no name of ours, and has no condition key naming the role.
+        allow(
+            "IamReleaseRolesFromInstanceProfiles",
+            &["iam:RemoveRoleFromInstanceProfile"],
+            &[arns.iam("instance-profile/*")],
             None,
         ),
         allow(
@@ -799,13 +831,40 @@ mod tests {
     }
 
     #[test]
-    fn fits_in_a_managed_policy() {
+    fn split_parts_each_fit_in_a_managed_policy() {
         // The longest names validation allows: project and environment of 27 characters.
         let policy = super::policy(&config_of("long-project-name-abcdef", "ap-southeast-5"));
-        let size = policy.size();
-        assert!(size <= MANAGED_POLICY_MAX_CHARS, "{size} characters");
         let spaced = serde_json::to_string_pretty(&policy).unwrap();
-        assert!(spaced.len() > size, "whitespace is not counted");
+        assert!(spaced.len() > policy.size(), "whitespace is not counted");
+        let parts = policy.split(MANAGED_POLICY_MAX_CHARS);
+        for part in &parts {
+            let size = part.size();
+            assert!(size <= MANAGED_POLICY_MAX_CHARS, "{size} characters");
+        }
+        // Nothing lost, nothing repeated, the order kept.
+        let rejoined: Vec<Statement> = parts.into_iter().flat_map(|p| p.statements).collect();
+        assert_eq!(rejoined, policy.statements);
+    }
+
+    #[test]
+    fn a_policy_that_fits_is_not_split() {
+        let policy = super::policy(&config("eu-central-1"));
+        assert!(policy.size() <= MANAGED_POLICY_MAX_CHARS);
+        assert_eq!(policy.split(MANAGED_POLICY_MAX_CHARS), vec![policy]);
+    }
+
+    #[test]
+    fn split_starts_a_new_document_when_the_next_statement_would_not_fit() {
+        let policy = super::policy(&config("eu-central-1"));
+        let first_two = Policy {
+            version: policy.version,
+            statements: policy.statements[..2].to_vec(),
+        };
+        let parts = policy.split(first_two.size());
+        assert_eq!(parts[0], first_two);
+        assert_eq!(parts[1].statements[0], policy.statements[2]);
+        // A statement over the size on its own still gets a document.
+        assert_eq!(policy.split(0).len(), policy.statements.len());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! while IAM cannot yet see the service its trust policy names, and a retried create whose first
 //! answer was lost finds the role made. A role goes only once no policy is attached to it and
 //! it has no inline policy, and, for a few seconds after the last detach while that propagates,
-//! IAM answers `DeleteConflict` even then. Both of the stack's roles go these ways.
+//! IAM answers `DeleteConflict` even then. A role an instance profile holds is refused the same
+//! way until it is removed from the profile. Both of the stack's roles go these ways.
 
 use anyhow::{Context as _, Result};
 use aws_sdk_iam::operation::create_role::builders::CreateRoleFluentBuilder;
@@ -113,8 +114,10 @@ pub async fn detach(iam: &aws_sdk_iam::Client, name: &str, arn: &str) -> Result<
     Ok(())
 }
 
-/// Removes every policy that keeps IAM from deleting role `name`: attached and inline. Only
-/// looked for once IAM refuses, which saves the calls in the usual case.
+/// Removes everything that keeps IAM from deleting role `name`: attached and inline policies,
+/// and the instance profiles holding it (the role is taken out of each; the profile, which may
+/// serve others, is left). Only looked for once IAM refuses, which saves the calls in the usual
+/// case. See `DeleteRole` in the IAM API Reference for what must go first.
 async fn release(iam: &aws_sdk_iam::Client, name: &str) -> Result<()> {
     let attached = iam
         .list_attached_role_policies()
@@ -140,6 +143,30 @@ async fn release(iam: &aws_sdk_iam::Client, name: &str) -> Result<()> {
         )?;
     for policy in inline.iter().flat_map(|i| i.policy_names()) {
         delete_inline_policy(iam, name, policy).await?;
+    }
+    let profiles = iam
+        .list_instance_profiles_for_role()
+        .role_name(name)
+        .send()
+        .await
+        .or_absent(
+            &["NoSuchEntity"],
+            format!("listing the instance profiles holding {name}"),
+        )?;
+    for profile in profiles
+        .iter()
+        .flat_map(|p| p.instance_profiles())
+        .map(|p| p.instance_profile_name())
+    {
+        iam.remove_role_from_instance_profile()
+            .instance_profile_name(profile)
+            .role_name(name)
+            .send()
+            .await
+            .or_absent(
+                &["NoSuchEntity"],
+                format!("removing {name} from instance profile {profile}"),
+            )?;
     }
     Ok(())
 }

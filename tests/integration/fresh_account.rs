@@ -266,6 +266,49 @@ fn role_deletion_waits_out_delete_conflicts() {
     assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
 }
 
+/// Puts role `role` in a new instance profile, as someone trying the role on EC2 would.
+pub fn hold_in_instance_profile(iam: &aws_sdk_iam::Client, role: &str) {
+    block_on(async {
+        iam.create_instance_profile()
+            .instance_profile_name("tried-on-ec2")
+            .send()
+            .await
+            .unwrap();
+        iam.add_role_to_instance_profile()
+            .instance_profile_name("tried-on-ec2")
+            .role_name(role)
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+/// IAM refuses to delete a role an instance profile holds ("Cannot delete entity, must remove
+/// roles from instance profile first."): the role is taken out of the profile, which stays.
+#[test]
+fn role_held_by_an_instance_profile_is_removed_from_it_before_deletion() {
+    let env = dev_env();
+    apply(&env);
+    let iam = aws_sdk_iam::Client::new(&env.sdk_config());
+    let role = format!("{PREFIX}-ecs-task-execution-role");
+    hold_in_instance_profile(&iam, &role);
+    env.proxy.clear();
+    let stderr = destroy(&env);
+    assert_eq!(
+        env.proxy.count("RemoveRoleFromInstanceProfile"),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
+    let profile = block_on(
+        iam.get_instance_profile()
+            .instance_profile_name("tried-on-ec2")
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(profile.instance_profile().unwrap().roles(), &[]);
+}
+
 /// A stack deployed for years has hundreds of task definition revisions. Destroy deregisters
 /// them a few at a time, so AWS's throttling of some calls costs the SDK's retry quota little.
 #[test]

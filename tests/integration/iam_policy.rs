@@ -381,8 +381,13 @@ fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
     env.write_config("dev", DEV_TOML);
     run(env, &["apply", "--yes"]);
 
-    // Destroy meets an inline policy added by hand, and a security group still in use once.
+    // Destroy meets an inline policy added by hand, an instance profile holding the role, and a
+    // security group still in use once.
     let iam = aws_sdk_iam::Client::new(&env.sdk_config());
+    crate::fresh_account::hold_in_instance_profile(
+        &iam,
+        &format!("{PREFIX}-ecs-task-execution-role"),
+    );
     block_on(
         iam.put_role_policy()
             .role_name(format!("{PREFIX}-ecs-task-execution-role"))
@@ -584,8 +589,35 @@ fn policy_over_the_managed_policy_size_is_printed_with_a_warning() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(&format!("this policy has {size} characters"))
-            && stderr.contains("inline policy of the role"),
+            && stderr.contains("inline policy of the role")
+            && stderr.contains("--split"),
         "{stderr}"
+    );
+    assert_eq!(env.proxy.calls(), [], "iam-policy calls AWS");
+
+    // --split: documents that each fit, holding the same statements in the same order.
+    let parts: Vec<Value> = serde_json::from_str(&run(&env, &["iam-policy", "--split"])).unwrap();
+    assert!(parts.len() >= 2, "{parts:#?}");
+    for part in &parts {
+        let size = part
+            .to_string()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .count();
+        assert!(size <= 6144, "{size}: {part:#}");
+        assert_eq!(part["Version"], "2012-10-17");
+    }
+    let statements: Vec<&Value> = parts
+        .iter()
+        .flat_map(|part| part["Statement"].as_array().unwrap())
+        .collect();
+    assert_eq!(
+        statements,
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect::<Vec<_>>()
     );
     assert_eq!(env.proxy.calls(), [], "iam-policy calls AWS");
 
