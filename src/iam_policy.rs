@@ -487,52 +487,56 @@ pub fn policy(config: &Config) -> Policy {
             &[arns.regional("ecs", &format!("task/{}/*", names.cluster))],
             None,
         ),
-        // Application Auto Scaling, with or without `[autoscaling]`: a scalable target left from
-        // an earlier configuration is removed, and destroy looks for one. Its describe calls
-        // have no resource-level permissions; the scalable target's ARN ends in an ID AWS picks.
-        allow(
-            "AutoScalingRead",
-            &[
-                "application-autoscaling:DescribeScalableTargets",
-                "application-autoscaling:DescribeScalingPolicies",
-            ],
-            &any(),
-            None,
-        ),
-        allow(
-            "AutoScalingTarget",
-            &[
-                "application-autoscaling:RegisterScalableTarget",
-                "application-autoscaling:PutScalingPolicy",
-                "application-autoscaling:DeleteScalingPolicy",
-                "application-autoscaling:DeregisterScalableTarget",
-                "application-autoscaling:TagResource",
-                "application-autoscaling:ListTagsForResource",
-            ],
-            &[arns.regional("application-autoscaling", "scalable-target/*")],
-            None,
-        ),
-        // Not called by deployer: PutScalingPolicy and DeleteScalingPolicy make and delete the
-        // CloudWatch alarms of a target tracking policy, named after the service's resource ID,
-        // and check that their caller may (see "IAM permissions required for Amazon ECS service
-        // auto scaling" in the ECS Developer Guide).
-        allow(
-            "AutoScalingAlarms",
-            &[
-                "cloudwatch:PutMetricAlarm",
-                "cloudwatch:DescribeAlarms",
-                "cloudwatch:DeleteAlarms",
-            ],
-            &[arns.regional(
-                "cloudwatch",
-                &format!(
-                    "alarm:TargetTracking-service/{}/{}-*",
-                    names.cluster, names.service
-                ),
-            )],
-            None,
-        ),
     ];
+    if config.autoscaling.is_some() {
+        statements.extend([
+            // Application Auto Scaling, with `[autoscaling]` only (so that the other stacks' policies
+            // stay small): its describe calls have no resource-level permissions; the scalable
+            // target's ARN ends in an ID AWS picks.
+            allow(
+                "AutoScalingRead",
+                &[
+                    "application-autoscaling:DescribeScalableTargets",
+                    "application-autoscaling:DescribeScalingPolicies",
+                ],
+                &any(),
+                None,
+            ),
+            allow(
+                "AutoScalingTarget",
+                &[
+                    "application-autoscaling:RegisterScalableTarget",
+                    "application-autoscaling:PutScalingPolicy",
+                    "application-autoscaling:DeleteScalingPolicy",
+                    "application-autoscaling:DeregisterScalableTarget",
+                    "application-autoscaling:TagResource",
+                    "application-autoscaling:ListTagsForResource",
+                ],
+                &[arns.regional("application-autoscaling", "scalable-target/*")],
+                None,
+            ),
+            // Not called by deployer: PutScalingPolicy and DeleteScalingPolicy make and delete the
+            // CloudWatch alarms of a target tracking policy, named after the service's resource ID,
+            // and check that their caller may (see "IAM permissions required for Amazon ECS service
+            // auto scaling" in the ECS Developer Guide).
+            allow(
+                "AutoScalingAlarms",
+                &[
+                    "cloudwatch:PutMetricAlarm",
+                    "cloudwatch:DescribeAlarms",
+                    "cloudwatch:DeleteAlarms",
+                ],
+                &[arns.regional(
+                    "cloudwatch",
+                    &format!(
+                        "alarm:TargetTracking-service/{}/{}-*",
+                        names.cluster, names.service
+                    ),
+                )],
+                None,
+            ),
+        ]);
+    }
     // Only the managed policies `[task_role]` names can be attached to the task role: whoever
     // may run deployer must not be able to make the app an administrator through it.
     let task_role_policies: Vec<&String> = config
@@ -630,7 +634,17 @@ mod tests {
             for action in strings(&s["Action"]) {
                 let (prefix, name) = action.split_once(':').unwrap();
                 assert!(
-                    ["ec2", "ecr", "ecs", "elasticloadbalancing", "iam", "logs"].contains(&prefix),
+                    [
+                        "ec2",
+                        "ecr",
+                        "ecs",
+                        "elasticloadbalancing",
+                        "iam",
+                        "logs",
+                        "application-autoscaling",
+                        "cloudwatch"
+                    ]
+                    .contains(&prefix),
                     "{action}"
                 );
                 assert!(

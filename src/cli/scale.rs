@@ -10,14 +10,16 @@ use crate::ops::scale;
 use crate::printer::Printer;
 
 #[derive(Debug, Args)]
-#[command(after_help = "A new count is not a deployment: ECS starts or stops tasks of the \
+#[command(
+    after_help = "A new count is not a deployment: ECS starts or stops tasks of the \
 revision the service runs, and the command returns once ECS has the new count (see the tasks \
 with `deployer status`). With [autoscaling] the count must be within its min and max, and \
 `apply` never changes it; without, the next `apply` sets service.desired_count again.
 
 Examples:
   deployer scale 6 --env prod --yes      six tasks now (within [autoscaling] min-max)
-  deployer scale 0 --yes                 stop every task, keep the stack")]
+  deployer scale 0 --yes                 stop every task, keep the stack"
+)]
 pub struct ScaleArgs {
     /// The number of tasks to run.
     #[arg(value_name = "COUNT")]

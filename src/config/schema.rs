@@ -12,9 +12,9 @@ use std::fmt;
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    AutoscalingConfig, Config, ContainerHealthCheck, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig,
-    PolicyStatement, ServiceConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig,
-    DEFAULT_CONTAINER_NAME, DEFAULT_CONTAINER_PORT,
+    AutoscalingConfig, Config, ContainerHealthCheck, EcrConfig, HealthCheckConfig,
+    LoadBalancerConfig, LogsConfig, PolicyStatement, ServiceConfig, TaskConfig, TaskRoleConfig,
+    TimeoutsConfig, DEFAULT_CONTAINER_NAME, DEFAULT_CONTAINER_PORT,
 };
 
 /// An integer as written in the file, before range checks. Reading every

@@ -315,7 +315,12 @@ fn autoscaling_loads_with_aws_default_cooldowns() {
     );
     let a = all.autoscaling.unwrap();
     assert_eq!(
-        (a.memory_percent, a.requests_per_target, a.scale_in_cooldown, a.scale_out_cooldown),
+        (
+            a.memory_percent,
+            a.requests_per_target,
+            a.scale_in_cooldown,
+            a.scale_out_cooldown
+        ),
         (Some(80), Some(500), 600, 0)
     );
 }

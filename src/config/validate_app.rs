@@ -13,7 +13,8 @@ use super::schema::{
 };
 use super::validate::Validator;
 use super::{
-    AutoscalingConfig, CapacityProviderItem, DEFAULT_COOLDOWN, MAX_DESIRED_COUNT, ContainerHealthCheck, CpuArchitecture, PolicyStatement, TaskRoleConfig,
+    AutoscalingConfig, CapacityProviderItem, ContainerHealthCheck, CpuArchitecture,
+    PolicyStatement, TaskRoleConfig, DEFAULT_COOLDOWN, MAX_DESIRED_COUNT,
 };
 
 /// The most characters IAM allows in a role's inline policies together (whitespace aside).

@@ -100,13 +100,13 @@ impl Resource for ScalableTarget {
         }
     }
 
-    async fn read(ctx: &Ctx, _: &Facts, detail: Detail) -> Result<Option<Live>> {
-        // Without `[autoscaling]` and without a target the state records, a plan or an apply
-        // saves the call (the shipped configuration has none). A destroy always looks, so that
-        // a target left by a lost state is not left behind the deleted service.
+    async fn read(ctx: &Ctx, _: &Facts, _: Detail) -> Result<Option<Live>> {
+        // Without `[autoscaling]` and without a target the state records, there is nothing to
+        // look for: the call is saved from every run of a stack without autoscaling, destroy
+        // included. (A target whose table and state were both lost is left for the user.)
         let recorded = ctx.recorded(Self::STEP.key()).is_some()
             || ctx.recorded.retiring.contains_key(Self::STEP.key());
-        if detail == Detail::Full && !Self::wanted(ctx) && !recorded {
+        if !Self::wanted(ctx) && !recorded {
             return Ok(None);
         }
         let id = resource_id(&ctx.names);
@@ -186,7 +186,8 @@ mod tests {
     fn live(min: i32, max: i32) -> Live {
         Live {
             resource_id: "service/simhill-dev-cluster/simhill-dev-service".into(),
-            arn: "arn:aws:application-autoscaling:eu-central-1:123456789012:scalable-target/0ec1".into(),
+            arn: "arn:aws:application-autoscaling:eu-central-1:123456789012:scalable-target/0ec1"
+                .into(),
             min,
             max,
         }

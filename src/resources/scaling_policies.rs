@@ -14,7 +14,8 @@ use anyhow::Result;
 use aws_sdk_applicationautoscaling::error::SdkError;
 use aws_sdk_applicationautoscaling::operation::put_scaling_policy::PutScalingPolicyError;
 use aws_sdk_applicationautoscaling::types::{
-    PolicyType, PredefinedMetricSpecification, ScalingPolicy, TargetTrackingScalingPolicyConfiguration,
+    PolicyType, PredefinedMetricSpecification, ScalingPolicy,
+    TargetTrackingScalingPolicyConfiguration,
 };
 
 use crate::aws::autoscaling::{
@@ -94,7 +95,8 @@ fn target_not_visible_yet(error: &SdkError<PutScalingPolicyError>) -> bool {
 
 impl ScalingPolicies {
     async fn put(ctx: &Ctx, resource_id: &str, metric: Metric, tracking: &Tracking) -> Result<()> {
-        let mut spec = PredefinedMetricSpecification::builder().predefined_metric_type(metric.metric_type());
+        let mut spec =
+            PredefinedMetricSpecification::builder().predefined_metric_type(metric.metric_type());
         if let Some(label) = &tracking.resource_label {
             spec = spec.resource_label(label);
         }
@@ -370,7 +372,10 @@ mod tests {
 
     #[test]
     fn same_policies_are_no_change() {
-        assert_eq!(diff(&[(Metric::Cpu, cpu(50.0))], &[(Metric::Cpu, cpu(50.0))]), []);
+        assert_eq!(
+            diff(&[(Metric::Cpu, cpu(50.0))], &[(Metric::Cpu, cpu(50.0))]),
+            []
+        );
     }
 
     #[test]
@@ -403,6 +408,9 @@ mod tests {
         );
         assert_eq!(changes[1].field, "requests_per_target");
         assert_eq!(changes[1].old, "(none)");
-        assert!(changes[1].new.ends_with(", of app/a/1/targetgroup/t/2"), "{changes:?}");
+        assert!(
+            changes[1].new.ends_with(", of app/a/1/targetgroup/t/2"),
+            "{changes:?}"
+        );
     }
 }

@@ -37,7 +37,10 @@ fn autoscaling_env() -> TestEnv {
 fn run(env: &TestEnv, args: &[&str]) -> String {
     let output = env.deployer().args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "deployer {args:?} failed: {stderr}");
+    assert!(
+        output.status.success(),
+        "deployer {args:?} failed: {stderr}"
+    );
     stderr
 }
 
@@ -51,8 +54,14 @@ fn ecs(env: &TestEnv) -> aws_sdk_ecs::Client {
 
 /// The service's desired count, read directly from the emulator.
 fn desired_count(env: &TestEnv) -> i32 {
-    let answer = block_on(ecs(env).describe_services().cluster(CLUSTER).services(SERVICE).send())
-        .unwrap();
+    let answer = block_on(
+        ecs(env)
+            .describe_services()
+            .cluster(CLUSTER)
+            .services(SERVICE)
+            .send(),
+    )
+    .unwrap();
     answer.services()[0].desired_count()
 }
 
@@ -119,11 +128,17 @@ fn policies(env: &TestEnv) -> BTreeMap<String, (String, f64, Option<String>)> {
 /// listener forwards to.
 fn resource_label(env: &TestEnv) -> String {
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&env.sdk_config());
-    let balancers =
-        block_on(elb.describe_load_balancers().names(format!("{PREFIX}-alb")).send()).unwrap();
-    let balancer = balancers.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
-    let listeners =
-        block_on(elb.describe_listeners().load_balancer_arn(&balancer).send()).unwrap();
+    let balancers = block_on(
+        elb.describe_load_balancers()
+            .names(format!("{PREFIX}-alb"))
+            .send(),
+    )
+    .unwrap();
+    let balancer = balancers.load_balancers()[0]
+        .load_balancer_arn()
+        .unwrap()
+        .to_owned();
+    let listeners = block_on(elb.describe_listeners().load_balancer_arn(&balancer).send()).unwrap();
     let group = listeners.listeners()[0].default_actions()[0]
         .target_group_arn()
         .unwrap()
@@ -157,8 +172,19 @@ fn changed(plan: &Value) -> Vec<(String, Vec<String>)> {
 fn assert_configured_autoscaling(env: &TestEnv) {
     let (min, max, arn) = scalable_target(env).expect("the scalable target is registered");
     assert_eq!((min, max), (2, 8));
-    let tags = block_on(client(env).list_tags_for_resource().resource_arn(&arn).send()).unwrap();
-    let tags: BTreeMap<String, String> = tags.tags().cloned().unwrap_or_default().into_iter().collect();
+    let tags = block_on(
+        client(env)
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send(),
+    )
+    .unwrap();
+    let tags: BTreeMap<String, String> = tags
+        .tags()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     assert_eq!(tags, owner_tags());
     let label = resource_label(env);
     assert_eq!(
@@ -181,7 +207,11 @@ fn every_image_deploy_fights_autoscaling() {
     let env = autoscaling_env();
     run(&env, &["apply", "--yes"]);
     assert_configured_autoscaling(&env);
-    assert_eq!(desired_count(&env), 2, "the count a new service starts with");
+    assert_eq!(
+        desired_count(&env),
+        2,
+        "the count a new service starts with"
+    );
 
     // Autoscaling (or a person) has the service at 6 tasks.
     set_desired_count(&env, 6);
@@ -191,12 +221,26 @@ fn every_image_deploy_fights_autoscaling() {
     push_image(&env, "v2");
     env.proxy.clear();
     run(&env, &["apply", "--yes", "--image-tag", "v2"]);
-    assert_eq!(env.proxy.count("UpdateService"), 1, "{:?}", env.proxy.operations());
+    assert_eq!(
+        env.proxy.count("UpdateService"),
+        1,
+        "{:?}",
+        env.proxy.operations()
+    );
     assert_eq!(desired_count(&env), 6, "the deploy left the count alone");
-    let answer = block_on(ecs(&env).describe_services().cluster(CLUSTER).services(SERVICE).send())
-        .unwrap();
+    let answer = block_on(
+        ecs(&env)
+            .describe_services()
+            .cluster(CLUSTER)
+            .services(SERVICE)
+            .send(),
+    )
+    .unwrap();
     assert!(
-        answer.services()[0].task_definition().unwrap().ends_with(":2"),
+        answer.services()[0]
+            .task_definition()
+            .unwrap()
+            .ends_with(":2"),
         "the image was deployed: {:?}",
         answer.services()[0].task_definition()
     );
@@ -215,18 +259,34 @@ fn every_image_deploy_fights_autoscaling() {
         autoscaling_calls,
         ["DescribeScalableTargets", "DescribeScalingPolicies"]
     );
-    assert!(env.proxy.calls().len() <= 17, "{:?}", env.proxy.operations());
+    assert!(
+        env.proxy.calls().len() <= 17,
+        "{:?}",
+        env.proxy.operations()
+    );
     assert_eq!(desired_count(&env), 6);
 
     // `scale` within the range sets the count now; outside it, nothing is called.
     env.proxy.clear();
     run(&env, &["scale", "4", "--yes"]);
     assert_eq!(desired_count(&env), 4);
-    assert_eq!(env.proxy.mutating_calls().len(), 1, "{:?}", env.proxy.operations());
+    assert_eq!(
+        env.proxy.mutating_calls().len(),
+        1,
+        "{:?}",
+        env.proxy.operations()
+    );
     env.proxy.clear();
-    let output = env.deployer().args(["scale", "9", "--yes"]).assert().code(3);
+    let output = env
+        .deployer()
+        .args(["scale", "9", "--yes"])
+        .assert()
+        .code(3);
     let stderr = String::from_utf8_lossy(&output.get_output().stderr).into_owned();
-    assert!(stderr.contains("outside the [autoscaling] range 2-8"), "{stderr}");
+    assert!(
+        stderr.contains("outside the [autoscaling] range 2-8"),
+        "{stderr}"
+    );
     assert_eq!(env.proxy.calls(), [], "no AWS call for a refused count");
     assert_eq!(desired_count(&env), 4);
 }
@@ -275,8 +335,14 @@ fn autoscaling_drift_is_repaired_and_removing_the_table_removes_it() {
     assert_eq!(
         changed(&plan),
         [
-            ("scalable_target".to_owned(), vec!["min".to_owned(), "max".to_owned()]),
-            ("scaling_policies".to_owned(), vec!["cpu_percent".to_owned()]),
+            (
+                "scalable_target".to_owned(),
+                vec!["min".to_owned(), "max".to_owned()]
+            ),
+            (
+                "scaling_policies".to_owned(),
+                vec!["cpu_percent".to_owned()]
+            ),
         ],
         "{plan:#}"
     );
@@ -341,7 +407,11 @@ fn scale_outside_the_range_is_refused_without_an_aws_call() {
     let env = TestEnv::offline();
     env.write_config("dev", &autoscaling_toml());
     for count in ["1", "9"] {
-        let output = env.deployer().args(["scale", count, "--yes"]).assert().code(3);
+        let output = env
+            .deployer()
+            .args(["scale", count, "--yes"])
+            .assert()
+            .code(3);
         let stderr = String::from_utf8_lossy(&output.get_output().stderr).into_owned();
         assert!(
             stderr.contains(&format!("{count} is outside the [autoscaling] range 2-8")),

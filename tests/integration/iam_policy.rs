@@ -69,8 +69,8 @@ const RARE: &[(&str, &str)] = &[(
 
 const PARAMETER: &str = "arn:aws:ssm:eu-central-1:123456789012:parameter/simhill/dev/db-password";
 
-/// The configuration with a secret and a task role: the one whose printed policy is the widest
-/// (only a task role's managed policies add a statement).
+/// The configuration with a secret and a task role (a task role's managed policies add a
+/// statement, and so does `[autoscaling]`: see [`widest_config`]).
 fn config_with_task_role() -> String {
     format!(
         "{}\n[task_role]\nmanaged_policies = [\"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess\"]\n\n\
@@ -311,12 +311,19 @@ fn untag_scalable_target(env: &TestEnv) {
             .send(),
     )
     .unwrap();
-    let arn = targets.scalable_targets()[0].scalable_target_arn().unwrap().to_owned();
+    let arn = targets.scalable_targets()[0]
+        .scalable_target_arn()
+        .unwrap()
+        .to_owned();
     block_on(
         client
             .untag_resource()
             .resource_arn(arn)
-            .set_tag_keys(Some(vec!["Project".into(), "Environment".into(), "ManagedBy".into()]))
+            .set_tag_keys(Some(vec![
+                "Project".into(),
+                "Environment".into(),
+                "ManagedBy".into(),
+            ]))
             .send(),
     )
     .unwrap();
@@ -419,7 +426,12 @@ fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
         .iter()
         .map(|call| {
             let prefix = match call.service.as_str() {
-                service @ ("ec2" | "ecr" | "ecs" | "elasticloadbalancing" | "iam" | "logs"
+                service @ ("ec2"
+                | "ecr"
+                | "ecs"
+                | "elasticloadbalancing"
+                | "iam"
+                | "logs"
                 | "application-autoscaling") => service,
                 other => panic!("a call to an unexpected service: {call} ({other})"),
             };
@@ -463,15 +475,25 @@ fn allow_statements(policy: &Value) -> Vec<&Value> {
         .collect()
 }
 
+/// The widest configuration: a secret, a task role with a managed policy, and autoscaling. A
+/// stack that once had `[autoscaling]` removes it with the policy that granted it.
+fn widest_config() -> String {
+    format!(
+        "{}{}",
+        config_with_task_role(),
+        crate::autoscaling::autoscaling_toml().trim_start_matches(DEV_TOML)
+    )
+}
+
 #[test]
 fn policy_allows_every_call_of_a_life_cycle_and_nothing_more() {
     let env = dev_env();
-    env.write_config("dev", &config_with_task_role());
+    env.write_config("dev", &widest_config());
     let policy = printed_policy(&env);
     env.write_config("dev", DEV_TOML);
     let called = life_cycle_actions(&env);
     // The policy does not depend on the state.
-    env.write_config("dev", &config_with_task_role());
+    env.write_config("dev", &widest_config());
     assert_eq!(printed_policy(&env), policy);
 
     let statements = allow_statements(&policy);
