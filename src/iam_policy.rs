@@ -1,5 +1,6 @@
-//! The least-privilege IAM policy that `apply`, `plan`, `status`, `rollback` and `destroy` need
-//! for one environment, printed by `deployer iam-policy`.
+//! The least-privilege IAM policy that every command (`apply`, `plan`, `status`, `rollback`,
+//! `restart`, `wait`, `logs`, `run`, `exec`, `destroy`) needs for one environment, printed by
+//! `deployer iam-policy`.
 //!
 //! Every action is one the code calls (or one AWS checks on a call the code makes: `iam:PassRole`,
 //! `iam:CreateServiceLinkedRole`, and the EC2 reads Elastic Load Balancing checks), scoped to this stack's ARNs wherever the action supports
@@ -391,6 +392,9 @@ pub fn policy(config: &Config) -> Policy {
                 "logs:TagResource",
                 "logs:PutRetentionPolicy",
                 "logs:DeleteLogGroup",
+                // `logs`, and the output of `run` and of the release command.
+                "logs:FilterLogEvents",
+                "logs:GetLogEvents",
             ],
             &[log_group.clone(), format!("{log_group}:*")],
             None,
@@ -450,6 +454,8 @@ pub fn policy(config: &Config) -> Policy {
                 "ecs:UpdateService",
                 "ecs:DeleteService",
                 "ecs:TagResource",
+                // `exec`: ExecuteCommand is authorized on the cluster and on the task.
+                "ecs:ExecuteCommand",
             ],
             &[arns.cluster(), arns.service()],
             None,
@@ -464,6 +470,14 @@ pub fn policy(config: &Config) -> Policy {
             ],
             &[arns.task_definitions()],
             None,
+        ),
+        // `run` and the release command: one-off tasks of the stack's revisions, in its cluster
+        // only.
+        allow(
+            "EcsRunTask",
+            &["ecs:RunTask"],
+            &[arns.task_definitions()],
+            Some(json!({ "ArnEquals": { "ecs:cluster": arns.cluster() } })),
         ),
         allow(
             "EcsTaskDefinitions",
@@ -482,8 +496,8 @@ pub fn policy(config: &Config) -> Policy {
             Some(json!({ "ArnLike": { "ecs:cluster": arns.cluster() } })),
         ),
         allow(
-            "EcsDescribeTasks",
-            &["ecs:DescribeTasks"],
+            "EcsTasks",
+            &["ecs:DescribeTasks", "ecs:ExecuteCommand"],
             &[arns.regional("ecs", &format!("task/{}/*", names.cluster))],
             None,
         ),

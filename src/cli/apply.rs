@@ -20,6 +20,13 @@ use crate::ops::outputs::OUTPUT_NAMES;
 use crate::printer::Printer;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  deployer apply --env dev                   show the plan, ask, apply, follow the deployment
+  deployer apply --image-tag \"$GIT_SHA\" --yes  deploy a pushed image from CI
+  deployer apply --yes --skip-release        a new revision without running [release] command
+
+Exit codes: 0 success, 1 error, 3 invalid input, 4 deployment failed or rolled back, 5 timed
+out, 6 the release command failed (the service stays on its revision), 130 interrupted.")]
 pub struct ApplyArgs {
     /// Apply without asking for confirmation (for CI).
     #[arg(long, short = 'y', visible_alias = "auto-approve")]
@@ -47,6 +54,10 @@ pub struct ApplyArgs {
     /// Do not wait for the ECS deployment to complete.
     #[arg(long)]
     no_wait: bool,
+
+    /// Deploy a new revision without running `[release] command` first.
+    #[arg(long)]
+    skip_release: bool,
 
     /// Seconds to wait for the deployment to complete (default: timeouts.deployment).
     #[arg(long, value_name = "SECONDS")]
@@ -79,6 +90,7 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Re
         image: args.image_choice()?,
         force_new_deployment: args.force_new_deployment,
         wait: !args.no_wait,
+        skip_release: args.skip_release,
     };
     let prepared = apply::prepare(&global.target(), printer, &options).await?;
     let config = &prepared.session.ctx.config;

@@ -65,7 +65,13 @@ pub fn finished_lines(step: StepId, finished: &Finished<Outcome>) -> Vec<String>
         // Nothing there, nothing asked for: nothing to say.
         Finished::Done(result) if result.action == Action::NotWanted => Vec::new(),
         Finished::Done(result) => step_lines(step, result, true),
-        Finished::Failed(error) => vec![format!(" x {:<26} failed: {error:#}", step.label())],
+        // The run's error repeats it in full; a message of several lines (a release
+        // command's last log lines) is shown once, there.
+        Finished::Failed(error) => {
+            let error = format!("{error:#}");
+            let first = error.lines().next().unwrap_or_default();
+            vec![format!(" x {:<26} failed: {first}", step.label())]
+        }
         Finished::Skipped => vec![format!("   {:<26} skipped", step.label())],
     }
 }

@@ -132,7 +132,20 @@ pub struct Config {
     /// Application Auto Scaling of the service's task count; `None` keeps `desired_count`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscaling: Option<AutoscalingConfig>,
+    /// A command run as a one-off task of each new revision before the service gets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseConfig>,
 }
+
+/// `[release]`: the release command (a database migration, say), run by `apply` as a one-off
+/// task of a new task definition revision before the service is moved to it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseConfig {
+    /// The command and its arguments, replacing the image's `CMD` (the entry point stays).
+    pub command: Vec<String>,
+}
+
 
 /// `[autoscaling]`: Application Auto Scaling moves the service's desired count between `min` and
 /// `max`, with one target tracking policy per target set (see "Target tracking scaling policies"
@@ -335,6 +348,9 @@ pub struct ServiceConfig {
     /// (empty) the Fargate launch type.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub capacity_providers: Vec<CapacityProviderItem>,
+    /// ECS Exec (`deployer exec`): `enableExecuteCommand` on the service, and the Session
+    /// Manager permissions on the task role.
+    pub enable_exec: bool,
 }
 
 /// One capacity provider of the service's strategy (ECS's `CapacityProviderStrategyItem`).
@@ -357,6 +373,7 @@ impl Default for ServiceConfig {
             health_check_grace_seconds: 60,
             circuit_breaker: true,
             capacity_providers: Vec::new(),
+            enable_exec: false,
         }
     }
 }
@@ -765,5 +782,11 @@ impl Config {
     /// resource. Use the constants in [`suffix`].
     pub fn resource_name(&self, suffix: &str) -> String {
         format!("{}-{}-{}", self.project, self.environment, suffix)
+    }
+
+    /// Whether the app's tasks run as a task role: `[task_role]` asks for one, and ECS Exec
+    /// (`service.enable_exec`) needs one for its Session Manager permissions.
+    pub fn wants_task_role(&self) -> bool {
+        self.task_role.is_some() || self.service.enable_exec
     }
 }

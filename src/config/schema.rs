@@ -119,6 +119,14 @@ impl From<&AutoscalingConfig> for RawAutoscaling {
             scale_out_cooldown: Some(a.scale_out_cooldown.into()),
         }
     }
+    pub(super) release: Option<RawRelease>,
+}
+
+/// `[release]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawRelease {
+    pub(super) command: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -291,6 +299,7 @@ pub(super) struct RawService {
     pub(super) health_check_grace_seconds: Int,
     pub(super) circuit_breaker: bool,
     pub(super) capacity_providers: Option<Vec<RawCapacityProvider>>,
+    pub(super) enable_exec: bool,
 }
 
 /// One `{ provider = "...", weight = N, base = N }` of `service.capacity_providers`.
@@ -371,6 +380,9 @@ impl From<&Config> for RawConfig {
             timeouts: (&c.timeouts).into(),
             task_role: c.task_role.as_ref().map(Into::into),
             autoscaling: c.autoscaling.as_ref().map(Into::into),
+            release: c.release.as_ref().map(|r| RawRelease {
+                command: Some(r.command.clone()),
+            }),
         }
     }
 }
@@ -400,6 +412,7 @@ impl From<&ServiceConfig> for RawService {
             health_check_grace_seconds: s.health_check_grace_seconds.into(),
             circuit_breaker: s.circuit_breaker,
             capacity_providers: None,
+            enable_exec: s.enable_exec,
         }
     }
 }
@@ -511,6 +524,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "timeouts",
             "task_role",
             "autoscaling",
+            "release",
         ],
     ),
     (
@@ -548,6 +562,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "health_check_grace_seconds",
             "circuit_breaker",
             "capacity_providers",
+            "enable_exec",
         ],
     ),
     ("load_balancer", &["port", "deregistration_delay_seconds"]),
@@ -581,6 +596,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "scale_out_cooldown",
         ],
     ),
+    ("release", &["command"]),
 ];
 
 /// Keys whose value must be a single table.
@@ -591,6 +607,7 @@ pub(super) const TABLE_KEYS: &[&[&str]] = &[
     &["container", "health_check"],
     &["task_role"],
     &["autoscaling"],
+    &["release"],
     &["task"],
     &["service"],
     &["load_balancer"],

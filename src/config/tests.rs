@@ -72,6 +72,7 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
             health_check_grace_seconds: 60,
             circuit_breaker: true,
             capacity_providers: Vec::new(),
+            enable_exec: false,
         },
         load_balancer: LoadBalancerConfig {
             port: 80,
@@ -98,6 +99,7 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
         },
         task_role: None,
         autoscaling: None,
+        release: None,
     };
     assert_eq!(config, expected);
     assert_eq!(config.resource_name(suffix::ALB), "simhill-dev-alb");
@@ -381,7 +383,7 @@ fn fargate_combinations() {
 fn parse_errors_name_key_and_expectation() {
     assert_eq!(
         error_of(&format!("cpu = 256\n{MINIMAL}")),
-        "envs/test.toml:1:1: unknown key `cpu` at the top level (`cpu` belongs in [task]); expected one of: project, environment, region, endpoint_url, container, task, service, load_balancer, health_check, logs, ecr, timeouts, task_role, autoscaling"
+        "envs/test.toml:1:1: unknown key `cpu` at the top level (`cpu` belongs in [task]); expected one of: project, environment, region, endpoint_url, container, task, service, load_balancer, health_check, logs, ecr, timeouts, task_role, autoscaling, release"
     );
     assert_eq!(
         error_of(&with("[task]\ncpu = 0.25\n")),

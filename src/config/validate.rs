@@ -311,6 +311,10 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         .autoscaling
         .as_ref()
         .map(|a| validate_app::autoscaling(a, raw.service.desired_count, v));
+    let release = raw
+        .release
+        .as_ref()
+        .map(|release| validate_app::release(release, v));
 
     Config {
         project: project.unwrap_or_default().to_string(),
@@ -327,6 +331,7 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         timeouts,
         task_role,
         autoscaling,
+        release,
     }
 }
 
@@ -597,6 +602,7 @@ fn build_service(s: &RawService, v: &mut Validator<'_>) -> ServiceConfig {
         ),
         circuit_breaker: s.circuit_breaker,
         capacity_providers: validate_app::capacity_providers(s.capacity_providers.as_deref(), v),
+        enable_exec: s.enable_exec,
     }
 }
 

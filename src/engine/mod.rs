@@ -15,6 +15,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
+use futures_util::future::LocalBoxFuture;
 
 pub use graph::Finished;
 
@@ -685,6 +686,15 @@ fn refuse_what_cannot_be_done(steps: &[&dyn Step], planned: &[PlannedStep]) -> R
     .into())
 }
 
+/// Work that must succeed before a step starts, given what the steps before it made: `apply`'s
+/// release command, run as a one-off task of a new task definition revision before the service
+/// is moved to it. When it fails, the step fails with its error and does not start.
+pub struct Gate<'a> {
+    /// The step it guards.
+    pub before: StepId,
+    pub check: Box<dyn Fn(Facts) -> LocalBoxFuture<'a, Result<()>> + 'a>,
+}
+
 /// How long the calls in flight get to finish after Ctrl-C or SIGTERM before they are abandoned.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(20);
 
@@ -700,6 +710,19 @@ pub async fn execute(
     plan: Plan,
     journal: &dyn Journal,
     interrupt: &Interrupt,
+    report: impl FnMut(StepId, &Finished<Outcome>),
+) -> Result<Facts> {
+    execute_gated(ctx, steps, plan, journal, interrupt, None, report).await
+}
+
+/// [`execute`], with a [`Gate`] that must pass before the step it guards starts.
+pub async fn execute_gated(
+    ctx: &Ctx,
+    steps: &[&dyn Step],
+    plan: Plan,
+    journal: &dyn Journal,
+    interrupt: &Interrupt,
+    gate: Option<Gate<'_>>,
     mut report: impl FnMut(StepId, &Finished<Outcome>),
 ) -> Result<Facts> {
     let Plan {
@@ -735,7 +758,7 @@ pub async fn execute(
     let in_flight: Mutex<BTreeSet<StepId>> = Mutex::default();
     let stop = || interrupt.is_raised();
     // The step futures are `async move` over their step's id; what they share is borrowed.
-    let (shared_facts, take) = (&facts, &take);
+    let (shared_facts, take, gate) = (&facts, &take, gate.as_ref());
     let run = async {
         match operation {
             Operation::Apply => {
@@ -745,6 +768,10 @@ pub async fn execute(
                     |id| {
                         let step = by_id[&id];
                         tracked(&in_flight, id, async move {
+                            if let Some(gate) = gate.filter(|g| g.before == id) {
+                                let known = lock(shared_facts).clone();
+                                (gate.check)(known).await?;
+                            }
                             apply_step(ctx, step, shared_facts, take(id)?.0, journal).await
                         })
                     },

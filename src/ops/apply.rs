@@ -8,7 +8,10 @@
 use anyhow::{anyhow, Result};
 use std::collections::BTreeMap;
 
+use futures_util::future::LocalBoxFuture;
+
 use super::outputs::outputs;
+use super::release::run_release;
 use super::restart::force_new_deployment as force_new_deployment_of;
 use super::rollout::Rollout;
 use super::wait::follow_primary;
@@ -18,7 +21,7 @@ use crate::aws::partition;
 use crate::config::AWS_REGIONS;
 use crate::contract::StepId;
 use crate::contract::{Ctx, Facts, ImageChoice, Resource, Stage};
-use crate::engine::{self, Action, Finished, Operation, Outcome, Plan};
+use crate::engine::{self, Action, Finished, Gate, Operation, Outcome, Plan};
 use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
 use crate::printer::Printer;
@@ -40,6 +43,8 @@ pub struct ApplyOptions {
     /// Follow the deployments apply starts. A replacement needs to: it moves traffic only once
     /// the service runs in the new resource.
     pub wait: bool,
+    /// Do not run `[release] command` before the service gets a new revision.
+    pub skip_release: bool,
 }
 
 /// A plan read and checked, under the environment's lock, ready to be carried out.
@@ -48,6 +53,7 @@ pub struct PreparedApply {
     pub plan: Plan,
     image_chosen: bool,
     force_new_deployment: bool,
+    skip_release: bool,
 }
 
 /// Opens the stack under its lock, reads it, and checks that an image chosen on the command line
@@ -96,6 +102,7 @@ pub async fn prepare(
         plan,
         image_chosen: options.image.is_some(),
         force_new_deployment: options.force_new_deployment,
+        skip_release: options.skip_release,
     })
 }
 
@@ -123,7 +130,16 @@ impl PreparedApply {
             plan,
             image_chosen,
             force_new_deployment,
+            skip_release,
         } = self;
+        let release = session
+            .ctx
+            .config
+            .release
+            .as_ref()
+            .filter(|_| !skip_release)
+            .map(|r| r.command.clone());
+        let release = release.as_deref();
         // A replacement (planned now, or left unfinished by an earlier run) is carried out in
         // stages, so that the service stays reachable throughout.
         let resuming_last_stages = session.ctx.stage == Stage::Finish;
@@ -132,7 +148,8 @@ impl PreparedApply {
         if resuming_last_stages {
             // The deployment into the replacement must be complete before traffic moves.
             follow_primary(&session.ctx, timeout, interrupt).await?;
-            (facts, service_changed) = converge(&session, plan, interrupt, &mut report).await?;
+            (facts, service_changed) =
+                converge(&session, plan, release, interrupt, &mut report).await?;
             if service_changed {
                 follow_primary(&session.ctx, timeout, interrupt).await?;
                 service_changed = false;
@@ -144,7 +161,8 @@ impl PreparedApply {
             if replacing {
                 session.ctx.stage = Stage::Expand;
             }
-            (facts, service_changed) = converge(&session, plan, interrupt, &mut report).await?;
+            (facts, service_changed) =
+                converge(&session, plan, release, interrupt, &mut report).await?;
             // A service that changed started a deployment already; otherwise one is forced.
             if force_new_deployment && !service_changed {
                 facts.deployment_id = force_new_deployment_of(&session.ctx).await?;
@@ -152,7 +170,8 @@ impl PreparedApply {
             }
             record(&session, &facts, image_chosen)?;
             if replacing {
-                facts = finish_retirements(&mut session, interrupt, timeout, &mut report).await?;
+                facts = finish_retirements(&mut session, release, interrupt, timeout, &mut report)
+                    .await?;
                 record(&session, &facts, image_chosen)?;
                 // Every deployment it started has been followed already.
                 service_changed = false;
@@ -196,19 +215,37 @@ async fn runs_in_replacement(ctx: &Ctx) -> Result<bool> {
 }
 
 /// One apply pass over the stack: whether it changed the service (and so started a deployment).
+///
+/// With a `release` command and a plan that registers a new task definition revision, the
+/// command runs as a task of that revision before the service step starts; when it fails the
+/// service step does not run, so the service stays on the revision it ran.
 async fn converge(
     session: &Session,
     plan: Plan,
+    release: Option<&[String]>,
     interrupt: &Interrupt,
     report: &mut impl FnMut(StepId, &Finished<Outcome>),
 ) -> Result<(Facts, bool)> {
     let mut service_changed = false;
-    let facts = engine::execute(
+    let new_revision = plan
+        .outcomes()
+        .iter()
+        .any(|(step, outcome)| *step == TaskDefinition::STEP && outcome.action.is_change());
+    let ctx = &session.ctx;
+    let gate = release.filter(|_| new_revision).map(|command| Gate {
+        before: Service::STEP,
+        check: Box::new(move |facts: Facts| {
+            Box::pin(async move { run_release(ctx, &facts, command, interrupt).await })
+                as LocalBoxFuture<'_, Result<()>>
+        }),
+    });
+    let facts = engine::execute_gated(
         &session.ctx,
         STACK,
         plan,
         &session.store,
         interrupt,
+        gate,
         |step, finished| {
             if let (true, Finished::Done(outcome)) = (step == Service::STEP, finished) {
                 service_changed = matches!(outcome.action, Action::Create | Action::Update(_));
@@ -243,6 +280,7 @@ fn record(session: &Session, facts: &Facts, image_chosen: bool) -> Result<()> {
 /// which finds what is retiring in the state.
 async fn finish_retirements(
     session: &mut Session,
+    release: Option<&[String]>,
     interrupt: &Interrupt,
     timeout: Option<u64>,
     report: &mut impl FnMut(StepId, &Finished<Outcome>),
@@ -259,7 +297,7 @@ async fn finish_retirements(
     session.ctx.recorded = session.store.snapshot();
     printer.info("Moving the rest over:");
     let plan = super::plan::read(session, Operation::Apply, false).await?;
-    let (facts, service_changed) = converge(session, plan, interrupt, report).await?;
+    let (facts, service_changed) = converge(session, plan, release, interrupt, report).await?;
     if service_changed {
         follow_primary(&session.ctx, timeout, interrupt).await?;
     }

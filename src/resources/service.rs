@@ -41,6 +41,8 @@ pub struct Spec {
     pub launch_type: Option<String>,
     /// Sorted by provider; empty with a launch type.
     pub capacity_provider_strategy: Vec<StrategyItem>,
+    /// ECS Exec on the service's tasks (`enableExecuteCommand`).
+    pub enable_exec: bool,
 }
 
 /// One capacity provider of the service's strategy.
@@ -259,6 +261,7 @@ impl Resource for Service {
                 max_percent: to_i32(config.service.max_percent),
                 circuit_breaker: config.service.circuit_breaker,
                 health_check_grace_seconds: to_i32(config.service.health_check_grace_seconds),
+                enable_exec: config.service.enable_exec,
                 launch_type: config
                     .service
                     .capacity_providers
@@ -325,6 +328,7 @@ impl Resource for Service {
                 health_check_grace_seconds: service
                     .health_check_grace_period_seconds()
                     .unwrap_or(0),
+                enable_exec: service.enable_execute_command(),
                 launch_type: service.launch_type().map(|t| t.as_str().to_owned()),
                 capacity_provider_strategy: {
                     let mut items: Vec<StrategyItem> = service
@@ -403,6 +407,12 @@ impl Resource for Service {
             &old.health_check_grace_seconds,
             &new.health_check_grace_seconds,
         );
+        compare(
+            &mut changes,
+            "enable_exec",
+            &old.enable_exec,
+            &new.enable_exec,
+        );
         // ECS's UpdateService cannot move a service between the Fargate launch type and
         // Fargate capacity providers; a strategy can change in place.
         if old.launch_type != new.launch_type {
@@ -434,6 +444,7 @@ impl Resource for Service {
             .set_load_balancers(Some(load_balancers(spec)))
             .deployment_configuration(deployment(spec)?)
             .health_check_grace_period_seconds(spec.health_check_grace_seconds)
+            .enable_execute_command(spec.enable_exec)
             .set_tags(Some(owner_tags(&ctx.owner)?))
             .propagate_tags(aws_sdk_ecs::types::PropagateTags::Service)
             // The same token on every attempt makes a retried create return the service the lost
@@ -512,6 +523,13 @@ impl Resource for Service {
         }
         if old.health_check_grace_seconds != new.health_check_grace_seconds {
             call = call.health_check_grace_period_seconds(new.health_check_grace_seconds);
+        }
+        // ECS Exec is set when a task starts: the running tasks are replaced by a new
+        // deployment ("Turning on ECS Exec", Amazon ECS Developer Guide).
+        if old.enable_exec != new.enable_exec {
+            call = call
+                .enable_execute_command(new.enable_exec)
+                .force_new_deployment(true);
         }
         // ECS applies a new strategy only with a new deployment.
         if old.capacity_provider_strategy != new.capacity_provider_strategy {
@@ -626,6 +644,7 @@ mod tests {
             health_check_grace_seconds: 60,
             launch_type: Some("FARGATE".into()),
             capacity_provider_strategy: Vec::new(),
+            enable_exec: false,
         }
     }
 

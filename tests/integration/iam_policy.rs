@@ -61,11 +61,18 @@ const NOT_CALLS: &[(&str, &str)] = &[
 ];
 
 /// Actions the code can call on paths the life cycle below does not take.
-const RARE: &[(&str, &str)] = &[(
-    "ecs:PutClusterCapacityProviders",
-    "only for service.capacity_providers (Fargate Spot), which the shipped configuration does not \
-     set; tests/integration/app_settings.rs runs it",
-)];
+const RARE: &[(&str, &str)] = &[
+    (
+        "ecs:PutClusterCapacityProviders",
+        "only for service.capacity_providers (Fargate Spot), which the shipped configuration does \
+         not set; tests/integration/app_settings.rs runs it",
+    ),
+    (
+        "ecs:ExecuteCommand",
+        "only for `deployer exec`, which needs AWS's session-manager-plugin; \
+         tests/integration/day2.rs runs it with a stand-in plugin",
+    ),
+];
 
 const PARAMETER: &str = "arn:aws:ssm:eu-central-1:123456789012:parameter/simhill/dev/db-password";
 
@@ -343,6 +350,32 @@ fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
         });
     run(env, &["status"]);
     env.proxy.clear_rewriter("ListTasks");
+
+    // The log, and a one-off task, which the emulator stops at once with exit code 0.
+    run(env, &["logs", "--since", "1h"]);
+    env.proxy
+        .set_rewriter("DescribeTasks", |answer: &mut Value| {
+            for task in answer["tasks"].as_array_mut().into_iter().flatten() {
+                task["lastStatus"] = json!("STOPPED");
+                task["containers"] = json!([{"name": "app", "exitCode": 0}]);
+            }
+        });
+    run(env, &["run", "--yes", "--", "flask", "db", "upgrade"]);
+    env.proxy.clear_rewriter("DescribeTasks");
+    // The emulator keeps the task running; in AWS it stopped, and its network interface, which
+    // would keep the tasks' security group from being deleted, went with it.
+    let ecs = aws_sdk_ecs::Client::new(&env.sdk_config());
+    let cluster = format!("{PREFIX}-cluster");
+    let tasks = block_on(
+        ecs.list_tasks()
+            .cluster(&cluster)
+            .started_by("deployer-run")
+            .send(),
+    )
+    .unwrap();
+    for task in tasks.task_arns() {
+        block_on(ecs.stop_task().cluster(&cluster).task(task).send()).unwrap();
+    }
 
     // A CI deploy of a pushed image, and back.
     crate::rollout::push_image(env, "v2");

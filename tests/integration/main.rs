@@ -10,6 +10,7 @@ mod autoscaling;
 
 mod bad_input;
 mod calls;
+mod day2;
 mod drift;
 mod faults;
 mod fresh_account;
