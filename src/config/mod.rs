@@ -146,7 +146,6 @@ pub struct ReleaseConfig {
     pub command: Vec<String>,
 }
 
-
 /// `[autoscaling]`: Application Auto Scaling moves the service's desired count between `min` and
 /// `max`, with one target tracking policy per target set (see "Target tracking scaling policies"
 /// in the Application Auto Scaling User Guide). `service.desired_count` is then only the count a

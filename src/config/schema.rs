@@ -92,6 +92,8 @@ pub(super) struct RawConfig {
     pub(super) task_role: Option<RawTaskRole>,
     #[serde(default)]
     pub(super) autoscaling: Option<RawAutoscaling>,
+    #[serde(default)]
+    pub(super) release: Option<RawRelease>,
 }
 
 /// `[autoscaling]` as written: `min` and `max` are required, which validation reports.
@@ -119,7 +121,6 @@ impl From<&AutoscalingConfig> for RawAutoscaling {
             scale_out_cooldown: Some(a.scale_out_cooldown.into()),
         }
     }
-    pub(super) release: Option<RawRelease>,
 }
 
 /// `[release]` as written.

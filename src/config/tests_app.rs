@@ -368,7 +368,10 @@ fn autoscaling_values_out_of_range_name_the_key_and_the_range() {
         "90000 is out of range; allowed 0-86400",
     ] {
         assert!(error.contains(expected), "{expected}: {error}");
+    }
+}
 
+#[test]
 fn release_command_and_ecs_exec_load_and_round_trip_through_validate() {
     let config = load(
         "[service]\nenable_exec = true\n[release]\ncommand = [\"flask\", \"db\", \"upgrade\"]\n",
