@@ -215,6 +215,10 @@ pub fn policy(config: &Config) -> Policy {
     let log_group = arns.regional("logs", &format!("log-group:{}", names.log_group));
     let [target_group, replacement_target_group] = arns.target_groups();
 
+    let mut linked_services = vec!["ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com"];
+    if config.autoscaling.is_some() {
+        linked_services.push("ecs.application-autoscaling.amazonaws.com");
+    }
     let mut statements = vec![
         // EC2: the default VPC and subnets are only read; the two security groups are created
         // with the stack's tags, and only groups carrying them are changed or deleted.
@@ -359,21 +363,17 @@ pub fn policy(config: &Config) -> Policy {
             &[arns.execution_role(), arns.task_role()],
             Some(json!({ "StringEquals": { "iam:PassedToService": PASSED_TO_SERVICE } })),
         ),
-        // ECS, Elastic Load Balancing and Application Auto Scaling (for ECS services:
-        // AWSServiceRoleForApplicationAutoScaling_ECSService, made by RegisterScalableTarget)
-        // create their service-linked roles on first use in an account; once they exist this
-        // statement is never used.
+        // ECS, Elastic Load Balancing and, with `[autoscaling]`, Application Auto Scaling (for
+        // ECS services: AWSServiceRoleForApplicationAutoScaling_ECSService, made by
+        // RegisterScalableTarget) create their service-linked roles on first use in an account;
+        // once they exist this statement is never used.
         allow(
             "IamCreateServiceLinkedRoles",
             &["iam:CreateServiceLinkedRole"],
             &[arns.iam("role/aws-service-role/*")],
             Some(json!({
                 "StringEquals": {
-                    "iam:AWSServiceName": [
-                        "ecs.amazonaws.com",
-                        "elasticloadbalancing.amazonaws.com",
-                        "ecs.application-autoscaling.amazonaws.com",
-                    ],
+                    "iam:AWSServiceName": linked_services,
                 }
             })),
         ),
