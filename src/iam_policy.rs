@@ -116,8 +116,12 @@ pub struct Policy {
 }
 
 /// The most characters a customer managed policy may have, whitespace not counted (see "IAM and
-/// AWS STS quotas" in the IAM User Guide). An inline policy of a role may have 10,240.
+/// AWS STS quotas" in the IAM User Guide).
 pub const MANAGED_POLICY_MAX_CHARS: usize = 6144;
+
+/// The most characters all the inline policies of one role may have together, whitespace not
+/// counted (same page).
+pub const INLINE_ROLE_POLICY_MAX_CHARS: usize = 10240;
 
 impl Policy {
     /// Splits the statements, in order, into as few documents as the greedy order allows that each
@@ -875,10 +879,10 @@ mod tests {
     }
 
     #[test]
-    fn a_policy_that_fits_is_not_split() {
+    fn a_policy_within_the_size_is_not_split() {
         let policy = super::policy(&config("eu-central-1"));
-        assert!(policy.size() <= MANAGED_POLICY_MAX_CHARS);
-        assert_eq!(policy.split(MANAGED_POLICY_MAX_CHARS), vec![policy]);
+        assert!(policy.size() <= INLINE_ROLE_POLICY_MAX_CHARS);
+        assert_eq!(policy.split(INLINE_ROLE_POLICY_MAX_CHARS), vec![policy]);
     }
 
     #[test]

@@ -35,6 +35,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+    use crate::engine::with_dependencies;
 
     #[test]
     fn keys_are_unique_and_dependencies_come_earlier() {
@@ -62,6 +63,49 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn keys(steps: &[&dyn Step]) -> Vec<&'static str> {
+        steps.iter().map(|s| s.id().key()).collect()
+    }
+
+    #[test]
+    fn a_target_brings_what_it_depends_on_in_stack_order() {
+        let only = |targets: &[&str]| keys(&with_dependencies(STACK, targets).unwrap());
+        assert_eq!(only(&["ecr_repository"]), ["ecr_repository"]);
+        assert_eq!(
+            only(&["listener"]),
+            [
+                "network",
+                "alb_security_group",
+                "load_balancer",
+                "target_group",
+                "listener"
+            ]
+        );
+        // Through a dependency's own dependencies (task_role -> execution_role).
+        assert_eq!(only(&["task_role"]), ["execution_role", "task_role"]);
+        assert_eq!(
+            only(&["log_group", "ecr_repository"]),
+            ["ecr_repository", "log_group"]
+        );
+        // The service needs everything, the repository too (its URL names the image).
+        assert_eq!(only(&["service"]), keys(STACK));
+    }
+
+    #[test]
+    fn an_unknown_target_lists_the_steps() {
+        let error = with_dependencies(STACK, &["ecr"]).err().unwrap();
+        assert!(error.starts_with("no step is called \"ecr\""), "{error}");
+        assert!(
+            error.ends_with(&format!("the steps are: {}", keys(STACK).join(", "))),
+            "{error}"
+        );
+        let error = with_dependencies(STACK, &["ecr_repositry"]).err().unwrap();
+        assert!(
+            error.contains("\"ecr_repositry\" (did you mean \"ecr_repository\"?)"),
+            "{error}"
+        );
     }
 
     #[test]

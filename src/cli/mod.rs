@@ -30,6 +30,15 @@ use crate::interrupt::Interrupt;
 use crate::ops::Target;
 use crate::printer::Printer;
 
+/// What `deployer --version` says after the name: the package version and the commit it was
+/// built from (`unknown` for a source without git history or package metadata; see `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("DEPLOYER_BUILD_COMMIT"),
+    ")"
+);
+
 /// Deploys a containerized web app to AWS ECS Fargate behind an Application Load Balancer.
 ///
 /// The stack is described by a TOML file per environment (`envs/<env>.toml`). `apply` creates or
@@ -38,7 +47,7 @@ use crate::printer::Printer;
 #[derive(Debug, Parser)]
 #[command(
     name = "deployer",
-    version,
+    version = VERSION,
     propagate_version = true,
     max_term_width = 100
 )]

@@ -399,6 +399,60 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The steps named by `targets` (step keys) and every step they depend on, directly or through
+/// others, in the order of `steps`: what Terraform's `-target` selects. A target that names no
+/// step is an error saying which steps there are (with a "did you mean" for a near miss). Pure.
+pub fn with_dependencies<'a>(
+    steps: &[&'a dyn Step],
+    targets: &[impl AsRef<str>],
+) -> Result<Vec<&'a dyn Step>, String> {
+    let keys: Vec<&str> = steps.iter().map(|s| s.id().key()).collect();
+    let mut wanted: BTreeSet<&str> = BTreeSet::new();
+    let mut unknown = Vec::new();
+    for target in targets {
+        let target = target.as_ref();
+        match keys.iter().find(|k| **k == target) {
+            Some(key) => {
+                wanted.insert(key);
+            }
+            None => unknown.push(target),
+        }
+    }
+    if !unknown.is_empty() {
+        let described: Vec<String> = unknown
+            .iter()
+            .map(|name| {
+                let near = keys
+                    .iter()
+                    .map(|k| (strsim::jaro_winkler(name, k), *k))
+                    .filter(|(score, _)| *score > 0.85)
+                    .max_by(|a, b| a.0.total_cmp(&b.0));
+                match near {
+                    Some((_, key)) => format!("{name:?} (did you mean {key:?}?)"),
+                    None => format!("{name:?}"),
+                }
+            })
+            .collect();
+        return Err(format!(
+            "no step is called {}; the steps are: {}",
+            described.join(", "),
+            keys.join(", ")
+        ));
+    }
+    // Dependencies come earlier than their dependents (the registry's test checks it), so one
+    // walk from the last step back to the first collects them all.
+    for step in steps.iter().rev() {
+        if wanted.contains(step.id().key()) {
+            wanted.extend(step.depends_on().iter().copied());
+        }
+    }
+    Ok(steps
+        .iter()
+        .copied()
+        .filter(|s| wanted.contains(s.id().key()))
+        .collect())
+}
+
 /// Reads every step and works out what `operation` would do. Makes no change in AWS.
 ///
 /// `steps` are in the documented order; each names the steps it depends on by key. With `adopt`,

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use futures_util::future::LocalBoxFuture;
 
 use super::outputs::outputs;
+use super::plan::Scope;
 use super::release::run_release;
 use super::restart::force_new_deployment as force_new_deployment_of;
 use super::rollout::Rollout;
@@ -43,6 +44,9 @@ pub struct ApplyOptions {
     /// Follow the deployments apply starts. A replacement needs to: it moves traffic only once
     /// the service runs in the new resource.
     pub wait: bool,
+    /// Step keys (`--target`): converge only these and what they depend on; empty for the
+    /// whole stack.
+    pub targets: Vec<String>,
     /// Do not run `[release] command` before the service gets a new revision.
     pub skip_release: bool,
 }
@@ -51,6 +55,8 @@ pub struct ApplyOptions {
 pub struct PreparedApply {
     pub session: Session,
     pub plan: Plan,
+    /// The steps this run reads and converges.
+    pub scope: Scope,
     image_chosen: bool,
     force_new_deployment: bool,
     skip_release: bool,
@@ -58,12 +64,24 @@ pub struct PreparedApply {
 
 /// Opens the stack under its lock, reads it, and checks that an image chosen on the command line
 /// exists. Changes nothing.
+///
+/// With targets, only they and what they depend on are read and converged. What needs the whole
+/// stack is refused with [`Exit::InvalidInput`] before any change: deploying an image or forcing a
+/// deployment without the service among the steps, and a replacement (planned now, or left
+/// unfinished by an earlier run), whose stages move the service.
 pub async fn prepare(
     target: &Target,
     printer: &Printer,
     options: &ApplyOptions,
 ) -> Result<PreparedApply> {
+    let scope = Scope::targeting(&options.targets)?;
+    check_scope(&scope, options)?;
     let mut session = target.open(printer, Some("apply")).await?;
+    if !scope.is_whole() && !session.ctx.recorded.retiring.is_empty() {
+        return Err(needs_whole_stack(
+            "an earlier apply left a replacement unfinished, and finishing it moves the service",
+        ));
+    }
     if let Some(choice) = &options.image {
         session.ctx.image = choice.clone();
     }
@@ -73,10 +91,16 @@ pub async fn prepare(
     if !session.ctx.recorded.retiring.is_empty() && runs_in_replacement(&session.ctx).await? {
         session.ctx.stage = Stage::Finish;
     }
-    let plan = super::plan::read(&session, Operation::Apply, options.adopt).await?;
+    let plan = super::plan::read(&session, &scope, Operation::Apply, options.adopt).await?;
     // Refused before anyone is asked, rather than after a "yes".
-    engine::check(STACK, &plan)?;
+    engine::check(scope.steps(), &plan)?;
     let replacing = plan.has_retirements() || !session.ctx.recorded.retiring.is_empty();
+    if replacing && !scope.is_whole() {
+        return Err(needs_whole_stack(
+            "this apply replaces or removes a resource the service uses, which happens in \
+             stages that move the service",
+        ));
+    }
     if replacing && !options.wait {
         return Err(ExitError::new(
             Exit::InvalidInput,
@@ -100,6 +124,7 @@ pub async fn prepare(
     Ok(PreparedApply {
         session,
         plan,
+        scope,
         image_chosen: options.image.is_some(),
         force_new_deployment: options.force_new_deployment,
         skip_release: options.skip_release,
@@ -128,6 +153,7 @@ impl PreparedApply {
         let PreparedApply {
             mut session,
             plan,
+            scope,
             image_chosen,
             force_new_deployment,
             skip_release,
@@ -149,7 +175,7 @@ impl PreparedApply {
             // The deployment into the replacement must be complete before traffic moves.
             follow_primary(&session.ctx, timeout, interrupt).await?;
             (facts, service_changed) =
-                converge(&session, plan, release, interrupt, &mut report).await?;
+                converge(&session, &scope, plan, release, interrupt, &mut report).await?;
             if service_changed {
                 follow_primary(&session.ctx, timeout, interrupt).await?;
                 service_changed = false;
@@ -162,7 +188,7 @@ impl PreparedApply {
                 session.ctx.stage = Stage::Expand;
             }
             (facts, service_changed) =
-                converge(&session, plan, release, interrupt, &mut report).await?;
+                converge(&session, &scope, plan, release, interrupt, &mut report).await?;
             // A service that changed started a deployment already; otherwise one is forced.
             if force_new_deployment && !service_changed {
                 facts.deployment_id = force_new_deployment_of(&session.ctx).await?;
@@ -178,7 +204,14 @@ impl PreparedApply {
             }
         }
         let ctx = &session.ctx;
-        let outputs = outputs(&ctx.config, &ctx.names, &facts);
+        let mut outputs = outputs(&ctx.config, &ctx.names, &facts);
+        if !scope.is_whole() {
+            // A targeted run saw only its own steps: what it did not read keeps the outputs
+            // recorded before.
+            let mut recorded = session.store.snapshot().outputs;
+            recorded.extend(outputs);
+            outputs = recorded;
+        }
         session.store.save_outputs(outputs.clone())?;
         Ok(Applied {
             session,
@@ -187,6 +220,44 @@ impl PreparedApply {
             service_changed,
         })
     }
+}
+
+/// Refuses, before anything is read, what a targeted run cannot do: the image and the new
+/// deployment reach the tasks through the service.
+fn check_scope(scope: &Scope, options: &ApplyOptions) -> Result<()> {
+    if scope.includes(Service::STEP) {
+        return Ok(());
+    }
+    let option = match (&options.image, options.force_new_deployment) {
+        (Some(ImageChoice::Tag(_)), _) => "--image-tag",
+        (Some(_), _) => "--image",
+        (None, true) => "--force-new-deployment",
+        (None, false) => return Ok(()),
+    };
+    Err(ExitError::new(
+        Exit::InvalidInput,
+        anyhow!(
+            "nothing was changed: {option} reaches the tasks through the service, which --target \
+             {} leaves out; add --target service, or run without --target",
+            target_list(scope)
+        ),
+    )
+    .into())
+}
+
+/// Why a targeted run stops: `why` needs the whole stack.
+fn needs_whole_stack(why: &str) -> anyhow::Error {
+    ExitError::new(
+        Exit::InvalidInput,
+        anyhow!("nothing was changed: {why}; run `deployer apply` without --target"),
+    )
+    .into()
+}
+
+/// The targets as the command line named them.
+fn target_list(scope: &Scope) -> String {
+    let keys: Vec<&str> = scope.targets().iter().map(|s| s.key()).collect();
+    keys.join(", ")
 }
 
 /// Whether the service already runs in the target group that replaces the one the state records
@@ -221,6 +292,7 @@ async fn runs_in_replacement(ctx: &Ctx) -> Result<bool> {
 /// service step does not run, so the service stays on the revision it ran.
 async fn converge(
     session: &Session,
+    scope: &Scope,
     plan: Plan,
     release: Option<&[String]>,
     interrupt: &Interrupt,
@@ -241,7 +313,7 @@ async fn converge(
     });
     let facts = engine::execute_gated(
         &session.ctx,
-        STACK,
+        scope.steps(),
         plan,
         &session.store,
         interrupt,
@@ -296,8 +368,10 @@ async fn finish_retirements(
     // What the first pass recorded (the replacement; what it replaces) is what to read now.
     session.ctx.recorded = session.store.snapshot();
     printer.info("Moving the rest over:");
-    let plan = super::plan::read(session, Operation::Apply, false).await?;
-    let (facts, service_changed) = converge(session, plan, release, interrupt, report).await?;
+    let scope = Scope::whole();
+    let plan = super::plan::read(session, &scope, Operation::Apply, false).await?;
+    let (facts, service_changed) =
+        converge(session, &scope, plan, release, interrupt, report).await?;
     if service_changed {
         follow_primary(&session.ctx, timeout, interrupt).await?;
     }
