@@ -89,8 +89,11 @@ mod tests {
             only(&["log_group", "ecr_repository"]),
             ["ecr_repository", "log_group"]
         );
-        // The service needs everything, the repository too (its URL names the image).
-        assert_eq!(only(&["service"]), keys(STACK));
+        // The service needs everything but its autoscaling, the repository too (its URL names
+        // the image); the autoscaling policies need everything.
+        let stack = keys(STACK);
+        assert_eq!(only(&["service"]), stack[..stack.len() - 2]);
+        assert_eq!(only(&["scaling_policies"]), stack);
     }
 
     #[test]

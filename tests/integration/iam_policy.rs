@@ -682,10 +682,13 @@ fn policy_over_the_managed_policy_size_is_printed_with_a_warning() {
     let printed = run(&env, &["iam-policy"]);
     let size = printed.chars().filter(|c| !c.is_whitespace()).count();
     assert!(size <= 10240, "{size}");
-    let parts: Vec<Value> =
-        serde_json::from_str(&run(&env, &["iam-policy", "--split"])).unwrap();
+    let parts: Vec<Value> = serde_json::from_str(&run(&env, &["iam-policy", "--split"])).unwrap();
     for part in &parts {
-        let size = part.to_string().chars().filter(|c| !c.is_whitespace()).count();
+        let size = part
+            .to_string()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .count();
         assert!(size <= 6144, "{size}: {part:#}");
     }
 }
