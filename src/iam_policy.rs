@@ -222,6 +222,10 @@ pub fn policy(config: &Config) -> Policy {
     let log_group = arns.regional("logs", &format!("log-group:{}", names.log_group));
     let [target_group, replacement_target_group] = arns.target_groups();
 
+    let mut linked_services = vec!["ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com"];
+    if config.autoscaling.is_some() {
+        linked_services.push("ecs.application-autoscaling.amazonaws.com");
+    }
     let mut statements = vec![
         // EC2: the VPC and subnets are only read; the two security groups are created
         // with the stack's tags, and only groups carrying them are changed or deleted.
@@ -367,15 +371,17 @@ pub fn policy(config: &Config) -> Policy {
             &[arns.execution_role(), arns.task_role()],
             Some(json!({ "StringEquals": { "iam:PassedToService": PASSED_TO_SERVICE } })),
         ),
-        // ECS and Elastic Load Balancing create their service-linked roles on first use in an
-        // account; once they exist this statement is never used.
+        // ECS, Elastic Load Balancing and, with `[autoscaling]`, Application Auto Scaling (for
+        // ECS services: AWSServiceRoleForApplicationAutoScaling_ECSService, made by
+        // RegisterScalableTarget) create their service-linked roles on first use in an account;
+        // once they exist this statement is never used.
         allow(
             "IamCreateServiceLinkedRoles",
             &["iam:CreateServiceLinkedRole"],
             &[arns.iam("role/aws-service-role/*")],
             Some(json!({
                 "StringEquals": {
-                    "iam:AWSServiceName": ["ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com"],
+                    "iam:AWSServiceName": linked_services,
                 }
             })),
         ),
@@ -504,6 +510,55 @@ pub fn policy(config: &Config) -> Policy {
             None,
         ),
     ];
+    if config.autoscaling.is_some() {
+        statements.extend([
+            // Application Auto Scaling, with `[autoscaling]` only (so that the other stacks' policies
+            // stay small): its describe calls have no resource-level permissions; the scalable
+            // target's ARN ends in an ID AWS picks.
+            allow(
+                "AutoScalingRead",
+                &[
+                    "application-autoscaling:DescribeScalableTargets",
+                    "application-autoscaling:DescribeScalingPolicies",
+                ],
+                &any(),
+                None,
+            ),
+            allow(
+                "AutoScalingTarget",
+                &[
+                    "application-autoscaling:RegisterScalableTarget",
+                    "application-autoscaling:PutScalingPolicy",
+                    "application-autoscaling:DeleteScalingPolicy",
+                    "application-autoscaling:DeregisterScalableTarget",
+                    "application-autoscaling:TagResource",
+                    "application-autoscaling:ListTagsForResource",
+                ],
+                &[arns.regional("application-autoscaling", "scalable-target/*")],
+                None,
+            ),
+            // Not called by deployer: PutScalingPolicy and DeleteScalingPolicy make and delete the
+            // CloudWatch alarms of a target tracking policy, named after the service's resource ID,
+            // and check that their caller may (see "IAM permissions required for Amazon ECS service
+            // auto scaling" in the ECS Developer Guide).
+            allow(
+                "AutoScalingAlarms",
+                &[
+                    "cloudwatch:PutMetricAlarm",
+                    "cloudwatch:DescribeAlarms",
+                    "cloudwatch:DeleteAlarms",
+                ],
+                &[arns.regional(
+                    "cloudwatch",
+                    &format!(
+                        "alarm:TargetTracking-service/{}/{}-*",
+                        names.cluster, names.service
+                    ),
+                )],
+                None,
+            ),
+        ]);
+    }
     // Only the managed policies `[task_role]` names can be attached to the task role: whoever
     // may run deployer must not be able to make the app an administrator through it.
     let task_role_policies: Vec<&String> = config
@@ -766,7 +821,17 @@ mod tests {
             for action in strings(&s["Action"]) {
                 let (prefix, name) = action.split_once(':').unwrap();
                 assert!(
-                    ["ec2", "ecr", "ecs", "elasticloadbalancing", "iam", "logs"].contains(&prefix),
+                    [
+                        "ec2",
+                        "ecr",
+                        "ecs",
+                        "elasticloadbalancing",
+                        "iam",
+                        "logs",
+                        "application-autoscaling",
+                        "cloudwatch"
+                    ]
+                    .contains(&prefix),
                     "{action}"
                 );
                 assert!(

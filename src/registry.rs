@@ -8,7 +8,8 @@ use crate::resources::{
     ecr_repository::EcrRepository, execution_role::ExecutionRole,
     given_certificate::GivenCertificate, hosted_zone::HostedZone, listener::Listener,
     load_balancer::LoadBalancer, log_group::LogGroup, network::Network,
-    redirect_listener::RedirectListener, security_group::AlbSecurityGroup,
+    redirect_listener::RedirectListener, scalable_target::ScalableTarget,
+    scaling_policies::ScalingPolicies, security_group::AlbSecurityGroup,
     security_group::EcsSecurityGroup, service::Service, target_group::TargetGroup,
     task_definition::TaskDefinition, task_role::TaskRole,
 };
@@ -33,6 +34,8 @@ pub const STACK: &[&dyn Step] = &[
     &Kind::<Cluster>::NEW,
     &Kind::<TaskDefinition>::NEW,
     &Kind::<Service>::NEW,
+    &Kind::<ScalableTarget>::NEW,
+    &Kind::<ScalingPolicies>::NEW,
 ];
 
 #[cfg(test)]
@@ -100,9 +103,12 @@ mod tests {
             ["ecr_repository", "log_group"]
         );
         // The service needs everything but what only points at the load balancer (the HTTP
-        // redirect and the DNS records), the repository too (its URL names the image).
+        // redirect and the DNS records) and its autoscaling, the repository too (its URL names
+        // the image); the autoscaling policies need all but the edge steps.
         let mut all_but_edge = keys(STACK);
         all_but_edge.retain(|key| !["redirect_listener", "dns_records"].contains(key));
+        assert_eq!(only(&["scaling_policies"]), all_but_edge);
+        all_but_edge.retain(|key| !["scalable_target", "scaling_policies"].contains(key));
         assert_eq!(only(&["service"]), all_but_edge);
     }
 
@@ -145,6 +151,8 @@ mod tests {
                 "cluster",
                 "task_definition",
                 "service",
+                "scalable_target",
+                "scaling_policies",
             ]
         );
     }

@@ -25,6 +25,7 @@ pub struct ConnectOptions {
 #[derive(Debug, Clone)]
 pub struct AwsClients {
     pub acm: aws_sdk_acm::Client,
+    pub autoscaling: aws_sdk_applicationautoscaling::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub ecs: aws_sdk_ecs::Client,
@@ -70,6 +71,7 @@ impl AwsClients {
         let sdk = loader.load().await;
         Self {
             acm: aws_sdk_acm::Client::new(&sdk),
+            autoscaling: aws_sdk_applicationautoscaling::Client::new(&sdk),
             ec2: aws_sdk_ec2::Client::new(&sdk),
             ecr: aws_sdk_ecr::Client::new(&sdk),
             ecs: aws_sdk_ecs::Client::new(&sdk),

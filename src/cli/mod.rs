@@ -15,6 +15,7 @@ mod restart;
 mod rollback;
 mod run;
 mod state;
+mod scale;
 mod status;
 mod validate;
 mod wait;
@@ -148,6 +149,8 @@ enum Command {
     Rollback(rollback::RollbackArgs),
     /// Start a new deployment of the revision the service runs (new tasks, same image).
     Restart(restart::RestartArgs),
+    /// Set the service's desired count now (within [autoscaling] min-max when configured).
+    Scale(scale::ScaleArgs),
     /// Follow the service's current deployment until it completes, fails or times out.
     Wait(wait::WaitArgs),
     /// Print the stack's log lines (with their time and task), or follow them.
@@ -199,6 +202,7 @@ pub fn main() -> ExitCode {
         Command::Status(args) => block_on(false, status::run(global, args, &printer)),
         Command::Rollback(args) => block_on(true, rollback::run(global, args, &printer)),
         Command::Restart(args) => block_on(true, restart::run(global, args, &printer)),
+        Command::Scale(args) => block_on(true, scale::run(global, args, &printer)),
         Command::Wait(args) => block_on(false, wait::run(global, args, &printer)),
         Command::Logs(args) => block_on(false, logs::run(global, args, &printer)),
         Command::Run(args) => block_on(false, run::run(global, args, &printer)),

@@ -42,6 +42,16 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs, printer: &Printer) -> R
         };
         printer.data(&format!("Image: {} (from {origin})", image.shown));
     }
+    if let Some(a) = &status.autoscaling {
+        printer.data(&if a.registered {
+            format!(
+                "Autoscaling: {}-{} tasks; {} desired, {} running",
+                a.min, a.max, status.desired, status.running
+            )
+        } else {
+            "Autoscaling: configured but not applied yet (run `deployer apply`)".to_owned()
+        });
+    }
     printer.data("Deployments:");
     for d in &status.deployments {
         printer.data(&format!(

@@ -72,7 +72,7 @@ pub use formats::{
 };
 pub use limits::{
     fargate_memory_options, partition_of, suffix, AWS_REGIONS, FARGATE_CPU_UNITS,
-    LOG_RETENTION_DAYS, RESOURCE_SUFFIXES,
+    LOG_RETENTION_DAYS, MAX_DESIRED_COUNT, RESOURCE_SUFFIXES,
 };
 
 pub use validate::region_error;
@@ -133,6 +133,9 @@ pub struct Config {
     /// Where the state and the lock are kept.
     #[serde(default, skip_serializing_if = "StateConfig::is_local")]
     pub state: StateConfig,
+    /// Application Auto Scaling of the service's task count; `None` keeps `desired_count`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<AutoscalingConfig>,
     /// A command run as a one-off task of each new revision before the service gets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<ReleaseConfig>,
@@ -216,6 +219,44 @@ impl HttpsConfig {
 pub struct ReleaseConfig {
     /// The command and its arguments, replacing the image's `CMD` (the entry point stays).
     pub command: Vec<String>,
+}
+
+/// `[autoscaling]`: Application Auto Scaling moves the service's desired count between `min` and
+/// `max`, with one target tracking policy per target set (see "Target tracking scaling policies"
+/// in the Application Auto Scaling User Guide). `service.desired_count` is then only the count a
+/// new service starts with.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoscalingConfig {
+    /// The fewest tasks (0-5000).
+    pub min: u32,
+    /// The most tasks (1-5000, at least `min`).
+    pub max: u32,
+    /// Average CPU use of the service's tasks to keep, in percent (1-100):
+    /// `ECSServiceAverageCPUUtilization`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_percent: Option<u32>,
+    /// Average memory use of the service's tasks to keep, in percent (1-100):
+    /// `ECSServiceAverageMemoryUtilization`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_percent: Option<u32>,
+    /// Load balancer requests per task and minute to keep (1-1000000): `ALBRequestCountPerTarget`
+    /// of the stack's target group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_target: Option<u32>,
+    /// Seconds after a scale-in before the next scale-in (0-86400; default 300).
+    #[serde(default = "default_cooldown")]
+    pub scale_in_cooldown: u32,
+    /// Seconds after a scale-out before the next scale-out (0-86400; default 300).
+    #[serde(default = "default_cooldown")]
+    pub scale_out_cooldown: u32,
+}
+
+/// Application Auto Scaling's default cooldown for ECS services, in seconds.
+pub const DEFAULT_COOLDOWN: u32 = 300;
+
+fn default_cooldown() -> u32 {
+    DEFAULT_COOLDOWN
 }
 
 /// The `[container]` table.

@@ -12,9 +12,9 @@ use std::fmt;
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    Config, ContainerHealthCheck, EcrConfig, HealthCheckConfig, HttpsConfig, LoadBalancerConfig,
-    LogsConfig, NetworkConfig, PolicyStatement, ServiceConfig, StateConfig, TaskConfig,
-    TaskRoleConfig, TimeoutsConfig, DEFAULT_CONTAINER_NAME, DEFAULT_CONTAINER_PORT,
+    AutoscalingConfig, Config, ContainerHealthCheck, EcrConfig, HealthCheckConfig, HttpsConfig,
+    LoadBalancerConfig, LogsConfig, NetworkConfig, PolicyStatement, ServiceConfig, StateConfig,
+    TaskConfig, TaskRoleConfig, TimeoutsConfig, DEFAULT_CONTAINER_NAME, DEFAULT_CONTAINER_PORT,
 };
 
 /// An integer as written in the file, before range checks. Reading every
@@ -92,6 +92,7 @@ pub(super) struct RawConfig {
     pub(super) task_role: Option<RawTaskRole>,
     #[serde(default)]
     pub(super) state: Option<RawState>,
+    pub(super) autoscaling: Option<RawAutoscaling>,
     #[serde(default)]
     pub(super) release: Option<RawRelease>,
     #[serde(default)]
@@ -167,6 +168,33 @@ pub(super) struct RawState {
     pub(super) region: Option<String>,
     #[serde(default)]
     pub(super) kms_key_id: Option<String>,
+}
+
+/// `[autoscaling]` as written: `min` and `max` are required, which validation reports.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawAutoscaling {
+    pub(super) min: Option<Int>,
+    pub(super) max: Option<Int>,
+    pub(super) cpu_percent: Option<Int>,
+    pub(super) memory_percent: Option<Int>,
+    pub(super) requests_per_target: Option<Int>,
+    pub(super) scale_in_cooldown: Option<Int>,
+    pub(super) scale_out_cooldown: Option<Int>,
+}
+
+impl From<&AutoscalingConfig> for RawAutoscaling {
+    fn from(a: &AutoscalingConfig) -> Self {
+        RawAutoscaling {
+            min: Some(a.min.into()),
+            max: Some(a.max.into()),
+            cpu_percent: a.cpu_percent.map(Into::into),
+            memory_percent: a.memory_percent.map(Into::into),
+            requests_per_target: a.requests_per_target.map(Into::into),
+            scale_in_cooldown: Some(a.scale_in_cooldown.into()),
+            scale_out_cooldown: Some(a.scale_out_cooldown.into()),
+        }
+    }
 }
 
 /// `[release]` as written.
@@ -439,6 +467,7 @@ impl From<&Config> for RawConfig {
                     kms_key_id: s3.kms_key_id.clone(),
                 }),
             },
+            autoscaling: c.autoscaling.as_ref().map(Into::into),
             release: c.release.as_ref().map(|r| RawRelease {
                 command: Some(r.command.clone()),
             }),
@@ -588,6 +617,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "timeouts",
             "task_role",
             "state",
+            "autoscaling",
             "release",
             "https",
             "network",
@@ -667,6 +697,18 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
         "state",
         &["backend", "bucket", "prefix", "region", "kms_key_id"],
     ),
+    (
+        "autoscaling",
+        &[
+            "min",
+            "max",
+            "cpu_percent",
+            "memory_percent",
+            "requests_per_target",
+            "scale_in_cooldown",
+            "scale_out_cooldown",
+        ],
+    ),
     ("release", &["command"]),
     (
         "https",
@@ -697,6 +739,7 @@ pub(super) const TABLE_KEYS: &[&[&str]] = &[
     &["container", "secrets"],
     &["container", "health_check"],
     &["task_role"],
+    &["autoscaling"],
     &["release"],
     &["https"],
     &["network"],

@@ -102,6 +102,7 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
         },
         task_role: None,
         state: StateConfig::Local,
+        autoscaling: None,
         release: None,
         https: None,
         network: None,
@@ -388,7 +389,7 @@ fn fargate_combinations() {
 fn parse_errors_name_key_and_expectation() {
     assert_eq!(
         error_of(&format!("cpu = 256\n{MINIMAL}")),
-        "envs/test.toml:1:1: unknown key `cpu` at the top level (`cpu` belongs in [task]); expected one of: project, environment, region, endpoint_url, container, task, service, load_balancer, health_check, logs, ecr, timeouts, task_role, state, release, https, network"
+        "envs/test.toml:1:1: unknown key `cpu` at the top level (`cpu` belongs in [task]); expected one of: project, environment, region, endpoint_url, container, task, service, load_balancer, health_check, logs, ecr, timeouts, task_role, state, autoscaling, release, https, network"
     );
     assert_eq!(
         error_of(&with("[task]\ncpu = 0.25\n")),

@@ -294,6 +294,84 @@ fn an_invalid_condition_operator_passes_validate_then_fails_at_aws() {
 }
 
 #[test]
+fn autoscaling_loads_with_aws_default_cooldowns() {
+    let config = load("[autoscaling]\nmin = 2\nmax = 10\ncpu_percent = 60\n");
+    assert_eq!(
+        config.autoscaling,
+        Some(AutoscalingConfig {
+            min: 2,
+            max: 10,
+            cpu_percent: Some(60),
+            memory_percent: None,
+            requests_per_target: None,
+            scale_in_cooldown: 300,
+            scale_out_cooldown: 300,
+        })
+    );
+    let all = load(
+        "[autoscaling]\nmin = 0\nmax = 4\ncpu_percent = 50\nmemory_percent = 80\n\
+         requests_per_target = 500\nscale_in_cooldown = 600\nscale_out_cooldown = 0\n\
+         [service]\ndesired_count = 0\n",
+    );
+    let a = all.autoscaling.unwrap();
+    assert_eq!(
+        (
+            a.memory_percent,
+            a.requests_per_target,
+            a.scale_in_cooldown,
+            a.scale_out_cooldown
+        ),
+        (Some(80), Some(500), 600, 0)
+    );
+}
+
+#[test]
+fn autoscaling_range_must_hold_the_desired_count() {
+    let error = error_of(&with(
+        "[service]\ndesired_count = 2\n[autoscaling]\nmin = 3\nmax = 6\ncpu_percent = 50\n",
+    ));
+    assert!(
+        error.contains("service.desired_count")
+            && error.contains("2 is outside [autoscaling] min-max (3-6)"),
+        "{error}"
+    );
+    let error = error_of(&with("[autoscaling]\nmin = 5\nmax = 4\ncpu_percent = 50\n"));
+    assert!(
+        error.contains("autoscaling.min") && error.contains("5 is above max (4)"),
+        "{error}"
+    );
+}
+
+#[test]
+fn autoscaling_needs_its_bounds_and_a_target() {
+    let error = error_of(&with("[autoscaling]\nmax = 4\n"));
+    assert!(error.contains("missing required key min"), "{error}");
+    assert!(
+        error.contains("set at least one of cpu_percent, memory_percent or requests_per_target"),
+        "{error}"
+    );
+}
+
+#[test]
+fn autoscaling_values_out_of_range_name_the_key_and_the_range() {
+    let error = error_of(&with(
+        "[autoscaling]\nmin = 1\nmax = 6000\ncpu_percent = 0\nmemory_percent = 101\n\
+         requests_per_target = -1\nscale_in_cooldown = 90000\n",
+    ));
+    for expected in [
+        "autoscaling.max",
+        "6000 is out of range; allowed 1-5000",
+        "autoscaling.cpu_percent",
+        "0 is out of range; allowed 1-100",
+        "101 is out of range; allowed 1-100",
+        "-1 is out of range; allowed 1-1000000",
+        "90000 is out of range; allowed 0-86400",
+    ] {
+        assert!(error.contains(expected), "{expected}: {error}");
+    }
+}
+
+#[test]
 fn release_command_and_ecs_exec_load_and_round_trip_through_validate() {
     let config = load(
         "[service]\nenable_exec = true\n[release]\ncommand = [\"flask\", \"db\", \"upgrade\"]\n",

@@ -331,6 +331,10 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         .state
         .as_ref()
         .map_or(StateConfig::Local, |state| build_state(state, v));
+    let autoscaling = raw
+        .autoscaling
+        .as_ref()
+        .map(|a| validate_app::autoscaling(a, raw.service.desired_count, v));
     let release = raw
         .release
         .as_ref()
@@ -351,6 +355,7 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         timeouts,
         task_role,
         state,
+        autoscaling,
         release,
         https,
         network,

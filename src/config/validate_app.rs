@@ -9,12 +9,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::schema::{
-    Int, RawCapacityProvider, RawContainerHealthCheck, RawRelease, RawStatement, RawTaskRole,
+    Int, RawAutoscaling, RawCapacityProvider, RawContainerHealthCheck, RawRelease, RawStatement,
+    RawTaskRole,
 };
 use super::validate::Validator;
 use super::{
-    CapacityProviderItem, ContainerHealthCheck, CpuArchitecture, PolicyStatement, ReleaseConfig,
-    TaskRoleConfig,
+    AutoscalingConfig, CapacityProviderItem, ContainerHealthCheck, CpuArchitecture,
+    PolicyStatement, ReleaseConfig, TaskRoleConfig, DEFAULT_COOLDOWN, MAX_DESIRED_COUNT,
 };
 
 /// The most characters IAM allows in a role's inline policies together (whitespace aside).
@@ -551,4 +552,87 @@ pub(super) fn capacity_providers(
     }
     items.sort();
     items
+}
+
+/// The most requests per target and minute `requests_per_target` takes: far above what one
+/// task serves, so only a typo is refused.
+const MAX_REQUESTS_PER_TARGET: u32 = 1_000_000;
+
+/// The longest cooldown taken, in seconds: a day.
+const MAX_COOLDOWN: u32 = 86_400;
+
+/// `[autoscaling]`: a range that holds `service.desired_count` (the count a new service starts
+/// with, which Application Auto Scaling would move into the range at once), and at least one
+/// target to track.
+pub(super) fn autoscaling(
+    raw: &RawAutoscaling,
+    desired_count: Int,
+    v: &mut Validator<'_>,
+) -> AutoscalingConfig {
+    let mut bound = |key: &'static str, value: Option<Int>, lo: u32| match value {
+        Some(value) => Some(v.u32_in(&["autoscaling", key], value, lo, MAX_DESIRED_COUNT)),
+        None => {
+            v.push_key(
+                &["autoscaling"],
+                format!(
+                    "missing required key {key} in [autoscaling]; the {} tasks, {lo}-{MAX_DESIRED_COUNT}",
+                    if key == "min" { "fewest" } else { "most" }
+                ),
+            );
+            None
+        }
+    };
+    let min = bound("min", raw.min, 0);
+    let max = bound("max", raw.max, 1);
+    if let (Some(min), Some(max)) = (min, max) {
+        if min > max {
+            v.push(
+                &["autoscaling", "min"],
+                format!("{min} is above max ({max}); min must be at most max"),
+            );
+        } else if let Ok(count) = u32::try_from(desired_count.0) {
+            if !(min..=max).contains(&count) {
+                v.push_near(
+                    &["service", "desired_count"],
+                    &[&["service", "desired_count"], &["autoscaling", "min"]],
+                    format!(
+                        "{count} is outside [autoscaling] min-max ({min}-{max}); the count a new \
+                         service starts with must be within the range"
+                    ),
+                );
+            }
+        }
+    }
+    let mut target = |key: &'static str, value: Option<Int>, hi: u32| {
+        value.map(|value| v.u32_in(&["autoscaling", key], value, 1, hi))
+    };
+    let cpu_percent = target("cpu_percent", raw.cpu_percent, 100);
+    let memory_percent = target("memory_percent", raw.memory_percent, 100);
+    let requests_per_target = target(
+        "requests_per_target",
+        raw.requests_per_target,
+        MAX_REQUESTS_PER_TARGET,
+    );
+    if cpu_percent.is_none() && memory_percent.is_none() && requests_per_target.is_none() {
+        v.push_key(
+            &["autoscaling"],
+            "[autoscaling] tracks no target; set at least one of cpu_percent, memory_percent or \
+             requests_per_target"
+                .to_owned(),
+        );
+    }
+    let mut cooldown = |key: &'static str, value: Option<Int>| {
+        value.map_or(DEFAULT_COOLDOWN, |value| {
+            v.u32_in(&["autoscaling", key], value, 0, MAX_COOLDOWN)
+        })
+    };
+    AutoscalingConfig {
+        min: min.unwrap_or(0),
+        max: max.unwrap_or(0),
+        cpu_percent,
+        memory_percent,
+        requests_per_target,
+        scale_in_cooldown: cooldown("scale_in_cooldown", raw.scale_in_cooldown),
+        scale_out_cooldown: cooldown("scale_out_cooldown", raw.scale_out_cooldown),
+    }
 }

@@ -1,5 +1,5 @@
 //! The workflows behind the commands: `apply`, `plan`, `destroy`, `rollback`, `restart`,
-//! `status`, `wait`, `logs`, `run`, `exec`, and following a deployment. Each takes plain options (no command-line types) and gives back what
+//! `scale`, `status`, `wait`, `logs`, `run`, `exec`, and following a deployment. Each takes plain options (no command-line types) and gives back what
 //! happened, so that the command line only adapts arguments and prints.
 //!
 //! This layer owns the state file ([`StateStore`] is its only writer) and the lock; it hands the
@@ -18,6 +18,7 @@ pub mod restart;
 pub mod rollback;
 pub mod rollout;
 pub mod state;
+pub mod scale;
 mod state_store;
 pub mod status;
 mod target;

@@ -6,6 +6,7 @@ use aws_sdk_ecs::types::DesiredStatus;
 use serde::Serialize;
 
 use super::rollout::describe_targets;
+use crate::aws::autoscaling::{resource_id, scalable_target};
 use crate::aws::ecs::{describe_service, target_group_arn};
 use crate::aws::AwsResultExt;
 use crate::contract::{Resource, Revision};
@@ -30,6 +31,9 @@ pub struct Status {
     pub deployments: Vec<Deployment>,
     pub tasks: Vec<Task>,
     pub targets: Vec<TargetHealth>,
+    /// The scalable target's range, with `[autoscaling]`; `None` without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<Autoscaling>,
     pub url: Option<String>,
     /// The targets in one line, for people.
     #[serde(skip)]
@@ -86,6 +90,15 @@ pub struct Deployment {
     pub running: i32,
     pub pending: i32,
     pub failed: i32,
+}
+
+/// The service's scalable target as Application Auto Scaling reports it.
+#[derive(Debug, Serialize)]
+pub struct Autoscaling {
+    /// Whether the target is registered (`false`: `[autoscaling]` is not applied yet).
+    pub registered: bool,
+    pub min: i32,
+    pub max: i32,
 }
 
 #[derive(Debug, Serialize)]
@@ -197,6 +210,25 @@ pub async fn status(target: &super::Target, printer: &Printer) -> Result<Status>
             .collect();
     }
 
+    // One call, and only when `[autoscaling]` asks for a scalable target.
+    let autoscaling = match &ctx.config.autoscaling {
+        Some(_) => Some(
+            match scalable_target(&aws.autoscaling, &resource_id(names)).await? {
+                Some(target) => Autoscaling {
+                    registered: true,
+                    min: target.min_capacity(),
+                    max: target.max_capacity(),
+                },
+                None => Autoscaling {
+                    registered: false,
+                    min: 0,
+                    max: 0,
+                },
+            },
+        ),
+        None => None,
+    };
+
     Ok(Status {
         service: names.service.clone(),
         cluster: names.cluster.clone(),
@@ -223,6 +255,7 @@ pub async fn status(target: &super::Target, printer: &Printer) -> Result<Status>
             .collect(),
         tasks,
         targets,
+        autoscaling,
         url: ctx.recorded.outputs.get("application_url").cloned(),
         targets_line,
     })

@@ -17,6 +17,8 @@ pub mod load_balancer;
 pub mod log_group;
 pub mod network;
 pub mod redirect_listener;
+pub mod scalable_target;
+pub mod scaling_policies;
 pub mod security_group;
 pub mod service;
 pub mod target_group;

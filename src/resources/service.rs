@@ -103,6 +103,9 @@ pub struct Desired {
     pub name: String,
     pub cluster: String,
     pub spec: Spec,
+    /// With `[autoscaling]`, Application Auto Scaling owns the desired count: `spec`'s is only
+    /// the count a new service starts with, never compared with or set on a live one.
+    pub autoscaled: bool,
 }
 
 /// A fresh idempotency token for one create: 32 random hex digits (ECS allows up to 36 ASCII
@@ -275,6 +278,7 @@ impl Resource for Service {
                     })
                     .collect(),
             },
+            autoscaled: config.autoscaling.is_some(),
         }
     }
 
@@ -346,12 +350,14 @@ impl Resource for Service {
     fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
         let (old, new) = (&live.spec, &desired.spec);
         let mut changes = Vec::new();
-        compare(
-            &mut changes,
-            "desired_count",
-            &old.desired_count,
-            &new.desired_count,
-        );
+        if !desired.autoscaled {
+            compare(
+                &mut changes,
+                "desired_count",
+                &old.desired_count,
+                &new.desired_count,
+            );
+        }
         compare(
             &mut changes,
             "task_definition",
@@ -490,7 +496,7 @@ impl Resource for Service {
             .cluster(&live.cluster)
             .service(&live.name);
         // Send only what differs: an unchanged task definition must not start a deployment.
-        if old.desired_count != new.desired_count {
+        if old.desired_count != new.desired_count && !desired.autoscaled {
             call = call.desired_count(new.desired_count);
         }
         if old.task_definition != new.task_definition {
@@ -542,7 +548,14 @@ impl Resource for Service {
         .await?
         .or_context(&what)?;
         Ok(Live {
-            spec: new.clone(),
+            spec: Spec {
+                desired_count: if desired.autoscaled {
+                    old.desired_count
+                } else {
+                    new.desired_count
+                },
+                ..new.clone()
+            },
             deployment_id: updated
                 .service()
                 .and_then(primary_deployment)
@@ -650,6 +663,7 @@ mod tests {
             name: "app-dev".into(),
             cluster: "app-dev".into(),
             spec: spec(),
+            autoscaled: false,
         };
         Service::diff(&live, &desired)
     }
@@ -669,6 +683,28 @@ mod tests {
             diff_with(|s| s.desired_count = 1),
             [change("desired_count", "1", "2")]
         );
+    }
+
+    #[test]
+    fn autoscaled_desired_count_is_never_a_change() {
+        let live = Live {
+            name: "app-dev".into(),
+            arn: "arn:aws:ecs:eu-west-1:123456789012:service/app-dev/app-dev".into(),
+            cluster: "app-dev".into(),
+            spec: Spec {
+                desired_count: 6,
+                ..spec()
+            },
+            tags: Vec::new(),
+            deployment_id: None,
+        };
+        let desired = Desired {
+            name: "app-dev".into(),
+            cluster: "app-dev".into(),
+            spec: spec(),
+            autoscaled: true,
+        };
+        assert_eq!(Service::diff(&live, &desired), Vec::<Change>::new());
     }
 
     #[test]

@@ -6,10 +6,12 @@ behaviour rather than against a gap of the emulator. Usage is that of `python -m
 """
 
 import hashlib
+import json
 import sys
 
 from moto.acm.models import AWSCertificateManagerBackend
-from moto.core.exceptions import AWSError
+from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+from moto.core.exceptions import AWSError, JsonRESTError
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import DependencyViolationError, InvalidNetworkInterfaceIdError
 from moto.ec2 import ec2_backends
@@ -342,6 +344,125 @@ def _is_action_permitted_only_when_its_condition_holds(
 
 
 IAMPolicyStatement.is_action_permitted = _is_action_permitted_only_when_its_condition_holds
+
+
+# Application Auto Scaling: tags of scalable targets, and what deregistering a target removes.
+# https://docs.aws.amazon.com/autoscaling/application/APIReference/ ("RegisterScalableTarget",
+# "TagResource", "ListTagsForResource", "UntagResource", "DeregisterScalableTarget",
+# "PutScalingPolicy").
+
+
+def _target_tags(backend):
+    """Tags by scalable target ARN, kept beside moto's targets (moto keeps none)."""
+    if not hasattr(backend, "deployer_target_tags"):
+        backend.deployer_target_tags = {}
+    return backend.deployer_target_tags
+
+
+def _target_arns(backend):
+    return {t.arn for by_id in backend.targets.values() for t in by_id.values()}
+
+
+def _no_such_target_arn(arn):
+    return JsonRESTError(
+        "ResourceNotFoundException", f"No scalable target found for ARN: {arn}"
+    )
+
+
+_register_scalable_target = ApplicationAutoScalingResponse.register_scalable_target
+
+
+def _register_scalable_target_with_tags(self):
+    """RegisterScalableTarget takes `Tags` for a new target ("Assigns one or more tags to the
+    scalable target"); moto drops them. An update of an existing target leaves its tags."""
+    backend = self.applicationautoscaling_backend
+    known = _target_arns(backend)
+    result = _register_scalable_target(self)
+    arn = json.loads(result)["ScalableTargetARN"]
+    tags = self._get_param("Tags")
+    if arn not in known and tags:
+        _target_tags(backend)[arn] = dict(tags)
+    return result
+
+
+def _tag_resource(self):
+    """TagResource adds tags to a scalable target, by its ARN; not in moto."""
+    backend = self.applicationautoscaling_backend
+    arn = self._get_param("ResourceARN")
+    if arn not in _target_arns(backend):
+        raise _no_such_target_arn(arn)
+    _target_tags(backend).setdefault(arn, {}).update(self._get_param("Tags") or {})
+    return json.dumps({})
+
+
+def _untag_resource(self):
+    """UntagResource removes tags of a scalable target by key; not in moto."""
+    backend = self.applicationautoscaling_backend
+    arn = self._get_param("ResourceARN")
+    if arn not in _target_arns(backend):
+        raise _no_such_target_arn(arn)
+    tags = _target_tags(backend).setdefault(arn, {})
+    for key in self._get_param("TagKeys") or []:
+        tags.pop(key, None)
+    return json.dumps({})
+
+
+def _list_tags_for_resource(self):
+    """ListTagsForResource returns a scalable target's tags; not in moto."""
+    backend = self.applicationautoscaling_backend
+    arn = self._get_param("ResourceARN")
+    if arn not in _target_arns(backend):
+        raise _no_such_target_arn(arn)
+    return json.dumps({"Tags": dict(_target_tags(backend).get(arn, {}))})
+
+
+_deregister_scalable_target = ApplicationAutoScalingResponse.deregister_scalable_target
+
+
+def _deregister_scalable_target_and_its_policies(self):
+    """DeregisterScalableTarget: "Deregistering a scalable target deletes the scaling policies
+    and the scheduled actions that are associated with it"; moto keeps the policies."""
+    backend = self.applicationautoscaling_backend
+    resource_id = self._get_param("ResourceId")
+    dimension = self._get_param("ScalableDimension")
+    target = backend.targets.get(dimension, {}).get(resource_id)
+    result = _deregister_scalable_target(self)
+    for key, policy in list(backend.policies.items()):
+        if policy.resource_id == resource_id and policy.scalable_dimension == dimension:
+            policy.delete_alarms(backend.account_id, backend.region_name)
+            del backend.policies[key]
+    if target is not None:
+        _target_tags(backend).pop(target.arn, None)
+    return result
+
+
+_put_scaling_policy = ApplicationAutoScalingResponse.put_scaling_policy
+
+
+def _put_scaling_policy_of_a_registered_target(self):
+    """PutScalingPolicy: "You cannot create a scaling policy until you have registered the
+    resource as a scalable target" (ObjectNotFoundException); moto makes the policy anyway."""
+    backend = self.applicationautoscaling_backend
+    namespace = self._get_param("ServiceNamespace")
+    resource_id = self._get_param("ResourceId")
+    dimension = self._get_param("ScalableDimension")
+    if resource_id not in backend.targets.get(dimension, {}):
+        raise JsonRESTError(
+            "ObjectNotFoundException",
+            f"No scalable target registered for service namespace: {namespace}, resource ID: "
+            f"{resource_id}, scalable dimension: {dimension}",
+        )
+    return _put_scaling_policy(self)
+
+
+ApplicationAutoScalingResponse.register_scalable_target = _register_scalable_target_with_tags
+ApplicationAutoScalingResponse.tag_resource = _tag_resource
+ApplicationAutoScalingResponse.untag_resource = _untag_resource
+ApplicationAutoScalingResponse.list_tags_for_resource = _list_tags_for_resource
+ApplicationAutoScalingResponse.deregister_scalable_target = (
+    _deregister_scalable_target_and_its_policies
+)
+ApplicationAutoScalingResponse.put_scaling_policy = _put_scaling_policy_of_a_registered_target
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -27,7 +27,20 @@ const NOT_CALLS: &[(&str, &str)] = &[
     ),
     (
         "iam:CreateServiceLinkedRole",
-        "checked when ECS or ELB create their service-linked role, once per account",
+        "checked when ECS, ELB or Application Auto Scaling create their service-linked role, \
+         once per account",
+    ),
+    (
+        "cloudwatch:PutMetricAlarm",
+        "checked by PutScalingPolicy, which makes a target tracking policy's alarms",
+    ),
+    (
+        "cloudwatch:DescribeAlarms",
+        "checked by PutScalingPolicy and DeleteScalingPolicy on their caller",
+    ),
+    (
+        "cloudwatch:DeleteAlarms",
+        "checked by PutScalingPolicy and DeleteScalingPolicy, which delete a policy's alarms",
     ),
     (
         "ec2:DescribeAccountAttributes",
@@ -63,8 +76,8 @@ const RARE: &[(&str, &str)] = &[
 
 const PARAMETER: &str = "arn:aws:ssm:eu-central-1:123456789012:parameter/simhill/dev/db-password";
 
-/// The configuration with a secret and a task role: the one whose printed policy is the widest
-/// (only a task role's managed policies add a statement).
+/// The configuration with a secret and a task role (a task role's managed policies add a
+/// statement, and so does `[autoscaling]`: see [`widest_config`]).
 fn config_with_task_role() -> String {
     format!(
         "{}\n[task_role]\nmanaged_policies = [\"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess\"]\n\n\
@@ -295,6 +308,34 @@ fn untag_one_of_each(env: &TestEnv) {
     });
 }
 
+/// Removes the owner tags of the service's scalable target.
+fn untag_scalable_target(env: &TestEnv) {
+    let client = aws_sdk_applicationautoscaling::Client::new(&env.sdk_config());
+    let targets = block_on(
+        client
+            .describe_scalable_targets()
+            .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+            .send(),
+    )
+    .unwrap();
+    let arn = targets.scalable_targets()[0]
+        .scalable_target_arn()
+        .unwrap()
+        .to_owned();
+    block_on(
+        client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(vec![
+                "Project".into(),
+                "Environment".into(),
+                "ManagedBy".into(),
+            ]))
+            .send(),
+    )
+    .unwrap();
+}
+
 /// Every AWS call of a whole life cycle, as IAM actions (`service:Operation`).
 fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
     env.write_config("dev", &config_with_secret());
@@ -358,9 +399,17 @@ fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
     let (code, plan) = plan_json(env);
     assert_eq!(code, 0, "apply must repair every drift: {plan:#}");
 
+    // Autoscaling: the scalable target and its policies, a count set by hand; then taken over
+    // with the rest below, and removed with its table after that.
+    env.write_config("dev", &crate::autoscaling::autoscaling_toml());
+    run(env, &["apply", "--yes"]);
+    run(env, &["scale", "3", "--yes"]);
+    run(env, &["status"]);
+
     // A lost state file and resources without our tags: taken over with --adopt.
     std::fs::remove_file(env.dir.path().join(".deployer/dev.json")).unwrap();
     untag_one_of_each(env);
+    untag_scalable_target(env);
     run(env, &["apply", "--yes", "--adopt"]);
 
     // A task role with a managed policy and statements, then without them: it is made, its
@@ -410,9 +459,13 @@ fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
         .iter()
         .map(|call| {
             let prefix = match call.service.as_str() {
-                service @ ("ec2" | "ecr" | "ecs" | "elasticloadbalancing" | "iam" | "logs") => {
-                    service
-                }
+                service @ ("ec2"
+                | "ecr"
+                | "ecs"
+                | "elasticloadbalancing"
+                | "iam"
+                | "logs"
+                | "application-autoscaling") => service,
                 other => panic!("a call to an unexpected service: {call} ({other})"),
             };
             format!("{prefix}:{}", call.operation)
@@ -471,15 +524,25 @@ pub fn not_allowed(policy: &Value, called: &BTreeSet<String>) -> Vec<String> {
         .collect()
 }
 
+/// The widest configuration: a secret, a task role with a managed policy, and autoscaling. A
+/// stack that once had `[autoscaling]` removes it with the policy that granted it.
+fn widest_config() -> String {
+    format!(
+        "{}{}",
+        config_with_task_role(),
+        crate::autoscaling::autoscaling_toml().trim_start_matches(DEV_TOML)
+    )
+}
+
 #[test]
 fn policy_allows_every_call_of_a_life_cycle_and_nothing_more() {
     let env = dev_env();
-    env.write_config("dev", &config_with_task_role());
+    env.write_config("dev", &widest_config());
     let policy = printed_policy(&env);
     env.write_config("dev", DEV_TOML);
     let called = life_cycle_actions(&env);
     // The policy does not depend on the state.
-    env.write_config("dev", &config_with_task_role());
+    env.write_config("dev", &widest_config());
     assert_eq!(printed_policy(&env), policy);
 
     let statements = allow_statements(&policy);
@@ -635,10 +698,13 @@ fn policy_over_the_managed_policy_size_is_printed_with_a_warning() {
     let printed = run(&env, &["iam-policy"]);
     let size = printed.chars().filter(|c| !c.is_whitespace()).count();
     assert!(size <= 10240, "{size}");
-    let parts: Vec<Value> =
-        serde_json::from_str(&run(&env, &["iam-policy", "--split"])).unwrap();
+    let parts: Vec<Value> = serde_json::from_str(&run(&env, &["iam-policy", "--split"])).unwrap();
     for part in &parts {
-        let size = part.to_string().chars().filter(|c| !c.is_whitespace()).count();
+        let size = part
+            .to_string()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .count();
         assert!(size <= 6144, "{size}: {part:#}");
     }
 }

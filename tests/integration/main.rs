@@ -6,6 +6,7 @@ mod support;
 
 mod app_settings;
 mod architecture;
+mod autoscaling;
 
 mod bad_input;
 mod calls;
