@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::{
     Config, ContainerHealthCheck, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig,
-    PolicyStatement, ServiceConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig,
+    NameOverrides, PolicyStatement, ServiceConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig,
     DEFAULT_CONTAINER_NAME, DEFAULT_CONTAINER_PORT,
 };
 
@@ -90,6 +90,9 @@ pub(super) struct RawConfig {
     pub(super) timeouts: RawTimeouts,
     #[serde(default)]
     pub(super) task_role: Option<RawTaskRole>,
+    /// Only strings, so the public type serves as its own raw form.
+    #[serde(default)]
+    pub(super) names: NameOverrides,
 }
 
 #[derive(Deserialize)]
@@ -341,6 +344,7 @@ impl From<&Config> for RawConfig {
             ecr: (&c.ecr).into(),
             timeouts: (&c.timeouts).into(),
             task_role: c.task_role.as_ref().map(Into::into),
+            names: c.names.clone(),
         }
     }
 }
@@ -480,6 +484,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "ecr",
             "timeouts",
             "task_role",
+            "names",
         ],
     ),
     (
@@ -538,6 +543,23 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
         &["iam_propagation", "resource_release", "deployment"],
     ),
     ("task_role", &["managed_policies", "statements"]),
+    (
+        "names",
+        &[
+            "alb_security_group",
+            "ecs_security_group",
+            "ecr_repository",
+            "execution_role",
+            "task_role",
+            "log_group",
+            "load_balancer",
+            "target_group",
+            "cluster",
+            "task_family",
+            "service",
+            "container",
+        ],
+    ),
 ];
 
 /// Keys whose value must be a single table.
@@ -554,4 +576,5 @@ pub(super) const TABLE_KEYS: &[&[&str]] = &[
     &["logs"],
     &["ecr"],
     &["timeouts"],
+    &["names"],
 ];

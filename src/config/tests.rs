@@ -97,6 +97,7 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
             deployment: 900,
         },
         task_role: None,
+        names: Default::default(),
     };
     assert_eq!(config, expected);
     assert_eq!(config.resource_name(suffix::ALB), "simhill-dev-alb");
@@ -380,7 +381,7 @@ fn fargate_combinations() {
 fn parse_errors_name_key_and_expectation() {
     assert_eq!(
         error_of(&format!("cpu = 256\n{MINIMAL}")),
-        "envs/test.toml:1:1: unknown key `cpu` at the top level (`cpu` belongs in [task]); expected one of: project, environment, region, endpoint_url, container, task, service, load_balancer, health_check, logs, ecr, timeouts, task_role"
+        "envs/test.toml:1:1: unknown key `cpu` at the top level (`cpu` belongs in [task]); expected one of: project, environment, region, endpoint_url, container, task, service, load_balancer, health_check, logs, ecr, timeouts, task_role, names"
     );
     assert_eq!(
         error_of(&with("[task]\ncpu = 0.25\n")),

@@ -18,9 +18,10 @@ use super::limits::{
 use super::locate::{dotted, join_or, Locator};
 use super::schema::{Int, RawConfig, RawContainer, RawHealthCheck, RawService, RawTask};
 use super::validate_app;
+use super::validate_names;
 use super::{
     Config, ContainerConfig, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig, Problem,
-    ServiceConfig, TaskConfig, TimeoutsConfig,
+    ServiceConfig, TaskConfig, TimeoutsConfig, DEFAULT_CONTAINER_NAME,
 };
 
 /// Checks every value of `raw` and converts it to the public types, with the
@@ -240,7 +241,8 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
     }
 
     let stack_region = region.unwrap_or_default();
-    let container = match &raw.container {
+    let names = validate_names::check(&raw.names, v);
+    let mut container = match &raw.container {
         Some(container) => build_container(container, stack_region, true, v),
         None => {
             v.push_top(
@@ -252,6 +254,20 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
             build_container(&RawContainer::default(), stack_region, false, v)
         }
     };
+    if let Some(name) = &names.container {
+        // One container, one name: `[names]` may say it instead of `[container]`, not besides.
+        let written = raw.container.as_ref().map(|c| c.name.as_str());
+        if written.is_some_and(|w| w != name && w != DEFAULT_CONTAINER_NAME) {
+            v.push(
+                &["names", "container"],
+                format!(
+                    "{name:?} differs from container.name {:?}; name the container in one of the two places",
+                    written.unwrap_or_default()
+                ),
+            );
+        }
+        container.name = name.clone();
+    }
     let task = build_task(&raw.task, v);
     let service = build_service(&raw.service, v);
 
@@ -322,6 +338,7 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         ecr,
         timeouts,
         task_role,
+        names,
     }
 }
 
