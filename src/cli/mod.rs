@@ -6,6 +6,7 @@ mod apply;
 mod destroy;
 mod force_unlock;
 mod iam_policy;
+mod import;
 mod outputs;
 mod plan;
 mod report;
@@ -120,6 +121,9 @@ enum Command {
     Validate,
     /// Remove the lock of an environment left by a run that is gone (on another machine).
     ForceUnlock,
+    /// Take over a running stack that Terraform made: writes envs/<ENV>.toml, the state and a
+    /// removed.tf; changes nothing in AWS.
+    Import(import::ImportArgs),
     /// Print the least-privilege IAM policy the other commands need for this stack (no AWS call).
     IamPolicy(iam_policy::IamPolicyArgs),
 }
@@ -153,6 +157,7 @@ pub fn main() -> ExitCode {
         Command::Rollback(args) => block_on(true, rollback::run(global, args, &printer)),
         Command::Restart(args) => block_on(true, restart::run(global, args, &printer)),
         Command::Wait(args) => block_on(false, wait::run(global, args, &printer)),
+        Command::Import(args) => block_on(false, import::run(global, args, &printer)),
     };
     match outcome {
         Ok(exit) => ExitCode::from(exit.code()),

@@ -154,7 +154,17 @@ enum Ownership {
 /// environment.
 async fn ownership(ctx: &Ctx, step: &dyn Step, live: &AnyLive) -> Result<Ownership> {
     let record = step.record(live)?;
-    if ctx.recorded(step.id().key()).map(|r| &r.id) == Some(&record.id) {
+    let recorded = ctx.recorded(step.id().key());
+    if recorded.is_some_and(|r| r.imported && r.id == record.id) {
+        // Taken over from another tool (`deployer import`): ours by the state, with the other
+        // tool's tags, which cost a call to read for a resource whose read does not return them.
+        let tags = step.tags(ctx, live).await?;
+        return Ok(match owned_by_tags(ctx, &tags) {
+            Ok(()) => Ownership::Ours,
+            Err(tags) => Ownership::Untagged(tags),
+        });
+    }
+    if recorded.map(|r| &r.id) == Some(&record.id) {
         // The state proves it; tags its read returned must still say so (tags cost a call for
         // the others, so they are not read just for this).
         return Ok(match step.read_tags(live)? {

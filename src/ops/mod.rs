@@ -1,5 +1,5 @@
 //! The workflows behind the commands: `apply`, `plan`, `destroy`, `rollback`, `restart`,
-//! `status`, `wait`, and following a deployment. Each takes plain options (no command-line types) and gives back what
+//! `status`, `wait`, `import`, and following a deployment. Each takes plain options (no command-line types) and gives back what
 //! happened, so that the command line only adapts arguments and prints.
 //!
 //! This layer owns the state file ([`StateStore`] is its only writer) and the lock; it hands the
@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod destroy;
+pub mod import;
 pub mod outputs;
 pub mod plan;
 pub mod restart;
@@ -14,6 +15,7 @@ pub mod rollback;
 pub mod rollout;
 mod state_store;
 pub mod status;
+pub mod takeover;
 mod target;
 pub mod wait;
 
