@@ -193,10 +193,13 @@ fn owned_by_tags(ctx: &Ctx, tags: &[(String, String)]) -> Result<(), String> {
     }
 }
 
+/// The field of the change [`retag`] shows.
+const RETAG_FIELD: &str = "tags";
+
 /// The change `--adopt` makes to a resource found with `tags` (as described) instead of this
 /// stack's.
 fn retag(ctx: &Ctx, tags: &str) -> Change {
-    Change::new("tags", shown_tags(tags), ctx.owner.describe())
+    Change::new(RETAG_FIELD, shown_tags(tags), ctx.owner.describe())
 }
 
 /// Tags as a plan's value shows them: the pairs, without the "tags " of a message.
@@ -458,7 +461,10 @@ pub async fn plan(
         };
         let made_anew = match &outcome.action {
             Action::Create | Action::Replace(_) | Action::Delete | Action::NotWanted => true,
-            Action::Update(_) => step.update_makes_new(),
+            // Tags are put on the resource as it is: only another change makes a new one.
+            Action::Update(changes) => {
+                step.update_makes_new() && changes.iter().any(|c| c.field != RETAG_FIELD)
+            }
             _ => false,
         };
         if let (Some(live), false) = (&found.live, made_anew) {
