@@ -20,6 +20,14 @@ pub enum Exit {
     DeploymentFailed,
     /// Waiting for AWS took longer than the configured budget.
     TimedOut,
+    /// `apply`'s release command (`[release] command`) failed: the service was left on the
+    /// revision it ran.
+    ReleaseFailed,
+    /// A one-off task (`deployer run`) could not start, or stopped without its container having
+    /// run to an exit code; like `docker run`'s 125, outside the codes a command usually uses.
+    TaskNotStarted,
+    /// A one-off task's container exited with this code, passed through by `deployer run`.
+    Task(u8),
     /// The run was interrupted by Ctrl-C or SIGTERM after saving the state.
     Interrupted,
 }
@@ -34,6 +42,9 @@ impl Exit {
             Exit::InvalidInput => 3,
             Exit::DeploymentFailed => 4,
             Exit::TimedOut => 5,
+            Exit::ReleaseFailed => 6,
+            Exit::TaskNotStarted => 125,
+            Exit::Task(code) => code,
             Exit::Interrupted => 130,
         }
     }

@@ -1,11 +1,15 @@
-//! The least-privilege IAM policy that `apply`, `plan`, `status`, `rollback` and `destroy` need
-//! for one environment, printed by `deployer iam-policy`.
+//! The least-privilege IAM policy that every command (`apply`, `plan`, `status`, `rollback`,
+//! `restart`, `wait`, `logs`, `run`, `exec`, `destroy`) needs for one environment, printed by
+//! `deployer iam-policy`.
 //!
 //! Every action is one the code calls (or one AWS checks on a call the code makes: `iam:PassRole`,
 //! `iam:CreateServiceLinkedRole`, and the EC2 reads Elastic Load Balancing checks), scoped to this stack's ARNs wherever the action supports
 //! resource-level permissions. The resource names come from [`Names`], the same place the
 //! resources get them, so the policy follows any change of a name. The account is not known
 //! without an AWS call, so ARNs have `*` as their account.
+//!
+//! With `[https]`, the policy also allows the ACM and Route 53 calls of that configuration, only
+//! for its names.
 //!
 //! `tests/integration/iam_policy.rs` runs the binary through a whole life cycle and checks that
 //! every call it makes is allowed here, and that nothing here goes unused.
@@ -14,7 +18,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::aws::partition;
-use crate::config::Config;
+use crate::config::{Config, HttpsConfig};
 use crate::names::{alternate_target_group, Names};
 
 /// The service the execution role is passed to.
@@ -115,8 +119,12 @@ pub struct Policy {
 }
 
 /// The most characters a customer managed policy may have, whitespace not counted (see "IAM and
-/// AWS STS quotas" in the IAM User Guide). An inline policy of a role may have 10,240.
+/// AWS STS quotas" in the IAM User Guide).
 pub const MANAGED_POLICY_MAX_CHARS: usize = 6144;
+
+/// The most characters all the inline policies of one role may have together, whitespace not
+/// counted (same page).
+pub const INLINE_ROLE_POLICY_MAX_CHARS: usize = 10240;
 
 impl Policy {
     /// Splits the statements, in order, into as few documents as the greedy order allows that each
@@ -215,7 +223,7 @@ pub fn policy(config: &Config) -> Policy {
     let [target_group, replacement_target_group] = arns.target_groups();
 
     let mut statements = vec![
-        // EC2: the default VPC and subnets are only read; the two security groups are created
+        // EC2: the VPC and subnets are only read; the two security groups are created
         // with the stack's tags, and only groups carrying them are changed or deleted.
         allow(
             "Ec2Read",
@@ -385,6 +393,9 @@ pub fn policy(config: &Config) -> Policy {
                 "logs:TagResource",
                 "logs:PutRetentionPolicy",
                 "logs:DeleteLogGroup",
+                // `logs`, and the output of `run` and of the release command.
+                "logs:FilterLogEvents",
+                "logs:GetLogEvents",
             ],
             &[log_group.clone(), format!("{log_group}:*")],
             None,
@@ -444,6 +455,8 @@ pub fn policy(config: &Config) -> Policy {
                 "ecs:UpdateService",
                 "ecs:DeleteService",
                 "ecs:TagResource",
+                // `exec`: ExecuteCommand is authorized on the cluster and on the task.
+                "ecs:ExecuteCommand",
             ],
             &[arns.cluster(), arns.service()],
             None,
@@ -458,6 +471,14 @@ pub fn policy(config: &Config) -> Policy {
             ],
             &[arns.task_definitions()],
             None,
+        ),
+        // `run` and the release command: one-off tasks of the stack's revisions, in its cluster
+        // only.
+        allow(
+            "EcsRunTask",
+            &["ecs:RunTask"],
+            &[arns.task_definitions()],
+            Some(json!({ "ArnEquals": { "ecs:cluster": arns.cluster() } })),
         ),
         allow(
             "EcsTaskDefinitions",
@@ -476,8 +497,8 @@ pub fn policy(config: &Config) -> Policy {
             Some(json!({ "ArnLike": { "ecs:cluster": arns.cluster() } })),
         ),
         allow(
-            "EcsDescribeTasks",
-            &["ecs:DescribeTasks"],
+            "EcsTasks",
+            &["ecs:DescribeTasks", "ecs:ExecuteCommand"],
             &[arns.regional("ecs", &format!("task/{}/*", names.cluster))],
             None,
         ),
@@ -497,10 +518,113 @@ pub fn policy(config: &Config) -> Policy {
             Some(json!({ "ArnEquals": { "iam:PolicyARN": task_role_policies } })),
         ));
     }
+    if let Some(https) = &config.https {
+        statements.extend(https_statements(&arns, config, https));
+    }
     Policy {
         version: "2012-10-17",
         statements,
     }
+}
+
+/// What `[https]` adds: reading a given certificate, requesting, tagging and deleting the
+/// requested one (only for the configured names), and changing only the domain's alias records
+/// and the validation records of its names in the hosted zone.
+fn https_statements(arns: &Arns<'_>, config: &Config, https: &HttpsConfig) -> Vec<Statement> {
+    let mut statements = Vec::new();
+    let (project, environment) = (config.project.as_str(), config.environment.as_str());
+    if let Some(arn) = &https.certificate_arn {
+        statements.push(allow(
+            "AcmReadGivenCertificate",
+            &["acm:DescribeCertificate"],
+            std::slice::from_ref(arn),
+            None,
+        ));
+    }
+    if https.requests_certificate() {
+        let names: Vec<&String> = https
+            .domain
+            .iter()
+            .chain(&https.subject_alternative_names)
+            .collect();
+        // RequestCertificate has no resource-level permissions; its names are a condition.
+        statements.push(allow(
+            "AcmRequestCertificate",
+            &["acm:RequestCertificate"],
+            &any(),
+            Some(json!({ "ForAllValues:StringEquals": { "acm:DomainNames": names } })),
+        ));
+        statements.push(allow(
+            "AcmFindCertificate",
+            &["acm:ListCertificates"],
+            &any(),
+            None,
+        ));
+        let certificates = arns.regional("acm", "certificate/*");
+        statements.push(allow(
+            "AcmCertificates",
+            &[
+                "acm:DescribeCertificate",
+                "acm:ListTagsForCertificate",
+                "acm:AddTagsToCertificate",
+            ],
+            std::slice::from_ref(&certificates),
+            None,
+        ));
+        statements.push(allow(
+            "AcmDeleteOwnCertificate",
+            &["acm:DeleteCertificate"],
+            &[certificates],
+            Some(json!({
+                "StringEquals": {
+                    "aws:ResourceTag/Project": project,
+                    "aws:ResourceTag/Environment": environment,
+                }
+            })),
+        ));
+    }
+    if let Some(domain) = &https.domain {
+        // Route 53 ARNs have neither region nor account; the zone's ID is only known by a call.
+        let zones = format!("arn:{}:route53:::hostedzone/*", arns.partition);
+        statements.push(allow(
+            "Route53FindZone",
+            &["route53:ListHostedZonesByName"],
+            &any(),
+            None,
+        ));
+        statements.push(allow(
+            "Route53ReadRecords",
+            &["route53:ListResourceRecordSets"],
+            std::slice::from_ref(&zones),
+            None,
+        ));
+        // The domain's alias records, and the validation records (`_<token>.<name>`) of the
+        // certificate's names.
+        let mut names = vec![domain.clone()];
+        if https.requests_certificate() {
+            for name in std::iter::once(domain).chain(&https.subject_alternative_names) {
+                let name = name.strip_prefix("*.").unwrap_or(name);
+                let validation = format!("_*.{name}");
+                if !names.contains(&validation) {
+                    names.push(validation);
+                }
+            }
+        }
+        statements.push(allow(
+            "Route53ChangeRecords",
+            &["route53:ChangeResourceRecordSets"],
+            &[zones],
+            Some(json!({
+                "ForAllValues:StringLike": {
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": names,
+                },
+                "ForAllValues:StringEquals": {
+                    "route53:ChangeResourceRecordSetsRecordTypes": ["A", "AAAA", "CNAME"],
+                },
+            })),
+        ));
+    }
+    statements
 }
 
 #[cfg(test)]
@@ -796,10 +920,10 @@ mod tests {
     }
 
     #[test]
-    fn a_policy_that_fits_is_not_split() {
+    fn a_policy_within_the_size_is_not_split() {
         let policy = super::policy(&config("eu-central-1"));
-        assert!(policy.size() <= MANAGED_POLICY_MAX_CHARS);
-        assert_eq!(policy.split(MANAGED_POLICY_MAX_CHARS), vec![policy]);
+        assert!(policy.size() <= INLINE_ROLE_POLICY_MAX_CHARS);
+        assert_eq!(policy.split(INLINE_ROLE_POLICY_MAX_CHARS), vec![policy]);
     }
 
     #[test]
@@ -827,5 +951,55 @@ mod tests {
             let arn = format!("arn:aws:elasticloadbalancing:eu-central-1:*:targetgroup/{name}/*");
             assert!(resources.contains(&arn.as_str()), "{arn} in {resources:?}");
         }
+    }
+
+    #[test]
+    fn https_adds_acm_and_route53_only_for_its_names() {
+        assert!(!policy(&config("eu-central-1")).to_string().contains("acm:"));
+        let mut with = config("eu-central-1");
+        with.https = Some(crate::config::HttpsConfig {
+            domain: Some("app.example.com".into()),
+            hosted_zone: Some("example.com".into()),
+            subject_alternative_names: vec!["*.example.com".into()],
+            ..Default::default()
+        });
+        let policy = policy(&with);
+        assert_eq!(
+            statement(&policy, "AcmRequestCertificate")["Condition"],
+            json!({ "ForAllValues:StringEquals":
+                { "acm:DomainNames": ["app.example.com", "*.example.com"] } })
+        );
+        let change = statement(&policy, "Route53ChangeRecords");
+        assert_eq!(
+            change["Condition"]["ForAllValues:StringLike"]
+                ["route53:ChangeResourceRecordSetsNormalizedRecordNames"],
+            json!(["app.example.com", "_*.app.example.com", "_*.example.com"])
+        );
+        assert_eq!(
+            strings(&change["Resource"]),
+            ["arn:aws:route53:::hostedzone/*"]
+        );
+        assert_eq!(
+            statement(&policy, "AcmDeleteOwnCertificate")["Condition"]["StringEquals"]
+                ["aws:ResourceTag/Project"],
+            "simhill"
+        );
+        // A given certificate is only read, by its ARN.
+        let arn = "arn:aws:acm:eu-central-1:123456789012:certificate/1";
+        with.https = Some(crate::config::HttpsConfig {
+            certificate_arn: Some(arn.into()),
+            ..Default::default()
+        });
+        let policy = super::tests::policy(&with);
+        let acm: Vec<&str> = statements(&policy)
+            .iter()
+            .flat_map(|s| strings(&s["Action"]))
+            .filter(|a| a.starts_with("acm:") || a.starts_with("route53:"))
+            .collect();
+        assert_eq!(acm, ["acm:DescribeCertificate"]);
+        assert_eq!(
+            strings(&statement(&policy, "AcmReadGivenCertificate")["Resource"]),
+            [arn]
+        );
     }
 }

@@ -4,15 +4,21 @@
 
 use crate::contract::{Kind, Step};
 use crate::resources::{
-    cluster::Cluster, ecr_repository::EcrRepository, execution_role::ExecutionRole,
-    listener::Listener, load_balancer::LoadBalancer, log_group::LogGroup, network::Network,
-    security_group::AlbSecurityGroup, security_group::EcsSecurityGroup, service::Service,
-    target_group::TargetGroup, task_definition::TaskDefinition, task_role::TaskRole,
+    certificate::Certificate, cluster::Cluster, dns_records::DnsRecords,
+    ecr_repository::EcrRepository, execution_role::ExecutionRole,
+    given_certificate::GivenCertificate, hosted_zone::HostedZone, listener::Listener,
+    load_balancer::LoadBalancer, log_group::LogGroup, network::Network,
+    redirect_listener::RedirectListener, security_group::AlbSecurityGroup,
+    security_group::EcsSecurityGroup, service::Service, target_group::TargetGroup,
+    task_definition::TaskDefinition, task_role::TaskRole,
 };
 
 /// The steps of the stack, in the order `apply` reports them; `destroy` goes the other way.
 pub const STACK: &[&dyn Step] = &[
     &Kind::<Network>::NEW,
+    &Kind::<HostedZone>::NEW,
+    &Kind::<GivenCertificate>::NEW,
+    &Kind::<Certificate>::NEW,
     &Kind::<AlbSecurityGroup>::NEW,
     &Kind::<EcsSecurityGroup>::NEW,
     &Kind::<EcrRepository>::NEW,
@@ -22,6 +28,8 @@ pub const STACK: &[&dyn Step] = &[
     &Kind::<LoadBalancer>::NEW,
     &Kind::<TargetGroup>::NEW,
     &Kind::<Listener>::NEW,
+    &Kind::<RedirectListener>::NEW,
+    &Kind::<DnsRecords>::NEW,
     &Kind::<Cluster>::NEW,
     &Kind::<TaskDefinition>::NEW,
     &Kind::<Service>::NEW,
@@ -32,6 +40,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+    use crate::engine::with_dependencies;
 
     #[test]
     fn keys_are_unique_and_dependencies_come_earlier() {
@@ -61,6 +70,57 @@ mod tests {
         }
     }
 
+    fn keys(steps: &[&dyn Step]) -> Vec<&'static str> {
+        steps.iter().map(|s| s.id().key()).collect()
+    }
+
+    #[test]
+    fn a_target_brings_what_it_depends_on_in_stack_order() {
+        let only = |targets: &[&str]| keys(&with_dependencies(STACK, targets).unwrap());
+        assert_eq!(only(&["ecr_repository"]), ["ecr_repository"]);
+        // The listener serves HTTPS with a certificate when `[https]` is set; without it those
+        // steps read nothing.
+        assert_eq!(
+            only(&["listener"]),
+            [
+                "network",
+                "hosted_zone",
+                "given_certificate",
+                "certificate",
+                "alb_security_group",
+                "load_balancer",
+                "target_group",
+                "listener"
+            ]
+        );
+        // Through a dependency's own dependencies (task_role -> execution_role).
+        assert_eq!(only(&["task_role"]), ["execution_role", "task_role"]);
+        assert_eq!(
+            only(&["log_group", "ecr_repository"]),
+            ["ecr_repository", "log_group"]
+        );
+        // The service needs everything but what only points at the load balancer (the HTTP
+        // redirect and the DNS records), the repository too (its URL names the image).
+        let mut all_but_edge = keys(STACK);
+        all_but_edge.retain(|key| !["redirect_listener", "dns_records"].contains(key));
+        assert_eq!(only(&["service"]), all_but_edge);
+    }
+
+    #[test]
+    fn an_unknown_target_lists_the_steps() {
+        let error = with_dependencies(STACK, &["ecr"]).err().unwrap();
+        assert!(error.starts_with("no step is called \"ecr\""), "{error}");
+        assert!(
+            error.ends_with(&format!("the steps are: {}", keys(STACK).join(", "))),
+            "{error}"
+        );
+        let error = with_dependencies(STACK, &["ecr_repositry"]).err().unwrap();
+        assert!(
+            error.contains("\"ecr_repositry\" (did you mean \"ecr_repository\"?)"),
+            "{error}"
+        );
+    }
+
     #[test]
     fn keys_are_the_documented_ones() {
         let keys: Vec<&str> = STACK.iter().map(|s| s.id().key()).collect();
@@ -68,6 +128,9 @@ mod tests {
             keys,
             [
                 "network",
+                "hosted_zone",
+                "given_certificate",
+                "certificate",
                 "alb_security_group",
                 "ecs_security_group",
                 "ecr_repository",
@@ -77,6 +140,8 @@ mod tests {
                 "load_balancer",
                 "target_group",
                 "listener",
+                "redirect_listener",
+                "dns_records",
                 "cluster",
                 "task_definition",
                 "service",

@@ -24,12 +24,15 @@ pub struct ConnectOptions {
 /// The clients of every service the deployer calls.
 #[derive(Debug, Clone)]
 pub struct AwsClients {
+    pub acm: aws_sdk_acm::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// Route 53 is global; the SDK sends its calls to its one endpoint whatever the region.
+    pub route53: aws_sdk_route53::Client,
     pub region: String,
     /// What the clients were built from, for a client of another region.
     sdk: aws_config::SdkConfig,
@@ -66,12 +69,14 @@ impl AwsClients {
         }
         let sdk = loader.load().await;
         Self {
+            acm: aws_sdk_acm::Client::new(&sdk),
             ec2: aws_sdk_ec2::Client::new(&sdk),
             ecr: aws_sdk_ecr::Client::new(&sdk),
             ecs: aws_sdk_ecs::Client::new(&sdk),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
             iam: aws_sdk_iam::Client::new(&sdk),
             logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
+            route53: aws_sdk_route53::Client::new(&sdk),
             region: options.region.clone(),
             sdk,
         }

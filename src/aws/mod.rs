@@ -8,9 +8,13 @@ pub mod ecs;
 mod elb_tags;
 pub mod errors;
 pub mod iam;
+pub mod listeners;
+pub mod logs;
 pub mod policy;
 pub mod retry;
+pub mod route53;
 pub mod tags;
+pub mod tasks;
 
 pub use clients::{AwsClients, ConnectOptions};
 pub use elb_tags::ElbTagBatch;

@@ -52,6 +52,22 @@ infallible_tag!(aws_sdk_ec2::types::Tag);
 fallible_tag!(aws_sdk_ecr::types::Tag);
 fallible_tag!(aws_sdk_iam::types::Tag);
 
+// ACM's tag has a required key and an optional value.
+impl SdkTag for aws_sdk_acm::types::Tag {
+    fn build(key: &str, value: &str) -> Result<Self> {
+        Ok(aws_sdk_acm::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()?)
+    }
+    fn pair(&self) -> (String, String) {
+        (
+            self.key().to_owned(),
+            self.value().unwrap_or_default().to_owned(),
+        )
+    }
+}
+
 /// This stack's owner tags, in the form `T`'s service takes.
 pub fn owner_tags<T: SdkTag>(owner: &OwnerTags) -> Result<Vec<T>> {
     owner.pairs().iter().map(|(k, v)| T::build(k, v)).collect()

@@ -20,6 +20,13 @@ use crate::ops::outputs::OUTPUT_NAMES;
 use crate::printer::Printer;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  deployer apply --env dev                   show the plan, ask, apply, follow the deployment
+  deployer apply --image-tag \"$GIT_SHA\" --yes  deploy a pushed image from CI
+  deployer apply --yes --skip-release        a new revision without running [release] command
+
+Exit codes: 0 success, 1 error, 3 invalid input, 4 deployment failed or rolled back, 5 timed
+out, 6 the release command failed (the service stays on its revision), 130 interrupted.")]
 pub struct ApplyArgs {
     /// Apply without asking for confirmation (for CI).
     #[arg(long, short = 'y', visible_alias = "auto-approve")]
@@ -48,9 +55,21 @@ pub struct ApplyArgs {
     #[arg(long)]
     no_wait: bool,
 
+    /// Deploy a new revision without running `[release] command` first.
+    #[arg(long)]
+    skip_release: bool,
+
     /// Seconds to wait for the deployment to complete (default: timeouts.deployment).
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<u64>,
+
+    /// Converge only this step and the steps it depends on, as Terraform's -target (repeatable).
+    /// For a first deploy: `--target ecr_repository` creates just the repository, so that the
+    /// first image can be pushed before the service is created. Steps: network,
+    /// alb_security_group, ecs_security_group, ecr_repository, execution_role, task_role,
+    /// log_group, load_balancer, target_group, listener, cluster, task_definition, service.
+    #[arg(long, value_name = "STEP")]
+    target: Vec<String>,
 }
 
 impl ApplyArgs {
@@ -79,9 +98,15 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Re
         image: args.image_choice()?,
         force_new_deployment: args.force_new_deployment,
         wait: !args.no_wait,
+        targets: args.target.clone(),
+        skip_release: args.skip_release,
     };
     let prepared = apply::prepare(&global.target(), printer, &options).await?;
     let config = &prepared.session.ctx.config;
+    let targeted = report::targeted_note(&prepared.scope);
+    if let Some(note) = &targeted {
+        printer.warn(note);
+    }
     if prepared.plan.has_changes() || args.force_new_deployment {
         let planned = Summary::of_plan(&prepared.plan);
         printer.info(&format!(
@@ -120,6 +145,8 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Re
     if done == Summary::default() && applied.service_changed {
         printer
             .info("Apply complete: no resource changed; a new deployment of the service started.");
+    } else if done == Summary::default() && targeted.is_some() {
+        printer.info("No changes: the targeted steps already match the configuration.");
     } else if done == Summary::default() {
         printer.info("No changes: the stack already matches the configuration.");
     } else {
@@ -134,6 +161,12 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Re
             "Apply complete: {} created, {} updated{extra}.",
             done.create, done.update
         ));
+    }
+    if targeted.is_some() {
+        printer.info(
+            "Only the targeted steps were converged; run `deployer apply` without --target to \
+             converge the rest of the stack.",
+        );
     }
     printer.info("\nOutputs:");
     for name in OUTPUT_NAMES {

@@ -4,14 +4,17 @@
 
 mod apply;
 mod destroy;
+mod exec;
 mod force_unlock;
 mod iam_policy;
 mod import;
+mod logs;
 mod outputs;
 mod plan;
 mod report;
 mod restart;
 mod rollback;
+mod run;
 mod status;
 mod validate;
 mod wait;
@@ -27,6 +30,15 @@ use crate::interrupt::Interrupt;
 use crate::ops::Target;
 use crate::printer::Printer;
 
+/// What `deployer --version` says after the name: the package version and the commit it was
+/// built from (`unknown` for a source without git history or package metadata; see `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("DEPLOYER_BUILD_COMMIT"),
+    ")"
+);
+
 /// Deploys a containerized web app to AWS ECS Fargate behind an Application Load Balancer.
 ///
 /// The stack is described by a TOML file per environment (`envs/<env>.toml`). `apply` creates or
@@ -35,7 +47,7 @@ use crate::printer::Printer;
 #[derive(Debug, Parser)]
 #[command(
     name = "deployer",
-    version,
+    version = VERSION,
     propagate_version = true,
     max_term_width = 100
 )]
@@ -44,10 +56,13 @@ use crate::printer::Printer;
   deployer apply --env dev --yes          converge the dev stack without asking (CI)
   deployer apply --image-tag v42 --yes    deploy a freshly pushed image and follow it
   curl \"http://$(deployer outputs alb_dns_name)/\"
+  deployer logs --follow                  the app's log lines as they come
+  deployer run --yes -- flask db upgrade  a one-off task; exits with its exit code
   deployer destroy --env dev              remove the stack, after confirmation
 
 Exit codes: 0 success, 1 error, 2 changes pending (plan --detailed-exitcode),
-3 invalid input, 4 deployment failed or rolled back, 5 timed out, 130 interrupted.")]
+3 invalid input, 4 deployment failed or rolled back, 5 timed out, 6 release command failed,
+130 interrupted; `run` exits with its task's exit code, or 125 when the task could not start.")]
 pub struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -117,6 +132,12 @@ enum Command {
     Restart(restart::RestartArgs),
     /// Follow the service's current deployment until it completes, fails or times out.
     Wait(wait::WaitArgs),
+    /// Print the stack's log lines (with their time and task), or follow them.
+    Logs(logs::LogsArgs),
+    /// Run a command in a one-off task of the revision the service runs; exits with its code.
+    Run(run::RunArgs),
+    /// Open a shell (or run a command) in a running task of the service (ECS Exec).
+    Exec(exec::ExecArgs),
     /// Check the configuration file and report every problem; no AWS call.
     Validate,
     /// Remove the lock of an environment left by a run that is gone (on another machine).
@@ -158,6 +179,9 @@ pub fn main() -> ExitCode {
         Command::Restart(args) => block_on(true, restart::run(global, args, &printer)),
         Command::Wait(args) => block_on(false, wait::run(global, args, &printer)),
         Command::Import(args) => block_on(false, import::run(global, args, &printer)),
+        Command::Logs(args) => block_on(false, logs::run(global, args, &printer)),
+        Command::Run(args) => block_on(false, run::run(global, args, &printer)),
+        Command::Exec(args) => block_on(false, exec::run(global, args, &printer)),
     };
     match outcome {
         Ok(exit) => ExitCode::from(exit.code()),

@@ -9,6 +9,7 @@ use super::GlobalArgs;
 use crate::engine::Operation;
 use crate::exit::Exit;
 use crate::ops;
+use crate::ops::plan::Scope;
 use crate::printer::Printer;
 
 #[derive(Debug, Args)]
@@ -29,6 +30,10 @@ pub struct PlanArgs {
     /// `apply --adopt` would.
     #[arg(long)]
     adopt: bool,
+
+    /// Plan only this step and the steps it depends on, as `apply --target` would (repeatable).
+    #[arg(long, value_name = "STEP", conflicts_with = "destroy")]
+    target: Vec<String>,
 }
 
 pub async fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Result<Exit> {
@@ -37,11 +42,17 @@ pub async fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Res
     } else {
         Operation::Apply
     };
-    let (session, plan) = ops::plan::plan(&global.target(), printer, operation, args.adopt).await?;
+    let scope = Scope::targeting(&args.target)?;
+    let (session, plan) =
+        ops::plan::plan(&global.target(), printer, &scope, operation, args.adopt).await?;
+    let targeted = report::targeted_note(&scope);
     if args.json {
-        let json = PlanJson::new(&session.ctx.config, &plan);
+        let json = PlanJson::new(&session.ctx.config, &plan, &scope);
         printer.data(&serde_json::to_string_pretty(&json)?);
     } else {
+        if let Some(note) = &targeted {
+            printer.data(note);
+        }
         for line in report::plan_lines(&plan) {
             printer.data(&line);
         }
@@ -50,6 +61,8 @@ pub async fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Res
             printer.data(&format!("Plan: {}.", summary.line()));
         } else if args.destroy {
             printer.data("Nothing to destroy: no resource of the stack's own exists.");
+        } else if targeted.is_some() {
+            printer.data("No changes: the targeted steps match the configuration.");
         } else {
             printer.data("No changes: the stack matches the configuration.");
         }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::contract::{Change, StepId};
 use crate::engine::{Action, Finished, Operation, Outcome, Plan};
+use crate::ops::plan::Scope;
 
 /// The symbol and word of an action, as Terraform users know them.
 fn marker(action: &Action, done: bool) -> (&'static str, &'static str) {
@@ -65,7 +66,13 @@ pub fn finished_lines(step: StepId, finished: &Finished<Outcome>) -> Vec<String>
         // Nothing there, nothing asked for: nothing to say.
         Finished::Done(result) if result.action == Action::NotWanted => Vec::new(),
         Finished::Done(result) => step_lines(step, result, true),
-        Finished::Failed(error) => vec![format!(" x {:<26} failed: {error:#}", step.label())],
+        // The run's error repeats it in full; a message of several lines (a release
+        // command's last log lines) is shown once, there.
+        Finished::Failed(error) => {
+            let error = format!("{error:#}");
+            let first = error.lines().next().unwrap_or_default();
+            vec![format!(" x {:<26} failed: {first}", step.label())]
+        }
         Finished::Skipped => vec![format!("   {:<26} skipped", step.label())],
     }
 }
@@ -151,6 +158,34 @@ pub fn plan_lines(plan: &Plan) -> Vec<String> {
     lines
 }
 
+/// What a targeted run says first (as Terraform warns that targeting is in effect): which steps
+/// it works on, and that the rest of the stack is neither read nor changed. `None` for the whole
+/// stack.
+pub fn targeted_note(scope: &Scope) -> Option<String> {
+    if scope.is_whole() {
+        return None;
+    }
+    let targets: Vec<&str> = scope.targets().iter().map(|s| s.key()).collect();
+    let dependencies: Vec<&str> = scope
+        .keys()
+        .into_iter()
+        .filter(|k| !targets.contains(k))
+        .collect();
+    let (it, depends) = match targets.len() {
+        1 => ("it", "depends"),
+        _ => ("they", "depend"),
+    };
+    let with = if dependencies.is_empty() {
+        format!("{it} {depends} on no other step")
+    } else {
+        format!("and what {it} {depends} on: {}", dependencies.join(", "))
+    };
+    Some(format!(
+        "targeted: only {} ({with}); the rest of the stack is neither read nor changed",
+        targets.join(", ")
+    ))
+}
+
 /// The stable, documented JSON form of a plan (`plan --json`).
 #[derive(Debug, Serialize)]
 pub struct PlanJson<'a> {
@@ -158,6 +193,10 @@ pub struct PlanJson<'a> {
     pub project: &'a str,
     pub environment: &'a str,
     pub operation: &'static str,
+    /// Only in a targeted plan (`plan --target`): the steps named; `resources` then has only
+    /// them and what they depend on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<&'static str>,
     pub resources: Vec<ResourceJson<'a>>,
     pub summary: Summary,
 }
@@ -175,7 +214,7 @@ pub struct ResourceJson<'a> {
 }
 
 impl<'a> PlanJson<'a> {
-    pub fn new(config: &'a Config, plan: &'a Plan) -> Self {
+    pub fn new(config: &'a Config, plan: &'a Plan, scope: &Scope) -> Self {
         let outcomes = plan.outcomes();
         let mut resources: Vec<ResourceJson<'a>> = outcomes
             .iter()
@@ -223,6 +262,7 @@ impl<'a> PlanJson<'a> {
                 Operation::Apply => "apply",
                 Operation::Destroy => "destroy",
             },
+            targets: scope.targets().iter().map(|s| s.key()).collect(),
             resources,
             summary,
         }

@@ -50,6 +50,7 @@ mod locate;
 mod schema;
 mod validate;
 mod validate_app;
+mod validate_edge;
 mod validate_names;
 
 #[cfg(test)]
@@ -135,6 +136,89 @@ pub struct Config {
     /// by another tool and taken over (`deployer import`).
     #[serde(default, skip_serializing_if = "NameOverrides::is_empty")]
     pub names: NameOverrides,
+    /// A command run as a one-off task of each new revision before the service gets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseConfig>,
+    /// HTTPS on port 443; `None` serves plain HTTP on `load_balancer.port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https: Option<HttpsConfig>,
+    /// Where the tasks and the load balancer run; `None` is the default VPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkConfig>,
+}
+
+/// The `[network]` table: a VPC and its subnets instead of the default VPC.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// `vpc-...`.
+    pub vpc_id: String,
+    /// The tasks' subnets, `subnet-...`.
+    pub subnets: Vec<String>,
+    /// The load balancer's subnets, in at least two Availability Zones (by default `subnets`).
+    pub load_balancer_subnets: Vec<String>,
+    /// Whether the tasks get a public IP: false by default, for private subnets with a NAT
+    /// gateway or VPC endpoints.
+    pub assign_public_ip: bool,
+}
+
+/// The `[https]` table: an HTTPS listener on port 443 with an ACM certificate, either one given
+/// by ARN or one requested for `domain` and validated through DNS records in `hosted_zone`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpsConfig {
+    /// An existing, issued ACM certificate in the stack's region; never deleted by `destroy`.
+    pub certificate_arn: Option<String>,
+    /// The name the app is reached at (lowercase, without a trailing dot): alias A and AAAA
+    /// records for it point at the load balancer, and without `certificate_arn` a certificate
+    /// is requested for it.
+    pub domain: Option<String>,
+    /// The Route 53 public hosted zone that holds `domain` (`example.com`).
+    pub hosted_zone: Option<String>,
+    /// More names for a requested certificate, in the same zone (`*.example.com` allowed).
+    pub subject_alternative_names: Vec<String>,
+    /// The load balancer's TLS security policy for the HTTPS listener.
+    pub ssl_policy: String,
+    /// Whether `load_balancer.port` answers plain HTTP with a 301 redirect to HTTPS; without it,
+    /// only port 443 is served.
+    pub redirect_http: bool,
+}
+
+/// AWS's recommended TLS policy: TLS 1.3 and 1.2 with forward secrecy (see "Security policies
+/// for your Application Load Balancer" in the ELB User Guide).
+pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+/// The port of the HTTPS listener.
+pub const HTTPS_PORT: u16 = 443;
+
+impl Default for HttpsConfig {
+    fn default() -> Self {
+        HttpsConfig {
+            certificate_arn: None,
+            domain: None,
+            hosted_zone: None,
+            subject_alternative_names: Vec::new(),
+            ssl_policy: DEFAULT_SSL_POLICY.to_owned(),
+            redirect_http: true,
+        }
+    }
+}
+
+impl HttpsConfig {
+    /// Whether deployer requests (and later deletes) the certificate: a domain without a given
+    /// certificate.
+    pub fn requests_certificate(&self) -> bool {
+        self.certificate_arn.is_none() && self.domain.is_some()
+    }
+}
+
+/// `[release]`: the release command (a database migration, say), run by `apply` as a one-off
+/// task of a new task definition revision before the service is moved to it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseConfig {
+    /// The command and its arguments, replacing the image's `CMD` (the entry point stays).
+    pub command: Vec<String>,
 }
 
 /// The `[names]` table: the name of each resource that does not follow the
@@ -369,6 +453,9 @@ pub struct ServiceConfig {
     /// (empty) the Fargate launch type.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub capacity_providers: Vec<CapacityProviderItem>,
+    /// ECS Exec (`deployer exec`): `enableExecuteCommand` on the service, and the Session
+    /// Manager permissions on the task role.
+    pub enable_exec: bool,
 }
 
 /// One capacity provider of the service's strategy (ECS's `CapacityProviderStrategyItem`).
@@ -391,6 +478,7 @@ impl Default for ServiceConfig {
             health_check_grace_seconds: 60,
             circuit_breaker: true,
             capacity_providers: Vec::new(),
+            enable_exec: false,
         }
     }
 }
@@ -403,13 +491,52 @@ pub struct LoadBalancerConfig {
     pub port: u16,
     /// Seconds the target group drains a deregistered task.
     pub deregistration_delay_seconds: u32,
+    /// Who may connect: IPv4 and IPv6 CIDR blocks admitted by the load balancer's security
+    /// group, in their canonical form (`203.0.113.0/24`, `2001:db8::/32`).
+    pub allowed_cidrs: Vec<String>,
+    /// An internal load balancer (scheme `internal`, reachable only from inside the VPC)
+    /// instead of an internet-facing one. Fixed when the load balancer is created.
+    pub internal: bool,
 }
+
+impl Config {
+    /// The ports the load balancer listens on: `load_balancer.port` (HTTP); with `[https]`, 443
+    /// and, for its redirect, `load_balancer.port`.
+    pub fn listener_ports(&self) -> Vec<u16> {
+        match &self.https {
+            None => vec![self.load_balancer.port],
+            Some(https) if https.redirect_http => vec![HTTPS_PORT, self.load_balancer.port],
+            Some(_) => vec![HTTPS_PORT],
+        }
+    }
+
+    /// The port of the listener that forwards to the app: 443 with `[https]`.
+    pub fn forward_port(&self) -> u16 {
+        match &self.https {
+            Some(_) => HTTPS_PORT,
+            None => self.load_balancer.port,
+        }
+    }
+
+    /// The port that answers with a redirect to HTTPS, when there is one.
+    pub fn redirect_port(&self) -> Option<u16> {
+        self.https
+            .as_ref()
+            .filter(|h| h.redirect_http)
+            .map(|_| self.load_balancer.port)
+    }
+}
+
+/// Who may connect when `load_balancer.allowed_cidrs` is not set: anyone.
+pub const DEFAULT_ALLOWED_CIDR: &str = "0.0.0.0/0";
 
 impl Default for LoadBalancerConfig {
     fn default() -> Self {
         LoadBalancerConfig {
             port: 80,
             deregistration_delay_seconds: 30,
+            allowed_cidrs: vec![DEFAULT_ALLOWED_CIDR.to_owned()],
+            internal: false,
         }
     }
 }
@@ -491,6 +618,9 @@ pub struct TimeoutsConfig {
     pub resource_release: u32,
     /// Waiting for the ECS rollout to finish.
     pub deployment: u32,
+    /// Waiting for ACM to issue a requested certificate once its DNS validation records are in
+    /// the hosted zone.
+    pub certificate_validation: u32,
 }
 
 impl Default for TimeoutsConfig {
@@ -499,6 +629,7 @@ impl Default for TimeoutsConfig {
             iam_propagation: 240,
             resource_release: 1200,
             deployment: 900,
+            certificate_validation: 1800,
         }
     }
 }
@@ -799,5 +930,11 @@ impl Config {
     /// resource. Use the constants in [`suffix`].
     pub fn resource_name(&self, suffix: &str) -> String {
         format!("{}-{}-{}", self.project, self.environment, suffix)
+    }
+
+    /// Whether the app's tasks run as a task role: `[task_role]` asks for one, and ECS Exec
+    /// (`service.enable_exec`) needs one for its Session Manager permissions.
+    pub fn wants_task_role(&self) -> bool {
+        self.task_role.is_some() || self.service.enable_exec
     }
 }

@@ -12,9 +12,9 @@ use std::fmt;
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    Config, ContainerHealthCheck, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig,
-    NameOverrides, PolicyStatement, ServiceConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig,
-    DEFAULT_CONTAINER_NAME, DEFAULT_CONTAINER_PORT,
+    Config, ContainerHealthCheck, EcrConfig, HealthCheckConfig, HttpsConfig, LoadBalancerConfig,
+    LogsConfig, NameOverrides, NetworkConfig, PolicyStatement, ServiceConfig, TaskConfig,
+    TaskRoleConfig, TimeoutsConfig, DEFAULT_CONTAINER_NAME, DEFAULT_CONTAINER_PORT,
 };
 
 /// An integer as written in the file, before range checks. Reading every
@@ -90,9 +90,74 @@ pub(super) struct RawConfig {
     pub(super) timeouts: RawTimeouts,
     #[serde(default)]
     pub(super) task_role: Option<RawTaskRole>,
+    #[serde(default)]
+    pub(super) release: Option<RawRelease>,
+    #[serde(default)]
+    pub(super) https: Option<RawHttps>,
+    #[serde(default)]
+    pub(super) network: Option<RawNetwork>,
     /// Only strings, so the public type serves as its own raw form.
     #[serde(default)]
     pub(super) names: NameOverrides,
+}
+
+/// `[network]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawNetwork {
+    pub(super) vpc_id: Option<String>,
+    pub(super) subnets: Vec<String>,
+    pub(super) load_balancer_subnets: Option<Vec<String>>,
+    pub(super) assign_public_ip: Option<bool>,
+}
+
+impl From<&NetworkConfig> for RawNetwork {
+    fn from(n: &NetworkConfig) -> Self {
+        RawNetwork {
+            vpc_id: Some(n.vpc_id.clone()),
+            subnets: n.subnets.clone(),
+            load_balancer_subnets: Some(n.load_balancer_subnets.clone()),
+            assign_public_ip: Some(n.assign_public_ip),
+        }
+    }
+}
+
+/// `[https]` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawHttps {
+    pub(super) certificate_arn: Option<String>,
+    pub(super) domain: Option<String>,
+    pub(super) hosted_zone: Option<String>,
+    pub(super) subject_alternative_names: Vec<String>,
+    pub(super) ssl_policy: String,
+    pub(super) redirect_http: bool,
+}
+
+impl From<&HttpsConfig> for RawHttps {
+    fn from(h: &HttpsConfig) -> Self {
+        RawHttps {
+            certificate_arn: h.certificate_arn.clone(),
+            domain: h.domain.clone(),
+            hosted_zone: h.hosted_zone.clone(),
+            subject_alternative_names: h.subject_alternative_names.clone(),
+            ssl_policy: h.ssl_policy.clone(),
+            redirect_http: h.redirect_http,
+        }
+    }
+}
+
+impl Default for RawHttps {
+    fn default() -> Self {
+        (&HttpsConfig::default()).into()
+    }
+}
+
+/// `[release]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawRelease {
+    pub(super) command: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -265,6 +330,7 @@ pub(super) struct RawService {
     pub(super) health_check_grace_seconds: Int,
     pub(super) circuit_breaker: bool,
     pub(super) capacity_providers: Option<Vec<RawCapacityProvider>>,
+    pub(super) enable_exec: bool,
 }
 
 /// One `{ provider = "...", weight = N, base = N }` of `service.capacity_providers`.
@@ -281,6 +347,8 @@ pub(super) struct RawCapacityProvider {
 pub(super) struct RawLoadBalancer {
     pub(super) port: Int,
     pub(super) deregistration_delay_seconds: Int,
+    pub(super) allowed_cidrs: Vec<String>,
+    pub(super) internal: bool,
 }
 
 #[derive(Deserialize)]
@@ -314,6 +382,7 @@ pub(super) struct RawTimeouts {
     pub(super) iam_propagation: Int,
     pub(super) resource_release: Int,
     pub(super) deployment: Int,
+    pub(super) certificate_validation: Int,
 }
 
 impl From<&Config> for RawConfig {
@@ -345,6 +414,11 @@ impl From<&Config> for RawConfig {
             timeouts: (&c.timeouts).into(),
             task_role: c.task_role.as_ref().map(Into::into),
             names: c.names.clone(),
+            release: c.release.as_ref().map(|r| RawRelease {
+                command: Some(r.command.clone()),
+            }),
+            https: c.https.as_ref().map(Into::into),
+            network: c.network.as_ref().map(Into::into),
         }
     }
 }
@@ -374,6 +448,7 @@ impl From<&ServiceConfig> for RawService {
             health_check_grace_seconds: s.health_check_grace_seconds.into(),
             circuit_breaker: s.circuit_breaker,
             capacity_providers: None,
+            enable_exec: s.enable_exec,
         }
     }
 }
@@ -389,6 +464,8 @@ impl From<&LoadBalancerConfig> for RawLoadBalancer {
         RawLoadBalancer {
             port: l.port.into(),
             deregistration_delay_seconds: l.deregistration_delay_seconds.into(),
+            allowed_cidrs: l.allowed_cidrs.clone(),
+            internal: l.internal,
         }
     }
 }
@@ -454,6 +531,7 @@ impl From<&TimeoutsConfig> for RawTimeouts {
             iam_propagation: t.iam_propagation.into(),
             resource_release: t.resource_release.into(),
             deployment: t.deployment.into(),
+            certificate_validation: t.certificate_validation.into(),
         }
     }
 }
@@ -484,6 +562,9 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "ecr",
             "timeouts",
             "task_role",
+            "release",
+            "https",
+            "network",
             "names",
         ],
     ),
@@ -522,9 +603,18 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "health_check_grace_seconds",
             "circuit_breaker",
             "capacity_providers",
+            "enable_exec",
         ],
     ),
-    ("load_balancer", &["port", "deregistration_delay_seconds"]),
+    (
+        "load_balancer",
+        &[
+            "port",
+            "deregistration_delay_seconds",
+            "allowed_cidrs",
+            "internal",
+        ],
+    ),
     (
         "health_check",
         &[
@@ -540,7 +630,12 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
     ("ecr", &["scan_on_push", "immutable_tags", "keep_images"]),
     (
         "timeouts",
-        &["iam_propagation", "resource_release", "deployment"],
+        &[
+            "iam_propagation",
+            "resource_release",
+            "deployment",
+            "certificate_validation",
+        ],
     ),
     ("task_role", &["managed_policies", "statements"]),
     (
@@ -560,6 +655,27 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "container",
         ],
     ),
+    ("release", &["command"]),
+    (
+        "https",
+        &[
+            "certificate_arn",
+            "domain",
+            "hosted_zone",
+            "subject_alternative_names",
+            "ssl_policy",
+            "redirect_http",
+        ],
+    ),
+    (
+        "network",
+        &[
+            "vpc_id",
+            "subnets",
+            "load_balancer_subnets",
+            "assign_public_ip",
+        ],
+    ),
 ];
 
 /// Keys whose value must be a single table.
@@ -569,6 +685,9 @@ pub(super) const TABLE_KEYS: &[&[&str]] = &[
     &["container", "secrets"],
     &["container", "health_check"],
     &["task_role"],
+    &["release"],
+    &["https"],
+    &["network"],
     &["task"],
     &["service"],
     &["load_balancer"],

@@ -72,10 +72,13 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
             health_check_grace_seconds: 60,
             circuit_breaker: true,
             capacity_providers: Vec::new(),
+            enable_exec: false,
         },
         load_balancer: LoadBalancerConfig {
             port: 80,
             deregistration_delay_seconds: 30,
+            allowed_cidrs: vec!["0.0.0.0/0".into()],
+            internal: false,
         },
         health_check: HealthCheckConfig {
             path: "/".into(),
@@ -95,9 +98,13 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
             iam_propagation: 240,
             resource_release: 1200,
             deployment: 900,
+            certificate_validation: 1800,
         },
         task_role: None,
         names: Default::default(),
+        release: None,
+        https: None,
+        network: None,
     };
     assert_eq!(config, expected);
     assert_eq!(config.resource_name(suffix::ALB), "simhill-dev-alb");
@@ -381,7 +388,7 @@ fn fargate_combinations() {
 fn parse_errors_name_key_and_expectation() {
     assert_eq!(
         error_of(&format!("cpu = 256\n{MINIMAL}")),
-        "envs/test.toml:1:1: unknown key `cpu` at the top level (`cpu` belongs in [task]); expected one of: project, environment, region, endpoint_url, container, task, service, load_balancer, health_check, logs, ecr, timeouts, task_role, names"
+        "envs/test.toml:1:1: unknown key `cpu` at the top level (`cpu` belongs in [task]); expected one of: project, environment, region, endpoint_url, container, task, service, load_balancer, health_check, logs, ecr, timeouts, task_role, release, https, network, names"
     );
     assert_eq!(
         error_of(&with("[task]\ncpu = 0.25\n")),
@@ -678,4 +685,183 @@ fn validate_reports_problems_without_positions() {
 #[test]
 fn bom_is_ignored() {
     assert!(Config::from_toml_str(&format!("\u{feff}{MINIMAL}"), Path::new("b.toml")).is_ok());
+}
+
+#[test]
+fn allowed_cidrs_take_ipv4_and_ipv6_in_canonical_form() {
+    let config = Config::from_toml_str(
+        &with(
+            "[load_balancer]\nallowed_cidrs = [\"203.0.113.0/24\", \"2001:DB8:0::/32\", \"198.51.100.7/32\"]\ninternal = true\n",
+        ),
+        Path::new("envs/test.toml"),
+    )
+    .unwrap();
+    assert_eq!(
+        config.load_balancer.allowed_cidrs,
+        ["203.0.113.0/24", "2001:db8::/32", "198.51.100.7/32"]
+    );
+    assert!(config.load_balancer.internal);
+}
+
+#[test]
+fn allowed_cidrs_refuse_what_ec2_would_refuse() {
+    for (cidrs, expected) in [
+        ("[]", "the list is empty, so no one could connect"),
+        ("[\"203.0.113.7\"]", "\"203.0.113.7\" has no prefix length"),
+        (
+            "[\"203.0.113.0/33\"]",
+            "has an invalid prefix length; allowed 0-32",
+        ),
+        (
+            "[\"2001:db8::/129\"]",
+            "has an invalid prefix length; allowed 0-128",
+        ),
+        ("[\"example.com/24\"]", "is not a valid address"),
+        (
+            "[\"10.0.0.1/8\"]",
+            "has bits set after its /8 prefix; EC2 takes the network address: \"10.0.0.0/8\"",
+        ),
+        (
+            "[\"10.0.0.0/8\", \"10.0.0.0/8\"]",
+            "\"10.0.0.0/8\" is listed twice",
+        ),
+    ] {
+        let message = error_of(&with(&format!(
+            "[load_balancer]\nallowed_cidrs = {cidrs}\n"
+        )));
+        assert!(
+            message.contains("load_balancer.allowed_cidrs") && message.contains(expected),
+            "{cidrs}: {message}"
+        );
+    }
+}
+
+#[test]
+fn https_with_a_domain_in_its_zone_loads_with_its_defaults() {
+    let config = Config::from_toml_str(
+        &with(
+            "[https]\ndomain = \"app.example.com\"\nhosted_zone = \"example.com.\"\nsubject_alternative_names = [\"*.app.example.com\"]\n",
+        ),
+        Path::new("envs/test.toml"),
+    )
+    .unwrap();
+    let https = config.https.clone().unwrap();
+    assert_eq!(https.hosted_zone.as_deref(), Some("example.com"));
+    assert_eq!(https.ssl_policy, DEFAULT_SSL_POLICY);
+    assert!(https.redirect_http && https.requests_certificate());
+    assert_eq!(config.listener_ports(), [443, 80]);
+    assert_eq!(
+        (config.forward_port(), config.redirect_port()),
+        (443, Some(80))
+    );
+}
+
+#[test]
+fn https_refuses_what_acm_route53_or_elb_would_refuse() {
+    let arn = "arn:aws:acm:eu-central-1:123456789012:certificate/abc";
+    for (table, key, expected) in [
+        ("", "https", "[https] needs a certificate"),
+        ("domain = \"app.example.com\"", "https.hosted_zone", "missing: a domain needs"),
+        (
+            "domain = \"app.example.org\"\nhosted_zone = \"example.com\"",
+            "https.domain",
+            "is not in the hosted zone \"example.com\"",
+        ),
+        (
+            "domain = \"App.example.com\"\nhosted_zone = \"example.com\"",
+            "https.domain",
+            "has an invalid label \"App\"",
+        ),
+        (
+            "certificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/abc\"",
+            "https.certificate_arn",
+            "only uses a certificate of its own region",
+        ),
+        (
+            "certificate_arn = \"arn:aws:iam::123456789012:server-certificate/x\"",
+            "https.certificate_arn",
+            "is not an ACM certificate ARN",
+        ),
+        (
+            &format!("certificate_arn = \"{arn}\"\nsubject_alternative_names = [\"www.example.com\"]"),
+            "https.subject_alternative_names",
+            "only for a certificate deployer requests",
+        ),
+        (
+            "domain = \"app.example.com\"\nhosted_zone = \"example.com\"\nsubject_alternative_names = [\"www.example.org\"]",
+            "https.subject_alternative_names",
+            "is not in the hosted zone",
+        ),
+        (
+            &format!("certificate_arn = \"{arn}\"\nssl_policy = \"TLS13\""),
+            "https.ssl_policy",
+            "is not an Application Load Balancer security policy",
+        ),
+    ] {
+        let message = error_of(&with(&format!("[https]\n{table}\n")));
+        assert!(
+            message.contains(key) && message.contains(expected),
+            "{table}: {message}"
+        );
+    }
+    let message = error_of(&with(&format!(
+        "[load_balancer]\nport = 443\n[https]\ncertificate_arn = \"{arn}\"\n"
+    )));
+    assert!(
+        message.contains("load_balancer.port") && message.contains("HTTPS listener's"),
+        "{message}"
+    );
+}
+
+#[test]
+fn network_takes_a_vpc_and_subnets_and_defaults_the_load_balancer_to_them() {
+    let config = Config::from_toml_str(
+        &with("[network]\nvpc_id = \"vpc-0a1b2c3d\"\nsubnets = [\"subnet-0a1b2c3d\", \"subnet-4e5f6a7b\"]\n"),
+        Path::new("envs/test.toml"),
+    )
+    .unwrap();
+    let network = config.network.unwrap();
+    assert_eq!(network.load_balancer_subnets, network.subnets);
+    assert!(
+        !network.assign_public_ip,
+        "private by default outside the default VPC"
+    );
+}
+
+#[test]
+fn network_refuses_malformed_ids_and_too_few_subnets() {
+    for (table, key, expected) in [
+        (
+            "subnets = [\"subnet-0a1b2c3d\"]",
+            "network.vpc_id",
+            "needs vpc_id",
+        ),
+        (
+            "vpc_id = \"vpc-0a1b2c3d\"\nsubnets = [\"subnet-0a1b2c3d\"]",
+            "network.subnets",
+            "at least two Availability Zones",
+        ),
+        (
+            "vpc_id = \"vpc-xyz\"\nsubnets = [\"subnet-0a1b2c3d\", \"subnet-4e5f6a7b\"]",
+            "network.vpc_id",
+            "is not a VPC ID",
+        ),
+        (
+            "vpc_id = \"vpc-0a1b2c3d\"\nsubnets = [\"subnet-0a1b2c3d\", \"sn-1\"]",
+            "network.subnets",
+            "\"sn-1\" is not a subnet ID",
+        ),
+        (
+            "vpc_id = \"vpc-0a1b2c3d\"\nsubnets = [\"subnet-0a1b2c3d\", \"subnet-0a1b2c3d\"]",
+            "network.subnets",
+            "is listed twice",
+        ),
+    ] {
+        let message = error_of(&with(&format!("[network]\n{table}\n")));
+        let shown = key.replace("network.vpc_id", "network");
+        assert!(
+            (message.contains(key) || message.contains(&shown)) && message.contains(expected),
+            "{table}: {message}"
+        );
+    }
 }

@@ -292,3 +292,41 @@ fn an_invalid_condition_operator_passes_validate_then_fails_at_aws() {
         );
     }
 }
+
+#[test]
+fn release_command_and_ecs_exec_load_and_round_trip_through_validate() {
+    let config = load(
+        "[service]\nenable_exec = true\n[release]\ncommand = [\"flask\", \"db\", \"upgrade\"]\n",
+    );
+    assert!(config.service.enable_exec);
+    assert!(config.wants_task_role());
+    assert_eq!(
+        config.release,
+        Some(ReleaseConfig {
+            command: vec!["flask".into(), "db".into(), "upgrade".into()]
+        })
+    );
+    assert_eq!(config.validate(), Ok(()));
+    let plain = Config::from_toml_str(MINIMAL, Path::new("t")).unwrap();
+    assert!(!plain.service.enable_exec && !plain.wants_task_role());
+    assert_eq!(plain.release, None);
+}
+
+#[test]
+fn a_release_section_without_a_command_is_refused_with_its_position() {
+    for (text, message) in [
+        ("[release]\n", "release.command: missing"),
+        (
+            "[release]\ncommand = []\n",
+            "release.command: an empty command",
+        ),
+        (
+            "[release]\ncommand = [\"\"]\n",
+            "release.command: an empty command",
+        ),
+        ("[release]\ncmd = [\"x\"]\n", "cmd"),
+    ] {
+        let error = error_of(&with(text));
+        assert!(error.contains(message), "{text}: {error}");
+    }
+}

@@ -18,6 +18,7 @@ use super::limits::{
 use super::locate::{dotted, join_or, Locator};
 use super::schema::{Int, RawConfig, RawContainer, RawHealthCheck, RawService, RawTask};
 use super::validate_app;
+use super::validate_edge;
 use super::validate_names;
 use super::{
     Config, ContainerConfig, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig, Problem,
@@ -280,6 +281,8 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
             0,
             3600,
         ),
+        allowed_cidrs: allowed_cidrs(&lb.allowed_cidrs, v),
+        internal: lb.internal,
     };
 
     let health_check = build_health_check(&raw.health_check, v);
@@ -318,11 +321,29 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
             7200,
         ),
         deployment: v.u32_in(&["timeouts", "deployment"], t.deployment, 1, 86400),
+        certificate_validation: v.u32_in(
+            &["timeouts", "certificate_validation"],
+            t.certificate_validation,
+            1,
+            86400,
+        ),
     };
+    let https = raw
+        .https
+        .as_ref()
+        .map(|https| validate_edge::https(https, stack_region, load_balancer.port, v));
+    let network = raw
+        .network
+        .as_ref()
+        .and_then(|network| validate_edge::network(network, v));
     let task_role = raw
         .task_role
         .as_ref()
         .map(|role| validate_app::task_role(role, partition_of(stack_region), v));
+    let release = raw
+        .release
+        .as_ref()
+        .map(|release| validate_app::release(release, v));
 
     Config {
         project: project.unwrap_or_default().to_string(),
@@ -339,7 +360,77 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         timeouts,
         task_role,
         names,
+        release,
+        https,
+        network,
     }
+}
+
+/// `load_balancer.allowed_cidrs`: each one a valid IPv4 or IPv6 CIDR block without host bits,
+/// at most once, in the canonical form AWS reports it in (so that a rule written `2001:DB8::/32`
+/// is not seen as drift when EC2 reads it back as `2001:db8::/32`).
+fn allowed_cidrs(cidrs: &[String], v: &mut Validator<'_>) -> Vec<String> {
+    let key = ["load_balancer", "allowed_cidrs"];
+    if cidrs.is_empty() {
+        v.push(
+            &key,
+            "the list is empty, so no one could connect; list at least one CIDR block, like \
+             [\"203.0.113.0/24\"], or leave the key out to allow everyone (\"0.0.0.0/0\")"
+                .to_owned(),
+        );
+        return Vec::new();
+    }
+    let mut seen = Vec::new();
+    for cidr in cidrs {
+        match canonical_cidr(cidr) {
+            Ok(canonical) if seen.contains(&canonical) => v.push(
+                &key,
+                format!("{cidr:?} is listed twice (as {canonical:?}); list each block once"),
+            ),
+            Ok(canonical) => seen.push(canonical),
+            Err(why) => v.push(&key, format!("{cidr:?} {why}")),
+        }
+    }
+    seen
+}
+
+/// The canonical form of an IPv4 or IPv6 CIDR block, or why it is not one.
+pub(super) fn canonical_cidr(cidr: &str) -> Result<String, String> {
+    use std::net::IpAddr;
+    let expected =
+        "expected an IPv4 or IPv6 CIDR block like \"203.0.113.0/24\" or \"2001:db8::/32\"";
+    let Some((address, bits)) = cidr.split_once('/') else {
+        return Err(format!(
+            "has no prefix length; {expected} (a single address is \"{cidr}/32\" or \"{cidr}/128\")"
+        ));
+    };
+    let address: IpAddr = address
+        .parse()
+        .map_err(|_| format!("is not a valid address; {expected}"))?;
+    let max = if address.is_ipv4() { 32 } else { 128 };
+    let bits: u32 = bits
+        .parse()
+        .ok()
+        .filter(|b| *b <= max)
+        .ok_or_else(|| format!("has an invalid prefix length; allowed 0-{max}"))?;
+    let (network, host_bits) = match address {
+        IpAddr::V4(a) => {
+            let raw = u32::from(a);
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            (IpAddr::V4((raw & mask).into()), raw & !mask != 0)
+        }
+        IpAddr::V6(a) => {
+            let raw = u128::from(a);
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            (IpAddr::V6((raw & mask).into()), raw & !mask != 0)
+        }
+    };
+    if host_bits {
+        return Err(format!(
+            "has bits set after its /{bits} prefix; EC2 takes the network address: \"{network}/{bits}\""
+        ));
+    }
+    Ok(format!("{network}/{bits}"))
 }
 
 /// `region` is the stack's, as written: its partition is the only one whose secrets ECS can
@@ -609,6 +700,7 @@ fn build_service(s: &RawService, v: &mut Validator<'_>) -> ServiceConfig {
         ),
         circuit_breaker: s.circuit_breaker,
         capacity_providers: validate_app::capacity_providers(s.capacity_providers.as_deref(), v),
+        enable_exec: s.enable_exec,
     }
 }
 

@@ -8,10 +8,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::schema::{Int, RawCapacityProvider, RawContainerHealthCheck, RawStatement, RawTaskRole};
+use super::schema::{
+    Int, RawCapacityProvider, RawContainerHealthCheck, RawRelease, RawStatement, RawTaskRole,
+};
 use super::validate::Validator;
 use super::{
-    CapacityProviderItem, ContainerHealthCheck, CpuArchitecture, PolicyStatement, TaskRoleConfig,
+    CapacityProviderItem, ContainerHealthCheck, CpuArchitecture, PolicyStatement, ReleaseConfig,
+    TaskRoleConfig,
 };
 
 /// The most characters IAM allows in a role's inline policies together (whitespace aside).
@@ -129,6 +132,31 @@ pub(super) fn health_check(
 /// Fargate waits at most 120 seconds between SIGTERM and SIGKILL.
 pub(super) fn stop_timeout(raw: Option<Int>, v: &mut Validator<'_>) -> Option<u32> {
     raw.map(|value| v.u32_in(&["container", "stop_timeout_seconds"], value, 1, 120))
+}
+
+/// `[release]`: a command is what the table is for, so it must be there and say something.
+pub(super) fn release(raw: &RawRelease, v: &mut Validator<'_>) -> ReleaseConfig {
+    let command = match &raw.command {
+        None => {
+            v.push(
+                &["release", "command"],
+                "missing; give the command to run before each new revision is deployed, as a \
+                 list (command = [\"flask\", \"db\", \"upgrade\"]), or remove [release]"
+                    .to_string(),
+            );
+            Vec::new()
+        }
+        Some(list) if list.is_empty() || list[0].trim().is_empty() => {
+            v.push(
+                &["release", "command"],
+                "an empty command; give the program and its arguments, or remove [release]"
+                    .to_string(),
+            );
+            Vec::new()
+        }
+        Some(list) => list.clone(),
+    };
+    ReleaseConfig { command }
 }
 
 pub(super) fn task_role(

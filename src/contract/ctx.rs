@@ -27,7 +27,13 @@ pub const UNKNOWN: &str = "(known after apply)";
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     pub vpc_id: Option<String>,
+    /// The tasks' subnets.
     pub subnet_ids: Vec<String>,
+    /// The load balancer's subnets.
+    pub load_balancer_subnet_ids: Vec<String>,
+    /// Whether the tasks get a public IP (`None` until the network is read: the default VPC's
+    /// `true`).
+    pub assign_public_ip: Option<bool>,
     pub alb_security_group_id: Option<String>,
     pub ecs_security_group_id: Option<String>,
     pub repository_url: Option<String>,
@@ -40,6 +46,12 @@ pub struct Facts {
     pub load_balancer_arn: Option<String>,
     pub load_balancer_dns_name: Option<String>,
     pub load_balancer_zone_id: Option<String>,
+    /// The Route 53 hosted zone of `https.hosted_zone`, without its `/hostedzone/` prefix.
+    pub hosted_zone_id: Option<String>,
+    /// `https.certificate_arn`, once ACM has shown it exists and is issued.
+    pub given_certificate_arn: Option<String>,
+    /// The certificate requested for `https.domain`.
+    pub requested_certificate_arn: Option<String>,
     pub target_group_arn: Option<String>,
     pub listener_arn: Option<String>,
     pub cluster_arn: Option<String>,
@@ -127,6 +139,23 @@ impl Ctx {
             limit: Duration::from_secs(self.config.timeouts.iam_propagation.into()),
             setting: "timeouts.iam_propagation",
         }
+    }
+
+    /// How long to wait for ACM to issue a requested certificate.
+    pub fn certificate_budget(&self) -> Budget {
+        Budget {
+            limit: Duration::from_secs(self.config.timeouts.certificate_validation.into()),
+            setting: "timeouts.certificate_validation",
+        }
+    }
+
+    /// The certificate the HTTPS listener serves: the given one, or the one requested.
+    pub fn certificate_arn(&self, facts: &Facts) -> Option<String> {
+        let https = self.config.https.as_ref()?;
+        Some(match &https.certificate_arn {
+            Some(_) => known(&facts.given_certificate_arn),
+            None => known(&facts.requested_certificate_arn),
+        })
     }
 
     /// How long to wait for a deleted resource to let go of what it used.

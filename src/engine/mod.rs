@@ -15,6 +15,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
+use futures_util::future::LocalBoxFuture;
 
 pub use graph::Finished;
 
@@ -283,6 +284,8 @@ async fn check_tags_before_destroy(
 /// Compares what a step found with what the configuration wants. Pure.
 fn judge(ctx: &Ctx, step: &dyn Step, facts: &Facts, found: &Found) -> Result<Outcome> {
     let action = match &found.live {
+        // A lookup the configuration does not ask for (no `[https]` zone) reads nothing.
+        None if !step.managed() && !step.wanted(ctx) => Action::NotWanted,
         _ if !step.managed() => Action::Read,
         None if !step.wanted(ctx) => Action::NotWanted,
         Some(_) if !step.wanted(ctx) => Action::Delete,
@@ -312,6 +315,11 @@ fn judge(ctx: &Ctx, step: &dyn Step, facts: &Facts, found: &Found) -> Result<Out
 /// What the destroy pass would do with what a step found.
 fn judge_destroy(step: &dyn Step, found: &Found) -> Result<Outcome> {
     Ok(match &found.live {
+        // A lookup that found nothing (not configured, or not needed to destroy) is not shown.
+        None if !step.managed() => Outcome {
+            action: Action::NotWanted,
+            id: None,
+        },
         None => Outcome {
             action: Action::Absent,
             id: None,
@@ -409,6 +417,60 @@ fn first_failure<T>(
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The steps named by `targets` (step keys) and every step they depend on, directly or through
+/// others, in the order of `steps`: what Terraform's `-target` selects. A target that names no
+/// step is an error saying which steps there are (with a "did you mean" for a near miss). Pure.
+pub fn with_dependencies<'a>(
+    steps: &[&'a dyn Step],
+    targets: &[impl AsRef<str>],
+) -> Result<Vec<&'a dyn Step>, String> {
+    let keys: Vec<&str> = steps.iter().map(|s| s.id().key()).collect();
+    let mut wanted: BTreeSet<&str> = BTreeSet::new();
+    let mut unknown = Vec::new();
+    for target in targets {
+        let target = target.as_ref();
+        match keys.iter().find(|k| **k == target) {
+            Some(key) => {
+                wanted.insert(key);
+            }
+            None => unknown.push(target),
+        }
+    }
+    if !unknown.is_empty() {
+        let described: Vec<String> = unknown
+            .iter()
+            .map(|name| {
+                let near = keys
+                    .iter()
+                    .map(|k| (strsim::jaro_winkler(name, k), *k))
+                    .filter(|(score, _)| *score > 0.85)
+                    .max_by(|a, b| a.0.total_cmp(&b.0));
+                match near {
+                    Some((_, key)) => format!("{name:?} (did you mean {key:?}?)"),
+                    None => format!("{name:?}"),
+                }
+            })
+            .collect();
+        return Err(format!(
+            "no step is called {}; the steps are: {}",
+            described.join(", "),
+            keys.join(", ")
+        ));
+    }
+    // Dependencies come earlier than their dependents (the registry's test checks it), so one
+    // walk from the last step back to the first collects them all.
+    for step in steps.iter().rev() {
+        if wanted.contains(step.id().key()) {
+            wanted.extend(step.depends_on().iter().copied());
+        }
+    }
+    Ok(steps
+        .iter()
+        .copied()
+        .filter(|s| wanted.contains(s.id().key()))
+        .collect())
 }
 
 /// Reads every step and works out what `operation` would do. Makes no change in AWS.
@@ -510,6 +572,12 @@ async fn apply_step(
         return retire_unwanted(step, found, journal);
     }
     let (live, action) = match found.live {
+        None if !step.managed() && !step.wanted(ctx) => {
+            return Ok(Outcome {
+                action: Action::NotWanted,
+                id: None,
+            })
+        }
         None if !step.managed() => bail!("{} not found", step.id()),
         None => {
             let live = step.create(ctx, &known).await?;
@@ -701,6 +769,15 @@ fn refuse_what_cannot_be_done(steps: &[&dyn Step], planned: &[PlannedStep]) -> R
     .into())
 }
 
+/// Work that must succeed before a step starts, given what the steps before it made: `apply`'s
+/// release command, run as a one-off task of a new task definition revision before the service
+/// is moved to it. When it fails, the step fails with its error and does not start.
+pub struct Gate<'a> {
+    /// The step it guards.
+    pub before: StepId,
+    pub check: Box<dyn Fn(Facts) -> LocalBoxFuture<'a, Result<()>> + 'a>,
+}
+
 /// How long the calls in flight get to finish after Ctrl-C or SIGTERM before they are abandoned.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(20);
 
@@ -716,6 +793,19 @@ pub async fn execute(
     plan: Plan,
     journal: &dyn Journal,
     interrupt: &Interrupt,
+    report: impl FnMut(StepId, &Finished<Outcome>),
+) -> Result<Facts> {
+    execute_gated(ctx, steps, plan, journal, interrupt, None, report).await
+}
+
+/// [`execute`], with a [`Gate`] that must pass before the step it guards starts.
+pub async fn execute_gated(
+    ctx: &Ctx,
+    steps: &[&dyn Step],
+    plan: Plan,
+    journal: &dyn Journal,
+    interrupt: &Interrupt,
+    gate: Option<Gate<'_>>,
     mut report: impl FnMut(StepId, &Finished<Outcome>),
 ) -> Result<Facts> {
     let Plan {
@@ -751,7 +841,7 @@ pub async fn execute(
     let in_flight: Mutex<BTreeSet<StepId>> = Mutex::default();
     let stop = || interrupt.is_raised();
     // The step futures are `async move` over their step's id; what they share is borrowed.
-    let (shared_facts, take) = (&facts, &take);
+    let (shared_facts, take, gate) = (&facts, &take, gate.as_ref());
     let run = async {
         match operation {
             Operation::Apply => {
@@ -761,6 +851,10 @@ pub async fn execute(
                     |id| {
                         let step = by_id[&id];
                         tracked(&in_flight, id, async move {
+                            if let Some(gate) = gate.filter(|g| g.before == id) {
+                                let known = lock(shared_facts).clone();
+                                (gate.check)(known).await?;
+                            }
                             apply_step(ctx, step, shared_facts, take(id)?.0, journal).await
                         })
                     },

@@ -8,7 +8,11 @@
 use anyhow::{anyhow, Result};
 use std::collections::BTreeMap;
 
+use futures_util::future::LocalBoxFuture;
+
 use super::outputs::outputs;
+use super::plan::Scope;
+use super::release::run_release;
 use super::restart::force_new_deployment as force_new_deployment_of;
 use super::rollout::Rollout;
 use super::wait::follow_primary;
@@ -18,7 +22,7 @@ use crate::aws::partition;
 use crate::config::AWS_REGIONS;
 use crate::contract::StepId;
 use crate::contract::{Ctx, Facts, ImageChoice, Resource, Stage};
-use crate::engine::{self, Action, Finished, Operation, Outcome, Plan};
+use crate::engine::{self, Action, Finished, Gate, Operation, Outcome, Plan};
 use crate::exit::{Exit, ExitError};
 use crate::interrupt::Interrupt;
 use crate::printer::Printer;
@@ -40,24 +44,44 @@ pub struct ApplyOptions {
     /// Follow the deployments apply starts. A replacement needs to: it moves traffic only once
     /// the service runs in the new resource.
     pub wait: bool,
+    /// Step keys (`--target`): converge only these and what they depend on; empty for the
+    /// whole stack.
+    pub targets: Vec<String>,
+    /// Do not run `[release] command` before the service gets a new revision.
+    pub skip_release: bool,
 }
 
 /// A plan read and checked, under the environment's lock, ready to be carried out.
 pub struct PreparedApply {
     pub session: Session,
     pub plan: Plan,
+    /// The steps this run reads and converges.
+    pub scope: Scope,
     image_chosen: bool,
     force_new_deployment: bool,
+    skip_release: bool,
 }
 
 /// Opens the stack under its lock, reads it, and checks that an image chosen on the command line
 /// exists. Changes nothing.
+///
+/// With targets, only they and what they depend on are read and converged. What needs the whole
+/// stack is refused with [`Exit::InvalidInput`] before any change: deploying an image or forcing a
+/// deployment without the service among the steps, and a replacement (planned now, or left
+/// unfinished by an earlier run), whose stages move the service.
 pub async fn prepare(
     target: &Target,
     printer: &Printer,
     options: &ApplyOptions,
 ) -> Result<PreparedApply> {
+    let scope = Scope::targeting(&options.targets)?;
+    check_scope(&scope, options)?;
     let mut session = target.open(printer, Some("apply")).await?;
+    if !scope.is_whole() && !session.ctx.recorded.retiring.is_empty() {
+        return Err(needs_whole_stack(
+            "an earlier apply left a replacement unfinished, and finishing it moves the service",
+        ));
+    }
     if let Some(choice) = &options.image {
         session.ctx.image = choice.clone();
     }
@@ -67,10 +91,16 @@ pub async fn prepare(
     if !session.ctx.recorded.retiring.is_empty() && runs_in_replacement(&session.ctx).await? {
         session.ctx.stage = Stage::Finish;
     }
-    let plan = super::plan::read(&session, Operation::Apply, options.adopt).await?;
+    let plan = super::plan::read(&session, &scope, Operation::Apply, options.adopt).await?;
     // Refused before anyone is asked, rather than after a "yes".
-    engine::check(STACK, &plan)?;
+    engine::check(scope.steps(), &plan)?;
     let replacing = plan.has_retirements() || !session.ctx.recorded.retiring.is_empty();
+    if replacing && !scope.is_whole() {
+        return Err(needs_whole_stack(
+            "this apply replaces or removes a resource the service uses, which happens in \
+             stages that move the service",
+        ));
+    }
     if replacing && !options.wait {
         return Err(ExitError::new(
             Exit::InvalidInput,
@@ -94,8 +124,10 @@ pub async fn prepare(
     Ok(PreparedApply {
         session,
         plan,
+        scope,
         image_chosen: options.image.is_some(),
         force_new_deployment: options.force_new_deployment,
+        skip_release: options.skip_release,
     })
 }
 
@@ -121,9 +153,19 @@ impl PreparedApply {
         let PreparedApply {
             mut session,
             plan,
+            scope,
             image_chosen,
             force_new_deployment,
+            skip_release,
         } = self;
+        let release = session
+            .ctx
+            .config
+            .release
+            .as_ref()
+            .filter(|_| !skip_release)
+            .map(|r| r.command.clone());
+        let release = release.as_deref();
         // A replacement (planned now, or left unfinished by an earlier run) is carried out in
         // stages, so that the service stays reachable throughout.
         let resuming_last_stages = session.ctx.stage == Stage::Finish;
@@ -132,7 +174,8 @@ impl PreparedApply {
         if resuming_last_stages {
             // The deployment into the replacement must be complete before traffic moves.
             follow_primary(&session.ctx, timeout, interrupt).await?;
-            (facts, service_changed) = converge(&session, plan, interrupt, &mut report).await?;
+            (facts, service_changed) =
+                converge(&session, &scope, plan, release, interrupt, &mut report).await?;
             if service_changed {
                 follow_primary(&session.ctx, timeout, interrupt).await?;
                 service_changed = false;
@@ -144,7 +187,8 @@ impl PreparedApply {
             if replacing {
                 session.ctx.stage = Stage::Expand;
             }
-            (facts, service_changed) = converge(&session, plan, interrupt, &mut report).await?;
+            (facts, service_changed) =
+                converge(&session, &scope, plan, release, interrupt, &mut report).await?;
             // A service that changed started a deployment already; otherwise one is forced.
             if force_new_deployment && !service_changed {
                 facts.deployment_id = force_new_deployment_of(&session.ctx).await?;
@@ -152,14 +196,22 @@ impl PreparedApply {
             }
             record(&session, &facts, image_chosen)?;
             if replacing {
-                facts = finish_retirements(&mut session, interrupt, timeout, &mut report).await?;
+                facts = finish_retirements(&mut session, release, interrupt, timeout, &mut report)
+                    .await?;
                 record(&session, &facts, image_chosen)?;
                 // Every deployment it started has been followed already.
                 service_changed = false;
             }
         }
         let ctx = &session.ctx;
-        let outputs = outputs(&ctx.config, &ctx.names, &facts);
+        let mut outputs = outputs(&ctx.config, &ctx.names, &facts);
+        if !scope.is_whole() {
+            // A targeted run saw only its own steps: what it did not read keeps the outputs
+            // recorded before.
+            let mut recorded = session.store.snapshot().outputs;
+            recorded.extend(outputs);
+            outputs = recorded;
+        }
         session.store.save_outputs(outputs.clone())?;
         Ok(Applied {
             session,
@@ -168,6 +220,44 @@ impl PreparedApply {
             service_changed,
         })
     }
+}
+
+/// Refuses, before anything is read, what a targeted run cannot do: the image and the new
+/// deployment reach the tasks through the service.
+fn check_scope(scope: &Scope, options: &ApplyOptions) -> Result<()> {
+    if scope.includes(Service::STEP) {
+        return Ok(());
+    }
+    let option = match (&options.image, options.force_new_deployment) {
+        (Some(ImageChoice::Tag(_)), _) => "--image-tag",
+        (Some(_), _) => "--image",
+        (None, true) => "--force-new-deployment",
+        (None, false) => return Ok(()),
+    };
+    Err(ExitError::new(
+        Exit::InvalidInput,
+        anyhow!(
+            "nothing was changed: {option} reaches the tasks through the service, which --target \
+             {} leaves out; add --target service, or run without --target",
+            target_list(scope)
+        ),
+    )
+    .into())
+}
+
+/// Why a targeted run stops: `why` needs the whole stack.
+fn needs_whole_stack(why: &str) -> anyhow::Error {
+    ExitError::new(
+        Exit::InvalidInput,
+        anyhow!("nothing was changed: {why}; run `deployer apply` without --target"),
+    )
+    .into()
+}
+
+/// The targets as the command line named them.
+fn target_list(scope: &Scope) -> String {
+    let keys: Vec<&str> = scope.targets().iter().map(|s| s.key()).collect();
+    keys.join(", ")
 }
 
 /// Whether the service already runs in the target group that replaces the one the state records
@@ -196,19 +286,38 @@ async fn runs_in_replacement(ctx: &Ctx) -> Result<bool> {
 }
 
 /// One apply pass over the stack: whether it changed the service (and so started a deployment).
+///
+/// With a `release` command and a plan that registers a new task definition revision, the
+/// command runs as a task of that revision before the service step starts; when it fails the
+/// service step does not run, so the service stays on the revision it ran.
 async fn converge(
     session: &Session,
+    scope: &Scope,
     plan: Plan,
+    release: Option<&[String]>,
     interrupt: &Interrupt,
     report: &mut impl FnMut(StepId, &Finished<Outcome>),
 ) -> Result<(Facts, bool)> {
     let mut service_changed = false;
-    let facts = engine::execute(
+    let new_revision = plan
+        .outcomes()
+        .iter()
+        .any(|(step, outcome)| *step == TaskDefinition::STEP && outcome.action.is_change());
+    let ctx = &session.ctx;
+    let gate = release.filter(|_| new_revision).map(|command| Gate {
+        before: Service::STEP,
+        check: Box::new(move |facts: Facts| {
+            Box::pin(async move { run_release(ctx, &facts, command, interrupt).await })
+                as LocalBoxFuture<'_, Result<()>>
+        }),
+    });
+    let facts = engine::execute_gated(
         &session.ctx,
-        STACK,
+        scope.steps(),
         plan,
         &session.store,
         interrupt,
+        gate,
         |step, finished| {
             if let (true, Finished::Done(outcome)) = (step == Service::STEP, finished) {
                 service_changed = matches!(outcome.action, Action::Create | Action::Update(_));
@@ -243,6 +352,7 @@ fn record(session: &Session, facts: &Facts, image_chosen: bool) -> Result<()> {
 /// which finds what is retiring in the state.
 async fn finish_retirements(
     session: &mut Session,
+    release: Option<&[String]>,
     interrupt: &Interrupt,
     timeout: Option<u64>,
     report: &mut impl FnMut(StepId, &Finished<Outcome>),
@@ -258,8 +368,10 @@ async fn finish_retirements(
     // What the first pass recorded (the replacement; what it replaces) is what to read now.
     session.ctx.recorded = session.store.snapshot();
     printer.info("Moving the rest over:");
-    let plan = super::plan::read(session, Operation::Apply, false).await?;
-    let (facts, service_changed) = converge(session, plan, interrupt, report).await?;
+    let scope = Scope::whole();
+    let plan = super::plan::read(session, &scope, Operation::Apply, false).await?;
+    let (facts, service_changed) =
+        converge(session, &scope, plan, release, interrupt, report).await?;
     if service_changed {
         follow_primary(&session.ctx, timeout, interrupt).await?;
     }

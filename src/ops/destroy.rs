@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 
+use super::plan::Scope;
 use super::{Session, Target};
 use crate::contract::StepId;
 use crate::engine::{self, Finished, Operation, Outcome, Plan};
@@ -19,7 +20,7 @@ pub struct PreparedDestroy {
 /// Opens the stack under its lock and reads what exists of it. Changes nothing.
 pub async fn prepare(target: &Target, printer: &Printer) -> Result<PreparedDestroy> {
     let session = target.open(printer, Some("destroy")).await?;
-    let plan = super::plan::read(&session, Operation::Destroy, false).await?;
+    let plan = super::plan::read(&session, &Scope::whole(), Operation::Destroy, false).await?;
     Ok(PreparedDestroy { session, plan })
 }
 

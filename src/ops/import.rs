@@ -162,7 +162,13 @@ pub async fn import(options: &ImportOptions, printer: &Printer) -> Result<Import
 
     let planned = async {
         let session = target.open(printer, None).await?;
-        super::plan::read(&session, Operation::Apply, false).await
+        super::plan::read(
+            &session,
+            &super::plan::Scope::whole(),
+            Operation::Apply,
+            false,
+        )
+        .await
     }
     .await;
     let plan = match planned {

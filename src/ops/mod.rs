@@ -1,5 +1,5 @@
 //! The workflows behind the commands: `apply`, `plan`, `destroy`, `rollback`, `restart`,
-//! `status`, `wait`, `import`, and following a deployment. Each takes plain options (no command-line types) and gives back what
+//! `status`, `wait`, `logs`, `run`, `exec`, `import`, and following a deployment. Each takes plain options (no command-line types) and gives back what
 //! happened, so that the command line only adapts arguments and prints.
 //!
 //! This layer owns the state file ([`StateStore`] is its only writer) and the lock; it hands the
@@ -7,9 +7,12 @@
 
 pub mod apply;
 pub mod destroy;
+pub mod exec;
 pub mod import;
+pub mod logs;
 pub mod outputs;
 pub mod plan;
+pub mod release;
 pub mod restart;
 pub mod rollback;
 pub mod rollout;
@@ -17,6 +20,7 @@ mod state_store;
 pub mod status;
 pub mod takeover;
 mod target;
+pub mod task;
 pub mod wait;
 
 pub use state_store::StateStore;

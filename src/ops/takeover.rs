@@ -329,6 +329,11 @@ pub fn take_over(
                     base: to_u32(number(item, "base")),
                 })
                 .collect(),
+            enable_exec: service
+                .attributes
+                .get("enable_execute_command")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         },
         load_balancer: LoadBalancerConfig {
             port: u16::try_from(number(&listener.attributes, "port")).unwrap_or(0),
@@ -336,6 +341,13 @@ pub fn take_over(
                 &target_group.attributes,
                 "deregistration_delay",
             )),
+            allowed_cidrs: allowed_cidrs(alb_security_group)
+                .unwrap_or_else(|| LoadBalancerConfig::default().allowed_cidrs),
+            internal: load_balancer
+                .attributes
+                .get("internal")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         },
         health_check: HealthCheckConfig {
             path: or_default(text(&tg_check, "path"), &default_check.path),
@@ -369,6 +381,11 @@ pub fn take_over(
             statements: Vec::new(),
         }),
         names: NameOverrides::default(),
+        release: None,
+        https: None,
+        // The default VPC, as the old stack; a stack elsewhere shows as a subnet change in the
+        // plan, which import refuses.
+        network: None,
     };
 
     // Every name the pattern would not give is written in [names].
@@ -492,6 +509,23 @@ pub fn take_over(
         removed,
         left_alone,
     })
+}
+
+/// The CIDR blocks the load balancer's security group admits (`ingress` of
+/// `aws_security_group`), when the state has its rules.
+fn allowed_cidrs(group: &TfResource) -> Option<Vec<String>> {
+    let rules = group.attributes.get("ingress")?.as_array()?;
+    let mut cidrs: Vec<String> = Vec::new();
+    for rule in rules {
+        for key in ["cidr_blocks", "ipv6_cidr_blocks"] {
+            for cidr in strings(rule.get(key)) {
+                if !cidrs.contains(&cidr) {
+                    cidrs.push(cidr);
+                }
+            }
+        }
+    }
+    (!cidrs.is_empty()).then_some(cidrs)
 }
 
 fn addresses(resources: &[&TfResource]) -> String {

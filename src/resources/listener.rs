@@ -1,8 +1,11 @@
-//! The HTTP listener on the load balancer's port, forwarding everything to the target group.
+//! The listener that forwards everything to the target group: plain HTTP on
+//! `load_balancer.port`, or with `[https]` HTTPS on 443 with the certificate and
+//! `https.ssl_policy`. (The port-80 redirect to HTTPS is `redirect_listener`.)
 
 use anyhow::{Context as _, Result};
-use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ProtocolEnum};
+use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, Certificate, ProtocolEnum};
 
+use crate::aws::listeners::{self, LISTENERS_READ};
 use crate::aws::tags::{owner_tags, tag_elb};
 use crate::aws::{AwsResultExt, Created};
 use crate::contract::{compare, known, Change, Ctx, Detail, Facts, Resource, StepId};
@@ -17,6 +20,9 @@ pub struct Live {
     pub protocol: String,
     /// The target groups of the default action, when it is a plain forward.
     pub forward_to: Vec<String>,
+    /// The default certificate of an HTTPS listener.
+    pub certificate_arn: Option<String>,
+    pub ssl_policy: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -24,6 +30,42 @@ pub struct Desired {
     pub load_balancer_arn: String,
     pub port: i32,
     pub target_group_arn: String,
+    /// With `[https]`: the certificate and the TLS policy of an HTTPS listener.
+    pub tls: Option<Tls>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    pub certificate_arn: String,
+    pub ssl_policy: String,
+}
+
+impl Desired {
+    fn protocol(&self) -> ProtocolEnum {
+        match self.tls {
+            Some(_) => ProtocolEnum::Https,
+            None => ProtocolEnum::Http,
+        }
+    }
+
+    fn certificates(&self) -> Option<Vec<Certificate>> {
+        self.tls.as_ref().map(|tls| {
+            vec![Certificate::builder()
+                .certificate_arn(&tls.certificate_arn)
+                .build()]
+        })
+    }
+
+    fn live(&self, arn: String) -> Live {
+        Live {
+            arn,
+            port: self.port,
+            protocol: self.protocol().as_str().to_owned(),
+            forward_to: vec![self.target_group_arn.clone()],
+            certificate_arn: self.tls.as_ref().map(|t| t.certificate_arn.clone()),
+            ssl_policy: self.tls.as_ref().map(|t| t.ssl_policy.clone()),
+        }
+    }
 }
 
 fn forward(target_group_arn: &str) -> Action {
@@ -33,9 +75,47 @@ fn forward(target_group_arn: &str) -> Action {
         .build()
 }
 
+fn live_from(l: &aws_sdk_elasticloadbalancingv2::types::Listener) -> Live {
+    Live {
+        arn: l.listener_arn().unwrap_or_default().to_owned(),
+        port: l.port().unwrap_or_default(),
+        protocol: l
+            .protocol()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default(),
+        forward_to: l
+            .default_actions()
+            .iter()
+            .filter(|a| a.r#type() == Some(&ActionTypeEnum::Forward))
+            .flat_map(|a| {
+                let direct = a.target_group_arn().map(str::to_owned);
+                let weighted = a
+                    .forward_config()
+                    .map(|f| f.target_groups())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|t| t.target_group_arn().map(str::to_owned));
+                direct.into_iter().chain(weighted)
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        certificate_arn: l
+            .certificates()
+            .iter()
+            .find_map(|c| c.certificate_arn().map(str::to_owned)),
+        ssl_policy: l.ssl_policy().map(str::to_owned),
+    }
+}
+
 impl Resource for Listener {
     const STEP: StepId = StepId::new("listener", "listener");
-    const DEPENDS_ON: &'static [&'static str] = &["load_balancer", "target_group"];
+    const DEPENDS_ON: &'static [&'static str] = &[
+        "load_balancer",
+        "target_group",
+        "given_certificate",
+        "certificate",
+    ];
     const READ_DEPENDS_ON: &'static [&'static str] = &["load_balancer"];
     type Live = Live;
     type Desired = Desired;
@@ -43,7 +123,7 @@ impl Resource for Listener {
     fn desired(ctx: &Ctx, facts: &Facts) -> Desired {
         Desired {
             load_balancer_arn: known(&facts.load_balancer_arn),
-            port: ctx.config.load_balancer.port.into(),
+            port: ctx.config.forward_port().into(),
             // While a target group is being replaced, traffic stays on it until the service
             // runs in its replacement.
             target_group_arn: known(
@@ -52,6 +132,10 @@ impl Resource for Listener {
                     .clone()
                     .or_else(|| facts.target_group_arn.clone()),
             ),
+            tls: ctx.config.https.as_ref().map(|https| Tls {
+                certificate_arn: ctx.certificate_arn(facts).unwrap_or_default(),
+                ssl_policy: https.ssl_policy.clone(),
+            }),
         }
     }
 
@@ -60,59 +144,39 @@ impl Resource for Listener {
         let Some(lb_arn) = &facts.load_balancer_arn else {
             return Ok(None);
         };
-        let answer = ctx
-            .aws
-            .elb
-            .describe_listeners()
-            .load_balancer_arn(lb_arn)
-            .send()
-            .await
-            .or_absent(
-                &["LoadBalancerNotFound", "ListenerNotFound"],
-                "reading the listeners of the load balancer",
-            )?;
-        let Some(answer) = answer else {
-            return Ok(None);
-        };
-        // The stack has one listener. Prefer the one on the configured port; otherwise take the
-        // lowest port, so a changed port updates that listener instead of adding a second one.
-        let port = i32::from(ctx.config.load_balancer.port);
-        let mut listeners: Vec<_> = answer.listeners().iter().collect();
-        listeners.sort_by_key(|l| (l.port() != Some(port), l.port()));
-        if let Some(arn) = listeners.first().and_then(|l| l.listener_arn()) {
+        let all = ctx
+            .read_once(LISTENERS_READ, || listeners::describe(&ctx.aws.elb, lb_arn))
+            .await?;
+        let found = listeners::forwarding(&ctx.config, &all);
+        if let Some(arn) = found.and_then(|l| l.listener_arn()) {
             ctx.elb_tags.remember(arn);
         }
-        Ok(listeners.first().map(|l| Live {
-            arn: l.listener_arn().unwrap_or_default().to_owned(),
-            port: l.port().unwrap_or_default(),
-            protocol: l
-                .protocol()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_default(),
-            forward_to: l
-                .default_actions()
-                .iter()
-                .filter(|a| a.r#type() == Some(&ActionTypeEnum::Forward))
-                .flat_map(|a| {
-                    let direct = a.target_group_arn().map(str::to_owned);
-                    let weighted = a
-                        .forward_config()
-                        .map(|f| f.target_groups())
-                        .unwrap_or_default()
-                        .iter()
-                        .filter_map(|t| t.target_group_arn().map(str::to_owned));
-                    direct.into_iter().chain(weighted)
-                })
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect(),
-        }))
+        Ok(found.map(live_from))
     }
 
     fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
         let mut changes = Vec::new();
         compare(&mut changes, "port", &live.port, &desired.port);
-        compare(&mut changes, "protocol", &live.protocol.as_str(), &"HTTP");
+        compare(
+            &mut changes,
+            "protocol",
+            &live.protocol.as_str(),
+            &desired.protocol().as_str(),
+        );
+        if let Some(tls) = &desired.tls {
+            compare(
+                &mut changes,
+                "certificate_arn",
+                &live.certificate_arn.as_deref(),
+                &Some(tls.certificate_arn.as_str()),
+            );
+            compare(
+                &mut changes,
+                "ssl_policy",
+                &live.ssl_policy.as_deref(),
+                &Some(tls.ssl_policy.as_str()),
+            );
+        }
         compare(
             &mut changes,
             "default_action.forward",
@@ -128,8 +192,10 @@ impl Resource for Listener {
             .elb
             .create_listener()
             .load_balancer_arn(&desired.load_balancer_arn)
-            .protocol(ProtocolEnum::Http)
+            .protocol(desired.protocol())
             .port(desired.port)
+            .set_certificates(desired.certificates())
+            .set_ssl_policy(desired.tls.as_ref().map(|t| t.ssl_policy.clone()))
             .default_actions(forward(&desired.target_group_arn))
             .set_tags(Some(owner_tags(&ctx.owner)?))
             .send()
@@ -142,12 +208,9 @@ impl Resource for Listener {
             .listeners()
             .first()
             .context("CreateListener returned no listener")?;
-        Ok(Created::New(Live {
-            arn: listener.listener_arn().unwrap_or_default().to_owned(),
-            port: desired.port,
-            protocol: "HTTP".to_owned(),
-            forward_to: vec![desired.target_group_arn.clone()],
-        }))
+        Ok(Created::New(desired.live(
+            listener.listener_arn().unwrap_or_default().to_owned(),
+        )))
     }
 
     async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
@@ -155,18 +218,15 @@ impl Resource for Listener {
             .elb
             .modify_listener()
             .listener_arn(&live.arn)
-            .protocol(ProtocolEnum::Http)
+            .protocol(desired.protocol())
             .port(desired.port)
+            .set_certificates(desired.certificates())
+            .set_ssl_policy(desired.tls.as_ref().map(|t| t.ssl_policy.clone()))
             .default_actions(forward(&desired.target_group_arn))
             .send()
             .await
             .or_context("updating the listener")?;
-        Ok(Live {
-            arn: live.arn.clone(),
-            port: desired.port,
-            protocol: "HTTP".to_owned(),
-            forward_to: vec![desired.target_group_arn.clone()],
-        })
+        Ok(desired.live(live.arn.clone()))
     }
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
@@ -211,6 +271,8 @@ mod tests {
             port: 80,
             protocol: "HTTP".into(),
             forward_to: vec![TARGET_GROUP.into()],
+            certificate_arn: None,
+            ssl_policy: None,
         }
     }
 
@@ -221,7 +283,40 @@ mod tests {
                     .into(),
             port: 80,
             target_group_arn: TARGET_GROUP.into(),
+            tls: None,
         }
+    }
+
+    const CERTIFICATE: &str = "arn:aws:acm:eu-central-1:123456789012:certificate/1";
+
+    fn https() -> Desired {
+        Desired {
+            port: 443,
+            tls: Some(Tls {
+                certificate_arn: CERTIFICATE.into(),
+                ssl_policy: "ELBSecurityPolicy-TLS13-1-2-2021-06".into(),
+            }),
+            ..desired()
+        }
+    }
+
+    #[test]
+    fn http_listener_when_https_is_wanted_changes_port_protocol_certificate_and_policy() {
+        assert_eq!(
+            Listener::diff(&live(), &https()),
+            [
+                change("port", "80", "443"),
+                change("protocol", "HTTP", "HTTPS"),
+                change("certificate_arn", "(none)", CERTIFICATE),
+                change(
+                    "ssl_policy",
+                    "(none)",
+                    "ELBSecurityPolicy-TLS13-1-2-2021-06"
+                ),
+            ]
+        );
+        let served = https().live(live().arn);
+        assert_eq!(Listener::diff(&served, &https()), Vec::<Change>::new());
     }
 
     fn change(field: &str, old: &str, new: &str) -> Change {

@@ -1,5 +1,5 @@
-//! The internet-facing application load balancer, in the default subnets, behind the ALB
-//! security group.
+//! The application load balancer, internet-facing or (with `load_balancer.internal`) internal,
+//! in the stack's subnets, behind the ALB security group.
 //!
 //! A new load balancer stays `provisioning` for minutes; nothing here waits for it, because the
 //! listener and the service can be created meanwhile.
@@ -38,9 +38,12 @@ pub struct Desired {
     pub name: String,
     pub subnet_ids: Vec<String>,
     pub security_groups: Vec<String>,
+    /// `internet-facing` or `internal`.
+    pub scheme: &'static str,
 }
 
-const SCHEME: &str = "internet-facing";
+const INTERNET_FACING: &str = "internet-facing";
+const INTERNAL: &str = "internal";
 const TYPE: &str = "application";
 
 fn sorted(mut items: Vec<String>) -> Vec<String> {
@@ -57,8 +60,13 @@ impl Resource for LoadBalancer {
     fn desired(ctx: &Ctx, facts: &Facts) -> Desired {
         Desired {
             name: ctx.names.load_balancer.clone(),
-            subnet_ids: sorted(facts.subnet_ids.clone()),
+            subnet_ids: sorted(facts.load_balancer_subnet_ids.clone()),
             security_groups: vec![known(&facts.alb_security_group_id)],
+            scheme: if ctx.config.load_balancer.internal {
+                INTERNAL
+            } else {
+                INTERNET_FACING
+            },
         }
     }
 
@@ -104,7 +112,7 @@ impl Resource for LoadBalancer {
             &mut changes,
             "scheme",
             &live.scheme.as_deref(),
-            &Some(SCHEME),
+            &Some(desired.scheme),
         );
         compare_replacing(
             &mut changes,
@@ -135,7 +143,7 @@ impl Resource for LoadBalancer {
             .create_load_balancer()
             .name(&desired.name)
             .r#type(LoadBalancerTypeEnum::Application)
-            .scheme(LoadBalancerSchemeEnum::InternetFacing)
+            .scheme(LoadBalancerSchemeEnum::from(desired.scheme))
             .ip_address_type(IpAddressType::Ipv4)
             .set_subnets(Some(desired.subnet_ids.clone()))
             .set_security_groups(Some(desired.security_groups.clone()))
@@ -160,7 +168,7 @@ impl Resource for LoadBalancer {
             arn: lb.load_balancer_arn().unwrap_or_default().to_owned(),
             dns_name: lb.dns_name().unwrap_or_default().to_owned(),
             zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().to_owned(),
-            scheme: Some(SCHEME.to_owned()),
+            scheme: Some(desired.scheme.to_owned()),
             load_balancer_type: Some(TYPE.to_owned()),
             subnet_ids: desired.subnet_ids.clone(),
             security_groups: desired.security_groups.clone(),
@@ -168,12 +176,13 @@ impl Resource for LoadBalancer {
     }
 
     async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
-        if live.scheme.as_deref() != Some(SCHEME) {
+        if live.scheme.as_deref() != Some(desired.scheme) {
             bail!(
-                "load balancer {} is {} but must be {SCHEME}; the scheme cannot be changed in \
+                "load balancer {} is {} but must be {}; the scheme cannot be changed in \
                  place: delete the load balancer (or run `deployer destroy`) and apply again",
                 live.name,
                 live.scheme.as_deref().unwrap_or("without a scheme"),
+                desired.scheme,
             );
         }
         if live.subnet_ids != desired.subnet_ids {
@@ -268,7 +277,25 @@ mod tests {
             name: "app-dev".into(),
             subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
             security_groups: vec!["sg-alb".into()],
+            scheme: INTERNET_FACING,
         }
+    }
+
+    #[test]
+    fn internal_wanted_of_an_internet_facing_one_forces_replacement() {
+        let wanted = Desired {
+            scheme: INTERNAL,
+            ..desired()
+        };
+        assert_eq!(
+            LoadBalancer::diff(&live(), &wanted),
+            [Change::replacing("scheme", "internet-facing", "internal")]
+        );
+        let found = Live {
+            scheme: Some("internal".into()),
+            ..live()
+        };
+        assert_eq!(LoadBalancer::diff(&found, &wanted), Vec::<Change>::new());
     }
 
     fn change(field: &str, old: &str, new: &str) -> Change {

@@ -1,5 +1,6 @@
-//! The two security groups: the load balancer's (open on the ALB port to the world) and the
-//! tasks' (open on the container port to the load balancer's group only).
+//! The two security groups: the load balancer's (open on the listener ports to the CIDR blocks of
+//! `load_balancer.allowed_cidrs`) and the tasks' (open on the container port to the load
+//! balancer's group only).
 //!
 //! Both are read with one `DescribeSecurityGroups` call, which also returns their rules and tags;
 //! whichever step reads first makes the call, the other reuses the answer. Every rule is read, in
@@ -128,6 +129,12 @@ fn tcp_from(port: u16, source: Source) -> BTreeSet<Rule> {
         to_port: port.into(),
         source,
     }])
+}
+
+/// The ports the load balancer listens on, which its group admits from the allowed CIDR blocks:
+/// `load_balancer.port`, or with `[https]` 443 and (for its redirect) `load_balancer.port`.
+fn listener_ports(ctx: &Ctx) -> Vec<u16> {
+    ctx.config.listener_ports()
 }
 
 /// Reads a group of this stack by name. Both groups come from one call, made by whichever step
@@ -614,14 +621,20 @@ security_group_resource!(
     |ctx, facts| Desired {
         name: ctx.names.alb_security_group.clone(),
         description: format!(
-            "Load balancer of {}-{}: HTTP from anywhere",
+            "Load balancer of {}-{}: its listener ports from the allowed CIDR blocks",
             ctx.config.project, ctx.config.environment
         ),
         vpc_id: known(&facts.vpc_id),
-        ingress: tcp_from(
-            ctx.config.load_balancer.port,
-            Source::Cidr("0.0.0.0/0".into())
-        ),
+        ingress: listener_ports(ctx)
+            .into_iter()
+            .flat_map(|port| {
+                ctx.config
+                    .load_balancer
+                    .allowed_cidrs
+                    .iter()
+                    .flat_map(move |cidr| tcp_from(port, Source::Cidr(cidr.clone())))
+            })
+            .collect(),
         egress: default_egress(),
     }
 );

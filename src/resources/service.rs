@@ -1,5 +1,5 @@
-//! The ECS service: runs the task definition on Fargate in the default subnets with a public IP,
-//! behind the tasks' security group, registered in the target group.
+//! The ECS service: runs the task definition on Fargate in the stack's subnets (with a public IP in
+//! the default VPC), behind the tasks' security group, registered in the target group.
 //!
 //! Deleting it scales it to zero first, so tasks drain from the load balancer instead of being
 //! killed mid-request, and then waits until ECS reports it INACTIVE, since the cluster cannot be
@@ -41,6 +41,8 @@ pub struct Spec {
     pub launch_type: Option<String>,
     /// Sorted by provider; empty with a launch type.
     pub capacity_provider_strategy: Vec<StrategyItem>,
+    /// ECS Exec on the service's tasks (`enableExecuteCommand`).
+    pub enable_exec: bool,
 }
 
 /// One capacity provider of the service's strategy.
@@ -239,7 +241,7 @@ impl Resource for Service {
                 task_definition: known(&facts.task_definition_arn),
                 subnets: sorted(facts.subnet_ids.clone()),
                 security_groups: vec![known(&facts.ecs_security_group_id)],
-                assign_public_ip: true,
+                assign_public_ip: facts.assign_public_ip.unwrap_or(true),
                 // While a target group is being replaced, the service registers its tasks in
                 // both, so that whichever the listener forwards to has them.
                 load_balancers: facts
@@ -256,6 +258,7 @@ impl Resource for Service {
                 max_percent: to_i32(config.service.max_percent),
                 circuit_breaker: config.service.circuit_breaker,
                 health_check_grace_seconds: to_i32(config.service.health_check_grace_seconds),
+                enable_exec: config.service.enable_exec,
                 launch_type: config
                     .service
                     .capacity_providers
@@ -321,6 +324,7 @@ impl Resource for Service {
                 health_check_grace_seconds: service
                     .health_check_grace_period_seconds()
                     .unwrap_or(0),
+                enable_exec: service.enable_execute_command(),
                 launch_type: service.launch_type().map(|t| t.as_str().to_owned()),
                 capacity_provider_strategy: {
                     let mut items: Vec<StrategyItem> = service
@@ -397,6 +401,12 @@ impl Resource for Service {
             &old.health_check_grace_seconds,
             &new.health_check_grace_seconds,
         );
+        compare(
+            &mut changes,
+            "enable_exec",
+            &old.enable_exec,
+            &new.enable_exec,
+        );
         // ECS's UpdateService cannot move a service between the Fargate launch type and
         // Fargate capacity providers; a strategy can change in place.
         if old.launch_type != new.launch_type {
@@ -428,6 +438,7 @@ impl Resource for Service {
             .set_load_balancers(Some(load_balancers(spec)))
             .deployment_configuration(deployment(spec)?)
             .health_check_grace_period_seconds(spec.health_check_grace_seconds)
+            .enable_execute_command(spec.enable_exec)
             .set_tags(Some(owner_tags(&ctx.owner)?))
             .propagate_tags(aws_sdk_ecs::types::PropagateTags::Service)
             // The same token on every attempt makes a retried create return the service the lost
@@ -506,6 +517,13 @@ impl Resource for Service {
         }
         if old.health_check_grace_seconds != new.health_check_grace_seconds {
             call = call.health_check_grace_period_seconds(new.health_check_grace_seconds);
+        }
+        // ECS Exec is set when a task starts: the running tasks are replaced by a new
+        // deployment ("Turning on ECS Exec", Amazon ECS Developer Guide).
+        if old.enable_exec != new.enable_exec {
+            call = call
+                .enable_execute_command(new.enable_exec)
+                .force_new_deployment(true);
         }
         // ECS applies a new strategy only with a new deployment.
         if old.capacity_provider_strategy != new.capacity_provider_strategy {
@@ -613,6 +631,7 @@ mod tests {
             health_check_grace_seconds: 60,
             launch_type: Some("FARGATE".into()),
             capacity_provider_strategy: Vec::new(),
+            enable_exec: false,
         }
     }
 

@@ -172,6 +172,13 @@ pub struct Live {
 
 const LOG_STREAM_PREFIX: &str = "ecs";
 
+/// The log stream a task's container writes to: `awslogs` names it
+/// `{prefix}/{container}/{task id}` (see "Using the awslogs log driver" in the ECS Developer
+/// Guide).
+pub fn log_stream(container: &str, task_id: &str) -> String {
+    format!("{LOG_STREAM_PREFIX}/{container}/{task_id}")
+}
+
 /// How many revisions are checked or deregistered at once.
 const CONCURRENT_CALLS: usize = 8;
 
@@ -443,9 +450,10 @@ impl Resource for TaskDefinition {
             secrets: config.container.secrets.clone(),
             log_group: ctx.names.log_group.clone(),
             log_region: ctx.aws.region.clone(),
-            task_role_arn: match &config.task_role {
-                Some(_) => known(&facts.task_role_arn),
-                None => String::new(),
+            task_role_arn: if config.wants_task_role() {
+                known(&facts.task_role_arn)
+            } else {
+                String::new()
             },
             cpu_architecture: config.task.cpu_architecture.as_str().to_owned(),
             command: Argv(config.container.command.clone()),

@@ -93,10 +93,38 @@ pub fn inline_policy(statements: &[PolicyStatement]) -> Option<Value> {
     (!statements.is_empty()).then(|| json!({ "Version": "2012-10-17", "Statement": statements }))
 }
 
-fn desired_role(config: &TaskRoleConfig) -> DesiredRole {
+/// What ECS Exec needs of the task role: the SSM agent in the task opens its channels to
+/// Session Manager with these ("ECS Exec: IAM permissions required", Amazon ECS Developer
+/// Guide). They have no resource-level permissions, hence `*`.
+pub const EXEC_ACTIONS: &[&str] = &[
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+];
+
+fn exec_statement() -> PolicyStatement {
+    PolicyStatement {
+        effect: "Allow".into(),
+        actions: EXEC_ACTIONS.iter().map(|a| (*a).to_owned()).collect(),
+        resources: vec!["*".into()],
+        conditions: Default::default(),
+    }
+}
+
+/// The role `[task_role]` describes (if any), with ECS Exec's statement added to its inline
+/// policy when `enable_exec`.
+fn desired_role(config: Option<&TaskRoleConfig>, enable_exec: bool) -> DesiredRole {
+    let mut statements: Vec<PolicyStatement> =
+        config.map(|c| c.statements.clone()).unwrap_or_default();
+    if enable_exec {
+        statements.push(exec_statement());
+    }
     DesiredRole {
-        attached: config.managed_policies.iter().cloned().collect(),
-        inline: inline_policy(&config.statements),
+        attached: config
+            .map(|c| c.managed_policies.iter().cloned().collect())
+            .unwrap_or_default(),
+        inline: inline_policy(&statements),
     }
 }
 
@@ -227,18 +255,16 @@ impl Resource for TaskRole {
     type Desired = Desired;
 
     fn wanted(ctx: &Ctx) -> bool {
-        ctx.config.task_role.is_some()
+        ctx.config.wants_task_role()
     }
 
     fn desired(ctx: &Ctx, facts: &Facts) -> Desired {
         Desired {
             name: ctx.names.task_role.clone(),
-            role: ctx
-                .config
-                .task_role
-                .as_ref()
-                .map(desired_role)
-                .unwrap_or_default(),
+            role: desired_role(
+                ctx.config.task_role.as_ref(),
+                ctx.config.service.enable_exec,
+            ),
             account: facts.execution_role_arn.as_deref().and_then(account_of),
         }
     }
@@ -405,10 +431,13 @@ mod tests {
     fn wanted() -> Desired {
         Desired {
             name: "app-dev-task-role".into(),
-            role: desired_role(&TaskRoleConfig {
-                managed_policies: vec![S3.into()],
-                statements: vec![statement()],
-            }),
+            role: desired_role(
+                Some(&TaskRoleConfig {
+                    managed_policies: vec![S3.into()],
+                    statements: vec![statement()],
+                }),
+                false,
+            ),
             account: Some(ACCOUNT.into()),
         }
     }
@@ -450,6 +479,24 @@ mod tests {
             "managed_policy: arn:aws:iam::aws:policy/AdministratorAccess -> (none)"
         );
         assert!(fields[3].starts_with("statements: (none) -> {"));
+    }
+
+    #[test]
+    fn ecs_exec_adds_the_session_manager_statement_with_or_without_task_role() {
+        let alone = desired_role(None, true);
+        assert!(alone.attached.is_empty());
+        let policy = alone.inline.unwrap();
+        assert_eq!(policy["Statement"].as_array().unwrap().len(), 1);
+        assert_eq!(policy["Statement"][0]["Action"], json!(EXEC_ACTIONS));
+        assert_eq!(policy["Statement"][0]["Resource"], json!(["*"]));
+        let config = TaskRoleConfig {
+            managed_policies: vec![S3.into()],
+            statements: vec![statement()],
+        };
+        let both = desired_role(Some(&config), true).inline.unwrap();
+        assert_eq!(both["Statement"].as_array().unwrap().len(), 2);
+        assert_eq!(both["Statement"][0]["Action"], json!(["sqs:SendMessage"]));
+        assert_eq!(desired_role(None, false).inline, None);
     }
 
     #[test]

@@ -7,11 +7,16 @@ behaviour rather than against a gap of the emulator. Usage is that of `python -m
 
 import sys
 
+from moto.acm.models import AWSCertificateManagerBackend
+from moto.core.exceptions import AWSError
 from moto.core.responses import ActionResult
-from moto.ec2.exceptions import DependencyViolationError
+from moto.ec2.exceptions import DependencyViolationError, InvalidNetworkInterfaceIdError
+from moto.ec2 import ec2_backends
 from moto.ec2.models.security_groups import SecurityGroupBackend
 from moto.ecr.responses import ECRResponse
+from moto.ecs.models import Container, EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
+from moto.elbv2.models import elbv2_backends
 from moto.elbv2.responses import ELBV2Response
 from moto.server import main
 
@@ -39,10 +44,114 @@ def _create_service_keeping_settings(self):
     if strategy:
         service.capacity_provider_strategy = strategy
         service.launch_type = None
+    # `enableExecuteCommand` (ECS Exec) is kept and described too (same page, and
+    # API_Service.html); UpdateService already stores it under moto's generic attribute update.
+    service.enable_execute_command = bool(self._get_param("enableExecuteCommand", False))
     return result
 
 
 EC2ContainerServiceResponse.create_service = _create_service_keeping_settings
+
+
+def _execute_command(self):
+    """ExecuteCommand is missing from moto. AWS answers with the task and container and a Session
+    Manager session (sessionId, streamUrl, tokenValue) for `session-manager-plugin`
+    (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ExecuteCommand.html); this
+    gives that shape with a session that leads nowhere, since the emulator runs no containers."""
+    cluster = self._get_param("cluster", "default")
+    task = self._get_param("task")
+    container = self._get_param("container")
+    cluster_arn = (
+        cluster
+        if cluster.startswith("arn:")
+        else f"arn:aws:ecs:{self.region}:{self.current_account}:cluster/{cluster}"
+    )
+    session_id = f"ecs-execute-command-{abs(hash((task, container))) % 10**12:012d}"
+    return ActionResult(
+        {
+            "clusterArn": cluster_arn,
+            "containerArn": f"{task}/container/{container}",
+            "containerName": container,
+            "interactive": bool(self._get_param("interactive", False)),
+            "session": {
+                "sessionId": session_id,
+                "streamUrl": f"wss://ssmmessages.{self.region}.amazonaws.com/v1/data-channel/{session_id}",
+                "tokenValue": "emulated-token",
+            },
+            "taskArn": task,
+        }
+    )
+
+
+EC2ContainerServiceResponse.execute_command = _execute_command
+
+_calculate_task_resource_requirements = (
+    EC2ContainerServiceBackend._calculate_task_resource_requirements
+)
+
+
+def _task_resource_requirements_with_task_level_memory(task_definition):
+    """RunTask of a Fargate task definition whose containers give no `memory`: "If using the
+    Fargate launch type, this parameter is optional" when the task sets its memory
+    (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDefinition.html);
+    moto adds the missing value and fails with a 500. A container without one counts as 0."""
+    keys = ("memory", "memoryReservation", "Memory", "MemoryReservation")
+    missing = [
+        (d, dict((k, d[k]) for k in keys if k in d))
+        for d in task_definition.container_definitions
+        if all(d.get(k) is None for k in keys)
+    ]
+    for definition, _ in missing:
+        definition["memory"] = 0
+    try:
+        return _calculate_task_resource_requirements(task_definition)
+    finally:
+        for definition, kept in missing:
+            definition.pop("memory", None)
+            definition.update(kept)
+
+
+EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(
+    _task_resource_requirements_with_task_level_memory
+)
+
+_container_init = Container.__init__
+
+
+def _container_as_described(self, task_def):
+    """A task's container as RunTask and DescribeTasks describe it
+    (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Container.html): `cpu` and
+    `memory` are strings ("0" when the definition set none), and there is no `exitCode` before
+    the container stopped; moto gives numbers, which the SDK refuses, and an exit code of 0 for
+    a container that has not run."""
+    _container_init(self, task_def)
+    self.cpu = str(self.cpu or 0)
+    self.memory = None if self.memory is None else str(self.memory)
+    self.exitCode = None
+
+
+Container.__init__ = _container_as_described
+
+_stop_task = EC2ContainerServiceBackend.stop_task
+
+
+def _stop_task_releasing_its_network_interface(self, cluster_str, task_str, reason):
+    """A stopped `awsvpc` task's network interface is detached and deleted ("Amazon ECS task
+    networking options for Fargate": "When the task stops, the ENI is detached and deleted");
+    moto keeps it, and the tasks' security group can then never be deleted."""
+    task = _stop_task(self, cluster_str, task_str, reason)
+    ec2 = ec2_backends[self.account_id][self.region_name]
+    for attachment in getattr(task, "attachments", []):
+        for detail in attachment.get("details", []):
+            if detail.get("name") == "networkInterfaceId":
+                try:
+                    ec2.delete_network_interface(detail["value"])
+                except InvalidNetworkInterfaceIdError:
+                    pass  # deleted already
+    return task
+
+
+EC2ContainerServiceBackend.stop_task = _stop_task_releasing_its_network_interface
 
 _create_load_balancer = ELBV2Response.create_load_balancer
 
@@ -127,6 +236,30 @@ def _put_image_scanning_configuration_default_off(self):
 
 
 ECRResponse.put_image_scanning_configuration = _put_image_scanning_configuration_default_off
+
+_delete_certificate = AWSCertificateManagerBackend.delete_certificate
+
+
+class _ResourceInUse(AWSError):
+    TYPE = "ResourceInUseException"
+
+
+def _delete_certificate_unless_in_use(self, arn):
+    """DeleteCertificate fails with `ResourceInUseException` while the certificate is "in use by
+    another AWS service", such as a load balancer's HTTPS listener
+    (https://docs.aws.amazon.com/acm/latest/APIReference/API_DeleteCertificate.html); moto
+    deletes it and leaves the listener serving a certificate that no longer exists."""
+    backend = elbv2_backends[self.account_id][self.region_name]
+    for balancer in backend.load_balancers.values():
+        for listener in balancer.listeners.values():
+            if listener.protocol == "HTTPS" and arn in (listener.certificates or []):
+                raise _ResourceInUse(
+                    message=f"Certificate {arn} in account {self.account_id} is in use."
+                )
+    return _delete_certificate(self, arn)
+
+
+AWSCertificateManagerBackend.delete_certificate = _delete_certificate_unless_in_use
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -48,11 +48,18 @@ const NOT_CALLS: &[(&str, &str)] = &[
 ];
 
 /// Actions the code can call on paths the life cycle below does not take.
-const RARE: &[(&str, &str)] = &[(
-    "ecs:PutClusterCapacityProviders",
-    "only for service.capacity_providers (Fargate Spot), which the shipped configuration does not \
-     set; tests/integration/app_settings.rs runs it",
-)];
+const RARE: &[(&str, &str)] = &[
+    (
+        "ecs:PutClusterCapacityProviders",
+        "only for service.capacity_providers (Fargate Spot), which the shipped configuration does \
+         not set; tests/integration/app_settings.rs runs it",
+    ),
+    (
+        "ecs:ExecuteCommand",
+        "only for `deployer exec`, which needs AWS's session-manager-plugin; \
+         tests/integration/day2.rs runs it with a stand-in plugin",
+    ),
+];
 
 const PARAMETER: &str = "arn:aws:ssm:eu-central-1:123456789012:parameter/simhill/dev/db-password";
 
@@ -88,7 +95,7 @@ fn run(env: &TestEnv, args: &[&str]) -> String {
 }
 
 /// The policy as the binary prints it; checks that printing it calls no AWS at all.
-fn printed_policy(env: &TestEnv) -> Value {
+pub fn printed_policy(env: &TestEnv) -> Value {
     let before = env.proxy.calls().len();
     let policy = serde_json::from_str(&run(env, &["iam-policy"])).unwrap();
     assert_eq!(env.proxy.calls().len(), before, "iam-policy calls AWS");
@@ -303,6 +310,32 @@ fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
     run(env, &["status"]);
     env.proxy.clear_rewriter("ListTasks");
 
+    // The log, and a one-off task, which the emulator stops at once with exit code 0.
+    run(env, &["logs", "--since", "1h"]);
+    env.proxy
+        .set_rewriter("DescribeTasks", |answer: &mut Value| {
+            for task in answer["tasks"].as_array_mut().into_iter().flatten() {
+                task["lastStatus"] = json!("STOPPED");
+                task["containers"] = json!([{"name": "app", "exitCode": 0}]);
+            }
+        });
+    run(env, &["run", "--yes", "--", "flask", "db", "upgrade"]);
+    env.proxy.clear_rewriter("DescribeTasks");
+    // The emulator keeps the task running; in AWS it stopped, and its network interface, which
+    // would keep the tasks' security group from being deleted, went with it.
+    let ecs = aws_sdk_ecs::Client::new(&env.sdk_config());
+    let cluster = format!("{PREFIX}-cluster");
+    let tasks = block_on(
+        ecs.list_tasks()
+            .cluster(&cluster)
+            .started_by("deployer-run")
+            .send(),
+    )
+    .unwrap();
+    for task in tasks.task_arns() {
+        block_on(ecs.stop_task().cluster(&cluster).task(task).send()).unwrap();
+    }
+
     // A CI deploy of a pushed image, and back.
     crate::rollout::push_image(env, "v2");
     run(env, &["apply", "--yes", "--image-tag", "v2"]);
@@ -389,7 +422,7 @@ fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
 
 /// IAM's matching of an action against a pattern of the policy: case-insensitive, `*` for any
 /// run of characters, `?` for one.
-fn action_matches(pattern: &str, action: &str) -> bool {
+pub fn action_matches(pattern: &str, action: &str) -> bool {
     fn matches(pattern: &[u8], text: &[u8]) -> bool {
         match (pattern.first(), text.first()) {
             (None, None) => true,
@@ -405,7 +438,7 @@ fn action_matches(pattern: &str, action: &str) -> bool {
 }
 
 /// The action patterns of a statement (a string or a list).
-fn statement_actions(statement: &Value) -> Vec<&str> {
+pub fn statement_actions(statement: &Value) -> Vec<&str> {
     match &statement["Action"] {
         Value::String(action) => vec![action.as_str()],
         Value::Array(actions) => actions.iter().map(|a| a.as_str().unwrap()).collect(),
@@ -413,12 +446,28 @@ fn statement_actions(statement: &Value) -> Vec<&str> {
     }
 }
 
-fn allow_statements(policy: &Value) -> Vec<&Value> {
+pub fn allow_statements(policy: &Value) -> Vec<&Value> {
     policy["Statement"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|s| s["Effect"] == "Allow")
+        .collect()
+}
+
+/// The calls (as `service:Operation` IAM actions) that no statement of `policy` allows.
+pub fn not_allowed(policy: &Value, called: &BTreeSet<String>) -> Vec<String> {
+    let statements = allow_statements(policy);
+    called
+        .iter()
+        .filter(|action| {
+            !statements.iter().any(|s| {
+                statement_actions(s)
+                    .iter()
+                    .any(|p| action_matches(p, action))
+            })
+        })
+        .cloned()
         .collect()
 }
 
@@ -580,9 +629,19 @@ fn policy_over_the_managed_policy_size_is_printed_with_a_warning() {
     );
     assert_eq!(env.proxy.calls(), [], "iam-policy calls AWS");
 
-    // The shipped environment's policy fits, and is printed without a warning.
+    // The shipped environment's policy fits in an inline policy of a role (10,240 characters),
+    // and its split parts each in a managed policy.
     let env = offline_dev_env();
-    let output = env.deployer().args(["iam-policy"]).output().unwrap();
-    assert!(output.status.success());
-    assert!(!String::from_utf8_lossy(&output.stderr).contains("warning"));
+    let printed = run(&env, &["iam-policy"]);
+    let size = printed.chars().filter(|c| !c.is_whitespace()).count();
+    assert!(size <= 10240, "{size}");
+    let parts: Vec<Value> = serde_json::from_str(&run(&env, &["iam-policy", "--split"])).unwrap();
+    for part in &parts {
+        let size = part
+            .to_string()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .count();
+        assert!(size <= 6144, "{size}: {part:#}");
+    }
 }

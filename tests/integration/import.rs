@@ -147,6 +147,13 @@ fn build_old_stack(env: &TestEnv, container_port: i32) -> OldStack {
             address.to_owned(),
             "aws_security_group".to_owned(),
             json!({"id": id, "name": name, "vpc_id": vpc_id, "tags": tf_tags(),
+                   "ingress": if name == "simhill-dev-alb-sg" {
+                       json!([{"from_port": 80, "to_port": 80, "protocol": "tcp",
+                               "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": [],
+                               "security_groups": [], "self": false}])
+                   } else {
+                       json!([])
+                   },
                    "arn": format!("arn:aws:ec2:{REGION}:123456789012:security-group/{id}")}),
         ));
     }

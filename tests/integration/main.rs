@@ -9,8 +9,11 @@ mod architecture;
 
 mod bad_input;
 mod calls;
+mod day2;
 mod drift;
+mod edge;
 mod faults;
+mod first_deploy;
 mod fresh_account;
 mod hardening;
 mod harness;
@@ -25,3 +28,4 @@ mod rollout;
 mod secrets;
 mod stack;
 mod trust;
+mod version;

@@ -26,7 +26,7 @@ fn run(env: &TestEnv, args: &[&str]) -> (i32, String) {
 /// Each step's read: the operation that finds it, and what the error names. A read that several
 /// steps share (the two security groups; the ECS service) is reported as the first of them.
 const READS: &[(&str, &str)] = &[
-    ("DescribeSubnets", "reading the default VPC and subnets"),
+    ("DescribeSubnets", "reading the VPC and subnets"),
     ("DescribeSecurityGroups", "reading the ALB security group"),
     ("DescribeRepositories", "reading the ECR repository"),
     // Both roles are read with GetRole (the task role in a destroy, or when the state has one).

@@ -633,10 +633,38 @@ fn identify(parts: &hyper::http::request::Parts, body: &Bytes) -> (String, Proto
         Some(action) if service == "ec2" => (service, Protocol::Ec2Query, action),
         Some(action) => (service, Protocol::Query, action),
         None => {
-            let operation = format!("{} {}", parts.method, parts.uri.path());
-            (service, Protocol::Other, operation)
+            let operation = match service.as_str() {
+                "route53" => route53_operation(parts.method.as_str(), parts.uri.path()),
+                _ => None,
+            }
+            .unwrap_or_else(|| format!("{} {}", parts.method, parts.uri.path()));
+            // Route 53 speaks REST-XML, whose errors have the query protocol's envelope.
+            let protocol = if service == "route53" {
+                Protocol::Query
+            } else {
+                Protocol::Other
+            };
+            (service, protocol, operation)
         }
     }
+}
+
+/// The operation of a Route 53 (REST) request, by method and path, for the calls deployer makes
+/// and the tests' own set-up (see the Route 53 API Reference for each path).
+fn route53_operation(method: &str, path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let operation = match (method, &parts[..]) {
+        ("GET", [_, "hostedzonesbyname"]) => "ListHostedZonesByName",
+        ("GET", [_, "hostedzone"]) => "ListHostedZones",
+        ("POST", [_, "hostedzone"]) => "CreateHostedZone",
+        ("GET", [_, "hostedzone", _]) => "GetHostedZone",
+        ("DELETE", [_, "hostedzone", _]) => "DeleteHostedZone",
+        ("GET", [_, "hostedzone", _, "rrset"]) => "ListResourceRecordSets",
+        ("POST", [_, "hostedzone", _, "rrset"]) => "ChangeResourceRecordSets",
+        ("GET", [_, "change", _]) => "GetChange",
+        _ => return None,
+    };
+    Some(operation.to_owned())
 }
 
 /// See [`TimedCall::request_hash`].

@@ -1,0 +1,796 @@
+//! The production edge: who may connect (`load_balancer.allowed_cidrs`, an internal load
+//! balancer), and HTTPS (`[https]`): what `apply` makes, that a second `apply` changes nothing,
+//! that changes made by hand are repaired, and what `destroy` removes and keeps.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, SecurityGroup};
+
+use serde_json::Value;
+
+use crate::drift::plan_json;
+use crate::iam_policy::{not_allowed, printed_policy};
+use crate::lifecycle::{apply, assert_converged, DEV_TOML};
+use crate::stack::{has_owner_tags, Stack};
+use crate::support::{block_on, Fault, MotoServer, TestEnv};
+
+/// The shipped configuration with `extra` lines added to its `[load_balancer]` table.
+fn with_load_balancer(extra: &str) -> String {
+    let config = DEV_TOML.replace("[load_balancer]\n", &format!("[load_balancer]\n{extra}\n"));
+    assert_ne!(config, DEV_TOML);
+    config
+}
+
+/// The inbound rules of a group as `(port, peer)` pairs, IPv4 and IPv6 alike.
+fn inbound(group: &SecurityGroup) -> BTreeSet<(i32, String)> {
+    let mut rules = BTreeSet::new();
+    for permission in group.ip_permissions() {
+        assert_eq!(permission.ip_protocol(), Some("tcp"), "{permission:?}");
+        assert_eq!(
+            permission.from_port(),
+            permission.to_port(),
+            "{permission:?}"
+        );
+        let port = permission.from_port().unwrap();
+        for range in permission.ip_ranges() {
+            rules.insert((port, range.cidr_ip().unwrap().to_owned()));
+        }
+        for range in permission.ipv6_ranges() {
+            rules.insert((port, range.cidr_ipv6().unwrap().to_owned()));
+        }
+        assert!(
+            permission.user_id_group_pairs().is_empty(),
+            "{permission:?}"
+        );
+    }
+    rules
+}
+
+fn rules(pairs: &[(i32, &str)]) -> BTreeSet<(i32, String)> {
+    pairs.iter().map(|(p, c)| (*p, (*c).to_owned())).collect()
+}
+
+#[test]
+fn allowed_cidrs_admit_only_those_blocks_and_a_rule_opened_by_hand_is_closed_again() {
+    let env = TestEnv::start();
+    env.write_config(
+        "dev",
+        &with_load_balancer(r#"allowed_cidrs = ["203.0.113.0/24", "2001:DB8::/32"]"#),
+    );
+    apply(&env);
+    let restricted = rules(&[(80, "203.0.113.0/24"), (80, "2001:db8::/32")]);
+    let stack = Stack::read(&env);
+    assert_eq!(inbound(stack.security_group("alb-sg")), restricted);
+    assert_converged(&env);
+
+    // Opened to the world by hand, and the IPv6 block removed: both are repaired, and the
+    // restricted rule the configuration asks for is kept.
+    let group = stack
+        .security_group("alb-sg")
+        .group_id()
+        .unwrap()
+        .to_owned();
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config());
+    block_on(async {
+        ec2.authorize_security_group_ingress()
+            .group_id(&group)
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(80)
+                    .to_port(80)
+                    .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        ec2.revoke_security_group_ingress()
+            .group_id(&group)
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(80)
+                    .to_port(80)
+                    .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("2001:db8::/32").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let (code, plan) = plan_json(&env);
+    assert_eq!(code, 2, "{plan:#}");
+    let changes: Vec<String> = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["step"] == "alb_security_group")
+        .flat_map(|r| r["changes"].as_array().cloned().unwrap_or_default())
+        .map(|c| format!("{}: {} -> {}", c["field"], c["old"], c["new"]))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            r#""ingress": "(none)" -> "tcp 80 from 2001:db8::/32""#,
+            r#""ingress": "tcp 80 from 0.0.0.0/0" -> "(none)""#,
+        ],
+        "{plan:#}"
+    );
+    env.proxy.clear();
+    apply(&env);
+    let revoked = env.proxy.count("RevokeSecurityGroupIngress");
+    assert_eq!(revoked, 1, "{:?}", env.proxy.operations());
+    assert_eq!(
+        inbound(Stack::read(&env).security_group("alb-sg")),
+        restricted
+    );
+    assert_converged(&env);
+
+    // Back to the default: everyone may connect again.
+    env.write_config("dev", DEV_TOML);
+    apply(&env);
+    assert_eq!(
+        inbound(Stack::read(&env).security_group("alb-sg")),
+        rules(&[(80, "0.0.0.0/0")])
+    );
+}
+
+#[test]
+fn internal_load_balancer_is_made_internal_and_its_scheme_is_not_changed_in_place() {
+    let env = TestEnv::start();
+    env.write_config("dev", &with_load_balancer("internal = true"));
+    apply(&env);
+    let stack = Stack::read(&env);
+    assert_eq!(
+        stack.load_balancers[0].scheme().map(|s| s.as_str()),
+        Some("internal")
+    );
+    assert_converged(&env);
+
+    // Internet-facing again: a replacement of the load balancer, which apply refuses before
+    // any change, saying how to go on.
+    env.write_config("dev", DEV_TOML);
+    let (code, plan) = plan_json(&env);
+    assert_eq!(code, 2, "{plan:#}");
+    let lb = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["step"] == "load_balancer")
+        .unwrap();
+    assert_eq!(lb["action"], "replace", "{plan:#}");
+    assert_eq!(lb["changes"][0]["field"], "scheme", "{plan:#}");
+    assert_eq!(lb["changes"][0]["new"], "internet-facing", "{plan:#}");
+    env.proxy.clear();
+    let output = env.deployer().args(["apply", "--yes"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("nothing was changed")
+            && stderr.contains("scheme: internal -> internet-facing"),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.mutating_calls(), [], "{stderr}");
+    assert_eq!(
+        Stack::read(&env).load_balancers[0]
+            .scheme()
+            .map(|s| s.as_str()),
+        Some("internal")
+    );
+}
+
+#[test]
+fn a_bad_allowed_cidr_is_refused_with_no_aws_call() {
+    let env = TestEnv::offline();
+    env.write_config(
+        "dev",
+        &with_load_balancer(r#"allowed_cidrs = ["203.0.113.7/24"]"#),
+    );
+    let output = env.deployer().args(["apply", "--yes"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("envs/dev.toml:")
+            && stderr.contains("load_balancer.allowed_cidrs")
+            && stderr.contains("\"203.0.113.0/24\""),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.calls(), []);
+}
+
+const ZONE: &str = "example.com";
+const DOMAIN: &str = "app.example.com";
+
+/// A test environment whose emulator issues a requested certificate `validation_wait` seconds
+/// after the request, as ACM does once it resolves the validation records.
+fn https_env(validation_wait: u32) -> TestEnv {
+    TestEnv::with_moto(
+        MotoServer::builder()
+            .env("MOTO_ECS_SERVICE_RUNNING", "2")
+            .env("MOTO_ACM_VALIDATION_WAIT", validation_wait.to_string())
+            .start(),
+    )
+}
+
+/// Creates the public hosted zone `example.com` in the emulator; returns its ID.
+fn create_zone(env: &TestEnv) -> String {
+    let route53 = aws_sdk_route53::Client::new(&env.sdk_config());
+    let zone = block_on(
+        route53
+            .create_hosted_zone()
+            .name(ZONE)
+            .caller_reference("edge-tests")
+            .send(),
+    )
+    .unwrap();
+    zone.hosted_zone()
+        .unwrap()
+        .id()
+        .trim_start_matches("/hostedzone/")
+        .to_owned()
+}
+
+/// The records of the zone, as `(name, type)`, with the alias target of alias records.
+fn records(env: &TestEnv, zone: &str) -> Vec<(String, String, Option<String>)> {
+    let route53 = aws_sdk_route53::Client::new(&env.sdk_config());
+    let answer = block_on(
+        route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .send(),
+    )
+    .unwrap();
+    answer
+        .resource_record_sets()
+        .iter()
+        .filter(|r| !matches!(r.r#type().as_str(), "NS" | "SOA"))
+        .map(|r| {
+            (
+                r.name().trim_end_matches('.').to_owned(),
+                r.r#type().as_str().to_owned(),
+                r.alias_target()
+                    .map(|t| t.dns_name().trim_end_matches('.').to_lowercase()),
+            )
+        })
+        .collect()
+}
+
+fn certificates(env: &TestEnv) -> Vec<String> {
+    let acm = aws_sdk_acm::Client::new(&env.sdk_config());
+    let answer = block_on(acm.list_certificates().send()).unwrap();
+    answer
+        .certificate_summary_list()
+        .iter()
+        .filter_map(|c| c.certificate_arn().map(str::to_owned))
+        .collect()
+}
+
+/// The calls made so far, as IAM actions.
+fn actions(env: &TestEnv) -> BTreeSet<String> {
+    env.proxy
+        .calls()
+        .iter()
+        .map(|c| format!("{}:{}", c.service, c.operation))
+        .collect()
+}
+
+fn stdout_of(env: &TestEnv, args: &[&str]) -> String {
+    let output = env.deployer().args(args).assert().success();
+    String::from_utf8(output.get_output().stdout.clone()).unwrap()
+}
+
+fn run_failing(env: &TestEnv, args: &[&str]) -> String {
+    let output = env.deployer().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "{args:?} succeeded: {stderr}");
+    stderr
+}
+
+/// The fields each step of a plan changes, for the steps it changes.
+fn changed_fields(plan: &Value) -> Vec<(String, Vec<String>)> {
+    plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !matches!(r["action"].as_str(), Some("no-change" | "read")))
+        .map(|r| {
+            let fields = r["changes"]
+                .as_array()
+                .map(|c| {
+                    c.iter()
+                        .map(|c| c["field"].as_str().unwrap().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (r["step"].as_str().unwrap().to_owned(), fields)
+        })
+        .collect()
+}
+
+/// The production edge of the issue, all at once: HTTPS on a custom domain with a requested
+/// certificate, the plain HTTP port redirecting to it, and restricted CIDR blocks.
+fn production_config() -> String {
+    format!(
+        "{}\n[https]\ndomain = \"{DOMAIN}\"\nhosted_zone = \"{ZONE}\"\n\
+         subject_alternative_names = [\"www.{ZONE}\"]\n",
+        with_load_balancer(r#"allowed_cidrs = ["203.0.113.0/24", "2001:db8::/32"]"#)
+    )
+}
+
+#[test]
+fn https_on_a_domain_requests_a_certificate_redirects_http_and_destroy_removes_what_it_made() {
+    let env = https_env(2);
+    let zone = create_zone(&env);
+    env.write_config("dev", &production_config());
+    let policy = printed_policy(&env);
+
+    let stderr = apply(&env);
+    assert!(
+        stderr.contains("requested certificate")
+            && stderr.contains("waiting: waiting for ACM to issue the certificate"),
+        "progress on stderr: {stderr}"
+    );
+    let stack = Stack::read(&env);
+    let load_balancer = &stack.load_balancers[0];
+    let dns = load_balancer.dns_name().unwrap().to_lowercase();
+
+    // The certificate: requested for both names, issued, tagged as the stack's.
+    let requested = certificates(&env);
+    assert_eq!(requested.len(), 1, "{requested:?}");
+    let certificate = &requested[0];
+    let acm = aws_sdk_acm::Client::new(&env.sdk_config());
+    let detail = block_on(
+        acm.describe_certificate()
+            .certificate_arn(certificate)
+            .send(),
+    )
+    .unwrap()
+    .certificate
+    .unwrap();
+    assert_eq!(detail.domain_name(), Some(DOMAIN));
+    assert!(
+        detail
+            .subject_alternative_names()
+            .contains(&format!("www.{ZONE}")),
+        "{detail:?}"
+    );
+    assert_eq!(detail.status().map(|s| s.as_str()), Some("ISSUED"));
+    let tags = block_on(
+        acm.list_tags_for_certificate()
+            .certificate_arn(certificate)
+            .send(),
+    )
+    .unwrap();
+    assert!(
+        has_owner_tags(
+            tags.tags()
+                .iter()
+                .map(|t| (t.key(), t.value().unwrap_or_default()))
+        ),
+        "{tags:?}"
+    );
+
+    // The listeners: HTTPS on 443 with the certificate and the TLS 1.3 policy, forwarding to
+    // the target group; port 80 answering with a 301 to HTTPS.
+    let mut listeners = stack.listeners.clone();
+    listeners.sort_by_key(|l| l.port());
+    assert_eq!(listeners.len(), 2, "{listeners:?}");
+    let (http, https) = (&listeners[0], &listeners[1]);
+    assert_eq!(
+        (https.port(), https.protocol().map(|p| p.as_str())),
+        (Some(443), Some("HTTPS"))
+    );
+    assert_eq!(
+        https.certificates()[0].certificate_arn(),
+        Some(certificate.as_str())
+    );
+    assert_eq!(
+        https.ssl_policy(),
+        Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
+    );
+    assert_eq!(
+        https.default_actions()[0].target_group_arn(),
+        stack.target_groups[0].target_group_arn()
+    );
+    assert_eq!(
+        (http.port(), http.protocol().map(|p| p.as_str())),
+        (Some(80), Some("HTTP"))
+    );
+    let redirect = http.default_actions()[0].redirect_config().unwrap();
+    assert_eq!(
+        (
+            redirect.protocol(),
+            redirect.port(),
+            redirect.status_code().map(|s| s.as_str())
+        ),
+        (Some("HTTPS"), Some("443"), Some("HTTP_301"))
+    );
+
+    // Who may connect: 443, and 80 for the redirect, from the allowed blocks only.
+    assert_eq!(
+        inbound(stack.security_group("alb-sg")),
+        rules(&[
+            (80, "203.0.113.0/24"),
+            (80, "2001:db8::/32"),
+            (443, "203.0.113.0/24"),
+            (443, "2001:db8::/32"),
+        ])
+    );
+
+    // The domain points at the load balancer; the validation records are in the zone.
+    let found = records(&env, &zone);
+    for kind in ["A", "AAAA"] {
+        assert!(
+            found.contains(&(DOMAIN.to_owned(), kind.to_owned(), Some(dns.clone()))),
+            "{kind} alias to {dns}: {found:?}"
+        );
+    }
+    let cnames = found.iter().filter(|r| r.1 == "CNAME").count();
+    assert_eq!(cnames, 2, "a validation record per name: {found:?}");
+
+    // The outputs.
+    let outputs: Value = serde_json::from_str(&stdout_of(&env, &["outputs", "--json"])).unwrap();
+    assert_eq!(outputs["application_url"], format!("https://{DOMAIN}"));
+    assert_eq!(outputs["certificate_arn"], certificate.as_str());
+    assert_eq!(outputs["domain"], DOMAIN);
+
+    // A second apply changes nothing, and reads only what the new resources add.
+    let mut called = actions(&env);
+    env.proxy.clear();
+    apply(&env);
+    assert_eq!(
+        env.proxy.mutating_calls(),
+        [],
+        "{:?}",
+        env.proxy.operations()
+    );
+    let operations = env.proxy.operations();
+    for added in [
+        "route53:ListHostedZonesByName",
+        "acm:DescribeCertificate",
+        "route53:ListResourceRecordSets",
+    ] {
+        let count = operations.iter().filter(|o| *o == added).count();
+        assert_eq!(count, 1, "{added}: {operations:#?}");
+    }
+    assert!(operations.len() <= 15 + 3, "{operations:#?}");
+    assert_converged(&env);
+
+    // Drift: the redirect turned into a forward by hand, the AAAA record deleted.
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&env.sdk_config());
+    let route53 = aws_sdk_route53::Client::new(&env.sdk_config());
+    block_on(async {
+        elb.modify_listener()
+            .listener_arn(http.listener_arn().unwrap())
+            .default_actions(
+                aws_sdk_elasticloadbalancingv2::types::Action::builder()
+                    .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
+                    .target_group_arn(stack.target_groups[0].target_group_arn().unwrap())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let aaaa = route53
+            .list_resource_record_sets()
+            .hosted_zone_id(&zone)
+            .send()
+            .await
+            .unwrap()
+            .resource_record_sets()
+            .iter()
+            .find(|r| r.r#type().as_str() == "AAAA")
+            .cloned()
+            .unwrap();
+        route53
+            .change_resource_record_sets()
+            .hosted_zone_id(&zone)
+            .change_batch(
+                aws_sdk_route53::types::ChangeBatch::builder()
+                    .changes(
+                        aws_sdk_route53::types::Change::builder()
+                            .action(aws_sdk_route53::types::ChangeAction::Delete)
+                            .resource_record_set(aaaa)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let (code, plan) = plan_json(&env);
+    assert_eq!(code, 2, "{plan:#}");
+    assert_eq!(
+        changed_fields(&plan),
+        [
+            (
+                "redirect_listener".to_owned(),
+                vec!["default_action.redirect".to_owned()]
+            ),
+            ("dns_records".to_owned(), vec!["AAAA.alias".to_owned()]),
+        ],
+        "{plan:#}"
+    );
+    apply(&env);
+    assert_converged(&env);
+    let found = records(&env, &zone);
+    assert!(
+        found.contains(&(DOMAIN.to_owned(), "AAAA".to_owned(), Some(dns.clone()))),
+        "{found:?}"
+    );
+
+    // Destroy: ELB lets go of the certificate a little after its listener is deleted, as AWS
+    // does; deployer waits for it.
+    env.proxy.script(
+        "DeleteCertificate",
+        1,
+        Fault::error(
+            400,
+            "ResourceInUseException",
+            &format!("Certificate {certificate} in account 123456789012 is in use."),
+        ),
+    );
+    env.deployer().args(["destroy", "--yes"]).assert().success();
+    assert_eq!(env.proxy.count("DeleteCertificate"), 2);
+    assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
+    assert_eq!(certificates(&env), Vec::<String>::new());
+    assert_eq!(records(&env, &zone), [], "records left in the zone");
+
+    // Every call of this life cycle is allowed by the policy printed for its configuration.
+    called.extend(actions(&env));
+    assert!(called.contains("acm:RequestCertificate"), "{called:#?}");
+    assert!(
+        called.contains("route53:ChangeResourceRecordSets"),
+        "{called:#?}"
+    );
+    assert_eq!(not_allowed(&policy, &called), Vec::<String>::new());
+}
+
+#[test]
+fn https_with_a_given_certificate_serves_it_without_redirect_and_destroy_keeps_it() {
+    let env = https_env(0);
+    let acm = aws_sdk_acm::Client::new(&env.sdk_config());
+    let given = block_on(
+        acm.request_certificate()
+            .domain_name("given.example.org")
+            .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+            .send(),
+    )
+    .unwrap()
+    .certificate_arn()
+    .unwrap()
+    .to_owned();
+    env.write_config(
+        "dev",
+        &format!("{DEV_TOML}\n[https]\ncertificate_arn = \"{given}\"\nredirect_http = false\n"),
+    );
+    let policy = printed_policy(&env);
+    apply(&env);
+    let stack = Stack::read(&env);
+    assert_eq!(stack.listeners.len(), 1, "{:?}", stack.listeners);
+    let listener = &stack.listeners[0];
+    assert_eq!(
+        (listener.port(), listener.protocol().map(|p| p.as_str())),
+        (Some(443), Some("HTTPS"))
+    );
+    assert_eq!(
+        listener.certificates()[0].certificate_arn(),
+        Some(given.as_str())
+    );
+    assert_eq!(
+        inbound(stack.security_group("alb-sg")),
+        rules(&[(443, "0.0.0.0/0")])
+    );
+    let outputs: Value = serde_json::from_str(&stdout_of(&env, &["outputs", "--json"])).unwrap();
+    let dns = stack.load_balancers[0].dns_name().unwrap();
+    assert_eq!(outputs["application_url"], format!("https://{dns}"));
+    assert_eq!(outputs["certificate_arn"], given.as_str());
+    assert_converged(&env);
+
+    // Switched back to plain HTTP: the HTTPS listener becomes the HTTP one again.
+    env.write_config("dev", DEV_TOML);
+    apply(&env);
+    let stack = Stack::read(&env);
+    assert_eq!(stack.listeners.len(), 1, "{:?}", stack.listeners);
+    assert_eq!(stack.listeners[0].port(), Some(80));
+    assert_converged(&env);
+
+    // HTTPS again, then destroy: the given certificate stays.
+    env.write_config(
+        "dev",
+        &format!("{DEV_TOML}\n[https]\ncertificate_arn = \"{given}\"\nredirect_http = false\n"),
+    );
+    apply(&env);
+    env.deployer().args(["destroy", "--yes"]).assert().success();
+    assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
+    assert_eq!(certificates(&env), vec![given.clone()]);
+    assert_eq!(env.proxy.count("DeleteCertificate"), 0);
+
+    let called: BTreeSet<String> = env
+        .proxy
+        .calls()
+        .iter()
+        .filter(|c| c.service == "acm")
+        .map(|c| format!("{}:{}", c.service, c.operation))
+        .collect();
+    assert_eq!(
+        called,
+        BTreeSet::from(["acm:DescribeCertificate".to_owned()])
+    );
+    assert_eq!(not_allowed(&policy, &called), Vec::<String>::new());
+}
+
+#[test]
+fn a_certificate_or_zone_that_does_not_exist_stops_apply_before_any_change() {
+    let env = https_env(0);
+    let missing =
+        "arn:aws:acm:eu-central-1:123456789012:certificate/00000000-0000-0000-0000-000000000000";
+    env.write_config(
+        "dev",
+        &format!("{DEV_TOML}\n[https]\ncertificate_arn = \"{missing}\"\n"),
+    );
+    let stderr = run_failing(&env, &["apply", "--yes"]);
+    assert!(
+        stderr.contains("https.certificate_arn") && stderr.contains(missing),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.mutating_calls(), [], "{stderr}");
+
+    env.write_config(
+        "dev",
+        &format!("{DEV_TOML}\n[https]\ndomain = \"{DOMAIN}\"\nhosted_zone = \"{ZONE}\"\n"),
+    );
+    let stderr = run_failing(&env, &["apply", "--yes"]);
+    assert!(
+        stderr.contains("https.hosted_zone") && stderr.contains("no hosted zone example.com"),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.mutating_calls(), [], "{stderr}");
+    assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
+}
+
+/// A VPC of its own in the emulator: two private subnets in two zones, and one more subnet in
+/// the first zone. Returns (VPC, [subnet in a, subnet in b, second subnet in a]).
+fn create_vpc(env: &TestEnv) -> (String, [String; 3]) {
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config());
+    block_on(async {
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.20.0.0/16")
+            .send()
+            .await
+            .unwrap()
+            .vpc
+            .unwrap()
+            .vpc_id
+            .unwrap();
+        let mut subnets = Vec::new();
+        for (cidr, zone) in [
+            ("10.20.1.0/24", "eu-central-1a"),
+            ("10.20.2.0/24", "eu-central-1b"),
+            ("10.20.3.0/24", "eu-central-1a"),
+        ] {
+            subnets.push(
+                ec2.create_subnet()
+                    .vpc_id(&vpc)
+                    .cidr_block(cidr)
+                    .availability_zone(zone)
+                    .send()
+                    .await
+                    .unwrap()
+                    .subnet
+                    .unwrap()
+                    .subnet_id
+                    .unwrap(),
+            );
+        }
+        let [a, b, a2]: [String; 3] = subnets.try_into().unwrap();
+        (vpc, [a, b, a2])
+    })
+}
+
+fn with_network(vpc: &str, subnets: &[&str], extra: &str) -> String {
+    let list: Vec<String> = subnets.iter().map(|s| format!("\"{s}\"")).collect();
+    format!(
+        "{DEV_TOML}\n[network]\nvpc_id = \"{vpc}\"\nsubnets = [{}]\n{extra}\n",
+        list.join(", ")
+    )
+}
+
+#[test]
+fn custom_vpc_with_private_subnets_runs_the_tasks_there_without_public_ips() {
+    let env = TestEnv::start();
+    let (vpc, [a, b, _]) = create_vpc(&env);
+    env.write_config("dev", &with_network(&vpc, &[&a, &b], ""));
+    apply(&env);
+    let stack = Stack::read(&env);
+    for suffix in ["alb-sg", "ecs-sg"] {
+        assert_eq!(stack.security_group(suffix).vpc_id(), Some(vpc.as_str()));
+    }
+    let mut lb_subnets: Vec<&str> = stack.load_balancers[0]
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.subnet_id())
+        .collect();
+    lb_subnets.sort_unstable();
+    let mut wanted = [a.as_str(), b.as_str()];
+    wanted.sort_unstable();
+    assert_eq!(lb_subnets, wanted);
+    assert_eq!(stack.target_groups[0].vpc_id(), Some(vpc.as_str()));
+    let network = stack.services[0]
+        .network_configuration()
+        .and_then(|n| n.awsvpc_configuration())
+        .unwrap();
+    let mut task_subnets: Vec<&str> = network.subnets().iter().map(String::as_str).collect();
+    task_subnets.sort_unstable();
+    assert_eq!(task_subnets, wanted);
+    assert_eq!(
+        network.assign_public_ip().map(|a| a.as_str()),
+        Some("DISABLED")
+    );
+    assert_converged(&env);
+
+    // A public IP asked for: the service is updated in place.
+    env.write_config(
+        "dev",
+        &with_network(&vpc, &[&a, &b], "assign_public_ip = true"),
+    );
+    let (code, plan) = plan_json(&env);
+    assert_eq!(code, 2, "{plan:#}");
+    assert_eq!(
+        changed_fields(&plan),
+        [("service".to_owned(), vec!["assign_public_ip".to_owned()])],
+        "{plan:#}"
+    );
+    apply(&env);
+    assert_converged(&env);
+    env.deployer().args(["destroy", "--yes"]).assert().success();
+    assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn subnets_that_do_not_fit_stop_apply_with_the_subnet_named_and_no_aws_write() {
+    let env = TestEnv::start();
+    let (vpc, [a, b, a2]) = create_vpc(&env);
+    let default_subnet = Stack::read(&env).default_subnets[0].clone();
+    let cases = [
+        (
+            with_network(&vpc, &[&a, &default_subnet], ""),
+            format!("network.subnets: subnet {default_subnet} belongs to"),
+        ),
+        (
+            with_network(&vpc, &[&a, "subnet-0123456789abcdef0"], ""),
+            "subnet-0123456789abcdef0".to_owned(),
+        ),
+        (
+            with_network(&vpc, &[&a, &a2], ""),
+            format!("network.load_balancer_subnets: {a} and {a2} are all in eu-central-1a"),
+        ),
+        (
+            with_network(
+                &vpc,
+                &[&a2],
+                &format!("load_balancer_subnets = [\"{a}\", \"{b}\"]"),
+            ),
+            String::new(),
+        ),
+    ];
+    for (config, expected) in &cases[..3] {
+        env.write_config("dev", config);
+        env.proxy.clear();
+        let stderr = run_failing(&env, &["apply", "--yes"]);
+        assert!(stderr.contains(expected.as_str()), "{expected}: {stderr}");
+        assert_eq!(env.proxy.mutating_calls(), [], "{stderr}");
+    }
+    // Tasks in one subnet, the load balancer in two zones: fine.
+    env.write_config("dev", &cases[3].0);
+    env.deployer()
+        .args(["plan", "--detailed-exitcode"])
+        .assert()
+        .code(2);
+    assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
+}
