@@ -30,3 +30,4 @@ pub mod printer;
 pub mod registry;
 pub mod resources;
 pub mod state;
+pub mod terraform;

@@ -4,6 +4,10 @@
 //! environment and `ManagedBy=deployer`. Because names are deterministic, a lost state file costs
 //! nothing: each resource can be found again by its name, and its tags prove that it is ours.
 //!
+//! A `[names]` table in the configuration overrides any of these names, for a stack whose
+//! resources were named by another tool (see `deployer import`); this module is still the one
+//! place names come from.
+//!
 //! The suffixes come from [`crate::config::suffix`], the same constants configuration validation
 //! checks against AWS's name length limits, so every name built here is one that was checked.
 
@@ -29,20 +33,49 @@ pub struct Names {
 }
 
 impl Names {
+    /// The names of `[names]`, and the pattern's for the others.
     pub fn new(config: &Config) -> Self {
+        let o = &config.names;
+        let name = |given: &Option<String>, suffix: &str| {
+            given
+                .clone()
+                .unwrap_or_else(|| config.resource_name(suffix))
+        };
         Self {
-            alb_security_group: config.resource_name(suffix::ALB_SECURITY_GROUP),
-            ecs_security_group: config.resource_name(suffix::ECS_SECURITY_GROUP),
-            ecr_repository: config.resource_name(suffix::ECR_REPOSITORY),
-            execution_role: config.resource_name(suffix::TASK_EXECUTION_ROLE),
-            task_role: config.resource_name(suffix::TASK_ROLE),
-            log_group: config.resource_name(suffix::LOG_GROUP),
-            load_balancer: config.resource_name(suffix::ALB),
-            target_group: config.resource_name(suffix::TARGET_GROUP),
-            cluster: config.resource_name(suffix::CLUSTER),
-            task_family: config.resource_name(suffix::TASK_FAMILY),
-            service: config.resource_name(suffix::SERVICE),
+            alb_security_group: name(&o.alb_security_group, suffix::ALB_SECURITY_GROUP),
+            ecs_security_group: name(&o.ecs_security_group, suffix::ECS_SECURITY_GROUP),
+            ecr_repository: name(&o.ecr_repository, suffix::ECR_REPOSITORY),
+            execution_role: name(&o.execution_role, suffix::TASK_EXECUTION_ROLE),
+            task_role: name(&o.task_role, suffix::TASK_ROLE),
+            log_group: name(&o.log_group, suffix::LOG_GROUP),
+            load_balancer: name(&o.load_balancer, suffix::ALB),
+            target_group: name(&o.target_group, suffix::TARGET_GROUP),
+            cluster: name(&o.cluster, suffix::CLUSTER),
+            task_family: name(&o.task_family, suffix::TASK_FAMILY),
+            service: name(&o.service, suffix::SERVICE),
         }
+    }
+
+    /// The pattern's name of each key of `[names]` for `project`-`environment`: what an
+    /// override is compared with to know whether it is needed. The container's is
+    /// [`DEFAULT_CONTAINER_NAME`](crate::config::DEFAULT_CONTAINER_NAME).
+    pub fn default_for(project: &str, environment: &str, key: &str) -> Option<String> {
+        let suffix = match key {
+            "alb_security_group" => suffix::ALB_SECURITY_GROUP,
+            "ecs_security_group" => suffix::ECS_SECURITY_GROUP,
+            "ecr_repository" => suffix::ECR_REPOSITORY,
+            "execution_role" => suffix::TASK_EXECUTION_ROLE,
+            "task_role" => suffix::TASK_ROLE,
+            "log_group" => suffix::LOG_GROUP,
+            "load_balancer" => suffix::ALB,
+            "target_group" => suffix::TARGET_GROUP,
+            "cluster" => suffix::CLUSTER,
+            "task_family" => suffix::TASK_FAMILY,
+            "service" => suffix::SERVICE,
+            "container" => return Some(crate::config::DEFAULT_CONTAINER_NAME.to_owned()),
+            _ => return None,
+        };
+        Some(format!("{project}-{environment}-{suffix}"))
     }
 }
 
@@ -326,5 +359,67 @@ mod tests {
         assert_eq!(image_tag(asked), Some("v2"));
         assert_eq!(image_tag("localhost:5000/app"), Some("latest"));
         assert_eq!(image_tag(pinned), None);
+    }
+
+    fn with_names(table: &str) -> Result<Config, String> {
+        Config::from_toml_str(
+            &format!(
+                "project = \"simhill\"\nenvironment = \"dev\"\nregion = \"eu-central-1\"\n\
+                 [container]\nimage = \"nginx:1.27\"\n[names]\n{table}"
+            ),
+            Path::new("names.toml"),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn names_table_overrides_only_what_it_names() {
+        let config = with_names(
+            "ecs_security_group = \"simhill-dev-ecs-tasks-sg\"\nlog_group = \"/ecs/simhill-dev\"\n\
+             container = \"simhill-dev-container\"\n",
+        )
+        .unwrap();
+        let names = Names::new(&config);
+        assert_eq!(names.ecs_security_group, "simhill-dev-ecs-tasks-sg");
+        assert_eq!(names.log_group, "/ecs/simhill-dev");
+        assert_eq!(names.alb_security_group, "simhill-dev-alb-sg");
+        assert_eq!(names.load_balancer, "simhill-dev-alb");
+        assert_eq!(config.container.name, "simhill-dev-container");
+    }
+
+    #[test]
+    fn a_name_aws_refuses_is_reported_at_its_line_with_the_rule() {
+        let error = with_names("load_balancer = \"simhill_dev_alb\"\n").unwrap_err();
+        assert!(error.contains("names.toml:7:"), "{error}");
+        assert!(error.contains("names.load_balancer"), "{error}");
+        assert!(error.contains("contains '_'"), "{error}");
+        let error = with_names("cluster = \"x\"\nunknown = \"y\"\n").unwrap_err();
+        assert!(error.contains("unknown"), "{error}");
+    }
+
+    #[test]
+    fn the_container_is_named_in_one_place() {
+        let error = Config::from_toml_str(
+            "project = \"simhill\"\nenvironment = \"dev\"\nregion = \"eu-central-1\"\n\
+             [container]\nimage = \"nginx:1.27\"\nname = \"web\"\n[names]\ncontainer = \"api\"\n",
+            Path::new("names.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("names.container"), "{error}");
+        assert!(error.contains("one of the two places"), "{error}");
+    }
+
+    #[test]
+    fn default_for_is_the_pattern() {
+        assert_eq!(
+            Names::default_for("simhill", "dev", "ecs_security_group").as_deref(),
+            Some("simhill-dev-ecs-sg")
+        );
+        assert_eq!(
+            Names::default_for("simhill", "dev", "container").as_deref(),
+            Some("app")
+        );
+        assert_eq!(Names::default_for("simhill", "dev", "nothing"), None);
     }
 }

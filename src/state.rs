@@ -75,6 +75,11 @@ pub struct ResourceRecord {
     /// asks for them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<String>,
+    /// Taken over from another tool (`deployer import`): ours by this record, but still carrying
+    /// that tool's tags until the next `apply` puts this stack's on (which records it anew,
+    /// without this mark).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub imported: bool,
 }
 
 impl ResourceRecord {
@@ -83,6 +88,7 @@ impl ResourceRecord {
             id: id.into(),
             arn,
             parts: Vec::new(),
+            imported: false,
         }
     }
 }
@@ -420,6 +426,7 @@ mod tests {
                     "arn:aws:elasticloadbalancing:eu-central-1:1:loadbalancer/app/x/1".into(),
                 ),
                 parts: Vec::new(),
+                imported: false,
             },
         );
         state

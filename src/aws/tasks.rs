@@ -164,8 +164,10 @@ pub fn task_end(task: &Task, container: &str) -> Option<TaskEnd> {
     if let Some(code) = ours.and_then(|c| c.exit_code()) {
         return Some(TaskEnd::Exited(code));
     }
+    // ECS may send an empty reason as well as none.
     let mut why = task
         .stopped_reason()
+        .filter(|reason| !reason.trim().is_empty())
         .unwrap_or("ECS gave no reason")
         .to_owned();
     if let Some(reason) = ours.and_then(|c| c.reason()) {
@@ -214,6 +216,11 @@ mod tests {
             Some(TaskEnd::NotStarted(
                 "Task failed to start; app: CannotPullContainerError: pull access denied".into()
             ))
+        );
+        // The reported case: an empty `stoppedReason` printed as nothing after a colon.
+        assert_eq!(
+            task_end(&task("STOPPED", None, Some("")), "app"),
+            Some(TaskEnd::NotStarted("ECS gave no reason".into()))
         );
         assert_eq!(task_id("arn:aws:ecs:eu-central-1:1:task/c/0abc"), "0abc");
         assert_eq!(task_id("0abc"), "0abc");

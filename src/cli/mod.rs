@@ -7,6 +7,7 @@ mod destroy;
 mod exec;
 mod force_unlock;
 mod iam_policy;
+mod import;
 mod logs;
 mod outputs;
 mod plan;
@@ -166,6 +167,9 @@ enum Command {
     /// Look at the state, set up an S3 bucket for it, or move it between backends.
     #[command(subcommand)]
     State(state::StateCommand),
+    /// Take over a running stack that Terraform made: writes envs/<ENV>.toml, the state and a
+    /// removed.tf; changes nothing in AWS.
+    Import(import::ImportArgs),
     /// Print the least-privilege IAM policy the other commands need for this stack (no AWS call).
     IamPolicy(iam_policy::IamPolicyArgs),
 }
@@ -204,6 +208,7 @@ pub fn main() -> ExitCode {
         Command::Restart(args) => block_on(true, restart::run(global, args, &printer)),
         Command::Scale(args) => block_on(true, scale::run(global, args, &printer)),
         Command::Wait(args) => block_on(false, wait::run(global, args, &printer)),
+        Command::Import(args) => block_on(false, import::run(global, args, &printer)),
         Command::Logs(args) => block_on(false, logs::run(global, args, &printer)),
         Command::Run(args) => block_on(false, run::run(global, args, &printer)),
         Command::Exec(args) => block_on(false, exec::run(global, args, &printer)),
@@ -246,11 +251,20 @@ fn init_tracing(verbose: u8) {
     };
     let filter =
         EnvFilter::try_from_env("DEPLOYER_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    // Colours only for a person at a terminal; a CI log gets plain text. Without -v only
+    // warnings are logged, and a timestamp adds nothing to those.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
-        .init();
+        .with_ansi(ansi);
+    if verbose == 0 {
+        subscriber.without_time().init();
+    } else {
+        subscriber.init();
+    }
 }
 
 impl GlobalArgs {

@@ -51,6 +51,7 @@ mod schema;
 mod validate;
 mod validate_app;
 mod validate_edge;
+mod validate_names;
 
 #[cfg(test)]
 mod tests;
@@ -77,6 +78,7 @@ pub use limits::{
 
 pub use validate::region_error;
 pub use validate_app::{check_action, check_resource};
+pub use validate_names::{name_rule_error, NAME_RULES};
 
 use locate::{check_table_shapes, describe_shape_error, describe_syntax_error, Locator};
 use schema::RawConfig;
@@ -136,6 +138,10 @@ pub struct Config {
     /// Application Auto Scaling of the service's task count; `None` keeps `desired_count`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscaling: Option<AutoscalingConfig>,
+    /// Names that differ from `{project}-{environment}-{suffix}`, such as those of a stack made
+    /// by another tool and taken over (`deployer import`).
+    #[serde(default, skip_serializing_if = "NameOverrides::is_empty")]
+    pub names: NameOverrides,
     /// A command run as a one-off task of each new revision before the service gets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<ReleaseConfig>,
@@ -257,6 +263,75 @@ pub const DEFAULT_COOLDOWN: u32 = 300;
 
 fn default_cooldown() -> u32 {
     DEFAULT_COOLDOWN
+}
+
+/// The `[names]` table: the name of each resource that does not follow the
+/// `{project}-{environment}-{suffix}` pattern; `None` keeps the pattern. Each is checked
+/// against the naming rule of its AWS resource (see [`NAME_RULES`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NameOverrides {
+    /// Security group of the load balancer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alb_security_group: Option<String>,
+    /// Security group of the ECS tasks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ecs_security_group: Option<String>,
+    /// ECR repository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ecr_repository: Option<String>,
+    /// IAM task execution role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_role: Option<String>,
+    /// IAM role the app's code runs as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_role: Option<String>,
+    /// CloudWatch Logs log group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_group: Option<String>,
+    /// Application Load Balancer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<String>,
+    /// Target group (its replacement takes turns with `{name}-b`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_group: Option<String>,
+    /// ECS cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Task definition family.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_family: Option<String>,
+    /// ECS service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The container in the task definition; the same as `container.name`, which it sets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+}
+
+impl NameOverrides {
+    /// Whether every name follows the pattern.
+    pub fn is_empty(&self) -> bool {
+        self.entries().iter().all(|(_, v)| v.is_none())
+    }
+
+    /// Every key of the table with its value, in the order of [`NAME_RULES`].
+    pub fn entries(&self) -> [(&'static str, Option<&str>); 12] {
+        [
+            ("alb_security_group", self.alb_security_group.as_deref()),
+            ("ecs_security_group", self.ecs_security_group.as_deref()),
+            ("ecr_repository", self.ecr_repository.as_deref()),
+            ("execution_role", self.execution_role.as_deref()),
+            ("task_role", self.task_role.as_deref()),
+            ("log_group", self.log_group.as_deref()),
+            ("load_balancer", self.load_balancer.as_deref()),
+            ("target_group", self.target_group.as_deref()),
+            ("cluster", self.cluster.as_deref()),
+            ("task_family", self.task_family.as_deref()),
+            ("service", self.service.as_deref()),
+            ("container", self.container.as_deref()),
+        ]
+    }
 }
 
 /// The `[container]` table.

@@ -13,8 +13,9 @@ use serde::{Deserialize, Deserializer};
 
 use super::{
     AutoscalingConfig, Config, ContainerHealthCheck, EcrConfig, HealthCheckConfig, HttpsConfig,
-    LoadBalancerConfig, LogsConfig, NetworkConfig, PolicyStatement, ServiceConfig, StateConfig,
-    TaskConfig, TaskRoleConfig, TimeoutsConfig, DEFAULT_CONTAINER_NAME, DEFAULT_CONTAINER_PORT,
+    LoadBalancerConfig, LogsConfig, NameOverrides, NetworkConfig, PolicyStatement, ServiceConfig,
+    StateConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig, DEFAULT_CONTAINER_NAME,
+    DEFAULT_CONTAINER_PORT,
 };
 
 /// An integer as written in the file, before range checks. Reading every
@@ -99,6 +100,9 @@ pub(super) struct RawConfig {
     pub(super) https: Option<RawHttps>,
     #[serde(default)]
     pub(super) network: Option<RawNetwork>,
+    /// Only strings, so the public type serves as its own raw form.
+    #[serde(default)]
+    pub(super) names: NameOverrides,
 }
 
 /// `[network]` as written.
@@ -468,6 +472,7 @@ impl From<&Config> for RawConfig {
                 }),
             },
             autoscaling: c.autoscaling.as_ref().map(Into::into),
+            names: c.names.clone(),
             release: c.release.as_ref().map(|r| RawRelease {
                 command: Some(r.command.clone()),
             }),
@@ -621,6 +626,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "release",
             "https",
             "network",
+            "names",
         ],
     ),
     (
@@ -709,6 +715,23 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "scale_out_cooldown",
         ],
     ),
+    (
+        "names",
+        &[
+            "alb_security_group",
+            "ecs_security_group",
+            "ecr_repository",
+            "execution_role",
+            "task_role",
+            "log_group",
+            "load_balancer",
+            "target_group",
+            "cluster",
+            "task_family",
+            "service",
+            "container",
+        ],
+    ),
     ("release", &["command"]),
     (
         "https",
@@ -751,4 +774,5 @@ pub(super) const TABLE_KEYS: &[&[&str]] = &[
     &["ecr"],
     &["timeouts"],
     &["state"],
+    &["names"],
 ];

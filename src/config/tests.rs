@@ -103,6 +103,7 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
         task_role: None,
         state: StateConfig::Local,
         autoscaling: None,
+        names: Default::default(),
         release: None,
         https: None,
         network: None,
@@ -389,7 +390,7 @@ fn fargate_combinations() {
 fn parse_errors_name_key_and_expectation() {
     assert_eq!(
         error_of(&format!("cpu = 256\n{MINIMAL}")),
-        "envs/test.toml:1:1: unknown key `cpu` at the top level (`cpu` belongs in [task]); expected one of: project, environment, region, endpoint_url, container, task, service, load_balancer, health_check, logs, ecr, timeouts, task_role, state, autoscaling, release, https, network"
+        "envs/test.toml:1:1: unknown key `cpu` at the top level (`cpu` belongs in [task]); expected one of: project, environment, region, endpoint_url, container, task, service, load_balancer, health_check, logs, ecr, timeouts, task_role, state, autoscaling, release, https, network, names"
     );
     assert_eq!(
         error_of(&with("[task]\ncpu = 0.25\n")),
@@ -709,6 +710,11 @@ fn allowed_cidrs_refuse_what_ec2_would_refuse() {
     for (cidrs, expected) in [
         ("[]", "the list is empty, so no one could connect"),
         ("[\"203.0.113.7\"]", "\"203.0.113.7\" has no prefix length"),
+        // The reported case: an IPv4 address was offered "/128" too.
+        (
+            "[\"203.0.113.7\"]",
+            "(the single address is \"203.0.113.7/32\")",
+        ),
         (
             "[\"203.0.113.0/33\"]",
             "has an invalid prefix length; allowed 0-32",

@@ -19,12 +19,13 @@ use super::locate::{dotted, join_or, Locator};
 use super::schema::{Int, RawConfig, RawContainer, RawHealthCheck, RawService, RawState, RawTask};
 use super::validate_app;
 use super::validate_edge;
+use super::validate_names;
 use super::{
     bucket_name_error, state_prefix_error, S3StateConfig, StateConfig, DEFAULT_STATE_PREFIX,
 };
 use super::{
     Config, ContainerConfig, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig, Problem,
-    ServiceConfig, TaskConfig, TimeoutsConfig,
+    ServiceConfig, TaskConfig, TimeoutsConfig, DEFAULT_CONTAINER_NAME,
 };
 
 /// Checks every value of `raw` and converts it to the public types, with the
@@ -244,7 +245,8 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
     }
 
     let stack_region = region.unwrap_or_default();
-    let container = match &raw.container {
+    let names = validate_names::check(&raw.names, v);
+    let mut container = match &raw.container {
         Some(container) => build_container(container, stack_region, true, v),
         None => {
             v.push_top(
@@ -256,6 +258,20 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
             build_container(&RawContainer::default(), stack_region, false, v)
         }
     };
+    if let Some(name) = &names.container {
+        // One container, one name: `[names]` may say it instead of `[container]`, not besides.
+        let written = raw.container.as_ref().map(|c| c.name.as_str());
+        if written.is_some_and(|w| w != name && w != DEFAULT_CONTAINER_NAME) {
+            v.push(
+                &["names", "container"],
+                format!(
+                    "{name:?} differs from container.name {:?}; name the container in one of the two places",
+                    written.unwrap_or_default()
+                ),
+            );
+        }
+        container.name = name.clone();
+    }
     let task = build_task(&raw.task, v);
     let service = build_service(&raw.service, v);
 
@@ -356,6 +372,7 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
         task_role,
         state,
         autoscaling,
+        names,
         release,
         https,
         network,
@@ -396,9 +413,13 @@ pub(super) fn canonical_cidr(cidr: &str) -> Result<String, String> {
     let expected =
         "expected an IPv4 or IPv6 CIDR block like \"203.0.113.0/24\" or \"2001:db8::/32\"";
     let Some((address, bits)) = cidr.split_once('/') else {
-        return Err(format!(
-            "has no prefix length; {expected} (a single address is \"{cidr}/32\" or \"{cidr}/128\")"
-        ));
+        // A single address: name the one block that holds just it.
+        let single = match cidr.parse::<IpAddr>() {
+            Ok(IpAddr::V4(_)) => format!(" (the single address is \"{cidr}/32\")"),
+            Ok(IpAddr::V6(_)) => format!(" (the single address is \"{cidr}/128\")"),
+            Err(_) => String::new(),
+        };
+        return Err(format!("has no prefix length; {expected}{single}"));
     };
     let address: IpAddr = address
         .parse()

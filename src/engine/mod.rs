@@ -155,7 +155,17 @@ enum Ownership {
 /// environment.
 async fn ownership(ctx: &Ctx, step: &dyn Step, live: &AnyLive) -> Result<Ownership> {
     let record = step.record(live)?;
-    if ctx.recorded(step.id().key()).map(|r| &r.id) == Some(&record.id) {
+    let recorded = ctx.recorded(step.id().key());
+    if recorded.is_some_and(|r| r.imported && r.id == record.id) {
+        // Taken over from another tool (`deployer import`): ours by the state, with the other
+        // tool's tags, which cost a call to read for a resource whose read does not return them.
+        let tags = step.tags(ctx, live).await?;
+        return Ok(match owned_by_tags(ctx, &tags) {
+            Ok(()) => Ownership::Ours,
+            Err(tags) => Ownership::Untagged(tags),
+        });
+    }
+    if recorded.map(|r| &r.id) == Some(&record.id) {
         // The state proves it; tags its read returned must still say so (tags cost a call for
         // the others, so they are not read just for this).
         return Ok(match step.read_tags(live)? {
@@ -184,10 +194,13 @@ fn owned_by_tags(ctx: &Ctx, tags: &[(String, String)]) -> Result<(), String> {
     }
 }
 
+/// The field of the change [`retag`] shows.
+const RETAG_FIELD: &str = "tags";
+
 /// The change `--adopt` makes to a resource found with `tags` (as described) instead of this
 /// stack's.
 fn retag(ctx: &Ctx, tags: &str) -> Change {
-    Change::new("tags", shown_tags(tags), ctx.owner.describe())
+    Change::new(RETAG_FIELD, shown_tags(tags), ctx.owner.describe())
 }
 
 /// Tags as a plan's value shows them: the pairs, without the "tags " of a message.
@@ -545,7 +558,10 @@ pub fn judge(ctx: &Ctx, steps: &[&dyn Step], reading: Reading) -> Result<Plan> {
         };
         let made_anew = match &outcome.action {
             Action::Create | Action::Replace(_) | Action::Delete | Action::NotWanted => true,
-            Action::Update(_) => step.update_makes_new(),
+            // Tags are put on the resource as it is: only another change makes a new one.
+            Action::Update(changes) => {
+                step.update_makes_new() && changes.iter().any(|c| c.field != RETAG_FIELD)
+            }
             _ => false,
         };
         if let (Some(live), false) = (&found.live, made_anew) {

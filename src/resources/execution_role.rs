@@ -318,6 +318,7 @@ impl Resource for ExecutionRole {
                 .iter()
                 .map(|_| SECRETS_POLICY.to_owned())
                 .collect(),
+            imported: false,
         }
     }
 

@@ -389,6 +389,7 @@ impl Resource for TaskRole {
             id: live.name.clone(),
             arn: Some(live.arn.clone()),
             parts: live.inline.iter().map(|_| APP_POLICY.to_owned()).collect(),
+            imported: false,
         }
     }
 

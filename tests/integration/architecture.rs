@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("printer", 0),
     ("lock", 1),
     ("state", 0),
+    ("terraform", 0),
     ("config", 0),
     ("names", 1),
     ("interrupt", 2),

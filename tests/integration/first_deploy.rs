@@ -13,9 +13,10 @@ use crate::stack::{Stack, PREFIX};
 use crate::support::TestEnv;
 
 /// The steps of the stack, as `--target` names them.
-const STEPS: &str = "network, alb_security_group, ecs_security_group, ecr_repository, \
-                     execution_role, task_role, log_group, load_balancer, target_group, listener, \
-                     cluster, task_definition, service";
+const STEPS: &str = "network, hosted_zone, given_certificate, certificate, alb_security_group, \
+                     ecs_security_group, ecr_repository, execution_role, task_role, log_group, \
+                     load_balancer, target_group, listener, redirect_listener, dns_records, \
+                     cluster, task_definition, service, scalable_target, scaling_policies";
 
 fn run(env: &TestEnv, args: &[&str]) -> (i32, String, String) {
     let output = env.deployer().args(args).output().unwrap();
@@ -109,7 +110,7 @@ fn first_deploy_targets_the_repository_then_deploys_the_pushed_image() {
     );
 
     // CI pushes its image, then deploys it: the whole stack is created, running that image.
-    push_image(&env, "0123abc");
+    let digest = push_image(&env, "0123abc");
     let (code, _, stderr) = run(&env, &["apply", "--image-tag", "0123abc", "--yes"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("Deployment complete"), "{stderr}");
@@ -128,7 +129,8 @@ fn first_deploy_targets_the_repository_then_deploys_the_pushed_image() {
         .iter()
         .find(|t| t.task_definition_arn() == stack.services[0].task_definition())
         .unwrap();
-    let image = format!("{url}:0123abc");
+    // Pinned to the digest the pushed tag had.
+    let image = format!("{url}@{digest}");
     assert_eq!(
         running.container_definitions()[0].image(),
         Some(image.as_str())
@@ -159,8 +161,8 @@ fn target_names_a_step_and_brings_its_dependencies() {
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.starts_with(
-            "targeted: only listener (and what it depends on: network, alb_security_group, \
-             load_balancer, target_group)"
+            "targeted: only listener (and what it depends on: network, hosted_zone, \
+             given_certificate, certificate, alb_security_group, load_balancer, target_group)"
         ),
         "{stdout}"
     );

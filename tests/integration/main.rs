@@ -19,6 +19,7 @@ mod fresh_account;
 mod hardening;
 mod harness;
 mod iam_policy;
+mod import;
 mod interruptions;
 mod lifecycle;
 mod locking;

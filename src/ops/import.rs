@@ -1,0 +1,268 @@
+//! `import --from-terraform`: takes over a running stack that Terraform made, without
+//! changing anything in AWS. It writes the configuration that describes the stack as it is and
+//! a state that records its resources, then plans `apply` against the live account (reads
+//! only) and accepts the takeover only when that plan creates, replaces and deletes nothing and
+//! starts no deployment. Then it writes `removed.tf`, so that Terraform forgets the resources
+//! without deleting them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context as _, Result};
+
+use super::takeover::{take_over, Takeover};
+use super::Target;
+use crate::config::{parse_state_url, Config};
+use crate::engine::{Action, Operation, Plan};
+use crate::exit::{Exit, ExitError};
+use crate::printer::Printer;
+use crate::state::State;
+use crate::terraform;
+
+/// What to import, and where to.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub target: Target,
+    /// `terraform show -json` output or a `terraform.tfstate`.
+    pub from: PathBuf,
+    /// The project, when the service has no `Project` tag (or another one is wanted).
+    pub project: Option<String>,
+    /// Overwrite an existing configuration file and state.
+    pub force: bool,
+    /// Where `removed.tf` goes (default: next to the state read).
+    pub removed_tf: Option<PathBuf>,
+}
+
+/// What an import did.
+pub struct Imported {
+    pub config_path: PathBuf,
+    /// Where the state was written: a file path or an `s3://` URL.
+    pub state_location: String,
+    /// Written only when the plan passed.
+    pub removed_tf: Option<PathBuf>,
+    pub takeover: Takeover,
+    pub plan: Plan,
+    /// Why the plan does more than tag and change settings in place, one reason a line;
+    /// empty when the takeover is accepted.
+    pub refused: Vec<String>,
+}
+
+fn invalid(error: impl Into<anyhow::Error>) -> anyhow::Error {
+    ExitError::new(Exit::InvalidInput, error).into()
+}
+
+/// The configuration as written to `envs/<env>.toml`.
+pub fn config_text(config: &Config, from: &Path) -> Result<String> {
+    let body = toml::to_string(config).context("writing the configuration as TOML")?;
+    Ok(format!(
+        "# Taken over from the Terraform state {} by `deployer import`: every value is the\n\
+         # running stack's. See envs/dev.toml in the deployer repository for each key's meaning.\n\n\
+         {body}",
+        from.display()
+    ))
+}
+
+/// Why a step's planned outcome is not a takeover without downtime; `None` when it is.
+///
+/// Only changes made in place, without a new task definition revision or a service
+/// deployment, are accepted: tags above all, and settings (a log retention, an ECR lifecycle
+/// policy) that AWS changes on the running resource. A service starts a deployment when its
+/// task definition, network configuration or load balancers change.
+pub fn refusal(step: &str, action: &Action) -> Option<String> {
+    const DEPLOYING: &[&str] = &[
+        "task_definition",
+        "subnets",
+        "security_groups",
+        "assign_public_ip",
+        "load_balancers",
+        "launch_type",
+        "capacity_provider_strategy",
+    ];
+    match action {
+        Action::Create => Some(format!("{step}: would be created")),
+        Action::Delete => Some(format!("{step}: would be deleted")),
+        Action::Replace(changes) => {
+            let fields: Vec<String> = changes
+                .iter()
+                .filter(|c| c.forces_replacement)
+                .map(|c| format!("{step}.{} ({} -> {})", c.field, c.old, c.new))
+                .collect();
+            Some(format!(
+                "{step}: would be replaced for {}",
+                fields.join(", ")
+            ))
+        }
+        Action::Update(changes) if step == "task_definition" => {
+            let fields: Vec<String> = changes
+                .iter()
+                .filter(|c| c.field != "tags")
+                .map(|c| format!("{step}.{} ({} -> {})", c.field, c.old, c.new))
+                .collect();
+            (!fields.is_empty()).then(|| {
+                format!(
+                    "{}: would register a new revision and deploy it",
+                    fields.join(", ")
+                )
+            })
+        }
+        Action::Update(changes) if step == "service" => {
+            let fields: Vec<String> = changes
+                .iter()
+                .filter(|c| DEPLOYING.contains(&c.field.as_str()))
+                .map(|c| format!("{step}.{} ({} -> {})", c.field, c.old, c.new))
+                .collect();
+            (!fields.is_empty()).then(|| format!("{}: would start a deployment", fields.join(", ")))
+        }
+        _ => None,
+    }
+}
+
+/// Runs the import (see the module documentation). Refuses, with the files it wrote for the
+/// plan taken back (the configuration stays, to be read), when the plan does more than tag.
+pub async fn import(options: &ImportOptions, printer: &Printer) -> Result<Imported> {
+    let resources = terraform::load(&options.from).map_err(invalid)?;
+    let takeover = take_over(&resources, options.project.as_deref(), &options.target.env)
+        .map_err(|message| invalid(anyhow!("{}: {message}", options.from.display())))?;
+    if let Err(problems) = takeover.config.validate() {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(invalid(anyhow!(
+            "{}: the stack has settings deployer cannot manage:\n  {}",
+            options.from.display(),
+            lines.join("\n  ")
+        )));
+    }
+    let target = &options.target;
+    let config_path = target.config_path();
+    // The state goes where the written configuration (with `--state`, if given) keeps it.
+    let mut placed = takeover.config.clone();
+    if let Some(url) = &target.state {
+        placed.state = parse_state_url(url, &placed.state)
+            .map_err(|why| invalid(anyhow!("--state: {why}")))?;
+    }
+    let backend = target.reading_backend(&placed).await;
+    if !options.force {
+        if config_path.exists() {
+            return Err(invalid(anyhow!(
+                "{} already exists; move it aside, or pass --force to overwrite it",
+                config_path.display()
+            )));
+        }
+        let (existing, _) = backend.load(&placed.project, &placed.environment).await?;
+        if existing.is_some() {
+            return Err(invalid(anyhow!(
+                "{} already exists; move it aside, or pass --force to overwrite it",
+                backend.location()
+            )));
+        }
+    }
+
+    let text = config_text(&takeover.config, &options.from)?;
+    if let Some(dir) = config_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&config_path, text)
+        .with_context(|| format!("writing {}", config_path.display()))?;
+    let mut state = State::new(
+        &takeover.config.project,
+        &takeover.config.environment,
+        &takeover.config.region,
+    );
+    for (key, record) in &takeover.records {
+        state.resources.insert((*key).to_owned(), record.clone());
+    }
+    // The revision that runs needs no record: AWS keeps it (the service names it).
+    let mut revision = None;
+    if options.force {
+        // Replacing an existing state: write over the version there is.
+        (_, revision) = backend.load(&placed.project, &placed.environment).await?;
+    }
+    backend.save(&state, &mut revision)?;
+
+    let planned = async {
+        let session = target.open(printer, None).await?;
+        super::plan::read(
+            &session,
+            &super::plan::Scope::whole(),
+            Operation::Apply,
+            false,
+        )
+        .await
+    }
+    .await;
+    let plan = match planned {
+        Ok(plan) => plan,
+        Err(e) => {
+            backend.remove(&mut revision)?;
+            return Err(e);
+        }
+    };
+    let refused: Vec<String> = plan
+        .outcomes()
+        .iter()
+        .filter_map(|(step, outcome)| refusal(step.key(), &outcome.action))
+        .chain(
+            plan.retiring
+                .iter()
+                .map(|(step, id)| format!("{}: {id} would be deleted", step.key())),
+        )
+        .collect();
+    let removed_tf = if refused.is_empty() {
+        let path = options.removed_tf.clone().unwrap_or_else(|| {
+            options
+                .from
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("removed.tf")
+        });
+        let addresses: Vec<&str> = takeover.removed.iter().map(String::as_str).collect();
+        std::fs::write(&path, terraform::removed_blocks(&addresses))
+            .with_context(|| format!("writing {}", path.display()))?;
+        Some(path)
+    } else {
+        // Not taken over: nothing records the resources as this stack's.
+        backend.remove(&mut revision)?;
+        None
+    };
+    Ok(Imported {
+        config_path,
+        state_location: backend.location(),
+        removed_tf,
+        takeover,
+        plan,
+        refused,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::Change;
+
+    #[test]
+    fn tags_and_settings_in_place_are_accepted() {
+        let tags = Action::Update(vec![Change::new("tags", "ManagedBy=terraform", "x")]);
+        assert_eq!(refusal("service", &tags), None);
+        assert_eq!(refusal("task_definition", &tags), None);
+        let retention = Action::Update(vec![Change::new("retention_days", "7", "30")]);
+        assert_eq!(refusal("log_group", &retention), None);
+        let count = Action::Update(vec![Change::new("desired_count", "1", "2")]);
+        assert_eq!(refusal("service", &count), None);
+        assert_eq!(refusal("cluster", &Action::NoChange), None);
+    }
+
+    #[test]
+    fn a_new_revision_a_deployment_or_a_new_resource_is_refused_by_name() {
+        let port = Action::Update(vec![Change::new("container_port", "8080", "5000")]);
+        let why = refusal("task_definition", &port).unwrap_or_default();
+        assert!(
+            why.contains("task_definition.container_port (8080 -> 5000)"),
+            "{why}"
+        );
+        let groups = Action::Update(vec![Change::new("security_groups", "sg-1", "sg-2")]);
+        let why = refusal("service", &groups).unwrap_or_default();
+        assert!(why.contains("service.security_groups"), "{why}");
+        assert!(why.contains("deployment"), "{why}");
+        let why = refusal("log_group", &Action::Create).unwrap_or_default();
+        assert_eq!(why, "log_group: would be created");
+        assert!(refusal("target_group", &Action::Delete).is_some());
+    }
+}

@@ -1,0 +1,818 @@
+//! `deployer import --from-terraform`: the old Terraform stack, built on the emulator the way
+//! its code builds it (its names, its `ManagedBy=terraform` tags), is taken over without a
+//! resource created, deleted or replaced, without a new task definition revision and without a
+//! deployment.
+
+use aws_sdk_ec2::types::{IpPermission, IpRange, UserIdGroupPair};
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, KeyValuePair,
+    LaunchType, LoadBalancer as EcsLoadBalancer, LogConfiguration, LogDriver, NetworkConfiguration,
+    NetworkMode, PortMapping,
+};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action as ElbAction, ActionTypeEnum, Matcher, ProtocolEnum, TargetTypeEnum,
+};
+use serde_json::{json, Value};
+
+use crate::support::{block_on, TestEnv, REGION};
+
+/// The tags the old stack's provider puts on everything (`default_tags`).
+const TF_TAGS: [(&str, &str); 3] = [
+    ("Environment", "dev"),
+    ("Project", "simhill"),
+    ("ManagedBy", "terraform"),
+];
+
+/// What the old stack is, as its Terraform state records it: one `terraform show -json`
+/// resource per entry (address, type, values).
+struct OldStack {
+    resources: Vec<(String, String, Value)>,
+    lb_dns_name: String,
+    revision: String,
+}
+
+fn tf_tags() -> Value {
+    json!({"Environment": "dev", "Project": "simhill", "ManagedBy": "terraform"})
+}
+
+/// Builds the old stack with the SDK: the names of its Terraform code (`-ecs-tasks-sg`,
+/// `/ecs/simhill-dev`, `simhill-dev-container`, the repository `flask-tp-app`), the defaults
+/// it leaves to AWS (deregistration delay 300, no circuit breaker, no grace period).
+fn build_old_stack(env: &TestEnv, container_port: i32) -> OldStack {
+    let config = env.sdk_config();
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    let iam = aws_sdk_iam::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let ec2_tags = || {
+        TF_TAGS
+            .iter()
+            .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(*k).value(*v).build())
+            .collect::<Vec<_>>()
+    };
+    let mut resources = Vec::new();
+
+    let vpcs = block_on(ec2.describe_vpcs().send()).unwrap();
+    let vpc = vpcs
+        .vpcs()
+        .iter()
+        .find(|v| v.is_default() == Some(true))
+        .unwrap();
+    let vpc_id = vpc.vpc_id().unwrap().to_owned();
+    let subnets: Vec<String> = block_on(
+        ec2.describe_subnets()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("default-for-az")
+                    .values("true")
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap()
+    .subnets()
+    .iter()
+    .filter_map(|s| s.subnet_id().map(str::to_owned))
+    .collect();
+    resources.push((
+        "data.aws_vpc.default".to_owned(),
+        "aws_vpc".to_owned(),
+        json!({"id": vpc_id, "default": true}),
+    ));
+    resources.push((
+        "data.aws_subnets.default".to_owned(),
+        "aws_subnets".to_owned(),
+        json!({"id": REGION, "ids": subnets}),
+    ));
+
+    let group = |name: &str, description: &str, rule: IpPermission| {
+        let id = block_on(
+            ec2.create_security_group()
+                .group_name(name)
+                .description(description)
+                .vpc_id(&vpc_id)
+                .send(),
+        )
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_owned();
+        block_on(
+            ec2.create_tags()
+                .resources(&id)
+                .set_tags(Some(ec2_tags()))
+                .send(),
+        )
+        .unwrap();
+        block_on(
+            ec2.authorize_security_group_ingress()
+                .group_id(&id)
+                .ip_permissions(rule)
+                .send(),
+        )
+        .unwrap();
+        id
+    };
+    let alb_sg = group(
+        "simhill-dev-alb-sg",
+        "Security group for ALB",
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(80)
+            .to_port(80)
+            .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .build(),
+    );
+    let tasks_sg = group(
+        "simhill-dev-ecs-tasks-sg",
+        "Security group for ECS tasks",
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(5000)
+            .to_port(5000)
+            .user_id_group_pairs(UserIdGroupPair::builder().group_id(&alb_sg).build())
+            .build(),
+    );
+    for (address, name, id) in [
+        ("aws_security_group.alb", "simhill-dev-alb-sg", &alb_sg),
+        (
+            "aws_security_group.ecs_tasks",
+            "simhill-dev-ecs-tasks-sg",
+            &tasks_sg,
+        ),
+    ] {
+        resources.push((
+            address.to_owned(),
+            "aws_security_group".to_owned(),
+            json!({"id": id, "name": name, "vpc_id": vpc_id, "tags": tf_tags(),
+                   "ingress": if name == "simhill-dev-alb-sg" {
+                       json!([{"from_port": 80, "to_port": 80, "protocol": "tcp",
+                               "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": [],
+                               "security_groups": [], "self": false}])
+                   } else {
+                       json!([])
+                   },
+                   "arn": format!("arn:aws:ec2:{REGION}:123456789012:security-group/{id}")}),
+        ));
+    }
+
+    let repo = block_on(
+        ecr.create_repository()
+            .repository_name("flask-tp-app")
+            .image_scanning_configuration(
+                aws_sdk_ecr::types::ImageScanningConfiguration::builder()
+                    .scan_on_push(true)
+                    .build(),
+            )
+            .set_tags(Some(
+                TF_TAGS
+                    .iter()
+                    .map(|(k, v)| {
+                        aws_sdk_ecr::types::Tag::builder()
+                            .key(*k)
+                            .value(*v)
+                            .build()
+                            .unwrap()
+                    })
+                    .collect(),
+            ))
+            .send(),
+    )
+    .unwrap();
+    let repo = repo.repository().unwrap();
+    let repository_url = repo.repository_uri().unwrap().to_owned();
+    // Three images, the last one "latest", as the old stack's image workflow pushes them.
+    for (n, tag) in ["v1", "v2", "latest"].iter().enumerate() {
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                       "size": 1, "digest": format!("sha256:{n:0>64}")},
+            "layers": [],
+        });
+        block_on(
+            ecr.put_image()
+                .repository_name("flask-tp-app")
+                .image_manifest(manifest.to_string())
+                .image_tag(*tag)
+                .send(),
+        )
+        .unwrap();
+    }
+    resources.push((
+        "aws_ecr_repository.app".to_owned(),
+        "aws_ecr_repository".to_owned(),
+        json!({"id": "flask-tp-app", "name": "flask-tp-app", "arn": repo.repository_arn(),
+               "repository_url": repository_url, "image_tag_mutability": "MUTABLE",
+               "image_scanning_configuration": [{"scan_on_push": true}], "tags": tf_tags()}),
+    ));
+
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    let role = block_on(
+        iam.create_role()
+            .role_name("simhill-dev-ecs-task-execution-role")
+            .assume_role_policy_document(trust.to_string())
+            .set_tags(Some(
+                TF_TAGS
+                    .iter()
+                    .map(|(k, v)| {
+                        aws_sdk_iam::types::Tag::builder()
+                            .key(*k)
+                            .value(*v)
+                            .build()
+                            .unwrap()
+                    })
+                    .collect(),
+            ))
+            .send(),
+    )
+    .unwrap();
+    let role_arn = role.role().unwrap().arn().to_owned();
+    let policy = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+    block_on(
+        iam.attach_role_policy()
+            .role_name("simhill-dev-ecs-task-execution-role")
+            .policy_arn(policy)
+            .send(),
+    )
+    .unwrap();
+    resources.push((
+        "aws_iam_role.ecs_task_execution_role".to_owned(),
+        "aws_iam_role".to_owned(),
+        json!({"id": "simhill-dev-ecs-task-execution-role",
+               "name": "simhill-dev-ecs-task-execution-role", "arn": role_arn,
+               "assume_role_policy": trust.to_string(), "tags": tf_tags()}),
+    ));
+    resources.push((
+        "aws_iam_role_policy_attachment.ecs_task_execution_role_policy".to_owned(),
+        "aws_iam_role_policy_attachment".to_owned(),
+        json!({"id": "simhill-dev-ecs-task-execution-role-20240101000000000000000001",
+               "role": "simhill-dev-ecs-task-execution-role", "policy_arn": policy}),
+    ));
+
+    block_on(
+        logs.create_log_group()
+            .log_group_name("/ecs/simhill-dev")
+            .set_tags(Some(
+                TF_TAGS
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ))
+            .send(),
+    )
+    .unwrap();
+    block_on(
+        logs.put_retention_policy()
+            .log_group_name("/ecs/simhill-dev")
+            .retention_in_days(7)
+            .send(),
+    )
+    .unwrap();
+    resources.push((
+        "aws_cloudwatch_log_group.ecs".to_owned(),
+        "aws_cloudwatch_log_group".to_owned(),
+        json!({"id": "/ecs/simhill-dev", "name": "/ecs/simhill-dev",
+               "arn": format!("arn:aws:logs:{REGION}:123456789012:log-group:/ecs/simhill-dev"),
+               "retention_in_days": 7, "tags": tf_tags()}),
+    ));
+
+    let elb_tags = || {
+        TF_TAGS
+            .iter()
+            .map(|(k, v)| {
+                aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                    .key(*k)
+                    .value(*v)
+                    .build()
+            })
+            .collect::<Vec<_>>()
+    };
+    let lb = block_on(
+        elb.create_load_balancer()
+            .name("simhill-dev-alb")
+            .scheme(aws_sdk_elasticloadbalancingv2::types::LoadBalancerSchemeEnum::InternetFacing)
+            .r#type(aws_sdk_elasticloadbalancingv2::types::LoadBalancerTypeEnum::Application)
+            .set_subnets(Some(subnets.clone()))
+            .security_groups(&alb_sg)
+            .set_tags(Some(elb_tags()))
+            .send(),
+    )
+    .unwrap();
+    let lb = &lb.load_balancers()[0];
+    let lb_arn = lb.load_balancer_arn().unwrap().to_owned();
+    let lb_dns_name = lb.dns_name().unwrap().to_owned();
+    resources.push((
+        "aws_lb.main".to_owned(),
+        "aws_lb".to_owned(),
+        json!({"id": lb_arn, "arn": lb_arn, "name": "simhill-dev-alb", "dns_name": lb_dns_name,
+               "internal": false, "load_balancer_type": "application",
+               "security_groups": [alb_sg], "subnets": subnets, "tags": tf_tags()}),
+    ));
+    let tg = block_on(
+        elb.create_target_group()
+            .name("simhill-dev-tg")
+            .port(5000)
+            .protocol(ProtocolEnum::Http)
+            .vpc_id(&vpc_id)
+            .target_type(TargetTypeEnum::Ip)
+            .health_check_path("/")
+            .health_check_interval_seconds(30)
+            .health_check_timeout_seconds(5)
+            .healthy_threshold_count(2)
+            .unhealthy_threshold_count(2)
+            .matcher(Matcher::builder().http_code("200").build())
+            .set_tags(Some(elb_tags()))
+            .send(),
+    )
+    .unwrap();
+    let tg_arn = tg.target_groups()[0].target_group_arn().unwrap().to_owned();
+    resources.push((
+        "aws_lb_target_group.app".to_owned(),
+        "aws_lb_target_group".to_owned(),
+        json!({"id": tg_arn, "arn": tg_arn, "name": "simhill-dev-tg", "port": 5000,
+               "protocol": "HTTP", "target_type": "ip", "vpc_id": vpc_id,
+               "deregistration_delay": "300",
+               "health_check": [{"enabled": true, "healthy_threshold": 2, "interval": 30,
+                   "matcher": "200", "path": "/", "port": "traffic-port", "protocol": "HTTP",
+                   "timeout": 5, "unhealthy_threshold": 2}],
+               "tags": tf_tags()}),
+    ));
+    let listener = block_on(
+        elb.create_listener()
+            .load_balancer_arn(&lb_arn)
+            .port(80)
+            .protocol(ProtocolEnum::Http)
+            .default_actions(
+                ElbAction::builder()
+                    .r#type(ActionTypeEnum::Forward)
+                    .target_group_arn(&tg_arn)
+                    .build(),
+            )
+            .set_tags(Some(elb_tags()))
+            .send(),
+    )
+    .unwrap();
+    let listener_arn = listener.listeners()[0].listener_arn().unwrap().to_owned();
+    resources.push((
+        "aws_lb_listener.app".to_owned(),
+        "aws_lb_listener".to_owned(),
+        json!({"id": listener_arn, "arn": listener_arn, "load_balancer_arn": lb_arn,
+               "port": 80, "protocol": "HTTP",
+               "default_action": [{"type": "forward", "target_group_arn": tg_arn,
+                                   "forward": []}],
+               "tags": tf_tags()}),
+    ));
+
+    let ecs_tags = || {
+        TF_TAGS
+            .iter()
+            .map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(*k).value(*v).build())
+            .collect::<Vec<_>>()
+    };
+    let cluster = block_on(
+        ecs.create_cluster()
+            .cluster_name("simhill-dev-cluster")
+            .set_tags(Some(ecs_tags()))
+            .send(),
+    )
+    .unwrap();
+    let cluster_arn = cluster.cluster().unwrap().cluster_arn().unwrap().to_owned();
+    resources.push((
+        "aws_ecs_cluster.main".to_owned(),
+        "aws_ecs_cluster".to_owned(),
+        json!({"id": cluster_arn, "arn": cluster_arn, "name": "simhill-dev-cluster",
+               "tags": tf_tags()}),
+    ));
+    let image = format!("{repository_url}:latest");
+    let task = block_on(
+        ecs.register_task_definition()
+            .family("simhill-dev-task")
+            .network_mode(NetworkMode::Awsvpc)
+            .requires_compatibilities(Compatibility::Fargate)
+            .cpu("256")
+            .memory("512")
+            .execution_role_arn(&role_arn)
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name("simhill-dev-container")
+                    .image(&image)
+                    .essential(true)
+                    .port_mappings(
+                        PortMapping::builder()
+                            .container_port(container_port)
+                            .protocol(aws_sdk_ecs::types::TransportProtocol::Tcp)
+                            .build(),
+                    )
+                    .environment(
+                        KeyValuePair::builder()
+                            .name("FLASK_APP")
+                            .value("hello")
+                            .build(),
+                    )
+                    .environment(
+                        KeyValuePair::builder()
+                            .name("FLASK_ENV")
+                            .value("production")
+                            .build(),
+                    )
+                    .log_configuration(
+                        LogConfiguration::builder()
+                            .log_driver(LogDriver::Awslogs)
+                            .options("awslogs-group", "/ecs/simhill-dev")
+                            .options("awslogs-region", REGION)
+                            .options("awslogs-stream-prefix", "ecs")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .set_tags(Some(ecs_tags()))
+            .send(),
+    )
+    .unwrap();
+    let revision = task
+        .task_definition()
+        .unwrap()
+        .task_definition_arn()
+        .unwrap()
+        .to_owned();
+    // The state's copy of the containers: the port Terraform's code says, 5000.
+    let container_definitions = json!([{
+        "name": "simhill-dev-container", "image": image, "essential": true,
+        "portMappings": [{"containerPort": 5000, "hostPort": 5000, "protocol": "tcp"}],
+        "environment": [{"name": "FLASK_APP", "value": "hello"},
+                        {"name": "FLASK_ENV", "value": "production"}],
+        "logConfiguration": {"logDriver": "awslogs", "options": {
+            "awslogs-group": "/ecs/simhill-dev", "awslogs-region": REGION,
+            "awslogs-stream-prefix": "ecs"}},
+        "mountPoints": [], "volumesFrom": [], "systemControls": []
+    }]);
+    resources.push((
+        "aws_ecs_task_definition.app".to_owned(),
+        "aws_ecs_task_definition".to_owned(),
+        json!({"id": "simhill-dev-task", "arn": revision, "family": "simhill-dev-task",
+               "revision": 1, "cpu": "256", "memory": "512", "network_mode": "awsvpc",
+               "requires_compatibilities": ["FARGATE"], "execution_role_arn": role_arn,
+               "task_role_arn": "", "runtime_platform": [],
+               "container_definitions": container_definitions.to_string(),
+               "tags": tf_tags()}),
+    ));
+    let service = block_on(
+        ecs.create_service()
+            .cluster("simhill-dev-cluster")
+            .service_name("simhill-dev-service")
+            .task_definition(&revision)
+            .desired_count(2)
+            .launch_type(LaunchType::Fargate)
+            .network_configuration(
+                NetworkConfiguration::builder()
+                    .awsvpc_configuration(
+                        AwsVpcConfiguration::builder()
+                            .set_subnets(Some(subnets.clone()))
+                            .security_groups(&tasks_sg)
+                            .assign_public_ip(AssignPublicIp::Enabled)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .load_balancers(
+                EcsLoadBalancer::builder()
+                    .target_group_arn(&tg_arn)
+                    .container_name("simhill-dev-container")
+                    .container_port(5000)
+                    .build(),
+            )
+            .set_tags(Some(ecs_tags()))
+            .send(),
+    )
+    .unwrap();
+    let service_arn = service.service().unwrap().service_arn().unwrap().to_owned();
+    resources.push((
+        "aws_ecs_service.app".to_owned(),
+        "aws_ecs_service".to_owned(),
+        json!({"id": service_arn, "name": "simhill-dev-service", "cluster": cluster_arn,
+               "task_definition": revision, "desired_count": 2, "launch_type": "FARGATE",
+               "deployment_minimum_healthy_percent": 100, "deployment_maximum_percent": 200,
+               "health_check_grace_period_seconds": 0,
+               "deployment_circuit_breaker": [],
+               "capacity_provider_strategy": [],
+               "load_balancer": [{"target_group_arn": tg_arn, "elb_name": "",
+                   "container_name": "simhill-dev-container", "container_port": 5000}],
+               "network_configuration": [{"subnets": subnets, "security_groups": [tasks_sg],
+                   "assign_public_ip": true}],
+               "tags": tf_tags()}),
+    ));
+    // A resource of a kind this tool does not manage, in the same state.
+    resources.push((
+        "aws_s3_bucket.assets".to_owned(),
+        "aws_s3_bucket".to_owned(),
+        json!({"id": "simhill-dev-assets", "bucket": "simhill-dev-assets"}),
+    ));
+    OldStack {
+        resources,
+        lb_dns_name,
+        revision,
+    }
+}
+
+/// The state as `terraform show -json` prints it (format 1.0), the service in a child module.
+fn show_json(stack: &OldStack) -> String {
+    let resource = |(address, kind, values): &(String, String, Value)| {
+        let data = address.starts_with("data.");
+        let name = address.rsplit('.').next().unwrap_or_default();
+        json!({"address": address, "mode": if data { "data" } else { "managed" },
+               "type": kind, "name": name,
+               "provider_name": "registry.terraform.io/hashicorp/aws",
+               "schema_version": 0, "values": values, "sensitive_values": {}})
+    };
+    let (service, root): (Vec<_>, Vec<_>) = stack
+        .resources
+        .iter()
+        .partition(|(address, ..)| address == "aws_ecs_service.app");
+    let service: Vec<Value> = service
+        .iter()
+        .map(|(address, kind, values)| {
+            resource(&(
+                format!("module.app.{address}"),
+                kind.clone(),
+                values.clone(),
+            ))
+        })
+        .collect();
+    json!({
+        "format_version": "1.0",
+        "terraform_version": "1.7.5",
+        "values": {"outputs": {}, "root_module": {
+            "resources": root.iter().map(|r| resource(r)).collect::<Vec<_>>(),
+            "child_modules": [{"address": "module.app", "resources": service}]
+        }}
+    })
+    .to_string()
+}
+
+/// The same as a raw `terraform.tfstate` (version 4).
+fn raw_state(stack: &OldStack) -> String {
+    let resources: Vec<Value> = stack
+        .resources
+        .iter()
+        .map(|(address, kind, values)| {
+            let data = address.starts_with("data.");
+            let name = address.rsplit('.').next().unwrap_or_default();
+            let mut resource = json!({"mode": if data { "data" } else { "managed" }, "type": kind, "name": name,
+                   "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+                   "instances": [{"schema_version": 0, "attributes": values,
+                                  "sensitive_attributes": []}]});
+            // The service in a child module, as in the show -json fixture.
+            if address == "aws_ecs_service.app" {
+                resource["module"] = json!("module.app");
+            }
+            resource
+        })
+        .collect();
+    json!({"version": 4, "terraform_version": "1.7.5", "serial": 7,
+           "lineage": "3f1c2d4e-0000-4000-8000-000000000000", "outputs": {},
+           "resources": resources})
+    .to_string()
+}
+
+fn run(env: &TestEnv, args: &[&str]) -> (i32, String, String) {
+    let output = env.deployer().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let code = output.status.code().unwrap_or(-1);
+    assert_ne!(code, 101, "deployer {args:?} panicked: {stderr}");
+    (code, stdout, stderr)
+}
+
+fn lb_dns_name(env: &TestEnv) -> String {
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&env.sdk_config());
+    let lbs = block_on(
+        elb.describe_load_balancers()
+            .names("simhill-dev-alb")
+            .send(),
+    )
+    .unwrap();
+    lbs.load_balancers()[0].dns_name().unwrap().to_owned()
+}
+
+/// The whole path: import, then apply only tags (and sets what import could not carry over in
+/// place), and a second apply changes nothing.
+fn takes_over(fixture_name: &str, fixture: fn(&OldStack) -> String) {
+    let env = TestEnv::start();
+    let stack = build_old_stack(&env, 5000);
+    let fixture_path = env.dir.path().join(fixture_name);
+    std::fs::write(&fixture_path, fixture(&stack)).unwrap();
+
+    env.proxy.clear();
+    let (code, stdout, stderr) = run(
+        &env,
+        &["import", "--from-terraform", fixture_name, "--env", "dev"],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(
+        env.proxy.mutating_calls(),
+        [],
+        "import writes nothing to AWS"
+    );
+    assert!(
+        stderr.contains("Left to Terraform: aws_s3_bucket.assets"),
+        "{stderr}"
+    );
+
+    // The configuration: the stack's values, and the names off the pattern.
+    let written = std::fs::read_to_string(env.dir.path().join("envs/dev.toml")).unwrap();
+    let config: toml::Value = toml::from_str(&written).unwrap();
+    assert_eq!(config["project"].as_str(), Some("simhill"));
+    assert_eq!(config["region"].as_str(), Some(REGION));
+    assert_eq!(config["container"]["port"].as_integer(), Some(5000));
+    assert_eq!(
+        config["container"]["environment"]["FLASK_APP"].as_str(),
+        Some("hello")
+    );
+    assert_eq!(config["logs"]["retention_days"].as_integer(), Some(7));
+    assert_eq!(
+        config["load_balancer"]["deregistration_delay_seconds"].as_integer(),
+        Some(300)
+    );
+    assert_eq!(config["service"]["circuit_breaker"].as_bool(), Some(false));
+    let names = config["names"].as_table().unwrap();
+    assert_eq!(
+        names["ecs_security_group"].as_str(),
+        Some("simhill-dev-ecs-tasks-sg")
+    );
+    assert_eq!(names["log_group"].as_str(), Some("/ecs/simhill-dev"));
+    assert_eq!(names["container"].as_str(), Some("simhill-dev-container"));
+    assert_eq!(names["ecr_repository"].as_str(), Some("flask-tp-app"));
+    // Names that follow the pattern are not written.
+    assert!(!names.contains_key("load_balancer"), "{names:?}");
+    assert!(!names.contains_key("alb_security_group"), "{names:?}");
+
+    // The state records every resource, as taken over.
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(env.dir.path().join(".deployer/dev.json")).unwrap(),
+    )
+    .unwrap();
+    let recorded = state["resources"].as_object().unwrap();
+    assert_eq!(recorded.len(), 11, "{recorded:?}");
+    assert_eq!(recorded["task_definition"]["id"], stack.revision.as_str());
+    assert!(
+        recorded.values().all(|r| r["imported"] == true),
+        "{recorded:?}"
+    );
+
+    // removed.tf forgets every resource taken over, and not the others.
+    let removed = std::fs::read_to_string(env.dir.path().join("removed.tf")).unwrap();
+    for address in [
+        "aws_lb.main",
+        "aws_lb_listener.app",
+        "aws_security_group.ecs_tasks",
+        "aws_iam_role_policy_attachment.ecs_task_execution_role_policy",
+        "module.app.aws_ecs_service.app",
+    ] {
+        assert!(
+            removed.contains(&format!("removed {{\n  from = {address}\n")),
+            "{address}: {removed}"
+        );
+    }
+    assert!(
+        !removed.contains("aws_s3_bucket") && !removed.contains("data."),
+        "{removed}"
+    );
+    assert_eq!(
+        removed.matches("removed {").count(),
+        removed.matches("destroy = false").count()
+    );
+
+    // The printed plan: tags, and the lifecycle policy this tool keeps on every repository.
+    let changed: Vec<&str> = stdout.lines().filter(|l| l.contains(" -> ")).collect();
+    assert!(
+        changed
+            .iter()
+            .all(|l| l.contains("tags") || l.contains("lifecycle_policy")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Plan of the next apply: 0 to create,") && stdout.contains("0 to delete."),
+        "{stdout}"
+    );
+
+    env.proxy.clear();
+    let (code, stdout, stderr) = run(&env, &["apply", "--yes"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let mutating: Vec<String> = env
+        .proxy
+        .mutating_calls()
+        .iter()
+        .map(|c| c.operation.clone())
+        .collect();
+    // Only tags, and the lifecycle policy: nothing created, deleted, registered or deployed.
+    for operation in &mutating {
+        assert!(
+            [
+                "TagResource",
+                "TagRole",
+                "CreateTags",
+                "AddTags",
+                "TagLogGroup",
+                "PutLifecyclePolicy",
+            ]
+            .contains(&operation.as_str()),
+            "{operation} in {mutating:?}"
+        );
+    }
+    assert!(mutating.contains(&"TagRole".to_owned()), "{mutating:?}");
+    assert_eq!(lb_dns_name(&env), stack.lb_dns_name);
+    let ecs = aws_sdk_ecs::Client::new(&env.sdk_config());
+    let services = block_on(
+        ecs.describe_services()
+            .cluster("simhill-dev-cluster")
+            .services("simhill-dev-service")
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(
+        services.services()[0].task_definition(),
+        Some(stack.revision.as_str())
+    );
+    // Tagged as this stack's now, and the record no longer says "imported".
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(env.dir.path().join(".deployer/dev.json")).unwrap(),
+    )
+    .unwrap();
+    let unmarked = state["resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(|r| r.get("imported").is_none());
+    assert!(unmarked, "{state}");
+
+    env.proxy.clear();
+    env.deployer()
+        .args(["plan", "--detailed-exitcode"])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn import_of_the_terraform_show_json_only_tags_the_stack() {
+    takes_over("tf-state.json", show_json);
+}
+
+#[test]
+fn import_of_a_raw_tfstate_only_tags_the_stack() {
+    takes_over("terraform.tfstate", raw_state);
+}
+
+/// The state says port 5000, the running revision listens on 8080: taking over would register
+/// a new revision and deploy it, so import refuses, names the setting and records nothing.
+#[test]
+fn import_refuses_when_the_running_stack_differs_from_its_state() {
+    let env = TestEnv::start();
+    let stack = build_old_stack(&env, 8080);
+    std::fs::write(env.dir.path().join("tf-state.json"), show_json(&stack)).unwrap();
+    env.proxy.clear();
+    let (code, stdout, stderr) = run(
+        &env,
+        &[
+            "import",
+            "--from-terraform",
+            "tf-state.json",
+            "--env",
+            "dev",
+        ],
+    );
+    assert_eq!(code, 3, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("task_definition.container_port (8080 -> 5000)"),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.mutating_calls(), []);
+    assert!(!env.dir.path().join(".deployer/dev.json").exists());
+    assert!(!env.dir.path().join("removed.tf").exists());
+}
+
+#[test]
+fn import_of_an_unsupported_state_says_what_is_read_and_calls_nothing() {
+    let env = TestEnv::offline();
+    for (doc, expected) in [
+        (r#"{"format_version": "2.0"}"#, "format 1.x"),
+        (r#"{"version": 3, "modules": []}"#, "version 4"),
+        ("not json", "is not JSON"),
+    ] {
+        std::fs::write(env.dir.path().join("state.json"), doc).unwrap();
+        let (code, _, stderr) = run(
+            &env,
+            &["import", "--from-terraform", "state.json", "--env", "dev"],
+        );
+        assert_eq!(code, 3, "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(stderr.contains("state.json"), "{stderr}");
+    }
+    assert_eq!(env.proxy.calls(), []);
+    assert!(!env.dir.path().join("envs").exists());
+}
