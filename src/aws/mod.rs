@@ -3,6 +3,7 @@
 //! waiting out AWS's known slow spots, and the idioms every resource needs (tags both ways, "not
 //! found" as absent, "already exists" after a lost answer). Each idiom lives here once.
 
+pub mod acm;
 pub mod autoscaling;
 mod clients;
 pub mod ecs;

@@ -92,18 +92,7 @@ fn live_from(certificate: &CertificateDetail, zone_id: Option<String>) -> Live {
 }
 
 async fn describe(ctx: &Ctx, arn: &str) -> Result<Option<CertificateDetail>> {
-    let answer = ctx
-        .aws
-        .acm
-        .describe_certificate()
-        .certificate_arn(arn)
-        .send()
-        .await
-        .or_absent(
-            &["ResourceNotFoundException"],
-            format!("reading the certificate {arn}"),
-        )?;
-    Ok(answer.and_then(|a| a.certificate))
+    crate::aws::acm::describe_certificate(&ctx.aws.acm, arn).await
 }
 
 async fn tags_of(ctx: &Ctx, arn: &str) -> Result<Vec<(String, String)>> {

@@ -7,7 +7,7 @@
 
 use anyhow::{bail, Result};
 
-use crate::aws::{AwsResultExt, Created};
+use crate::aws::Created;
 use crate::contract::{Change, Ctx, Detail, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
@@ -39,18 +39,8 @@ impl Resource for GivenCertificate {
         if detail == Detail::Identity {
             return Ok(None);
         }
-        let answer = ctx
-            .aws
-            .acm
-            .describe_certificate()
-            .certificate_arn(arn)
-            .send()
-            .await
-            .or_absent(
-                &["ResourceNotFoundException"],
-                format!("reading the certificate {arn}"),
-            )?;
-        let Some(certificate) = answer.as_ref().and_then(|a| a.certificate()) else {
+        let answer = crate::aws::acm::describe_certificate(&ctx.aws.acm, arn).await?;
+        let Some(certificate) = answer.as_ref() else {
             bail!(
                 "https.certificate_arn: ACM has no certificate {arn} in this account and region; \
                  check the ARN, or request or import the certificate in {}",

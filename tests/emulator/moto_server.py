@@ -13,9 +13,14 @@ from moto.acm.models import AWSCertificateManagerBackend
 from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
 from moto.core.exceptions import AWSError, JsonRESTError
 from moto.core.responses import ActionResult
-from moto.ec2.exceptions import DependencyViolationError, InvalidNetworkInterfaceIdError
+from moto.ec2.exceptions import (
+    DependencyViolationError,
+    InvalidNetworkInterfaceIdError,
+    InvalidSubnetIdError,
+)
 from moto.ec2 import ec2_backends
 from moto.ec2.models.security_groups import SecurityGroupBackend
+from moto.ec2.models.subnets import SubnetBackend
 from moto.ecr.models import Image
 from moto.ecr.responses import ECRResponse
 from moto.ecs.models import Container, EC2ContainerServiceBackend
@@ -463,6 +468,26 @@ ApplicationAutoScalingResponse.deregister_scalable_target = (
     _deregister_scalable_target_and_its_policies
 )
 ApplicationAutoScalingResponse.put_scaling_policy = _put_scaling_policy_of_a_registered_target
+
+
+_describe_subnets = SubnetBackend.describe_subnets
+
+
+def _describe_subnets_naming_the_missing_one(self, subnet_ids=None, filters=None):
+    """DescribeSubnets of an ID that does not exist answers `InvalidSubnetID.NotFound` naming
+    that ID ("The subnet ID 'subnet-…' does not exist"); moto subtracts subnets from IDs, so it
+    names any of the IDs asked for, often one that exists."""
+    if subnet_ids:
+        known = {
+            subnet_id for zone in self.subnets.values() for subnet_id in zone
+        }
+        missing = [subnet_id for subnet_id in subnet_ids if subnet_id not in known]
+        if missing:
+            raise InvalidSubnetIdError(missing[0])
+    return _describe_subnets(self, subnet_ids, filters)
+
+
+SubnetBackend.describe_subnets = _describe_subnets_naming_the_missing_one
 
 if __name__ == "__main__":
     main(sys.argv[1:])
