@@ -348,7 +348,7 @@ class ActionMetadata(unittest.TestCase):
         source = (ROOT / "src" / "ops" / "outputs.rs").read_text(encoding="utf-8")
         names = re.search(r"OUTPUT_NAMES: \[&str; \d+\] = \[(.*?)\];", source, re.DOTALL)
         names = re.findall(r'"(\w+)"', names.group(1))
-        self.assertEqual(len(names), 6)
+        self.assertEqual(len(names), 8)
         outputs = self.action["outputs"]
         for name in names:
             self.assertEqual(outputs[name]["value"], f"${{{{ steps.run.outputs.{name} }}}}")
