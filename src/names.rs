@@ -214,6 +214,20 @@ pub fn image_digest(image: &str) -> Option<&str> {
     image.split_once('@').map(|(_, digest)| digest)
 }
 
+/// The repository of an image reference, without its tag or digest (`registry:5000/app` of
+/// `registry:5000/app:v2` or `registry:5000/app@sha256:...`): a tag follows the last `:` after
+/// the last `/`, since a registry's port comes before.
+pub fn image_repository(image: &str) -> &str {
+    if let Some((repository, _)) = image.split_once('@') {
+        return repository;
+    }
+    let slash = image.rfind('/').map_or(0, |at| at + 1);
+    match image[slash..].rfind(':') {
+        Some(colon) => &image[..slash + colon],
+        None => image,
+    }
+}
+
 /// The tag of an image reference (`v2` of `repo:v2`); `None` for one that names a digest. Docker
 /// reads a reference without either as `:latest`.
 pub fn image_tag(image: &str) -> Option<&str> {
@@ -359,6 +373,19 @@ mod tests {
         assert_eq!(image_tag(asked), Some("v2"));
         assert_eq!(image_tag("localhost:5000/app"), Some("latest"));
         assert_eq!(image_tag(pinned), None);
+        assert_eq!(
+            image_repository(pinned),
+            "1.dkr.ecr.eu-central-1.amazonaws.com/app"
+        );
+        assert_eq!(
+            image_repository(asked),
+            "1.dkr.ecr.eu-central-1.amazonaws.com/app"
+        );
+        assert_eq!(image_repository("localhost:5000/app"), "localhost:5000/app");
+        assert_eq!(
+            image_repository("localhost:5000/app:v1"),
+            "localhost:5000/app"
+        );
     }
 
     fn with_names(table: &str) -> Result<Config, String> {

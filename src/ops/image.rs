@@ -19,7 +19,7 @@ use crate::aws::partition;
 use crate::config::AWS_REGIONS;
 use crate::contract::{Ctx, DeployImage, Facts, Revision};
 use crate::exit::{Exit, ExitError};
-use crate::names::{image_digest, ImageOrigin, ImageSource};
+use crate::names::{image_digest, image_repository, ImageOrigin, ImageSource};
 use crate::resources::ecr_repository::{image_exists, ImageLookup};
 use crate::state::ImageOverride;
 
@@ -194,18 +194,7 @@ fn describes(origin: &ImageOrigin, image: &str) -> bool {
 
 /// `reference` pinned to `digest`: `repo:tag` (or `repo@old`) becomes `repo@digest`.
 fn pinned(reference: &str, digest: &str) -> String {
-    let repository = match reference.split_once('@') {
-        Some((repository, _)) => repository,
-        None => {
-            // A tag follows the last `:` after the last `/` (a registry's port comes before).
-            let slash = reference.rfind('/').map_or(0, |at| at + 1);
-            match reference[slash..].rfind(':') {
-                Some(colon) => &reference[..slash + colon],
-                None => reference,
-            }
-        }
-    };
-    format!("{repository}@{digest}")
+    format!("{}@{digest}", image_repository(reference))
 }
 
 fn invalid(what: String) -> anyhow::Error {

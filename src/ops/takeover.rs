@@ -188,14 +188,7 @@ pub fn take_over(
         &format!("the awslogs-group of container {container_name:?}"),
     )?;
     let image = text(container, "image").to_owned();
-    let repository_url = image
-        .split('@')
-        .next()
-        .map(|i| match i.rsplit_once(':') {
-            Some((repo, tag)) if !tag.contains('/') => repo,
-            _ => i,
-        })
-        .unwrap_or_default();
+    let repository_url = crate::names::image_repository(&image);
     let ecr_repository =
         of_kind("aws_ecr_repository").find(|r| r.str("repository_url") == repository_url);
 
