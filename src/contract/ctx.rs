@@ -12,7 +12,7 @@ use tokio::sync::OnceCell;
 
 use aws_sdk_ecs::types::Service;
 
-use crate::aws::ecs::{describe_services, SERVICE_READ};
+use crate::aws::ecs::{active, describe_services, SERVICE_READ};
 use crate::aws::retry::Budget;
 use crate::aws::{AwsClients, ElbTagBatch};
 use crate::config::Config;
@@ -225,6 +225,19 @@ impl Ctx {
             describe_services(&self.aws.ecs, &self.names.cluster, &self.names.service)
         })
         .await
+    }
+
+    /// The stack's ECS service when it is ACTIVE, from the shared read. Errors: the read's, or
+    /// that the service does not exist and that `deployer apply` makes it.
+    pub async fn active_service(&self) -> Result<Service> {
+        let services = self.services().await?;
+        active(&services).cloned().ok_or_else(|| {
+            anyhow!(
+                "ECS service {} does not exist; deploy it with `deployer apply --env {}`",
+                self.names.service,
+                self.config.environment
+            )
+        })
     }
 
     /// Forgets the shared reads: once the stack has been read, a later read (of a resource a

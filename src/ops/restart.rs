@@ -3,11 +3,11 @@
 //! only when a task starts. One `UpdateService` with `forceNewDeployment`, no new revision; the
 //! deployment is followed like any other.
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 
 use super::rollout::Rollout;
 use super::{Session, Target};
-use crate::aws::ecs::{active, describe_services, primary_deployment, target_group_arn};
+use crate::aws::ecs::{primary_deployment, target_group_arn};
 use crate::aws::AwsResultExt;
 use crate::contract::Ctx;
 use crate::interrupt::Interrupt;
@@ -26,14 +26,7 @@ pub struct PreparedRestart {
 pub async fn prepare(target: &Target, printer: &Printer) -> Result<PreparedRestart> {
     let session = target.open(printer, Some("restart")).await?;
     let ctx = &session.ctx;
-    let services = describe_services(&ctx.aws.ecs, &ctx.names.cluster, &ctx.names.service).await?;
-    let service = active(&services).ok_or_else(|| {
-        anyhow!(
-            "ECS service {} does not exist; deploy it with `deployer apply --env {}`",
-            ctx.names.service,
-            ctx.config.environment
-        )
-    })?;
+    let service = &ctx.active_service().await?;
     let task_definition = service.task_definition().unwrap_or_default().to_owned();
     let target_group_arn = target_group_arn(service);
     Ok(PreparedRestart {

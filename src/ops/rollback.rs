@@ -10,7 +10,7 @@ use aws_sdk_ecs::types::{Deployment, DeploymentRolloutState};
 
 use super::rollout::Rollout;
 use super::{Session, Target};
-use crate::aws::ecs::{active, describe_services, primary_deployment};
+use crate::aws::ecs::{active, primary_deployment};
 use crate::aws::AwsResultExt;
 use crate::contract::{Ctx, Resource, Revision};
 use crate::exit::{Exit, ExitError};
@@ -49,7 +49,7 @@ pub async fn prepare(
 ) -> Result<PreparedRollback> {
     let session = target.open(printer, Some("rollback")).await?;
     let ctx = &session.ctx;
-    let services = describe_services(&ctx.aws.ecs, &ctx.names.cluster, &ctx.names.service).await?;
+    let services = ctx.services().await?;
     let service = active(&services).ok_or_else(|| {
         anyhow!(
             "ECS service {} does not exist; nothing to roll back",

@@ -11,7 +11,6 @@
 use anyhow::{anyhow, Result};
 
 use super::{Session, Target};
-use crate::aws::ecs::active;
 use crate::aws::AwsResultExt;
 use crate::config::MAX_DESIRED_COUNT;
 use crate::exit::{Exit, ExitError};
@@ -58,14 +57,7 @@ pub async fn prepare(target: &Target, printer: &Printer, count: u32) -> Result<P
     let ctx = &session.ctx;
     let range = ctx.config.autoscaling.as_ref().map(|a| (a.min, a.max));
     check_count(count, range)?;
-    let services = ctx.services().await?;
-    let service = active(&services).ok_or_else(|| {
-        anyhow!(
-            "ECS service {} does not exist; deploy it with `deployer apply --env {}`",
-            ctx.names.service,
-            ctx.config.environment
-        )
-    })?;
+    let service = &ctx.active_service().await?;
     let current = service.desired_count();
     Ok(PreparedScale {
         // Checked against MAX_DESIRED_COUNT above.

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Result};
 
 use super::Target;
-use crate::aws::ecs::{active, describe_services};
 use crate::aws::logs::{stream_events, LogEvent, StreamCursor};
 pub use crate::aws::tasks::TaskEnd;
 use crate::aws::tasks::{describe_task, run_task, task_end, task_id, OneOffTask, TaskPlace};
@@ -35,14 +34,7 @@ pub struct ServiceTasks {
 
 /// Reads the service: the revision it runs and its network configuration.
 pub async fn service_tasks(ctx: &Ctx) -> Result<ServiceTasks> {
-    let services = describe_services(&ctx.aws.ecs, &ctx.names.cluster, &ctx.names.service).await?;
-    let service = active(&services).ok_or_else(|| {
-        anyhow!(
-            "ECS service {} does not exist; deploy it with `deployer apply --env {}`",
-            ctx.names.service,
-            ctx.config.environment
-        )
-    })?;
+    let service = &ctx.active_service().await?;
     let place = TaskPlace::of_service(service, &ctx.names.cluster).ok_or_else(|| {
         anyhow!(
             "ECS service {} has no awsvpc network configuration to run a task in",
