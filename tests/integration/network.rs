@@ -32,7 +32,7 @@ fn egress_warnings(stderr: &str) -> Vec<&str> {
 }
 
 /// The VPC's main route table.
-fn main_route_table(ec2: &aws_sdk_ec2::Client, vpc: &str) -> String {
+pub fn main_route_table(ec2: &aws_sdk_ec2::Client, vpc: &str) -> String {
     block_on(
         ec2.describe_route_tables()
             .filters(Filter::builder().name("vpc-id").values(vpc).build())
@@ -52,7 +52,7 @@ fn main_route_table(ec2: &aws_sdk_ec2::Client, vpc: &str) -> String {
 }
 
 /// A NAT gateway in `subnet` (with an Elastic IP), and `table`'s 0.0.0.0/0 route to it.
-fn route_to_nat_gateway(ec2: &aws_sdk_ec2::Client, subnet: &str, table: &str) {
+pub fn route_to_nat_gateway(ec2: &aws_sdk_ec2::Client, subnet: &str, table: &str) {
     block_on(async {
         let address = ec2
             .allocate_address()
