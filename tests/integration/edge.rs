@@ -698,6 +698,91 @@ fn https_on_a_domain_requests_a_certificate_redirects_http_and_destroy_removes_w
     assert_eq!(not_allowed(&policy, &called), Vec::<String>::new());
 }
 
+/// The action a plan takes for each step it changes.
+fn actions_of(plan: &Value) -> Vec<(String, String)> {
+    plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !matches!(r["action"].as_str(), Some("no-change" | "read")))
+        .map(|r| {
+            (
+                r["step"].as_str().unwrap().to_owned(),
+                r["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn changed_domain_left_its_old_alias_records_and_its_certificate_was_not_replaced() {
+    // Another domain was refused as a replacement of the certificate, and the records of the
+    // old domain stayed in the zone.
+    let env = https_env(1);
+    let zone = create_zone(&env);
+    let config = |domain: &str| {
+        format!(
+            "{DEV_TOML}\n[https]\ndomain = \"{domain}\"\nhosted_zone = \"{ZONE}\"\n\
+             subject_alternative_names = [\"www.{ZONE}\"]\n"
+        )
+    };
+    env.write_config("dev", &config(DOMAIN));
+    apply(&env);
+    let old_certificate = certificates(&env).remove(0);
+
+    let shop = format!("shop.{ZONE}");
+    env.write_config("dev", &config(&shop));
+    let (code, plan) = plan_json(&env);
+    assert_eq!(code, 2, "{plan:#}");
+    assert_eq!(
+        actions_of(&plan),
+        [
+            ("certificate".to_owned(), "replace".to_owned()),
+            ("listener".to_owned(), "update".to_owned()),
+            ("dns_records".to_owned(), "replace".to_owned()),
+        ],
+        "{plan:#}"
+    );
+    apply(&env);
+
+    // One certificate, the new one, served by the HTTPS listener.
+    let now = certificates(&env);
+    assert_eq!(now.len(), 1, "{now:?}");
+    let certificate = &now[0];
+    assert_ne!(*certificate, old_certificate);
+    let stack = Stack::read(&env);
+    let https = stack
+        .listeners
+        .iter()
+        .find(|l| l.port() == Some(443))
+        .unwrap();
+    assert_eq!(
+        https.certificates()[0].certificate_arn(),
+        Some(certificate.as_str())
+    );
+    // The new name points at the load balancer, the old one nowhere; the validation records
+    // are those of the new certificate: www's stayed, app's went.
+    let dns = stack.load_balancers[0].dns_name().unwrap().to_lowercase();
+    let found = records(&env, &zone);
+    let aliases: Vec<(String, String, Option<String>)> =
+        found.iter().filter(|r| r.1 != "CNAME").cloned().collect();
+    assert_eq!(
+        aliases,
+        [(shop.clone(), "A".to_owned(), Some(dns))],
+        "{found:?}"
+    );
+    assert_eq!(
+        validation_records(&found),
+        asked_validation_records(&env, certificate),
+        "{found:?}"
+    );
+    assert_converged(&env);
+
+    env.deployer().args(["destroy", "--yes"]).assert().success();
+    assert_eq!(records(&env, &zone), []);
+    assert_eq!(certificates(&env), Vec::<String>::new());
+}
+
 #[test]
 fn https_with_a_given_certificate_serves_it_without_redirect_and_destroy_keeps_it() {
     let env = https_env(0);
