@@ -718,7 +718,14 @@ fn actions_of(plan: &Value) -> Vec<(String, String)> {
 fn changed_domain_left_its_old_alias_records_and_its_certificate_was_not_replaced() {
     // Another domain was refused as a replacement of the certificate, and the records of the
     // old domain stayed in the zone.
-    let env = https_env(1);
+    // Route 53 takes two polls to apply each change everywhere, as it does on AWS for a while.
+    let env = TestEnv::with_moto(
+        MotoServer::builder()
+            .env("MOTO_ECS_SERVICE_RUNNING", "2")
+            .env("MOTO_ACM_VALIDATION_WAIT", "1")
+            .env("MOTO_ROUTE53_PENDING_POLLS", "2")
+            .start(),
+    );
     let zone = create_zone(&env);
     let config = |domain: &str| {
         format!(
@@ -743,7 +750,19 @@ fn changed_domain_left_its_old_alias_records_and_its_certificate_was_not_replace
         ],
         "{plan:#}"
     );
-    apply(&env);
+    env.proxy.clear();
+    let stderr = apply(&env);
+    // The new alias records were waited for until Route 53 had them everywhere.
+    assert!(
+        stderr.contains("waiting for Route 53 to apply pointing shop.example.com"),
+        "{stderr}"
+    );
+    assert_eq!(
+        env.proxy.count("GetChange"),
+        3,
+        "{:?}",
+        env.proxy.operations()
+    );
 
     // One certificate, the new one, served by the HTTPS listener.
     let now = certificates(&env);
