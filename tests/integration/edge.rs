@@ -1016,7 +1016,7 @@ fn subnets_that_do_not_fit_stop_apply_with_the_subnet_named_and_no_aws_write() {
         ),
         (
             with_network(&vpc, &[&a, "subnet-0123456789abcdef0"], ""),
-            "subnet-0123456789abcdef0".to_owned(),
+            "network.subnets: The subnet ID 'subnet-0123456789abcdef0' does not exist".to_owned(),
         ),
         (
             with_network(&vpc, &[&a, &a2], ""),
@@ -1031,7 +1031,29 @@ fn subnets_that_do_not_fit_stop_apply_with_the_subnet_named_and_no_aws_write() {
             String::new(),
         ),
     ];
-    for (config, expected) in &cases[..3] {
+    // Tasks in a zone where the load balancer has no subnet would get no traffic.
+    let c = block_on(
+        aws_sdk_ec2::Client::new(&env.sdk_config())
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block("10.20.4.0/24")
+            .availability_zone("eu-central-1c")
+            .send(),
+    )
+    .unwrap()
+    .subnet
+    .unwrap()
+    .subnet_id
+    .unwrap();
+    let uncovered = (
+        with_network(
+            &vpc,
+            &[&a, &c],
+            &format!("load_balancer_subnets = [\"{a}\", \"{b}\"]"),
+        ),
+        format!("network.subnets: subnet {c} is in eu-central-1c, where the load balancer has no subnet"),
+    );
+    for (config, expected) in cases[..3].iter().chain([&uncovered]) {
         env.write_config("dev", config);
         env.proxy.clear();
         let stderr = run_failing(&env, &["apply", "--yes"]);
