@@ -62,6 +62,9 @@ pub struct Facts {
     /// with its image and that image's origin.
     pub task_definition_revision: Option<Revision>,
     pub service_arn: Option<String>,
+    /// The ARN of the service's Application Auto Scaling scalable target, which carries the
+    /// owner tags of its scaling policies; `None` while there is none.
+    pub scalable_target_arn: Option<String>,
     /// The service's PRIMARY deployment: after a create or update, the one this run started.
     pub deployment_id: Option<String>,
     /// A target group being replaced: until the service runs in its replacement, the listener
