@@ -1,7 +1,7 @@
 //! The S3 backend: a state and a lock that several machines share. Two runners (two working
 //! directories) deploy one environment through one bucket on the emulator: exactly one goes ahead,
 //! the other names it, or waits for it with `--lock-timeout`; a state written by another run
-//! between read and write is never overwritten; `state init` is idempotent; `state migrate`
+//! between read and write is never overwritten, whether it was the first state or a later one; `state init` is idempotent; `state migrate`
 //! round-trips; `outputs` reads the bucket with one call; a killed run's lock is reported and
 //! cleared by `force-unlock`.
 
@@ -263,6 +263,82 @@ fn a_state_written_by_another_run_between_read_and_write_is_never_overwritten() 
         .filter(|c| c.operation == "PutObject" && c.status == 412)
         .collect();
     assert_eq!(refused.len(), 1, "{:?}", env.proxy.calls());
+    // The run's lock was released all the same.
+    assert_eq!(object(&env, LOCK_KEY), None);
+}
+
+/// The ETag of the object, as S3 has it now.
+fn etag(env: &TestEnv, key: &str) -> String {
+    let client = s3(env);
+    let head = block_on(client.head_object().bucket(BUCKET).key(key).send()).unwrap();
+    head.e_tag().unwrap().to_owned()
+}
+
+/// A state an earlier run wrote, with a marker in its outputs.
+fn state_with_marker(marker: &str) -> String {
+    json!({
+        "version": 1,
+        "project": "simhill",
+        "environment": "dev",
+        "region": REGION,
+        "outputs": { "alb_dns_name": marker },
+    })
+    .to_string()
+}
+
+#[test]
+fn a_later_write_with_a_stale_etag_is_refused_and_the_newer_state_kept() {
+    let env = s3_env();
+    // A state exists: this run's writes are conditional on the version it read (If-Match), not
+    // on there being none.
+    put_object(
+        &env,
+        STATE_KEY,
+        &state_with_marker("written-by-an-earlier-run"),
+    );
+    let read_etag = etag(&env, STATE_KEY);
+    env.proxy.clear();
+    env.proxy.set_latency(Duration::from_millis(150));
+    let mut run = start_in(&env, env.dir.path(), &["apply", "--yes"]);
+    // The run has its lock and has read the state: another run, whose lock was force-unlocked,
+    // changes it now.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !env.proxy.operations().iter().any(|op| op == "s3:GetObject") {
+        assert!(Instant::now() < deadline, "{:?}", env.proxy.operations());
+        assert!(run.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let theirs = state_with_marker("written-by-another-run");
+    put_object(&env, STATE_KEY, &theirs);
+    assert_ne!(etag(&env, STATE_KEY), read_etag);
+
+    let output = run.wait_with_output().unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the state s3://{BUCKET}/{STATE_KEY} was changed by another run"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("it was not overwritten"), "{stderr}");
+    // Nothing lost: the other run's state is there as it wrote it.
+    assert_eq!(object(&env, STATE_KEY).as_deref(), Some(theirs.as_str()));
+    // S3 refused the write by its condition: the ETag the run had read, not "none may exist".
+    let refused: Vec<_> = env
+        .proxy
+        .requests("PutObject")
+        .into_iter()
+        .filter(|r| r.call.status == 412)
+        .collect();
+    assert_eq!(refused.len(), 1, "{:?}", env.proxy.calls());
+    assert_eq!(
+        refused[0].header("if-match").map(|e| e.trim_matches('"')),
+        Some(read_etag.trim_matches('"')),
+        "{:?}",
+        refused[0].headers
+    );
+    assert_eq!(refused[0].header("if-none-match"), None);
     // The run's lock was released all the same.
     assert_eq!(object(&env, LOCK_KEY), None);
 }
