@@ -19,6 +19,7 @@ pub mod route53;
 pub mod s3;
 pub mod tags;
 pub mod tasks;
+pub mod vpc;
 
 pub use clients::{AwsClients, ConnectOptions};
 pub use elb_tags::ElbTagBatch;
