@@ -541,6 +541,30 @@ pub struct LoadBalancerConfig {
     /// An internal load balancer (scheme `internal`, reachable only from inside the VPC)
     /// instead of an internet-facing one. Fixed when the load balancer is created.
     pub internal: bool,
+    /// Whether the load balancer takes IPv6 clients too: `dualstack` when `allowed_cidrs` lists
+    /// an IPv6 block (unless set), else `ipv4`. See "IP address types" in the ELB User Guide.
+    pub ip_address_type: IpAddressType,
+}
+
+/// The IP address type of the load balancer (ELB's `IpAddressType`, Terraform's
+/// `ip_address_type`). A `dualstack` one needs subnets with an IPv6 CIDR block, and gets an IPv6
+/// address (and, with `[https]`, an AAAA alias record) besides its IPv4 ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpAddressType {
+    #[default]
+    Ipv4,
+    Dualstack,
+}
+
+impl IpAddressType {
+    /// ELB's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpAddressType::Ipv4 => "ipv4",
+            IpAddressType::Dualstack => "dualstack",
+        }
+    }
 }
 
 impl Config {
@@ -581,6 +605,7 @@ impl Default for LoadBalancerConfig {
             deregistration_delay_seconds: 30,
             allowed_cidrs: vec![DEFAULT_ALLOWED_CIDR.to_owned()],
             internal: false,
+            ip_address_type: IpAddressType::Ipv4,
         }
     }
 }
@@ -665,6 +690,8 @@ pub struct TimeoutsConfig {
     /// Waiting for ACM to issue a requested certificate once its DNS validation records are in
     /// the hosted zone.
     pub certificate_validation: u32,
+    /// Waiting for Route 53 to apply a change of the domain's records on all its DNS servers.
+    pub dns_propagation: u32,
 }
 
 impl Default for TimeoutsConfig {
@@ -674,6 +701,7 @@ impl Default for TimeoutsConfig {
             resource_release: 1200,
             deployment: 900,
             certificate_validation: 1800,
+            dns_propagation: 600,
         }
     }
 }

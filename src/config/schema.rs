@@ -397,6 +397,8 @@ pub(super) struct RawLoadBalancer {
     pub(super) deregistration_delay_seconds: Int,
     pub(super) allowed_cidrs: Vec<String>,
     pub(super) internal: bool,
+    /// Unset: derived from `allowed_cidrs`.
+    pub(super) ip_address_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -431,6 +433,7 @@ pub(super) struct RawTimeouts {
     pub(super) resource_release: Int,
     pub(super) deployment: Int,
     pub(super) certificate_validation: Int,
+    pub(super) dns_propagation: Int,
 }
 
 impl From<&Config> for RawConfig {
@@ -525,6 +528,7 @@ impl From<&LoadBalancerConfig> for RawLoadBalancer {
             deregistration_delay_seconds: l.deregistration_delay_seconds.into(),
             allowed_cidrs: l.allowed_cidrs.clone(),
             internal: l.internal,
+            ip_address_type: None,
         }
     }
 }
@@ -591,6 +595,7 @@ impl From<&TimeoutsConfig> for RawTimeouts {
             resource_release: t.resource_release.into(),
             deployment: t.deployment.into(),
             certificate_validation: t.certificate_validation.into(),
+            dns_propagation: t.dns_propagation.into(),
         }
     }
 }
@@ -674,6 +679,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "deregistration_delay_seconds",
             "allowed_cidrs",
             "internal",
+            "ip_address_type",
         ],
     ),
     (
@@ -696,6 +702,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "resource_release",
             "deployment",
             "certificate_validation",
+            "dns_propagation",
         ],
     ),
     ("task_role", &["managed_policies", "statements"]),
