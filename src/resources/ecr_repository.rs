@@ -3,10 +3,9 @@
 //! without bound.
 
 use anyhow::{Context as _, Result};
-use aws_sdk_ecr::types::{ImageIdentifier, ImageScanningConfiguration, ImageTagMutability};
+use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability};
 use serde_json::{json, Value};
 
-use crate::aws::errors::{brief, describe, is_code};
 use crate::aws::tags::{owner_tags, pairs};
 use crate::aws::{AwsResultExt, Created};
 use crate::contract::{compare, Change, Ctx, Detail, Facts, Resource, StepId};
@@ -67,63 +66,6 @@ impl EcrRepository {
             .or_context(format!("setting the lifecycle policy of {}", desired.name))?;
         Ok(())
     }
-}
-
-/// What ECR says about one image.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImageLookup {
-    /// There, with the digest of its manifest (`sha256:...`) when ECR gave one.
-    Found(Option<String>),
-    /// The repository is there, the tag or digest is not.
-    ImageMissing,
-    /// No such repository in that registry (or none this principal may see).
-    RepositoryMissing,
-    /// ECR refused to answer; the reason, as AWS gave it.
-    NotAllowed(String),
-}
-
-/// Looks up an image (by tag, or by digest `sha256:...`) in a repository of ECR, with
-/// `DescribeImages`, whose answer also says the digest the tag points to now
-/// (<https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html>). `ecr`
-/// is a client for the registry's region, which need not be the stack's; `registry` is the
-/// account ID, or `None` for the caller's own account.
-pub async fn image_exists(
-    ecr: &aws_sdk_ecr::Client,
-    registry: Option<&str>,
-    repository: &str,
-    reference: &str,
-) -> Result<ImageLookup> {
-    let id = if reference.starts_with("sha256:") {
-        ImageIdentifier::builder().image_digest(reference).build()
-    } else {
-        ImageIdentifier::builder().image_tag(reference).build()
-    };
-    let answer = ecr
-        .describe_images()
-        .set_registry_id(registry.map(str::to_owned))
-        .repository_name(repository)
-        .image_ids(id)
-        .send()
-        .await;
-    Ok(match answer {
-        Ok(found) if !found.image_details().is_empty() => ImageLookup::Found(
-            found
-                .image_details()
-                .iter()
-                .find_map(|d| d.image_digest())
-                .map(str::to_owned),
-        ),
-        Ok(_) => ImageLookup::ImageMissing,
-        Err(e) if is_code(&e, &["ImageNotFoundException"]) => ImageLookup::ImageMissing,
-        Err(e) if is_code(&e, &["RepositoryNotFoundException"]) => ImageLookup::RepositoryMissing,
-        Err(e) if is_code(&e, &["AccessDeniedException"]) => ImageLookup::NotAllowed(brief(&e)),
-        Err(e) => {
-            return Err(describe(
-                e,
-                format!("looking up image {repository}:{reference}"),
-            ))
-        }
-    })
 }
 
 /// Our tags in the form this service's calls take.
