@@ -357,7 +357,15 @@ async fn last_stages(
     }
     record(session, scope)?;
     let retiring = session.store.snapshot().retiring;
-    engine::retire(&session.ctx, STACK, &retiring, &session.store, report).await?;
+    engine::retire(
+        &session.ctx,
+        STACK,
+        &retiring,
+        &session.store,
+        interrupt,
+        report,
+    )
+    .await?;
     Ok(facts)
 }
 
