@@ -269,15 +269,18 @@ impl Resource for Certificate {
 
     async fn read(ctx: &Ctx, facts: &Facts, _: Detail) -> Result<Option<Live>> {
         let recorded = ctx.recorded(Self::STEP.key()).and_then(|r| r.arn.clone());
-        let zone_id = facts.hosted_zone_id.clone().or_else(|| {
-            ctx.recorded(Self::STEP.key())
-                .and_then(|r| zone_of(r).map(str::to_owned))
-        });
+        // The recorded certificate's validation records are in the zone it was validated in,
+        // which may not be the configured one any more (to delete them from there).
+        let recorded_zone = ctx
+            .recorded(Self::STEP.key())
+            .and_then(|r| zone_of(r).map(str::to_owned));
         if let Some(arn) = recorded {
             if let Some(certificate) = describe(ctx, &arn).await? {
+                let zone_id = recorded_zone.or_else(|| facts.hosted_zone_id.clone());
                 return Ok(Some(live_from(&certificate, zone_id)));
             }
         }
+        let zone_id = facts.hosted_zone_id.clone();
         let Some(domain) = ctx.config.https.as_ref().and_then(|h| h.domain.as_deref()) else {
             return Ok(None);
         };
