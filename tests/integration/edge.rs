@@ -1191,6 +1191,14 @@ fn https_on_a_domain_with_restricted_cidrs_and_private_task_subnets_applies_plan
     assert_eq!(records(&env, &zone), []);
     assert_eq!(certificates(&env), Vec::<String>::new());
     assert_eq!(not_allowed(&policy, &actions(&env)), Vec::<String>::new());
+
+    // Made again within the hour: a new certificate, not the deleted one ACM remembers by the
+    // request's idempotency token.
+    apply(&env);
+    let again = certificates(&env);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_ne!(again[0], certificate);
+    env.deployer().args(["destroy", "--yes"]).assert().success();
 }
 
 /// Deletes every record of a zone (but its NS and SOA), then the zone, as someone cleaning up
