@@ -204,6 +204,40 @@ pub async fn delete(
     Ok(())
 }
 
+/// Deletes the record set of `name` and `kind` exactly as Route 53 lists it, if there is one: a
+/// `DELETE` must repeat the set's values and TTL as they are, which only a read knows for a
+/// record someone else made.
+pub async fn delete_listed(
+    route53: &aws_sdk_route53::Client,
+    zone_id: &str,
+    name: &str,
+    kind: RrType,
+    doing: &str,
+) -> Result<()> {
+    let answer = route53
+        .list_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .start_record_name(fqdn(name))
+        .start_record_type(kind.clone())
+        .max_items(1)
+        .send()
+        .await
+        .or_context(doing)?;
+    let Some(set) = answer
+        .resource_record_sets()
+        .first()
+        .filter(|s| fqdn(s.name()) == fqdn(name) && s.r#type() == &kind)
+    else {
+        return Ok(());
+    };
+    let delete = Change::builder()
+        .action(ChangeAction::Delete)
+        .resource_record_set(set.clone())
+        .build()?;
+    let _ = change(route53, zone_id, vec![delete], doing).await?;
+    Ok(())
+}
+
 /// Whether a refused change batch was refused because the record is not there.
 fn gone<E: aws_sdk_route53::error::ProvideErrorMetadata, R>(
     error: &aws_sdk_route53::error::SdkError<E, R>,

@@ -53,13 +53,26 @@ const ZONE_PART: &str = "zone:";
 /// The record types made for the domain.
 const KINDS: [&str; 2] = ["A", "AAAA"];
 
+/// A target as plans show it: an alias's DNS name and zone, a plain record's values.
 fn shown(target: &Target) -> Option<String> {
-    target.as_ref().map(|(dns, zone)| format!("{dns} ({zone})"))
+    target.as_ref().map(|(dns, zone)| {
+        if zone.is_empty() {
+            dns.clone()
+        } else {
+            format!("{dns} ({zone})")
+        }
+    })
+}
+
+/// Whether a target is an alias (a plain record has values and no zone).
+fn is_alias(target: &Target) -> bool {
+    target.as_ref().is_some_and(|(_, zone)| !zone.is_empty())
 }
 
 fn aliases(domain: &str, live: &Live) -> Vec<Alias> {
     [(RrType::A, &live.a), (RrType::Aaaa, &live.aaaa)]
         .into_iter()
+        .filter(|(_, target)| is_alias(target))
         .filter_map(|(kind, target)| {
             target.as_ref().map(|(dns, zone)| Alias {
                 name: fqdn(domain),
@@ -165,16 +178,13 @@ impl Resource for DnsRecords {
     async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
         let updated = upsert(ctx, desired).await?;
         if live.aaaa.is_some() && !desired.ipv6 {
-            // An IPv4-only load balancer: the AAAA record would point at no address.
-            let stale = Live {
-                a: None,
-                ..live.clone()
-            };
-            route53::delete(
+            // An IPv4-only load balancer: an AAAA record would point at no address of it (or,
+            // taken over with --adopt, still at the old server).
+            route53::delete_listed(
                 &ctx.aws.route53,
                 &live.zone_id,
-                &[],
-                &aliases(&live.domain, &stale),
+                &live.domain,
+                RrType::Aaaa,
                 &format!("deleting the AAAA record of {}", live.domain),
             )
             .await?;
@@ -271,8 +281,8 @@ async fn records_at(
         .list_resource_record_sets()
         .hosted_zone_id(zone_id)
         .start_record_name(&name)
-        .start_record_type(RrType::A)
-        .max_items(2)
+        // The name's sets come first, in type order: A, AAAA, CAA, CNAME, ...
+        .max_items(10)
         .send()
         .await
         // A zone deleted took its records with it.
@@ -283,13 +293,32 @@ async fn records_at(
     let Some(answer) = answer else {
         return Ok(None);
     };
+    let sets: Vec<_> = answer
+        .resource_record_sets()
+        .iter()
+        .filter(|r| fqdn(r.name()) == name)
+        .collect();
+    // Route 53 allows no other record beside a CNAME: the alias records could never be made.
+    if let Some(cname) = sets.iter().find(|r| r.r#type() == &RrType::Cname) {
+        let to: Vec<&str> = cname.resource_records().iter().map(|r| r.value()).collect();
+        bail!(
+            "https.domain: {domain} is a CNAME record to {} in the hosted zone {zone_id}, and \
+             Route 53 allows no A record beside a CNAME; delete the CNAME record, or choose \
+             another domain",
+            to.join(", ")
+        );
+    }
+    // An alias, or a plain record with its values (someone else's either way unless it points
+    // at this stack's load balancer).
     let target = |kind: &str| -> Target {
-        answer
-            .resource_record_sets()
-            .iter()
-            .filter(|r| fqdn(r.name()) == name && r.r#type().as_str() == kind)
-            .find_map(|r| r.alias_target())
-            .map(|t| (fqdn(t.dns_name()), t.hosted_zone_id().to_owned()))
+        let set = sets.iter().find(|r| r.r#type().as_str() == kind)?;
+        Some(match set.alias_target() {
+            Some(t) => (fqdn(t.dns_name()), t.hosted_zone_id().to_owned()),
+            None => {
+                let values: Vec<&str> = set.resource_records().iter().map(|r| r.value()).collect();
+                (values.join(", "), String::new())
+            }
+        })
     };
     let (a, aaaa) = (target("A"), target("AAAA"));
     if a.is_none() && aaaa.is_none() {

@@ -1276,3 +1276,102 @@ fn hosted_zone_change_deleted_the_old_validation_records_from_the_new_zone() {
     assert_eq!(certificates(&env), Vec::<String>::new());
     assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
 }
+
+/// Puts a plain record (not an alias) in the zone, as someone else's server would have.
+fn put_plain_record(env: &TestEnv, zone: &str, name: &str, kind: &str, value: &str) {
+    use aws_sdk_route53::types::{
+        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+    };
+    let route53 = aws_sdk_route53::Client::new(&env.sdk_config());
+    let set = ResourceRecordSet::builder()
+        .name(name)
+        .r#type(RrType::from(kind))
+        .ttl(300)
+        .resource_records(ResourceRecord::builder().value(value).build().unwrap())
+        .build()
+        .unwrap();
+    let change = Change::builder()
+        .action(ChangeAction::Create)
+        .resource_record_set(set)
+        .build()
+        .unwrap();
+    block_on(
+        route53
+            .change_resource_record_sets()
+            .hosted_zone_id(zone)
+            .change_batch(ChangeBatch::builder().changes(change).build().unwrap())
+            .send(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn plain_records_at_the_domain_were_silently_overwritten() {
+    // Plain A and AAAA records of a server still in use: the A record was made an alias to the
+    // load balancer without a word, and the AAAA record kept IPv6 clients on the old server.
+    let env = https_env(1);
+    let zone = create_zone(&env);
+    let legacy = format!("legacy.{ZONE}");
+    put_plain_record(&env, &zone, &legacy, "A", "192.0.2.10");
+    put_plain_record(&env, &zone, &legacy, "AAAA", "2001:db8::10");
+    env.write_config(
+        "dev",
+        &format!("{DEV_TOML}\n[https]\ndomain = \"{legacy}\"\nhosted_zone = \"{ZONE}\"\n"),
+    );
+    let stderr = run_failing(&env, &["apply", "--yes"]);
+    assert!(
+        stderr.contains(&format!("domain alias records {legacy}")) && stderr.contains("--adopt"),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.mutating_calls(), [], "{stderr}");
+    assert_eq!(
+        records(&env, &zone),
+        [
+            (
+                legacy.clone(),
+                "A".to_owned(),
+                Some("192.0.2.10".to_owned())
+            ),
+            (
+                legacy.clone(),
+                "AAAA".to_owned(),
+                Some("2001:db8::10".to_owned())
+            ),
+        ]
+    );
+
+    // Taken over on purpose: the A record points at the load balancer, and the AAAA record of
+    // the old server goes (the load balancer is IPv4-only).
+    env.deployer()
+        .args(["apply", "--yes", "--adopt"])
+        .assert()
+        .success();
+    let dns = Stack::read(&env).load_balancers[0]
+        .dns_name()
+        .unwrap()
+        .to_lowercase();
+    let found: Vec<_> = records(&env, &zone)
+        .into_iter()
+        .filter(|r| r.1 != "CNAME")
+        .collect();
+    assert_eq!(found, [(legacy.clone(), "A".to_owned(), Some(dns))]);
+    assert_converged(&env);
+    env.deployer().args(["destroy", "--yes"]).assert().success();
+
+    // A CNAME at the domain: no A record can go beside it, which stops the plan.
+    let old = format!("old.{ZONE}");
+    put_plain_record(&env, &zone, &old, "CNAME", "legacy.example.net");
+    env.write_config(
+        "dev",
+        &format!("{DEV_TOML}\n[https]\ndomain = \"{old}\"\nhosted_zone = \"{ZONE}\"\n"),
+    );
+    env.proxy.clear();
+    let stderr = run_failing(&env, &["apply", "--yes"]);
+    assert!(
+        stderr.contains(&format!(
+            "https.domain: {old} is a CNAME record to legacy.example.net"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.mutating_calls(), [], "{stderr}");
+}
