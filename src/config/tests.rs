@@ -742,7 +742,10 @@ fn ip_address_type_follows_allowed_cidrs_unless_set() {
     assert!(
         contradiction.contains("envs/test.toml:")
             && contradiction.contains("load_balancer.ip_address_type")
-            && contradiction.contains("\"::/0\" could never connect"),
+            && contradiction.contains(
+                "\"ipv4\" leaves the load balancer without an IPv6 address, so \
+                 load_balancer.allowed_cidrs \"::/0\" could never connect; use \"dualstack\""
+            ),
         "{contradiction}"
     );
     let unknown = load("ip_address_type = \"ipv6\"").unwrap_err().to_string();
@@ -825,6 +828,11 @@ fn https_refuses_what_acm_route53_or_elb_would_refuse() {
             "domain = \"App.example.com\"\nhosted_zone = \"example.com\"",
             "https.domain",
             "has an invalid label \"App\"",
+        ),
+        (
+            "domain = \"app.example.com.\"\nhosted_zone = \"example.com\"",
+            "https.domain",
+            "ends with a dot; write it without the trailing dot, like \"app.example.com\"",
         ),
         (
             "certificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/abc\"",

@@ -428,7 +428,9 @@ fn ip_address_type(
                 &key,
                 &[&key, &["load_balancer", "allowed_cidrs"]],
                 format!(
-                    "\"ipv4\" leaves the load balancer without an IPv6 address, so                      load_balancer.allowed_cidrs {block:?} could never connect; use                      \"dualstack\" or list IPv4 blocks only"
+                    "\"ipv4\" leaves the load balancer without an IPv6 address, so \
+                     load_balancer.allowed_cidrs {block:?} could never connect; use \
+                     \"dualstack\" or list IPv4 blocks only"
                 ),
             );
             IpAddressType::Ipv4

@@ -196,6 +196,11 @@ fn check_dns_name(name: &str, wildcard: bool) -> Result<(), String> {
     if name.len() > 253 {
         return Err(format!("has {} characters; at most 253", name.len()));
     }
+    if let Some(without) = bare.strip_suffix('.') {
+        return Err(format!(
+            "ends with a dot; write it without the trailing dot, like {without:?}"
+        ));
+    }
     let labels: Vec<&str> = bare.split('.').collect();
     if labels.len() < 2 {
         return Err(format!("has a single label; {rule}"));

@@ -84,7 +84,7 @@ impl Resource for Network {
                 subnet_ids.len()
             );
         }
-        check_ipv6(ctx, subnets, &subnet_ids, "the default VPC's subnet")?;
+        check_ipv6(ctx, subnets, &subnet_ids, "the default VPC's")?;
         Ok(Some(Live {
             vpc_id: vpc_id.to_owned(),
             load_balancer_subnet_ids: subnet_ids.clone(),
@@ -245,13 +245,17 @@ fn check_ipv6(
     if without.is_empty() {
         return Ok(());
     }
+    let (noun, verb) = if without.len() == 1 {
+        ("subnet", "has")
+    } else {
+        ("subnets", "have")
+    };
     bail!(
-        "{what} {} {} no IPv6 CIDR block, which a dualstack load balancer needs \
-         (load_balancer.ip_address_type, \"dualstack\" because load_balancer.allowed_cidrs lists \
-         an IPv6 block, unless set); associate an IPv6 block with the VPC and the subnets, or \
-         allow IPv4 clients only",
-        without.join(", "),
-        if without.len() == 1 { "has" } else { "have" }
+        "{what} {noun} {} {verb} no IPv6 CIDR block, which a dualstack load balancer needs in \
+         each of its subnets (load_balancer.ip_address_type is dualstack when set so, or when \
+         load_balancer.allowed_cidrs lists an IPv6 block); associate an IPv6 block with the VPC \
+         and the subnets, or use \"ipv4\" with IPv4 blocks only",
+        without.join(", ")
     )
 }
 
