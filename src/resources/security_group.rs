@@ -139,7 +139,15 @@ fn listener_ports(ctx: &Ctx) -> Vec<u16> {
 
 /// Reads a group of this stack by name. Both groups come from one call, made by whichever step
 /// asks first.
-async fn read_named(ctx: &Ctx, facts: &Facts, name: &str) -> Result<Option<Live>> {
+/// The group named `name` in the stack's VPC; else, in another VPC, the one the state records
+/// (`recorded`): the stack's group left behind by a move to another VPC, which its `vpc_id`
+/// then shows as a change AWS cannot make in place.
+async fn read_named(
+    ctx: &Ctx,
+    facts: &Facts,
+    name: &str,
+    recorded: Option<&str>,
+) -> Result<Option<Live>> {
     let Some(vpc_id) = &facts.vpc_id else {
         return Ok(None);
     };
@@ -148,21 +156,22 @@ async fn read_named(ctx: &Ctx, facts: &Facts, name: &str) -> Result<Option<Live>
         ctx.names.ecs_security_group.as_str(),
     ];
     let groups = ctx
-        .read_once("security_groups", || describe(ctx, vpc_id, &names))
+        .read_once("security_groups", || describe(ctx, &names))
         .await?;
-    Ok(groups
-        .iter()
-        .find(|g| g.group_name() == Some(name))
+    let named = || groups.iter().filter(|g| g.group_name() == Some(name));
+    Ok(named()
+        .find(|g| g.vpc_id() == Some(vpc_id.as_str()))
+        .or_else(|| named().find(|g| recorded.is_some() && g.group_id() == recorded))
         .map(live_from))
 }
 
-/// One `DescribeSecurityGroups` call for the named groups of the VPC.
-async fn describe(ctx: &Ctx, vpc_id: &str, names: &[&str]) -> Result<Vec<SecurityGroup>> {
+/// One `DescribeSecurityGroups` call for the named groups, in every VPC of the region (names
+/// are unique only within a VPC).
+async fn describe(ctx: &Ctx, names: &[&str]) -> Result<Vec<SecurityGroup>> {
     let answer = ctx
         .aws
         .ec2
         .describe_security_groups()
-        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
         .filters(
             Filter::builder()
                 .name("group-name")
@@ -567,7 +576,8 @@ macro_rules! security_group_resource {
             }
 
             async fn read(ctx: &Ctx, facts: &Facts, _: Detail) -> Result<Option<Live>> {
-                read_named(ctx, facts, &Self::desired(ctx, facts).name).await
+                let recorded = ctx.recorded(Self::STEP.key()).map(|r| r.id.as_str());
+                read_named(ctx, facts, &Self::desired(ctx, facts).name, recorded).await
             }
 
             fn diff(live: &Live, desired: &Desired) -> Vec<Change> {

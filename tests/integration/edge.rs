@@ -1375,3 +1375,37 @@ fn plain_records_at_the_domain_were_silently_overwritten() {
     );
     assert_eq!(env.proxy.mutating_calls(), [], "{stderr}");
 }
+
+#[test]
+fn a_move_to_another_vpc_was_applied_and_leaked_the_security_groups() {
+    // Without [network] again, the groups were looked for in the default VPC only: the plan
+    // created new ones, and the stack's groups in its own VPC were left for good.
+    let env = TestEnv::start();
+    let (vpc, [a, b, _]) = create_vpc(&env);
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config());
+    crate::network::route_to_nat_gateway(&ec2, &a, &crate::network::main_route_table(&ec2, &vpc));
+    env.write_config("dev", &with_network(&vpc, &[&a, &b], ""));
+    apply(&env);
+
+    env.write_config("dev", DEV_TOML);
+    let (code, plan) = plan_json(&env);
+    assert_eq!(code, 2, "{plan:#}");
+    let actions = actions_of(&plan);
+    for group in ["alb_security_group", "ecs_security_group"] {
+        assert!(
+            actions.contains(&(group.to_owned(), "replace".to_owned())),
+            "{plan:#}"
+        );
+    }
+    env.proxy.clear();
+    let stderr = run_failing(&env, &["apply", "--yes"]);
+    assert!(
+        stderr.contains("nothing was changed") && stderr.contains("vpc_id"),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.mutating_calls(), [], "{stderr}");
+
+    env.write_config("dev", &with_network(&vpc, &[&a, &b], ""));
+    env.deployer().args(["destroy", "--yes"]).assert().success();
+    assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
+}
