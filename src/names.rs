@@ -16,6 +16,13 @@ use crate::config::{suffix, Config};
 /// The value of the `ManagedBy` tag on everything this tool creates.
 pub const MANAGED_BY: &str = "deployer";
 
+/// The tag `AdoptedBy=deployer`, put beside the owner tags on an ECR repository this tool took
+/// over (`import`, `apply --adopt`) rather than created. Its images are someone else's to
+/// delete: `destroy` keeps such a repository while it holds images, unless
+/// `--force-delete-images`. A tag rather than a mark in the state, because the state is a cache
+/// (a lost one changes no plan) while the repository and its tags are what lasts.
+pub const ADOPTED_TAG: (&str, &str) = ("AdoptedBy", MANAGED_BY);
+
 /// Names of every resource of one environment, derived once from the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Names {
@@ -120,6 +127,12 @@ impl OwnerTags {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         pairs.join(", ")
+    }
+
+    /// Whether a resource's tags say that it was taken over by this tool rather than made by it
+    /// ([`ADOPTED_TAG`]).
+    pub fn adopted<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
+        tags.into_iter().any(|pair| pair == ADOPTED_TAG)
     }
 
     /// Whether a resource's tags say that it belongs to this project and environment.

@@ -816,3 +816,171 @@ fn import_of_an_unsupported_state_says_what_is_read_and_calls_nothing() {
     assert_eq!(env.proxy.calls(), []);
     assert!(!env.dir.path().join("envs").exists());
 }
+
+/// The old stack, imported from its `terraform show -json` and applied (which tags it).
+fn imported_and_applied(env: &TestEnv) -> OldStack {
+    let stack = build_old_stack(env, 5000);
+    std::fs::write(env.dir.path().join("tf-state.json"), show_json(&stack)).unwrap();
+    let (code, stdout, stderr) = run(
+        env,
+        &[
+            "import",
+            "--from-terraform",
+            "tf-state.json",
+            "--env",
+            "dev",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (code, stdout, stderr) = run(env, &["apply", "--yes"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    stack
+}
+
+/// The number of images in `repository`, or `None` when it does not exist.
+fn images_in(env: &TestEnv, repository: &str) -> Option<usize> {
+    let ecr = aws_sdk_ecr::Client::new(&env.sdk_config());
+    match block_on(ecr.describe_images().repository_name(repository).send()) {
+        Ok(answer) => Some(answer.image_details().len()),
+        Err(e) if format!("{:?}", e).contains("RepositoryNotFoundException") => None,
+        Err(e) => panic!("describing the images of {repository}: {e:?}"),
+    }
+}
+
+fn log_group_exists(env: &TestEnv, name: &str) -> bool {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&env.sdk_config());
+    let answer = block_on(
+        logs.describe_log_groups()
+            .log_group_name_prefix(name)
+            .send(),
+    )
+    .unwrap();
+    answer
+        .log_groups()
+        .iter()
+        .any(|g| g.log_group_name() == Some(name))
+}
+
+/// The repository the old stack pushed its images to was not created by deployer: `destroy`
+/// deletes the rest of the stack and keeps the repository with its three images, says so in its
+/// plan and its summary, and exits 0; so does a destroy that lost the state (the repository's
+/// `AdoptedBy` tag says it, not the state). `--force-delete-images` deletes it.
+#[test]
+fn destroy_after_import_keeps_the_repository_and_its_three_images() {
+    let env = TestEnv::start();
+    imported_and_applied(&env);
+    let arn = format!("arn:aws:ecr:{REGION}:123456789012:repository/flask-tp-app");
+    let tags = crate::stack::repository_tags(&env, &arn);
+    assert_eq!(
+        tags.get("AdoptedBy").map(String::as_str),
+        Some("deployer"),
+        "{tags:?}"
+    );
+
+    let (code, stdout, stderr) = run(&env, &["destroy", "--yes"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let kept = "it holds 3 images and deployer did not create it";
+    let plan_end = stderr.find("Plan: ").expect(&stderr);
+    let in_plan = stderr[..plan_end].find(kept).expect(&stderr);
+    assert!(
+        stderr[..in_plan].contains("ECR repository             kept         flask-tp-app"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("`deployer destroy --force-delete-images` deletes it"));
+    assert!(
+        stderr.contains("; kept: ECR repository flask-tp-app (it holds 3 images"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("deleted with every image in it"),
+        "{stderr}"
+    );
+    assert_eq!(images_in(&env, "flask-tp-app"), Some(3));
+    assert_eq!(
+        crate::stack::Stack::read(&env).leftovers(),
+        Vec::<String>::new()
+    );
+    assert!(!log_group_exists(&env, "/ecs/simhill-dev"));
+    assert!(!env
+        .proxy
+        .calls()
+        .iter()
+        .any(|c| c.operation == "DeleteRepository"));
+
+    // The state is a cache: without it, the repository's tag still says deployer did not
+    // create it.
+    std::fs::remove_dir_all(env.dir.path().join(".deployer")).unwrap();
+    let (code, stdout, stderr) = run(&env, &["destroy", "--yes"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains(kept), "{stderr}");
+    assert!(stderr.contains("Nothing to destroy"), "{stderr}");
+    assert_eq!(images_in(&env, "flask-tp-app"), Some(3));
+
+    let (code, stdout, stderr) = run(&env, &["plan", "--destroy", "--force-delete-images"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("flask-tp-app"), "{stdout}");
+    assert!(
+        stdout.contains("Plan: 0 to create, 0 to update, 1 to delete."),
+        "{stdout}"
+    );
+
+    let (code, stdout, stderr) = run(&env, &["destroy", "--yes", "--force-delete-images"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("Destroy complete: 1 deleted."), "{stderr}");
+    assert_eq!(images_in(&env, "flask-tp-app"), None);
+}
+
+/// A repository found under the stack's name without its tags and taken over by `apply
+/// --adopt` is not deployer's either: kept while it holds images; once empty, deleted (without
+/// `force`, so an image pushed meanwhile would stop the delete rather than go with it).
+#[test]
+fn destroy_after_adopt_keeps_a_repository_it_did_not_create() {
+    let env = crate::lifecycle::dev_env();
+    let ecr = aws_sdk_ecr::Client::new(&env.sdk_config());
+    block_on(
+        ecr.create_repository()
+            .repository_name("simhill-dev-ecr")
+            .send(),
+    )
+    .unwrap();
+    let digest = crate::rollout::push_image(&env, "v1");
+    let (code, stdout, stderr) = run(&env, &["apply", "--yes"]);
+    assert_eq!(code, 1, "not ours without --adopt: {stdout}\n{stderr}");
+    let (code, stdout, stderr) = run(&env, &["apply", "--yes", "--adopt"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+
+    let (code, stdout, stderr) = run(&env, &["plan", "--destroy"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("it holds 1 image and deployer did not create it"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = run(&env, &["destroy", "--yes"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("; kept: ECR repository simhill-dev-ecr"),
+        "{stderr}"
+    );
+    assert_eq!(images_in(&env, "simhill-dev-ecr"), Some(1));
+    assert_eq!(
+        crate::stack::Stack::read(&env).leftovers(),
+        ["repository Some(\"simhill-dev-ecr\")"]
+    );
+
+    // Emptied by hand: nothing is lost by deleting it.
+    block_on(
+        ecr.batch_delete_image()
+            .repository_name("simhill-dev-ecr")
+            .image_ids(
+                aws_sdk_ecr::types::ImageIdentifier::builder()
+                    .image_digest(digest)
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&env, &["destroy", "--yes"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("Destroy complete: 1 deleted."), "{stderr}");
+    assert_eq!(images_in(&env, "simhill-dev-ecr"), None);
+}
