@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _, Result};
 
 use super::takeover::{take_over, Takeover};
-use super::Target;
+use super::{Session, Target};
 use crate::config::{parse_state_url, Config};
 use crate::engine::{Action, Operation, Plan};
 use crate::exit::{Exit, ExitError};
@@ -116,8 +116,10 @@ pub fn refusal(step: &str, action: &Action) -> Option<String> {
     }
 }
 
-/// Runs the import (see the module documentation). Refuses, with the files it wrote for the
-/// plan taken back (the configuration stays, to be read), when the plan does more than tag.
+/// Runs the import (see the module documentation). Holds the environment's lock, as `apply`
+/// does, from before anything is written until the plan is judged, and reads the state once.
+/// Refuses, with the state it wrote taken back (the state there was before, with `--force`, is
+/// put back; the configuration stays, to be read), when the plan does more than tag.
 pub async fn import(options: &ImportOptions, printer: &Printer) -> Result<Imported> {
     let resources = terraform::load(&options.from).map_err(invalid)?;
     let takeover = take_over(&resources, options.project.as_deref(), &options.target.env)
@@ -132,28 +134,28 @@ pub async fn import(options: &ImportOptions, printer: &Printer) -> Result<Import
     }
     let target = &options.target;
     let config_path = target.config_path();
+    if !options.force && config_path.exists() {
+        return Err(invalid(anyhow!(
+            "{} already exists; move it aside, or pass --force to overwrite it",
+            config_path.display()
+        )));
+    }
     // The state goes where the written configuration (with `--state`, if given) keeps it.
     let mut placed = takeover.config.clone();
     if let Some(url) = &target.state {
         placed.state = parse_state_url(url, &placed.state)
             .map_err(|why| invalid(anyhow!("--state: {why}")))?;
     }
-    let backend = target.reading_backend(&placed).await;
-    if !options.force {
-        if config_path.exists() {
-            return Err(invalid(anyhow!(
-                "{} already exists; move it aside, or pass --force to overwrite it",
-                config_path.display()
-            )));
-        }
-        let (existing, _) = backend.load(&placed.project, &placed.environment).await?;
-        if existing.is_some() {
-            return Err(invalid(anyhow!(
-                "{} already exists; move it aside, or pass --force to overwrite it",
-                backend.location()
-            )));
-        }
+    // The lock first: while another run holds it, nothing is written, not even the
+    // configuration.
+    let mut session = target.open_with(placed, printer, Some("import")).await?;
+    if session.found_state && !options.force {
+        return Err(invalid(anyhow!(
+            "{} already exists; move it aside, or pass --force to overwrite it",
+            session.store.location()
+        )));
     }
+    let previous = session.found_state.then(|| session.store.snapshot());
 
     let text = config_text(&takeover.config, &options.from)?;
     if let Some(dir) = config_path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -170,28 +172,25 @@ pub async fn import(options: &ImportOptions, printer: &Printer) -> Result<Import
         state.resources.insert((*key).to_owned(), record.clone());
     }
     // The revision that runs needs no record: AWS keeps it (the service names it).
-    let mut revision = None;
-    if options.force {
-        // Replacing an existing state: write over the version there is.
-        (_, revision) = backend.load(&placed.project, &placed.environment).await?;
-    }
-    backend.save(&state, &mut revision)?;
+    session.store.replace(state.clone())?;
+    session.ctx.recorded = state;
+    // Not taken over: nothing records the resources as this stack's.
+    let take_back = |session: &Session| match &previous {
+        Some(previous) => session.store.replace(previous.clone()),
+        None => session.store.remove(),
+    };
 
-    let planned = async {
-        let session = target.open(printer, None).await?;
-        super::plan::read(
-            &session,
-            &super::plan::Scope::whole(),
-            Operation::Apply,
-            false,
-        )
-        .await
-    }
+    let planned = super::plan::read(
+        &session,
+        &super::plan::Scope::whole(),
+        Operation::Apply,
+        false,
+    )
     .await;
     let plan = match planned {
         Ok(plan) => plan,
         Err(e) => {
-            backend.remove(&mut revision)?;
+            take_back(&session)?;
             return Err(e);
         }
     };
@@ -218,13 +217,12 @@ pub async fn import(options: &ImportOptions, printer: &Printer) -> Result<Import
             .with_context(|| format!("writing {}", path.display()))?;
         Some(path)
     } else {
-        // Not taken over: nothing records the resources as this stack's.
-        backend.remove(&mut revision)?;
+        take_back(&session)?;
         None
     };
     Ok(Imported {
         config_path,
-        state_location: backend.location(),
+        state_location: session.store.location(),
         removed_tf,
         takeover,
         plan,

@@ -984,3 +984,110 @@ fn destroy_after_adopt_keeps_a_repository_it_did_not_create() {
     assert!(stderr.contains("Destroy complete: 1 deleted."), "{stderr}");
     assert_eq!(images_in(&env, "simhill-dev-ecr"), None);
 }
+
+/// While another run holds the environment's lock, import is refused with the usual lock error
+/// before it writes anything: no configuration, no state, no removed.tf, and no AWS call.
+#[test]
+fn import_while_another_run_holds_the_lock_is_refused_and_writes_nothing() {
+    let env = TestEnv::offline();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/terraform/old-stack.show.json"
+        ),
+        env.dir.path().join("tf-state.json"),
+    )
+    .unwrap();
+    let state_dir = env.dir.path().join(".deployer");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    // Held by a run that is alive on this host: this test's own process.
+    std::fs::write(
+        state_dir.join("dev.lock"),
+        json!({"pid": std::process::id(), "host": crate::locking::this_host(),
+               "started_at": 0, "command": "apply"})
+        .to_string(),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(
+        &env,
+        &[
+            "import",
+            "--from-terraform",
+            "tf-state.json",
+            "--env",
+            "dev",
+        ],
+    );
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "locked by `deployer apply` (pid {}",
+            std::process::id()
+        )),
+        "{stderr}"
+    );
+    assert!(!env.dir.path().join("envs").exists(), "a configuration");
+    assert!(!state_dir.join("dev.json").exists(), "a state");
+    assert!(!env.dir.path().join("removed.tf").exists(), "removed.tf");
+    assert!(state_dir.join("dev.lock").exists(), "the holder's lock");
+    assert_eq!(env.proxy.calls(), []);
+}
+
+/// Import holds the lock that apply holds, and reads the state once: on S3, one `GetObject`
+/// of the state between the lock's conditional `PutObject` and its `DeleteObject`.
+#[test]
+fn import_to_s3_takes_the_lock_and_reads_the_state_once() {
+    let env = TestEnv::start();
+    let stack = build_old_stack(&env, 5000);
+    std::fs::write(env.dir.path().join("tf-state.json"), show_json(&stack)).unwrap();
+    let s3 = crate::s3_state::s3(&env);
+    block_on(
+        s3.create_bucket()
+            .bucket("team-deployer-state")
+            .create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap();
+    env.proxy.clear();
+    let (code, stdout, stderr) = run(
+        &env,
+        &[
+            "import",
+            "--from-terraform",
+            "tf-state.json",
+            "--env",
+            "dev",
+            "--state",
+            "s3://team-deployer-state/deployer/",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let s3_calls: Vec<String> = env
+        .proxy
+        .operations()
+        .into_iter()
+        .filter(|op| op.starts_with("s3:"))
+        .collect();
+    assert_eq!(
+        s3_calls,
+        [
+            "s3:PutObject",
+            "s3:GetObject",
+            "s3:PutObject",
+            "s3:DeleteObject"
+        ],
+        "lock, state read, state write, unlock"
+    );
+    let state: Value =
+        serde_json::from_str(&crate::s3_state::object(&env, "deployer/simhill/dev.json").unwrap())
+            .unwrap();
+    assert_eq!(state["resources"].as_object().unwrap().len(), 11, "{state}");
+    assert_eq!(
+        crate::s3_state::object(&env, "deployer/simhill/dev.lock"),
+        None
+    );
+}
