@@ -6,6 +6,7 @@
 pub mod acm;
 pub mod autoscaling;
 mod clients;
+pub mod ec2;
 pub mod ecs;
 mod elb_tags;
 pub mod errors;

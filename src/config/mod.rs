@@ -154,7 +154,7 @@ pub struct Config {
 }
 
 /// The `[network]` table: a VPC and its subnets instead of the default VPC.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkConfig {
     /// `vpc-...`.
@@ -166,6 +166,23 @@ pub struct NetworkConfig {
     /// Whether the tasks get a public IP: false by default, for private subnets with a NAT
     /// gateway or VPC endpoints.
     pub assign_public_ip: bool,
+}
+
+/// Written as a person would write the table (`deployer import`): `load_balancer_subnets` only
+/// when they are not the tasks' subnets, which is what the key defaults to.
+impl Serialize for NetworkConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let own = self.load_balancer_subnets != self.subnets;
+        let mut table = serializer.serialize_struct("NetworkConfig", 3 + usize::from(own))?;
+        table.serialize_field("vpc_id", &self.vpc_id)?;
+        table.serialize_field("subnets", &self.subnets)?;
+        if own {
+            table.serialize_field("load_balancer_subnets", &self.load_balancer_subnets)?;
+        }
+        table.serialize_field("assign_public_ip", &self.assign_public_ip)?;
+        table.end()
+    }
 }
 
 /// The `[https]` table: an HTTPS listener on port 443 with an ACM certificate, either one given

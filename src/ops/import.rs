@@ -11,7 +11,8 @@ use anyhow::{anyhow, Context as _, Result};
 
 use super::takeover::{take_over, Takeover};
 use super::{Session, Target};
-use crate::config::{parse_state_url, Config};
+use crate::aws::ec2::{default_network, DefaultNetwork};
+use crate::config::{parse_state_url, Config, NetworkConfig};
 use crate::engine::{Action, Operation, Plan};
 use crate::exit::{Exit, ExitError};
 use crate::printer::Printer;
@@ -59,6 +60,20 @@ pub fn config_text(config: &Config, from: &Path) -> Result<String> {
          {body}",
         from.display()
     ))
+}
+
+/// Whether a stack runs where one without `[network]` runs: the default VPC, its default
+/// subnets (all of them, for the tasks and the load balancer alike) and public IPs. Pure.
+pub fn runs_as_default(network: &NetworkConfig, default: &DefaultNetwork) -> bool {
+    let sorted = |subnets: &[String]| {
+        let mut subnets = subnets.to_vec();
+        subnets.sort();
+        subnets
+    };
+    network.vpc_id == default.vpc_id
+        && sorted(&network.subnets) == default.subnet_ids
+        && sorted(&network.load_balancer_subnets) == default.subnet_ids
+        && network.assign_public_ip
 }
 
 /// Why a step's planned outcome is not a takeover without downtime; `None` when it is.
@@ -122,7 +137,7 @@ pub fn refusal(step: &str, action: &Action) -> Option<String> {
 /// put back; the configuration stays, to be read), when the plan does more than tag.
 pub async fn import(options: &ImportOptions, printer: &Printer) -> Result<Imported> {
     let resources = terraform::load(&options.from).map_err(invalid)?;
-    let takeover = take_over(&resources, options.project.as_deref(), &options.target.env)
+    let mut takeover = take_over(&resources, options.project.as_deref(), &options.target.env)
         .map_err(|message| invalid(anyhow!("{}: {message}", options.from.display())))?;
     if let Err(problems) = takeover.config.validate() {
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -156,6 +171,15 @@ pub async fn import(options: &ImportOptions, printer: &Printer) -> Result<Import
         )));
     }
     let previous = session.found_state.then(|| session.store.snapshot());
+    // Without `[network]` a stack runs in the default VPC's default subnets, with public IPs:
+    // the table is written only for a stack that runs anywhere else.
+    if let Some(found) = &takeover.config.network {
+        let default = default_network(&session.ctx.aws.ec2).await?;
+        if default.is_some_and(|default| runs_as_default(found, &default)) {
+            takeover.config.network = None;
+        }
+    }
+    session.ctx.config.network = takeover.config.network.clone();
 
     let text = config_text(&takeover.config, &options.from)?;
     if let Some(dir) = config_path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -234,6 +258,39 @@ pub async fn import(options: &ImportOptions, printer: &Printer) -> Result<Import
 mod tests {
     use super::*;
     use crate::contract::Change;
+
+    #[test]
+    fn only_the_default_vpcs_default_subnets_with_public_ips_need_no_network_table() {
+        let default = DefaultNetwork {
+            vpc_id: "vpc-0a1b2c3d".into(),
+            subnet_ids: vec!["subnet-0000000a".into(), "subnet-0000000b".into()],
+        };
+        let network = NetworkConfig {
+            vpc_id: "vpc-0a1b2c3d".into(),
+            subnets: vec!["subnet-0000000b".into(), "subnet-0000000a".into()],
+            load_balancer_subnets: vec!["subnet-0000000a".into(), "subnet-0000000b".into()],
+            assign_public_ip: true,
+        };
+        assert!(runs_as_default(&network, &default), "in any order");
+        let other_vpc = NetworkConfig {
+            vpc_id: "vpc-1a1b2c3d".into(),
+            ..network.clone()
+        };
+        assert!(!runs_as_default(&other_vpc, &default));
+        let fewer = NetworkConfig {
+            subnets: vec!["subnet-0000000a".into()],
+            ..network.clone()
+        };
+        assert!(
+            !runs_as_default(&fewer, &default),
+            "not every default subnet"
+        );
+        let private = NetworkConfig {
+            assign_public_ip: false,
+            ..network.clone()
+        };
+        assert!(!runs_as_default(&private, &default));
+    }
 
     #[test]
     fn tags_and_settings_in_place_are_accepted() {

@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use crate::config::{
     CapacityProviderItem, Config, ContainerConfig, ContainerHealthCheck, CpuArchitecture,
-    EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig, NameOverrides, ServiceConfig,
-    TaskConfig, TaskRoleConfig, TimeoutsConfig,
+    EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig, NameOverrides, NetworkConfig,
+    ServiceConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig,
 };
 use crate::names::Names;
 use crate::state::ResourceRecord;
@@ -131,6 +131,12 @@ pub fn take_over(
         "id",
         &task_sg_id,
         &from(service, "network_configuration.security_groups"),
+    )?;
+    let network_found = network_of(
+        network,
+        load_balancer,
+        [target_group, ecs_security_group],
+        &from(service, "network_configuration"),
     )?;
     let alb_sg_id = one_string(
         Some(&load_balancer.attributes),
@@ -379,9 +385,9 @@ pub fn take_over(
         autoscaling: None,
         release: None,
         https: None,
-        // The default VPC, as the old stack; a stack elsewhere shows as a subnet change in the
-        // plan, which import refuses.
-        network: None,
+        // As the state has it; `import` leaves the table out when that is the default VPC's
+        // default subnets, where a stack without it runs.
+        network: Some(network_found),
     };
 
     // Every name the pattern would not give is written in [names].
@@ -504,6 +510,51 @@ pub fn take_over(
         revision: task_definition.str("arn").to_owned(),
         removed,
         left_alone,
+    })
+}
+
+/// Where the service and the load balancer run, as the state has it: the VPC of the target
+/// group (or of the tasks' security group), the service's subnets and public IP setting, and
+/// the load balancer's subnets (`subnets`, or those of its `subnet_mapping` blocks).
+fn network_of(
+    service_network: Option<&Value>,
+    load_balancer: &TfResource,
+    in_vpc: [&TfResource; 2],
+    what: &str,
+) -> Result<NetworkConfig, String> {
+    let subnets = strings(service_network.and_then(|n| n.get("subnets")));
+    if subnets.is_empty() {
+        return Err(format!("{what} has no subnets"));
+    }
+    let mut load_balancer_subnets = strings(load_balancer.attributes.get("subnets"));
+    if load_balancer_subnets.is_empty() {
+        load_balancer_subnets = list(load_balancer, "subnet_mapping")
+            .iter()
+            .map(|m| text(m, "subnet_id").to_owned())
+            .filter(|id| !id.is_empty())
+            .collect();
+    }
+    if load_balancer_subnets.is_empty() {
+        return Err(format!("{} has no subnets", load_balancer.address));
+    }
+    let vpc_id = in_vpc
+        .iter()
+        .map(|r| r.str("vpc_id"))
+        .find(|id| !id.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "neither {} nor {} names its vpc_id",
+                in_vpc[0].address, in_vpc[1].address
+            )
+        })?;
+    Ok(NetworkConfig {
+        vpc_id: vpc_id.to_owned(),
+        subnets,
+        load_balancer_subnets,
+        assign_public_ip: service_network
+            .and_then(|n| n.get("assign_public_ip"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }
 
@@ -641,6 +692,9 @@ mod tests {
     const TG: &str = "arn:aws:elasticloadbalancing:eu-central-1:1:targetgroup/simhill-dev-tg/2";
     const TD: &str = "arn:aws:ecs:eu-central-1:1:task-definition/simhill-dev-task:3";
     const ROLE: &str = "arn:aws:iam::1:role/simhill-dev-ecs-task-execution-role";
+    const VPC: &str = "vpc-0a1b2c3d4e5f67890";
+    const SUBNET_A: &str = "subnet-0a1b2c3d4e5f67890";
+    const SUBNET_B: &str = "subnet-1a2b3c4d5e6f78901";
 
     fn resource(address: &str, values: Value) -> Value {
         let (kind, name) = address.split_once('.').unwrap();
@@ -665,7 +719,7 @@ mod tests {
                 "load_balancer": [{"target_group_arn": TG,
                     "container_name": "simhill-dev-container", "container_port": 5000}],
                 "network_configuration": [{"security_groups": ["sg-tasks"],
-                    "subnets": ["subnet-1"], "assign_public_ip": true}],
+                    "subnets": [SUBNET_A, SUBNET_B], "assign_public_ip": true}],
                 "tags": {"Project": "simhill"}}),
             ),
             resource(
@@ -682,7 +736,7 @@ mod tests {
             ),
             resource(
                 "aws_lb_target_group.app",
-                json!({"arn": TG, "name": "simhill-dev-tg",
+                json!({"arn": TG, "name": "simhill-dev-tg", "vpc_id": VPC,
                 "deregistration_delay": "300", "health_check": [{"path": "/health",
                 "interval": 30, "timeout": 5, "healthy_threshold": 2,
                 "unhealthy_threshold": 3, "matcher": "200"}]}),
@@ -696,7 +750,7 @@ mod tests {
             resource(
                 "aws_lb.main",
                 json!({"arn": LB, "name": "simhill-dev-alb",
-                "security_groups": ["sg-alb"]}),
+                "security_groups": ["sg-alb"], "subnets": [SUBNET_A, SUBNET_B]}),
             ),
             resource(
                 "aws_security_group.alb",
@@ -746,6 +800,11 @@ mod tests {
         assert_eq!(config.names.log_group.as_deref(), Some("/ecs/simhill-dev"));
         assert_eq!(config.names.load_balancer, None);
         assert_eq!(config.names.alb_security_group, None);
+        let network = config.network.as_ref().unwrap();
+        assert_eq!(network.vpc_id, VPC);
+        assert_eq!(network.subnets, [SUBNET_A, SUBNET_B]);
+        assert_eq!(network.load_balancer_subnets, network.subnets);
+        assert!(network.assign_public_ip);
         assert_eq!(found.records["ecs_security_group"].id, "sg-tasks");
         assert_eq!(found.records["task_definition"].id, TD);
         assert!(found.records.values().all(|r| r.imported));
@@ -786,6 +845,56 @@ mod tests {
         );
         assert!(!found.removed.iter().any(|a| a.contains("other")));
         assert!(found.removed.contains(&"aws_ecs_service.app".to_owned()));
+    }
+
+    #[test]
+    fn the_load_balancer_subnets_of_subnet_mappings_are_read_and_written_when_they_differ() {
+        let mut resources = old_stack(vec![]);
+        for r in &mut resources {
+            if r.kind == "aws_lb" {
+                r.attributes["subnets"] = json!([]);
+                r.attributes["subnet_mapping"] = json!([
+                    {"subnet_id": "subnet-2a3b4c5d6e7f89012", "allocation_id": ""},
+                    {"subnet_id": "subnet-3a4b5c6d7e8f90123", "allocation_id": ""}]);
+            }
+        }
+        let found = take_over(&resources, None, "dev").unwrap();
+        let network = found.config.network.as_ref().unwrap();
+        assert_eq!(
+            network.load_balancer_subnets,
+            ["subnet-2a3b4c5d6e7f89012", "subnet-3a4b5c6d7e8f90123"]
+        );
+        let origin = std::path::Path::new("envs/dev.toml");
+        let text = crate::ops::import::config_text(&found.config, origin).unwrap();
+        assert!(text.contains("load_balancer_subnets = ["), "{text}");
+        assert_eq!(
+            &Config::from_toml_str(&text, origin).unwrap(),
+            &found.config
+        );
+
+        // The same subnets for both: the key is left to its default.
+        let text = crate::ops::import::config_text(
+            &take_over(&old_stack(vec![]), None, "dev").unwrap().config,
+            origin,
+        )
+        .unwrap();
+        assert!(text.contains("[network]"), "{text}");
+        assert!(!text.contains("load_balancer_subnets"), "{text}");
+    }
+
+    #[test]
+    fn a_service_without_subnets_is_named() {
+        let mut resources = old_stack(vec![]);
+        for r in &mut resources {
+            if r.kind == "aws_ecs_service" {
+                r.attributes["network_configuration"][0]["subnets"] = json!([]);
+            }
+        }
+        let error = take_over(&resources, None, "dev").unwrap_err();
+        assert!(
+            error.contains("aws_ecs_service.app.network_configuration has no subnets"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Result};
-use aws_sdk_ec2::types::Filter;
 
+use crate::aws::ec2::{default_network, DefaultNetwork};
 use crate::aws::{AwsResultExt, Created};
 use crate::config::NetworkConfig;
 use crate::contract::{Change, Ctx, Detail, Facts, Resource, StepId};
@@ -40,23 +40,8 @@ impl Resource for Network {
         if let Some(network) = &ctx.config.network {
             return configured(ctx, network).await.map(Some);
         }
-        // The default subnets (one per availability zone) all belong to the default VPC, so one
-        // call finds both.
-        let answer = ctx
-            .aws
-            .ec2
-            .describe_subnets()
-            .filters(
-                Filter::builder()
-                    .name("default-for-az")
-                    .values("true")
-                    .build(),
-            )
-            .send()
-            .await
-            .or_context("looking up the default subnets")?;
-        let subnets = answer.subnets();
-        let Some(vpc_id) = subnets.iter().find_map(|s| s.vpc_id()) else {
+        let Some(DefaultNetwork { vpc_id, subnet_ids }) = default_network(&ctx.aws.ec2).await?
+        else {
             bail!(
                 "region {} has no default VPC with default subnets; create one with \
                  `aws ec2 create-default-vpc --region {}`",
@@ -64,12 +49,6 @@ impl Resource for Network {
                 ctx.aws.region
             );
         };
-        let mut subnet_ids: Vec<String> = subnets
-            .iter()
-            .filter(|s| s.vpc_id() == Some(vpc_id))
-            .filter_map(|s| s.subnet_id().map(str::to_owned))
-            .collect();
-        subnet_ids.sort();
         if subnet_ids.len() < 2 {
             bail!(
                 "the default VPC {vpc_id} has {} default subnet(s); an application load \
@@ -78,7 +57,7 @@ impl Resource for Network {
             );
         }
         Ok(Some(Live {
-            vpc_id: vpc_id.to_owned(),
+            vpc_id,
             load_balancer_subnet_ids: subnet_ids.clone(),
             subnet_ids,
             assign_public_ip: true,

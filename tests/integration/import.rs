@@ -39,6 +39,95 @@ fn tf_tags() -> Value {
 /// `/ecs/simhill-dev`, `simhill-dev-container`, the repository `flask-tp-app`), the defaults
 /// it leaves to AWS (deregistration delay 300, no circuit breaker, no grace period).
 fn build_old_stack(env: &TestEnv, container_port: i32) -> OldStack {
+    build_stack(env, container_port, Placement::DefaultVpc)
+}
+
+/// Where the old stack runs.
+#[derive(Clone, Copy)]
+enum Placement {
+    /// The default VPC's default subnets, with public IPs: what the old stack's code does.
+    DefaultVpc,
+    /// A VPC of its own ([`own_vpc`]): the tasks in private subnets without public IPs, the
+    /// load balancer in public ones.
+    OwnVpc,
+}
+
+/// A VPC that the same Terraform state manages, as a team's network module makes it: an
+/// internet gateway, and a private and a public subnet in each of two Availability Zones.
+struct OwnVpc {
+    vpc_id: String,
+    private_subnets: Vec<String>,
+    public_subnets: Vec<String>,
+    /// Their `terraform show -json` resources.
+    resources: Vec<(String, String, Value)>,
+}
+
+fn own_vpc(env: &TestEnv) -> OwnVpc {
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config());
+    let vpc = block_on(ec2.create_vpc().cidr_block("10.1.0.0/16").send()).unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+    let mut resources = vec![(
+        "aws_vpc.main".to_owned(),
+        "aws_vpc".to_owned(),
+        json!({"id": vpc_id, "cidr_block": "10.1.0.0/16", "default": false,
+               "tags": tf_tags()}),
+    )];
+    let gateway = block_on(ec2.create_internet_gateway().send()).unwrap();
+    let gateway_id = gateway
+        .internet_gateway()
+        .unwrap()
+        .internet_gateway_id()
+        .unwrap()
+        .to_owned();
+    block_on(
+        ec2.attach_internet_gateway()
+            .internet_gateway_id(&gateway_id)
+            .vpc_id(&vpc_id)
+            .send(),
+    )
+    .unwrap();
+    resources.push((
+        "aws_internet_gateway.main".to_owned(),
+        "aws_internet_gateway".to_owned(),
+        json!({"id": gateway_id, "vpc_id": vpc_id, "tags": tf_tags()}),
+    ));
+    let mut subnet = |name: &str, cidr: &str, zone: &str| {
+        let made = block_on(
+            ec2.create_subnet()
+                .vpc_id(&vpc_id)
+                .cidr_block(cidr)
+                .availability_zone(zone)
+                .send(),
+        )
+        .unwrap();
+        let id = made.subnet().unwrap().subnet_id().unwrap().to_owned();
+        resources.push((
+            format!("aws_subnet.{name}"),
+            "aws_subnet".to_owned(),
+            json!({"id": id, "vpc_id": vpc_id, "cidr_block": cidr, "availability_zone": zone,
+                   "map_public_ip_on_launch": name.starts_with("public"),
+                   "tags": tf_tags()}),
+        ));
+        id
+    };
+    let private_subnets = vec![
+        subnet("private_a", "10.1.1.0/24", "eu-central-1a"),
+        subnet("private_b", "10.1.2.0/24", "eu-central-1b"),
+    ];
+    let public_subnets = vec![
+        subnet("public_a", "10.1.101.0/24", "eu-central-1a"),
+        subnet("public_b", "10.1.102.0/24", "eu-central-1b"),
+    ];
+    OwnVpc {
+        vpc_id,
+        private_subnets,
+        public_subnets,
+        resources,
+    }
+}
+
+/// Builds the old stack in `placement`.
+fn build_stack(env: &TestEnv, container_port: i32, placement: Placement) -> OldStack {
     let config = env.sdk_config();
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let ecr = aws_sdk_ecr::Client::new(&config);
@@ -54,38 +143,53 @@ fn build_old_stack(env: &TestEnv, container_port: i32) -> OldStack {
     };
     let mut resources = Vec::new();
 
-    let vpcs = block_on(ec2.describe_vpcs().send()).unwrap();
-    let vpc = vpcs
-        .vpcs()
-        .iter()
-        .find(|v| v.is_default() == Some(true))
-        .unwrap();
-    let vpc_id = vpc.vpc_id().unwrap().to_owned();
-    let subnets: Vec<String> = block_on(
-        ec2.describe_subnets()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("default-for-az")
-                    .values("true")
-                    .build(),
+    let (vpc_id, subnets, lb_subnets, public_ip) = match placement {
+        Placement::DefaultVpc => {
+            let vpcs = block_on(ec2.describe_vpcs().send()).unwrap();
+            let vpc = vpcs
+                .vpcs()
+                .iter()
+                .find(|v| v.is_default() == Some(true))
+                .unwrap();
+            let vpc_id = vpc.vpc_id().unwrap().to_owned();
+            let subnets: Vec<String> = block_on(
+                ec2.describe_subnets()
+                    .filters(
+                        aws_sdk_ec2::types::Filter::builder()
+                            .name("default-for-az")
+                            .values("true")
+                            .build(),
+                    )
+                    .send(),
             )
-            .send(),
-    )
-    .unwrap()
-    .subnets()
-    .iter()
-    .filter_map(|s| s.subnet_id().map(str::to_owned))
-    .collect();
-    resources.push((
-        "data.aws_vpc.default".to_owned(),
-        "aws_vpc".to_owned(),
-        json!({"id": vpc_id, "default": true}),
-    ));
-    resources.push((
-        "data.aws_subnets.default".to_owned(),
-        "aws_subnets".to_owned(),
-        json!({"id": REGION, "ids": subnets}),
-    ));
+            .unwrap()
+            .subnets()
+            .iter()
+            .filter_map(|s| s.subnet_id().map(str::to_owned))
+            .collect();
+            resources.push((
+                "data.aws_vpc.default".to_owned(),
+                "aws_vpc".to_owned(),
+                json!({"id": vpc_id, "default": true}),
+            ));
+            resources.push((
+                "data.aws_subnets.default".to_owned(),
+                "aws_subnets".to_owned(),
+                json!({"id": REGION, "ids": subnets}),
+            ));
+            (vpc_id, subnets.clone(), subnets, true)
+        }
+        Placement::OwnVpc => {
+            let network = own_vpc(env);
+            resources.extend(network.resources);
+            (
+                network.vpc_id,
+                network.private_subnets,
+                network.public_subnets,
+                false,
+            )
+        }
+    };
 
     let group = |name: &str, description: &str, rule: IpPermission| {
         let id = block_on(
@@ -296,7 +400,7 @@ fn build_old_stack(env: &TestEnv, container_port: i32) -> OldStack {
             .name("simhill-dev-alb")
             .scheme(aws_sdk_elasticloadbalancingv2::types::LoadBalancerSchemeEnum::InternetFacing)
             .r#type(aws_sdk_elasticloadbalancingv2::types::LoadBalancerTypeEnum::Application)
-            .set_subnets(Some(subnets.clone()))
+            .set_subnets(Some(lb_subnets.clone()))
             .security_groups(&alb_sg)
             .set_tags(Some(elb_tags()))
             .send(),
@@ -310,7 +414,7 @@ fn build_old_stack(env: &TestEnv, container_port: i32) -> OldStack {
         "aws_lb".to_owned(),
         json!({"id": lb_arn, "arn": lb_arn, "name": "simhill-dev-alb", "dns_name": lb_dns_name,
                "internal": false, "load_balancer_type": "application",
-               "security_groups": [alb_sg], "subnets": subnets, "tags": tf_tags()}),
+               "security_groups": [alb_sg], "subnets": lb_subnets, "tags": tf_tags()}),
     ));
     let tg = block_on(
         elb.create_target_group()
@@ -474,7 +578,11 @@ fn build_old_stack(env: &TestEnv, container_port: i32) -> OldStack {
                         AwsVpcConfiguration::builder()
                             .set_subnets(Some(subnets.clone()))
                             .security_groups(&tasks_sg)
-                            .assign_public_ip(AssignPublicIp::Enabled)
+                            .assign_public_ip(if public_ip {
+                                AssignPublicIp::Enabled
+                            } else {
+                                AssignPublicIp::Disabled
+                            })
                             .build()
                             .unwrap(),
                     )
@@ -504,7 +612,7 @@ fn build_old_stack(env: &TestEnv, container_port: i32) -> OldStack {
                "load_balancer": [{"target_group_arn": tg_arn, "elb_name": "",
                    "container_name": "simhill-dev-container", "container_port": 5000}],
                "network_configuration": [{"subnets": subnets, "security_groups": [tasks_sg],
-                   "assign_public_ip": true}],
+                   "assign_public_ip": public_ip}],
                "tags": tf_tags()}),
     ));
     // A resource of a kind this tool does not manage, in the same state.
@@ -640,6 +748,8 @@ fn takes_over(fixture_name: &str, fixture: fn(&OldStack) -> String) {
         Some(300)
     );
     assert_eq!(config["service"]["circuit_breaker"].as_bool(), Some(false));
+    // The default VPC's default subnets, with public IPs: where a stack without [network] runs.
+    assert!(config.get("network").is_none(), "{written}");
     let names = config["names"].as_table().unwrap();
     assert_eq!(
         names["ecs_security_group"].as_str(),
@@ -713,15 +823,7 @@ fn takes_over(fixture_name: &str, fixture: fn(&OldStack) -> String) {
     // Only tags, and the lifecycle policy: nothing created, deleted, registered or deployed.
     for operation in &mutating {
         assert!(
-            [
-                "TagResource",
-                "TagRole",
-                "CreateTags",
-                "AddTags",
-                "TagLogGroup",
-                "PutLifecyclePolicy",
-            ]
-            .contains(&operation.as_str()),
+            TAKEOVER_CALLS.contains(&operation.as_str()),
             "{operation} in {mutating:?}"
         );
     }
@@ -752,6 +854,147 @@ fn takes_over(fixture_name: &str, fixture: fn(&OldStack) -> String) {
     assert!(unmarked, "{state}");
 
     env.proxy.clear();
+    env.deployer()
+        .args(["plan", "--detailed-exitcode"])
+        .assert()
+        .code(0);
+}
+
+/// Only these calls change anything when a stack taken over is first applied: tags, and the
+/// lifecycle policy this tool keeps on every repository.
+const TAKEOVER_CALLS: [&str; 6] = [
+    "TagResource",
+    "TagRole",
+    "CreateTags",
+    "AddTags",
+    "TagLogGroup",
+    "PutLifecyclePolicy",
+];
+
+/// A stack in a VPC of its own (private subnets for the tasks, without public IPs; public ones
+/// for the load balancer) is imported with a `[network]` table, and apply then creates,
+/// replaces and deletes nothing, registers no revision and starts no deployment. The VPC and
+/// its subnets stay Terraform's.
+#[test]
+fn import_of_a_stack_in_its_own_vpc_writes_network_and_only_tags_the_stack() {
+    let env = TestEnv::start();
+    let stack = build_stack(&env, 5000, Placement::OwnVpc);
+    std::fs::write(env.dir.path().join("tf-state.json"), show_json(&stack)).unwrap();
+    let network = |address: &str| {
+        stack
+            .resources
+            .iter()
+            .find(|(a, ..)| a == address)
+            .map(|(_, _, values)| values["id"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+
+    env.proxy.clear();
+    let (code, stdout, stderr) = run(
+        &env,
+        &[
+            "import",
+            "--from-terraform",
+            "tf-state.json",
+            "--env",
+            "dev",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(env.proxy.mutating_calls(), [], "import writes nothing");
+    for address in [
+        "aws_vpc.main",
+        "aws_internet_gateway.main",
+        "aws_subnet.private_a",
+        "aws_subnet.public_b",
+    ] {
+        assert!(
+            stderr.contains(&format!("Left to Terraform: {address}")),
+            "{address}: {stderr}"
+        );
+    }
+    let written = std::fs::read_to_string(env.dir.path().join("envs/dev.toml")).unwrap();
+    let config: toml::Value = toml::from_str(&written).unwrap();
+    let table = &config["network"];
+    assert_eq!(
+        table["vpc_id"].as_str(),
+        Some(network("aws_vpc.main").as_str()),
+        "{written}"
+    );
+    let ids = |key: &str| -> Vec<String> {
+        table[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        ids("subnets"),
+        [
+            network("aws_subnet.private_a"),
+            network("aws_subnet.private_b")
+        ]
+    );
+    assert_eq!(
+        ids("load_balancer_subnets"),
+        [
+            network("aws_subnet.public_a"),
+            network("aws_subnet.public_b")
+        ]
+    );
+    assert_eq!(table["assign_public_ip"].as_bool(), Some(false));
+    let removed = std::fs::read_to_string(env.dir.path().join("removed.tf")).unwrap();
+    assert!(
+        !removed.contains("aws_vpc") && !removed.contains("aws_subnet"),
+        "{removed}"
+    );
+    assert!(
+        stdout.contains("Plan of the next apply: 0 to create,") && stdout.contains("0 to delete."),
+        "{stdout}"
+    );
+
+    env.proxy.clear();
+    let (code, stdout, stderr) = run(&env, &["apply", "--yes"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let mutating: Vec<String> = env
+        .proxy
+        .mutating_calls()
+        .iter()
+        .map(|c| c.operation.clone())
+        .collect();
+    for operation in &mutating {
+        assert!(
+            TAKEOVER_CALLS.contains(&operation.as_str()),
+            "{operation} in {mutating:?}"
+        );
+    }
+    assert_eq!(lb_dns_name(&env), stack.lb_dns_name);
+    let ecs = aws_sdk_ecs::Client::new(&env.sdk_config());
+    let services = block_on(
+        ecs.describe_services()
+            .cluster("simhill-dev-cluster")
+            .services("simhill-dev-service")
+            .send(),
+    )
+    .unwrap();
+    let service = &services.services()[0];
+    assert_eq!(service.task_definition(), Some(stack.revision.as_str()));
+    assert_eq!(service.deployments().len(), 1, "no new deployment");
+    let vpc = service
+        .network_configuration()
+        .and_then(|n| n.awsvpc_configuration())
+        .unwrap();
+    assert_eq!(vpc.assign_public_ip(), Some(&AssignPublicIp::Disabled));
+    let mut subnets = vpc.subnets().to_vec();
+    subnets.sort();
+    let mut private = [
+        network("aws_subnet.private_a"),
+        network("aws_subnet.private_b"),
+    ];
+    private.sort();
+    assert_eq!(subnets, private);
+
     env.deployer()
         .args(["plan", "--detailed-exitcode"])
         .assert()
