@@ -303,6 +303,10 @@ pub struct NameOverrides {
     /// IAM role the app's code runs as.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_role: Option<String>,
+    /// The task role's inline policy, which holds `[[task_role.statements]]` (default
+    /// `app-permissions`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_role_policy: Option<String>,
     /// CloudWatch Logs log group.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_group: Option<String>,
@@ -333,13 +337,14 @@ impl NameOverrides {
     }
 
     /// Every key of the table with its value, in the order of [`NAME_RULES`].
-    pub fn entries(&self) -> [(&'static str, Option<&str>); 12] {
+    pub fn entries(&self) -> [(&'static str, Option<&str>); 13] {
         [
             ("alb_security_group", self.alb_security_group.as_deref()),
             ("ecs_security_group", self.ecs_security_group.as_deref()),
             ("ecr_repository", self.ecr_repository.as_deref()),
             ("execution_role", self.execution_role.as_deref()),
             ("task_role", self.task_role.as_deref()),
+            ("task_role_policy", self.task_role_policy.as_deref()),
             ("log_group", self.log_group.as_deref()),
             ("load_balancer", self.load_balancer.as_deref()),
             ("target_group", self.target_group.as_deref()),

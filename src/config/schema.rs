@@ -723,6 +723,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "ecr_repository",
             "execution_role",
             "task_role",
+            "task_role_policy",
             "log_group",
             "load_balancer",
             "target_group",

@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::config::{
     CapacityProviderItem, Config, ContainerConfig, ContainerHealthCheck, CpuArchitecture,
     EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig, NameOverrides, NetworkConfig,
-    ServiceConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig,
+    PolicyStatement, ServiceConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig,
 };
 use crate::names::Names;
 use crate::state::ResourceRecord;
@@ -235,15 +235,48 @@ pub fn take_over(
                 .push(attachment.str("policy_arn").to_owned());
         }
     }
-    if let Some(task_role) = task_role {
-        if let Some(inline) =
-            of_kind("aws_iam_role_policy").find(|p| p.str("role") == task_role.str("name"))
-        {
-            return Err(format!(
-                "{} is an inline policy of the task role; write its statements in \
-                 [task_role] by hand (import takes over managed policy attachments only)",
-                inline.address
-            ));
+    // The task role's inline policy becomes `[[task_role.statements]]`, under its own name: only
+    // one, and only statements `[task_role]` can write exactly as they are.
+    let mut task_role_policy: Option<(String, Vec<PolicyStatement>)> = None;
+    if let Some(role) = task_role {
+        let mut policies: Vec<(String, String, String)> = of_kind("aws_iam_role_policy")
+            .filter(|p| p.str("role") == role.str("name"))
+            .map(|p| {
+                attachments.push(p);
+                (
+                    p.address.clone(),
+                    p.str("name").to_owned(),
+                    p.str("policy").to_owned(),
+                )
+            })
+            .collect();
+        // Inline policies written in the role's own `inline_policy` blocks.
+        for block in list(role, "inline_policy") {
+            let name = text(block, "name");
+            if !name.is_empty() && !policies.iter().any(|(_, n, _)| n == name) {
+                policies.push((
+                    format!("{}.inline_policy {name:?}", role.address),
+                    name.to_owned(),
+                    text(block, "policy").to_owned(),
+                ));
+            }
+        }
+        match policies.as_slice() {
+            [] => {}
+            [(address, name, policy)] => {
+                task_role_policy = Some((name.clone(), statements_of(policy, address)?));
+            }
+            many => {
+                let names: Vec<&str> = many.iter().map(|(a, ..)| a.as_str()).collect();
+                return Err(format!(
+                    "the task role {} has {} inline policies ({}); [task_role] keeps its \
+                     statements in one: merge them into one in Terraform and apply that, then \
+                     import again",
+                    role.str("name"),
+                    many.len(),
+                    names.join(", ")
+                ));
+            }
         }
     }
 
@@ -377,7 +410,10 @@ pub fn take_over(
                 .get(role.str("name"))
                 .cloned()
                 .unwrap_or_default(),
-            statements: Vec::new(),
+            statements: task_role_policy
+                .as_ref()
+                .map(|(_, statements)| statements.clone())
+                .unwrap_or_default(),
         }),
         names: NameOverrides::default(),
         // Local unless `--state` says otherwise (see `ops::import`).
@@ -447,6 +483,13 @@ pub fn take_over(
             names.task_role = Some(role.str("name").to_owned());
         }
     }
+    if let Some((name, _)) = &task_role_policy {
+        if Names::default_for(&project, environment, "task_role_policy").as_deref()
+            != Some(name.as_str())
+        {
+            names.task_role_policy = Some(name.clone());
+        }
+    }
     let mut config = config;
     config.names = names;
 
@@ -511,6 +554,86 @@ pub fn take_over(
         removed,
         left_alone,
     })
+}
+
+/// The statements of an inline policy document (`aws_iam_role_policy.policy`, a JSON text) as
+/// `[[task_role.statements]]` write them, when they can be written exactly: `Effect`, `Action`,
+/// `Resource` and `Condition` with string values (`Sid` is a label IAM ignores in comparisons,
+/// and so does deployer). `Err` names what cannot be.
+fn statements_of(policy: &str, what: &str) -> Result<Vec<PolicyStatement>, String> {
+    let document: Value = serde_json::from_str(policy)
+        .map_err(|e| format!("{what}: the policy is not a JSON document: {e}"))?;
+    let statements = match document.get("Statement") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(one @ Value::Object(_)) => vec![one],
+        _ => return Err(format!("{what}: the policy has no Statement")),
+    };
+    let one_or_many = |statement: &Value, key: &str| -> Result<Vec<String>, String> {
+        match statement.get(key) {
+            Some(Value::String(one)) => Ok(vec![one.clone()]),
+            Some(Value::Array(items)) if !items.is_empty() => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| format!("{what}: {key} holds something other than strings")),
+            _ => Err(format!("{what}: a statement has no {key}")),
+        }
+    };
+    statements
+        .into_iter()
+        .map(|statement| {
+            let Some(fields) = statement.as_object() else {
+                return Err(format!("{what}: a statement is not an object"));
+            };
+            if let Some(key) = fields.keys().find(|k| {
+                !["Sid", "Effect", "Action", "Resource", "Condition"].contains(&k.as_str())
+            }) {
+                return Err(format!(
+                    "{what}: a statement has {key}, which [[task_role.statements]] cannot \
+                     write (they have actions, resources, effect and conditions); write the \
+                     policy with Action and Resource in Terraform, or leave the role to it"
+                ));
+            }
+            let mut conditions = BTreeMap::new();
+            for (operator, keys) in fields
+                .get("Condition")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                let mut by_key = BTreeMap::new();
+                for (key, values) in keys.as_object().into_iter().flatten() {
+                    let values = match values {
+                        Value::String(one) => vec![one.clone()],
+                        Value::Array(items) => items
+                            .iter()
+                            .map(|v| v.as_str().map(str::to_owned))
+                            .collect::<Option<Vec<_>>>()
+                            .unwrap_or_default(),
+                        _ => Vec::new(),
+                    };
+                    if values.is_empty() {
+                        return Err(format!(
+                            "{what}: the condition {operator} {key} is not a string or a list \
+                             of strings, as [[task_role.statements]] conditions are"
+                        ));
+                    }
+                    by_key.insert(key.clone(), values);
+                }
+                conditions.insert(operator.clone(), by_key);
+            }
+            Ok(PolicyStatement {
+                effect: fields
+                    .get("Effect")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                actions: one_or_many(statement, "Action")?,
+                resources: one_or_many(statement, "Resource")?,
+                conditions,
+            })
+        })
+        .collect()
 }
 
 /// Where the service and the load balancer run, as the state has it: the VPC of the target
@@ -880,6 +1003,98 @@ mod tests {
         .unwrap();
         assert!(text.contains("[network]"), "{text}");
         assert!(!text.contains("load_balancer_subnets"), "{text}");
+    }
+
+    /// The old stack with a task role and `policy` as its inline policy.
+    fn with_task_role(policy: Value) -> Vec<TfResource> {
+        let role = "arn:aws:iam::1:role/simhill-dev-ecs-task-role";
+        let mut resources = old_stack(vec![
+            resource(
+                "aws_iam_role.task",
+                json!({"arn": role, "name": "simhill-dev-ecs-task-role"}),
+            ),
+            resource(
+                "aws_iam_role_policy.task",
+                json!({"id": "simhill-dev-ecs-task-role:simhill-dev-task-policy",
+                       "name": "simhill-dev-task-policy", "role": "simhill-dev-ecs-task-role",
+                       "policy": policy.to_string()}),
+            ),
+        ]);
+        for r in &mut resources {
+            if r.kind == "aws_ecs_task_definition" {
+                r.attributes["task_role_arn"] = json!(role);
+            }
+        }
+        resources
+    }
+
+    #[test]
+    fn the_task_roles_inline_policy_becomes_its_statements_under_its_own_name() {
+        let policy = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject",
+             "Resource": ["arn:aws:s3:::assets/*"]},
+            {"Effect": "Deny", "Action": ["s3:DeleteObject"], "Resource": "*",
+             "Condition": {"StringNotEquals": {"aws:PrincipalTag/team": "ops"}}}]});
+        let found = take_over(&with_task_role(policy), None, "dev").unwrap();
+        let role = found.config.task_role.as_ref().unwrap();
+        assert_eq!(role.statements.len(), 2);
+        assert_eq!(role.statements[0].actions, ["s3:GetObject"]);
+        assert_eq!(role.statements[0].resources, ["arn:aws:s3:::assets/*"]);
+        assert_eq!(role.statements[1].effect, "Deny");
+        assert_eq!(
+            role.statements[1].conditions["StringNotEquals"]["aws:PrincipalTag/team"],
+            ["ops"]
+        );
+        assert_eq!(
+            found.config.names.task_role_policy.as_deref(),
+            Some("simhill-dev-task-policy")
+        );
+        assert_eq!(
+            found.config.names.task_role.as_deref(),
+            Some("simhill-dev-ecs-task-role")
+        );
+        assert!(found
+            .removed
+            .contains(&"aws_iam_role_policy.task".to_owned()));
+        assert!(found.left_alone.is_empty(), "{:?}", found.left_alone);
+        assert!(
+            found.config.validate().is_ok(),
+            "{:?}",
+            found.config.validate()
+        );
+        let origin = std::path::Path::new("envs/dev.toml");
+        let text = crate::ops::import::config_text(&found.config, origin).unwrap();
+        assert_eq!(
+            &Config::from_toml_str(&text, origin).unwrap(),
+            &found.config
+        );
+    }
+
+    #[test]
+    fn an_inline_policy_that_task_role_cannot_write_is_refused_naming_it() {
+        let not_action = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]});
+        let error = take_over(&with_task_role(not_action), None, "dev").unwrap_err();
+        assert!(error.starts_with("aws_iam_role_policy.task: "), "{error}");
+        assert!(error.contains("NotAction"), "{error}");
+        let boolean = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+             "Condition": {"Bool": {"aws:SecureTransport": true}}}]});
+        let error = take_over(&with_task_role(boolean), None, "dev").unwrap_err();
+        assert!(error.contains("Bool aws:SecureTransport"), "{error}");
+
+        let mut two = with_task_role(json!({"Version": "2012-10-17", "Statement": []}));
+        two.extend(
+            old_stack(vec![resource(
+                "aws_iam_role_policy.more",
+                json!({"name": "more", "role": "simhill-dev-ecs-task-role", "policy": "{}"}),
+            )])
+            .into_iter()
+            .filter(|r| r.kind == "aws_iam_role_policy"),
+        );
+        let error = take_over(&two, None, "dev").unwrap_err();
+        assert!(error.contains("has 2 inline policies"), "{error}");
+        assert!(error.contains("aws_iam_role_policy.more"), "{error}");
     }
 
     #[test]

@@ -23,13 +23,12 @@ use crate::state::ResourceRecord;
 
 pub struct TaskRole;
 
-/// The name of the inline policy that holds `[[task_role.statements]]`.
-pub const APP_POLICY: &str = "app-permissions";
-
 /// The role as AWS has it.
 #[derive(Debug, Clone)]
 pub struct Live {
     pub name: String,
+    /// The name of the inline policy of the statements (`[names] task_role_policy`).
+    pub policy_name: String,
     pub arn: String,
     pub trust_policy: Value,
     pub attached: BTreeSet<String>,
@@ -152,8 +151,10 @@ async fn read_role(ctx: &Ctx, detail: Detail) -> Result<Option<Live>> {
         return Ok(None);
     };
     let role = answer.role().context("GetRole returned no role")?;
+    let policy_name = &ctx.names.task_role_policy;
     let mut found = Live {
         name: name.clone(),
+        policy_name: policy_name.clone(),
         arn: role.arn().to_owned(),
         trust_policy: role
             .assume_role_policy_document()
@@ -180,18 +181,18 @@ async fn read_role(ctx: &Ctx, detail: Detail) -> Result<Option<Live>> {
         found.inline = iam
             .get_role_policy()
             .role_name(name)
-            .policy_name(APP_POLICY)
+            .policy_name(policy_name)
             .send()
             .await
             .or_absent(
                 &["NoSuchEntity"],
-                format!("reading policy {APP_POLICY} of {name}"),
+                format!("reading policy {policy_name} of {name}"),
             )?
             .and_then(|answer| parse_policy_document(answer.policy_document()));
         found.other_inline = iam::inline_policy_names(iam, name)
             .await?
             .into_iter()
-            .filter(|policy| policy != APP_POLICY)
+            .filter(|policy| policy != policy_name)
             .collect();
     }
     Ok(Some(found))
@@ -225,13 +226,13 @@ async fn converge(ctx: &Ctx, role: &Live, desired: &DesiredRole, trust: &Value) 
             Some(policy) => {
                 iam.put_role_policy()
                     .role_name(name)
-                    .policy_name(APP_POLICY)
+                    .policy_name(&role.policy_name)
                     .policy_document(policy.to_string())
                     .send()
                     .await
-                    .or_context(format!("putting policy {APP_POLICY} on {name}"))?;
+                    .or_context(format!("putting policy {} on {name}", role.policy_name))?;
             }
-            None => iam::delete_inline_policy(iam, name, APP_POLICY).await?,
+            None => iam::delete_inline_policy(iam, name, &role.policy_name).await?,
         }
     }
     // A policy put by hand would grant the app what the configuration does not.
@@ -336,6 +337,7 @@ impl Resource for TaskRole {
         };
         let role = Live {
             name: desired.name.clone(),
+            policy_name: ctx.names.task_role_policy.clone(),
             arn,
             trust_policy: trust.clone(),
             attached: BTreeSet::new(),
@@ -388,7 +390,11 @@ impl Resource for TaskRole {
         ResourceRecord {
             id: live.name.clone(),
             arn: Some(live.arn.clone()),
-            parts: live.inline.iter().map(|_| APP_POLICY.to_owned()).collect(),
+            parts: live
+                .inline
+                .iter()
+                .map(|_| live.policy_name.clone())
+                .collect(),
             imported: false,
         }
     }
@@ -445,6 +451,7 @@ mod tests {
     fn as_made(desired: &Desired) -> Live {
         Live {
             name: desired.name.clone(),
+            policy_name: crate::names::TASK_ROLE_POLICY.to_owned(),
             arn: format!("arn:aws:iam::{ACCOUNT}:role/{}", desired.name),
             trust_policy: trust_policy(ACCOUNT),
             attached: desired.role.attached.clone(),

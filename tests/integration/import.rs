@@ -39,7 +39,18 @@ fn tf_tags() -> Value {
 /// `/ecs/simhill-dev`, `simhill-dev-container`, the repository `flask-tp-app`), the defaults
 /// it leaves to AWS (deregistration delay 300, no circuit breaker, no grace period).
 fn build_old_stack(env: &TestEnv, container_port: i32) -> OldStack {
-    build_stack(env, container_port, Placement::DefaultVpc)
+    build_stack(env, container_port, Placement::DefaultVpc, false)
+}
+
+/// The inline policy of the old stack's task role, as its Terraform code writes it
+/// (`jsonencode`, with a `Sid`).
+fn task_policy() -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "ReadAssets", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+         "Resource": ["arn:aws:s3:::simhill-dev-assets", "arn:aws:s3:::simhill-dev-assets/*"]},
+        {"Effect": "Allow", "Action": "sqs:SendMessage",
+         "Resource": "arn:aws:sqs:eu-central-1:123456789012:simhill-dev-jobs",
+         "Condition": {"StringEquals": {"aws:ResourceAccount": "123456789012"}}}]})
 }
 
 /// Where the old stack runs.
@@ -127,7 +138,12 @@ fn own_vpc(env: &TestEnv) -> OwnVpc {
 }
 
 /// Builds the old stack in `placement`.
-fn build_stack(env: &TestEnv, container_port: i32, placement: Placement) -> OldStack {
+fn build_stack(
+    env: &TestEnv,
+    container_port: i32,
+    placement: Placement,
+    with_task_role: bool,
+) -> OldStack {
     let config = env.sdk_config();
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let ecr = aws_sdk_ecr::Client::new(&config);
@@ -356,6 +372,55 @@ fn build_stack(env: &TestEnv, container_port: i32, placement: Placement) -> OldS
         json!({"id": "simhill-dev-ecs-task-execution-role-20240101000000000000000001",
                "role": "simhill-dev-ecs-task-execution-role", "policy_arn": policy}),
     ));
+    // The app's own role, with its permissions as an inline policy of its own name.
+    let task_role_arn = if with_task_role {
+        let role = block_on(
+            iam.create_role()
+                .role_name("simhill-dev-ecs-task-role")
+                .assume_role_policy_document(trust.to_string())
+                .set_tags(Some(
+                    TF_TAGS
+                        .iter()
+                        .map(|(k, v)| {
+                            aws_sdk_iam::types::Tag::builder()
+                                .key(*k)
+                                .value(*v)
+                                .build()
+                                .unwrap()
+                        })
+                        .collect(),
+                ))
+                .send(),
+        )
+        .unwrap();
+        let arn = role.role().unwrap().arn().to_owned();
+        block_on(
+            iam.put_role_policy()
+                .role_name("simhill-dev-ecs-task-role")
+                .policy_name("simhill-dev-task-policy")
+                .policy_document(task_policy().to_string())
+                .send(),
+        )
+        .unwrap();
+        resources.push((
+            "aws_iam_role.ecs_task_role".to_owned(),
+            "aws_iam_role".to_owned(),
+            json!({"id": "simhill-dev-ecs-task-role", "name": "simhill-dev-ecs-task-role",
+                   "arn": arn, "assume_role_policy": trust.to_string(), "tags": tf_tags(),
+                   "inline_policy": [{"name": "simhill-dev-task-policy",
+                                      "policy": task_policy().to_string()}]}),
+        ));
+        resources.push((
+            "aws_iam_role_policy.ecs_task_policy".to_owned(),
+            "aws_iam_role_policy".to_owned(),
+            json!({"id": "simhill-dev-ecs-task-role:simhill-dev-task-policy",
+                   "name": "simhill-dev-task-policy", "role": "simhill-dev-ecs-task-role",
+                   "policy": task_policy().to_string()}),
+        ));
+        arn
+    } else {
+        String::new()
+    };
 
     block_on(
         logs.create_log_group()
@@ -500,6 +565,7 @@ fn build_stack(env: &TestEnv, container_port: i32, placement: Placement) -> OldS
             .cpu("256")
             .memory("512")
             .execution_role_arn(&role_arn)
+            .set_task_role_arn((!task_role_arn.is_empty()).then(|| task_role_arn.clone()))
             .container_definitions(
                 ContainerDefinition::builder()
                     .name("simhill-dev-container")
@@ -561,7 +627,7 @@ fn build_stack(env: &TestEnv, container_port: i32, placement: Placement) -> OldS
         json!({"id": "simhill-dev-task", "arn": revision, "family": "simhill-dev-task",
                "revision": 1, "cpu": "256", "memory": "512", "network_mode": "awsvpc",
                "requires_compatibilities": ["FARGATE"], "execution_role_arn": role_arn,
-               "task_role_arn": "", "runtime_platform": [],
+               "task_role_arn": task_role_arn, "runtime_platform": [],
                "container_definitions": container_definitions.to_string(),
                "tags": tf_tags()}),
     ));
@@ -878,7 +944,7 @@ const TAKEOVER_CALLS: [&str; 6] = [
 #[test]
 fn import_of_a_stack_in_its_own_vpc_writes_network_and_only_tags_the_stack() {
     let env = TestEnv::start();
-    let stack = build_stack(&env, 5000, Placement::OwnVpc);
+    let stack = build_stack(&env, 5000, Placement::OwnVpc, false);
     std::fs::write(env.dir.path().join("tf-state.json"), show_json(&stack)).unwrap();
     let network = |address: &str| {
         stack
@@ -995,6 +1061,93 @@ fn import_of_a_stack_in_its_own_vpc_writes_network_and_only_tags_the_stack() {
     private.sort();
     assert_eq!(subnets, private);
 
+    env.deployer()
+        .args(["plan", "--detailed-exitcode"])
+        .assert()
+        .code(0);
+}
+
+/// The old stack's task role, with its inline policy, becomes `[task_role]` (its statements)
+/// and `[names]` (the role's and the policy's names): apply tags the role, narrows its trust
+/// to this account (the one setting deployer adds), and leaves the policy as it is.
+#[test]
+fn import_of_a_task_role_with_an_inline_policy_keeps_the_policy() {
+    let env = TestEnv::start();
+    let stack = build_stack(&env, 5000, Placement::DefaultVpc, true);
+    std::fs::write(env.dir.path().join("tf-state.json"), show_json(&stack)).unwrap();
+    let (code, stdout, stderr) = run(
+        &env,
+        &[
+            "import",
+            "--from-terraform",
+            "tf-state.json",
+            "--env",
+            "dev",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let written = std::fs::read_to_string(env.dir.path().join("envs/dev.toml")).unwrap();
+    let config: toml::Value = toml::from_str(&written).unwrap();
+    assert_eq!(
+        config["names"]["task_role"].as_str(),
+        Some("simhill-dev-ecs-task-role")
+    );
+    assert_eq!(
+        config["names"]["task_role_policy"].as_str(),
+        Some("simhill-dev-task-policy")
+    );
+    let statements = config["task_role"]["statements"].as_array().unwrap();
+    assert_eq!(statements.len(), 2, "{written}");
+    assert_eq!(
+        statements[1]["conditions"]["StringEquals"]["aws:ResourceAccount"][0].as_str(),
+        Some("123456789012")
+    );
+    let removed = std::fs::read_to_string(env.dir.path().join("removed.tf")).unwrap();
+    for address in [
+        "aws_iam_role.ecs_task_role",
+        "aws_iam_role_policy.ecs_task_policy",
+    ] {
+        assert!(
+            removed.contains(&format!("from = {address}\n")),
+            "{removed}"
+        );
+    }
+
+    env.proxy.clear();
+    let (code, stdout, stderr) = run(&env, &["apply", "--yes"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let mutating: Vec<String> = env
+        .proxy
+        .mutating_calls()
+        .iter()
+        .map(|c| c.operation.clone())
+        .collect();
+    for operation in &mutating {
+        assert!(
+            TAKEOVER_CALLS.contains(&operation.as_str()) || operation == "UpdateAssumeRolePolicy",
+            "{operation} in {mutating:?}"
+        );
+    }
+    let iam = aws_sdk_iam::Client::new(&env.sdk_config());
+    let policies = block_on(
+        iam.list_role_policies()
+            .role_name("simhill-dev-ecs-task-role")
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(policies.policy_names(), ["simhill-dev-task-policy"]);
+    let ecs = aws_sdk_ecs::Client::new(&env.sdk_config());
+    let services = block_on(
+        ecs.describe_services()
+            .cluster("simhill-dev-cluster")
+            .services("simhill-dev-service")
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(
+        services.services()[0].task_definition(),
+        Some(stack.revision.as_str())
+    );
     env.deployer()
         .args(["plan", "--detailed-exitcode"])
         .assert()
