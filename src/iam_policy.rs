@@ -9,7 +9,7 @@
 //! without an AWS call, so ARNs have `*` as their account.
 //!
 //! With `[https]`, the policy also allows the ACM and Route 53 calls of that configuration, only
-//! for its names.
+//! for its names; with `[network]`, the reads of the VPC's zones, route tables and endpoints.
 //!
 //! `tests/integration/iam_policy.rs` runs the binary through a whole life cycle and checks that
 //! every call it makes is allowed here, and that nothing here goes unused.
@@ -574,6 +574,21 @@ pub fn policy(config: &Config) -> Policy {
             Some(json!({ "ArnEquals": { "iam:PolicyARN": task_role_policies } })),
         ));
     }
+    if config.network.is_some() {
+        // Only for a VPC of `[network]`: the checks made before any change read the zones of
+        // its subnets, its route tables and its VPC endpoints. EC2's Describe actions have no
+        // resource-level permissions ("Actions, resources, and condition keys for Amazon EC2").
+        statements.push(allow(
+            "Ec2ReadNetwork",
+            &[
+                "ec2:DescribeAvailabilityZones",
+                "ec2:DescribeRouteTables",
+                "ec2:DescribeVpcEndpoints",
+            ],
+            &any(),
+            None,
+        ));
+    }
     if let Some(https) = &config.https {
         statements.extend(https_statements(&arns, config, https));
     }
@@ -1079,6 +1094,28 @@ mod tests {
             let arn = format!("arn:aws:elasticloadbalancing:eu-central-1:*:targetgroup/{name}/*");
             assert!(resources.contains(&arn.as_str()), "{arn} in {resources:?}");
         }
+    }
+
+    #[test]
+    fn network_adds_the_reads_of_its_vpc_only_when_configured() {
+        let reads = [
+            "ec2:DescribeAvailabilityZones",
+            "ec2:DescribeRouteTables",
+            "ec2:DescribeVpcEndpoints",
+        ];
+        let without = policy(&config("eu-central-1")).to_string();
+        assert!(reads.iter().all(|a| !without.contains(a)), "{without}");
+        let mut with = config("eu-central-1");
+        with.network = Some(crate::config::NetworkConfig {
+            vpc_id: "vpc-0123abcd".into(),
+            subnets: vec!["subnet-0123abcd".into(), "subnet-4567abcd".into()],
+            load_balancer_subnets: vec!["subnet-0123abcd".into(), "subnet-4567abcd".into()],
+            assign_public_ip: false,
+        });
+        let policy = policy(&with);
+        let network = statement(&policy, "Ec2ReadNetwork");
+        assert_eq!(strings(&network["Action"]), reads);
+        assert_eq!(strings(&network["Resource"]), ["*"]);
     }
 
     #[test]

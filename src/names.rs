@@ -232,6 +232,42 @@ impl ImageOrigin {
     }
 }
 
+/// An image in ECR, `ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG` (or `@sha256:...`; the FIPS
+/// `dkr.ecr-fips.` and China `.amazonaws.com.cn` hosts too), taken apart.
+#[derive(Debug, PartialEq, Eq)]
+pub struct EcrImage<'a> {
+    pub account: &'a str,
+    pub region: &'a str,
+    pub repository: &'a str,
+    /// The tag, or the digest `sha256:...`.
+    pub reference: &'a str,
+}
+
+impl<'a> EcrImage<'a> {
+    /// `None` for images outside ECR.
+    pub fn parse(image: &'a str) -> Option<Self> {
+        let (host, rest) = image.split_once('/')?;
+        let (account, domain) = host.split_once('.')?;
+        let regional = domain
+            .strip_prefix("dkr.ecr.")
+            .or_else(|| domain.strip_prefix("dkr.ecr-fips."))?;
+        let (region, suffix) = regional.split_once('.')?;
+        if !matches!(suffix, "amazonaws.com" | "amazonaws.com.cn") {
+            return None;
+        }
+        let (repository, reference) = match rest.split_once('@') {
+            Some((repository, digest)) => (repository, digest),
+            None => rest.rsplit_once(':').unwrap_or((rest, "latest")),
+        };
+        Some(EcrImage {
+            account,
+            region,
+            repository,
+            reference,
+        })
+    }
+}
+
 /// The digest an image reference pins (`sha256:...` after its `@`), if it pins one.
 pub fn image_digest(image: &str) -> Option<&str> {
     image.split_once('@').map(|(_, digest)| digest)
@@ -276,6 +312,54 @@ pub fn shown_image(image: &str, requested: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ecr(
+        account: &'static str,
+        region: &'static str,
+        repository: &'static str,
+        reference: &'static str,
+    ) -> Option<EcrImage<'static>> {
+        Some(EcrImage {
+            account,
+            region,
+            repository,
+            reference,
+        })
+    }
+
+    #[test]
+    fn ecr_images_are_split_with_their_region_and_others_are_not() {
+        assert_eq!(
+            EcrImage::parse("946760796955.dkr.ecr.eu-central-1.amazonaws.com/flask-tp-app:abc"),
+            ecr("946760796955", "eu-central-1", "flask-tp-app", "abc")
+        );
+        assert_eq!(
+            EcrImage::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com/shared/app:v7"),
+            ecr("123456789012", "us-east-1", "shared/app", "v7")
+        );
+        assert_eq!(
+            EcrImage::parse("1.dkr.ecr.eu-central-1.amazonaws.com/team/app@sha256:00ff"),
+            ecr("1", "eu-central-1", "team/app", "sha256:00ff")
+        );
+        assert_eq!(
+            EcrImage::parse("1.dkr.ecr.eu-central-1.amazonaws.com/app"),
+            ecr("1", "eu-central-1", "app", "latest")
+        );
+        assert_eq!(
+            EcrImage::parse("1.dkr.ecr-fips.us-gov-west-1.amazonaws.com/app:1"),
+            ecr("1", "us-gov-west-1", "app", "1")
+        );
+        assert_eq!(
+            EcrImage::parse("1.dkr.ecr.cn-north-1.amazonaws.com.cn/app:1"),
+            ecr("1", "cn-north-1", "app", "1")
+        );
+        assert_eq!(EcrImage::parse("nginx:1.27"), None);
+        assert_eq!(EcrImage::parse("ghcr.io/org/app:1"), None);
+        assert_eq!(
+            EcrImage::parse("1.dkr.ecr.eu-central-1.example.com/app:1"),
+            None
+        );
+    }
 
     use crate::config::RESOURCE_SUFFIXES;
     use std::path::Path;

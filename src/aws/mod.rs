@@ -6,7 +6,6 @@
 pub mod acm;
 pub mod autoscaling;
 mod clients;
-pub mod ec2;
 pub mod ecs;
 mod elb_tags;
 pub mod errors;
@@ -19,6 +18,7 @@ pub mod route53;
 pub mod s3;
 pub mod tags;
 pub mod tasks;
+pub mod vpc;
 
 pub use clients::{AwsClients, ConnectOptions};
 pub use elb_tags::ElbTagBatch;

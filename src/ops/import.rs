@@ -11,7 +11,7 @@ use anyhow::{anyhow, Context as _, Result};
 
 use super::takeover::{take_over, Takeover};
 use super::{Session, Target};
-use crate::aws::ec2::{default_network, DefaultNetwork};
+use crate::aws::vpc::{default_network, DefaultNetwork};
 use crate::config::{parse_state_url, Config, NetworkConfig};
 use crate::engine::{Action, Operation, Plan};
 use crate::exit::{Exit, ExitError};

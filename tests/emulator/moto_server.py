@@ -14,13 +14,16 @@ from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
 from moto.core.exceptions import AWSError, JsonRESTError
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import (
+    DefaultVpcAlreadyExists,
     DependencyViolationError,
     InvalidNetworkInterfaceIdError,
     InvalidSubnetIdError,
 )
 from moto.ec2 import ec2_backends
+from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend, Zone
 from moto.ec2.models.security_groups import SecurityGroupBackend
 from moto.ec2.models.subnets import SubnetBackend
+from moto.ec2.models.vpcs import VPCBackend
 from moto.ecr.models import Image
 from moto.ecr.responses import ECRResponse
 from moto.ecs.models import Container, EC2ContainerServiceBackend
@@ -488,6 +491,48 @@ def _describe_subnets_naming_the_missing_one(self, subnet_ids=None, filters=None
 
 
 SubnetBackend.describe_subnets = _describe_subnets_naming_the_missing_one
+
+# The Hamburg Local Zone of eu-central-1 (zone ID `euc1-ham1-az1`), which moto lacks:
+# DescribeAvailabilityZones describes Local Zones with `ZoneType` `local-zone` ("Regions and
+# Zones", Amazon EC2 User Guide), and a subnet can be made in one once the account opted in.
+RegionsAndZonesBackend.zones.setdefault("eu-central-1", []).append(
+    Zone(
+        region_name="eu-central-1",
+        name="eu-central-1-ham-1a",
+        zone_id="euc1-ham1-az1",
+        zone_type="local-zone",
+    )
+)
+
+
+def _create_default_vpc_in_availability_zones(self):
+    """The default VPC has "a default subnet in each Availability Zone" (Amazon VPC User Guide,
+    "Default VPCs"), none in a Local Zone; moto makes one in every zone it knows."""
+    if self.describe_vpcs(filters={"is-default": ["true"]}):
+        raise DefaultVpcAlreadyExists
+    vpc = self.create_vpc(cidr_block="172.31.0.0/16", is_default=True)
+    for zone in self.describe_availability_zones():
+        if zone.zone_type == "availability-zone":
+            self.create_default_subnet(zone.name)
+    return vpc
+
+
+VPCBackend.create_default_vpc = _create_default_vpc_in_availability_zones
+
+_create_subnet = SubnetBackend.create_subnet
+
+
+def _create_subnet_default_only_in_the_default_vpc(self, vpc_id, *args, **kwargs):
+    """Only the default VPC has default subnets (`DefaultForAz`, "Default VPCs"); moto makes
+    the first subnet of any VPC in a zone a default one, public IPs on launch included."""
+    subnet = _create_subnet(self, vpc_id, *args, **kwargs)
+    if not self.get_vpc(vpc_id).is_default:
+        subnet.default_for_az = False
+        subnet.map_public_ip_on_launch = False
+    return subnet
+
+
+SubnetBackend.create_subnet = _create_subnet_default_only_in_the_default_vpc
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::lifecycle::{apply, dev_env};
-use crate::support::TestEnv;
+use crate::support::{block_on, TestEnv};
 
 /// The calls made since the last `clear`, by `service:Operation`.
 fn calls(env: &TestEnv) -> BTreeMap<String, usize> {
@@ -46,6 +46,18 @@ fn each_command_stays_within_its_call_budget() {
     let plan = calls(&env);
     assert!(total(&plan) <= 15, "plan: {} calls {plan:#?}", total(&plan));
     assert_eq!(plan, no_op, "plan reads exactly what a no-op apply reads");
+    // The default VPC's default subnets route to its internet gateway by definition: the checks
+    // of a `[network]` VPC (its zones, route tables, endpoints) cost the shipped stack nothing.
+    for read in [
+        "ec2:DescribeAvailabilityZones",
+        "ec2:DescribeRouteTables",
+        "ec2:DescribeVpcEndpoints",
+    ] {
+        assert!(
+            !cold.contains_key(read) && !plan.contains_key(read),
+            "{read}: {plan:#?}"
+        );
+    }
 
     env.proxy.clear();
     env.deployer()
@@ -80,5 +92,70 @@ fn each_command_stays_within_its_call_budget() {
         total(&destroy) - polls <= 30,
         "destroy: {} calls besides {polls} polls {destroy:#?}",
         total(&destroy) - polls
+    );
+}
+
+/// A stack in a VPC of its own costs only the reads of its network checks more than the shipped
+/// one: the zones of its subnets and its route tables, and its VPC endpoints only while a task
+/// subnet has no route out.
+#[test]
+fn a_vpc_of_its_own_adds_only_the_reads_of_its_checks() {
+    let env = crate::support::TestEnv::start();
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config());
+    let (vpc, [a, b, a2]) = crate::edge::create_vpc(&env);
+    let main = crate::network::main_route_table(&ec2, &vpc);
+    crate::network::route_to_nat_gateway(&ec2, &a2, &main);
+    env.write_config("dev", &crate::edge::with_network(&vpc, &[&a, &b], ""));
+    apply(&env);
+
+    env.proxy.clear();
+    apply(&env);
+    let no_op = calls(&env);
+    let ec2_reads = |counts: &BTreeMap<String, usize>| -> Vec<(String, usize)> {
+        counts
+            .iter()
+            .filter(|(operation, _)| {
+                [
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeAvailabilityZones",
+                    "ec2:DescribeRouteTables",
+                    "ec2:DescribeVpcEndpoints",
+                ]
+                .contains(&operation.as_str())
+            })
+            .map(|(operation, count)| (operation.clone(), *count))
+            .collect()
+    };
+    assert_eq!(
+        ec2_reads(&no_op),
+        [
+            ("ec2:DescribeAvailabilityZones".to_owned(), 1),
+            ("ec2:DescribeRouteTables".to_owned(), 1),
+            ("ec2:DescribeSubnets".to_owned(), 1),
+        ],
+        "{no_op:#?}"
+    );
+    assert!(
+        total(&no_op) <= 15 + 2,
+        "no-op apply with [network]: {} calls {no_op:#?}",
+        total(&no_op)
+    );
+
+    // Without the NAT route the endpoints are read too.
+    block_on(
+        ec2.delete_route()
+            .route_table_id(&main)
+            .destination_cidr_block("0.0.0.0/0")
+            .send(),
+    )
+    .unwrap();
+    env.proxy.clear();
+    env.deployer().arg("plan").assert().success();
+    let plan = calls(&env);
+    assert_eq!(plan.get("ec2:DescribeVpcEndpoints"), Some(&1), "{plan:#?}");
+    eprintln!(
+        "calls with [network]: no-op apply {} (NAT route), plan {} (no route out)",
+        total(&no_op),
+        total(&plan)
     );
 }

@@ -280,7 +280,7 @@ fn stdout_of(env: &TestEnv, args: &[&str]) -> String {
     String::from_utf8(output.get_output().stdout.clone()).unwrap()
 }
 
-fn run_failing(env: &TestEnv, args: &[&str]) -> String {
+pub fn run_failing(env: &TestEnv, args: &[&str]) -> String {
     let output = env.deployer().args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(!output.status.success(), "{args:?} succeeded: {stderr}");
@@ -655,7 +655,7 @@ fn a_certificate_or_zone_that_does_not_exist_stops_apply_before_any_change() {
 
 /// A VPC of its own in the emulator: two private subnets in two zones, and one more subnet in
 /// the first zone. Returns (VPC, [subnet in a, subnet in b, second subnet in a]).
-fn create_vpc(env: &TestEnv) -> (String, [String; 3]) {
+pub fn create_vpc(env: &TestEnv) -> (String, [String; 3]) {
     let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config());
     block_on(async {
         let vpc = ec2
@@ -693,7 +693,7 @@ fn create_vpc(env: &TestEnv) -> (String, [String; 3]) {
     })
 }
 
-fn with_network(vpc: &str, subnets: &[&str], extra: &str) -> String {
+pub fn with_network(vpc: &str, subnets: &[&str], extra: &str) -> String {
     let list: Vec<String> = subnets.iter().map(|s| format!("\"{s}\"")).collect();
     format!(
         "{DEV_TOML}\n[network]\nvpc_id = \"{vpc}\"\nsubnets = [{}]\n{extra}\n",

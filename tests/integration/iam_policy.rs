@@ -620,6 +620,47 @@ fn policy_allows_every_call_of_a_life_cycle_and_nothing_more() {
     );
 }
 
+/// The `[network]` path, which the life cycle above (in the default VPC) does not take: a stack in
+/// a VPC of its own, whose private subnets have no route out (so that the VPC endpoints are read
+/// too), applied, planned and destroyed. Every call is allowed by the policy printed for that
+/// configuration, and every action that only `[network]` adds is called.
+#[test]
+fn policy_allows_every_call_of_a_stack_in_a_vpc_of_its_own() {
+    let env = TestEnv::start();
+    let (vpc, [a, b, _]) = crate::edge::create_vpc(&env);
+    env.write_config("dev", &crate::edge::with_network(&vpc, &[&a, &b], ""));
+    let policy = printed_policy(&env);
+    run(&env, &["apply", "--yes"]);
+    run(&env, &["plan"]);
+    run(&env, &["plan", "--destroy"]);
+    run(&env, &["destroy", "--yes"]);
+    assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
+
+    let called: BTreeSet<String> = env.proxy.operations().into_iter().collect();
+    assert_eq!(not_allowed(&policy, &called), Vec::<String>::new());
+    let network = allow_statements(&policy)
+        .into_iter()
+        .find(|s| s["Sid"] == "Ec2ReadNetwork")
+        .expect("a statement for the reads of [network]");
+    let granted = statement_actions(network);
+    assert!(!granted.is_empty());
+    for action in granted {
+        assert!(
+            called.contains(action),
+            "{action} granted but never called: {called:#?}"
+        );
+    }
+    // Without `[network]` the policy grants none of it.
+    env.write_config("dev", DEV_TOML);
+    let shipped = printed_policy(&env);
+    assert!(
+        allow_statements(&shipped)
+            .iter()
+            .all(|s| s["Sid"] != "Ec2ReadNetwork"),
+        "{shipped:#}"
+    );
+}
+
 #[test]
 fn policy_of_the_shipped_dev_environment() {
     let env = offline_dev_env();

@@ -3,7 +3,7 @@
 //! resource created, deleted or replaced, without a new task definition revision and without a
 //! deployment.
 
-use aws_sdk_ec2::types::{IpPermission, IpRange, UserIdGroupPair};
+use aws_sdk_ec2::types::{DomainType, IpPermission, IpRange, UserIdGroupPair};
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, KeyValuePair,
     LaunchType, LoadBalancer as EcsLoadBalancer, LogConfiguration, LogDriver, NetworkConfiguration,
@@ -64,7 +64,8 @@ enum Placement {
 }
 
 /// A VPC that the same Terraform state manages, as a team's network module makes it: an
-/// internet gateway, and a private and a public subnet in each of two Availability Zones.
+/// internet gateway, a private and a public subnet in each of two Availability Zones, a NAT
+/// gateway, and a route table for each kind of subnet.
 struct OwnVpc {
     vpc_id: String,
     private_subnets: Vec<String>,
@@ -129,6 +130,62 @@ fn own_vpc(env: &TestEnv) -> OwnVpc {
         subnet("public_a", "10.1.101.0/24", "eu-central-1a"),
         subnet("public_b", "10.1.102.0/24", "eu-central-1b"),
     ];
+    // The public subnets reach the internet through the gateway, the private ones through a
+    // NAT gateway in a public subnet (so the tasks can pull their image).
+    let address = block_on(ec2.allocate_address().domain(DomainType::Vpc).send()).unwrap();
+    let nat = block_on(
+        ec2.create_nat_gateway()
+            .subnet_id(&public_subnets[0])
+            .allocation_id(address.allocation_id().unwrap())
+            .send(),
+    )
+    .unwrap();
+    let nat_id = nat
+        .nat_gateway()
+        .unwrap()
+        .nat_gateway_id()
+        .unwrap()
+        .to_owned();
+    resources.push((
+        "aws_nat_gateway.main".to_owned(),
+        "aws_nat_gateway".to_owned(),
+        json!({"id": nat_id, "subnet_id": public_subnets[0], "tags": tf_tags()}),
+    ));
+    for (name, subnets, gateway) in [
+        ("public", &public_subnets, Some(&gateway_id)),
+        ("private", &private_subnets, None),
+    ] {
+        let table = block_on(ec2.create_route_table().vpc_id(&vpc_id).send()).unwrap();
+        let table_id = table
+            .route_table()
+            .unwrap()
+            .route_table_id()
+            .unwrap()
+            .to_owned();
+        let route = ec2
+            .create_route()
+            .route_table_id(&table_id)
+            .destination_cidr_block("0.0.0.0/0");
+        let route = match gateway {
+            Some(gateway) => route.gateway_id(gateway),
+            None => route.nat_gateway_id(&nat_id),
+        };
+        block_on(route.send()).unwrap();
+        for subnet in subnets.iter() {
+            block_on(
+                ec2.associate_route_table()
+                    .route_table_id(&table_id)
+                    .subnet_id(subnet)
+                    .send(),
+            )
+            .unwrap();
+        }
+        resources.push((
+            format!("aws_route_table.{name}"),
+            "aws_route_table".to_owned(),
+            json!({"id": table_id, "vpc_id": vpc_id, "tags": tf_tags()}),
+        ));
+    }
     OwnVpc {
         vpc_id,
         private_subnets,
@@ -967,10 +1024,16 @@ fn import_of_a_stack_in_its_own_vpc_writes_network_and_only_tags_the_stack() {
         ],
     );
     assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        !stderr.contains("warning"),
+        "a network that works: {stderr}"
+    );
     assert_eq!(env.proxy.mutating_calls(), [], "import writes nothing");
     for address in [
         "aws_vpc.main",
         "aws_internet_gateway.main",
+        "aws_nat_gateway.main",
+        "aws_route_table.private",
         "aws_subnet.private_a",
         "aws_subnet.public_b",
     ] {

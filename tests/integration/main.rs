@@ -23,6 +23,7 @@ mod import;
 mod interruptions;
 mod lifecycle;
 mod locking;
+mod network;
 mod plan;
 mod plan_values;
 mod rollout;
