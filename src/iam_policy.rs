@@ -432,6 +432,7 @@ pub fn policy(config: &Config) -> Policy {
                 "elasticloadbalancing:AddTags",
                 "elasticloadbalancing:SetSubnets",
                 "elasticloadbalancing:SetSecurityGroups",
+                "elasticloadbalancing:SetIpAddressType",
                 "elasticloadbalancing:ModifyListener",
                 "elasticloadbalancing:ModifyTargetGroup",
                 "elasticloadbalancing:ModifyTargetGroupAttributes",

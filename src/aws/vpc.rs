@@ -290,11 +290,13 @@ mod tests {
 }
 
 /// The default VPC and its default subnets (one per Availability Zone).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DefaultNetwork {
     pub vpc_id: String,
     /// Sorted, so that comparisons do not depend on AWS's order.
     pub subnet_ids: Vec<String>,
+    /// The subnets as EC2 described them (their IPv6 blocks, for a dualstack load balancer).
+    pub described: Vec<aws_sdk_ec2::types::Subnet>,
 }
 
 /// The region's default VPC and its default subnets, with one `DescribeSubnets` filtered on
@@ -326,5 +328,10 @@ pub async fn default_network(ec2: &aws_sdk_ec2::Client) -> Result<Option<Default
     Ok(Some(DefaultNetwork {
         vpc_id: vpc_id.to_owned(),
         subnet_ids,
+        described: subnets
+            .iter()
+            .filter(|s| s.vpc_id() == Some(vpc_id))
+            .cloned()
+            .collect(),
     }))
 }

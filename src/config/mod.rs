@@ -563,6 +563,30 @@ pub struct LoadBalancerConfig {
     /// An internal load balancer (scheme `internal`, reachable only from inside the VPC)
     /// instead of an internet-facing one. Fixed when the load balancer is created.
     pub internal: bool,
+    /// Whether the load balancer takes IPv6 clients too: `dualstack` when `allowed_cidrs` lists
+    /// an IPv6 block (unless set), else `ipv4`. See "IP address types" in the ELB User Guide.
+    pub ip_address_type: IpAddressType,
+}
+
+/// The IP address type of the load balancer (ELB's `IpAddressType`, Terraform's
+/// `ip_address_type`). A `dualstack` one needs subnets with an IPv6 CIDR block, and gets an IPv6
+/// address (and, with `[https]`, an AAAA alias record) besides its IPv4 ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpAddressType {
+    #[default]
+    Ipv4,
+    Dualstack,
+}
+
+impl IpAddressType {
+    /// ELB's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpAddressType::Ipv4 => "ipv4",
+            IpAddressType::Dualstack => "dualstack",
+        }
+    }
 }
 
 impl Config {
@@ -603,6 +627,7 @@ impl Default for LoadBalancerConfig {
             deregistration_delay_seconds: 30,
             allowed_cidrs: vec![DEFAULT_ALLOWED_CIDR.to_owned()],
             internal: false,
+            ip_address_type: IpAddressType::Ipv4,
         }
     }
 }

@@ -397,6 +397,8 @@ pub(super) struct RawLoadBalancer {
     pub(super) deregistration_delay_seconds: Int,
     pub(super) allowed_cidrs: Vec<String>,
     pub(super) internal: bool,
+    /// Unset: derived from `allowed_cidrs`.
+    pub(super) ip_address_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -525,6 +527,7 @@ impl From<&LoadBalancerConfig> for RawLoadBalancer {
             deregistration_delay_seconds: l.deregistration_delay_seconds.into(),
             allowed_cidrs: l.allowed_cidrs.clone(),
             internal: l.internal,
+            ip_address_type: None,
         }
     }
 }
@@ -674,6 +677,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "deregistration_delay_seconds",
             "allowed_cidrs",
             "internal",
+            "ip_address_type",
         ],
     ),
     (

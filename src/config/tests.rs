@@ -79,6 +79,7 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
             deregistration_delay_seconds: 30,
             allowed_cidrs: vec!["0.0.0.0/0".into()],
             internal: false,
+            ip_address_type: IpAddressType::Ipv4,
         },
         health_check: HealthCheckConfig {
             path: "/".into(),
@@ -703,6 +704,42 @@ fn allowed_cidrs_take_ipv4_and_ipv6_in_canonical_form() {
         ["203.0.113.0/24", "2001:db8::/32", "198.51.100.7/32"]
     );
     assert!(config.load_balancer.internal);
+    // An IPv6 client needs a load balancer with an IPv6 address.
+    assert_eq!(
+        config.load_balancer.ip_address_type,
+        IpAddressType::Dualstack
+    );
+}
+
+#[test]
+fn ip_address_type_follows_allowed_cidrs_unless_set() {
+    let load = |table: &str| {
+        Config::from_toml_str(
+            &with(&format!("[load_balancer]\n{table}\n")),
+            Path::new("envs/test.toml"),
+        )
+    };
+    let ipv4 = load("allowed_cidrs = [\"203.0.113.0/24\"]").unwrap();
+    assert_eq!(ipv4.load_balancer.ip_address_type, IpAddressType::Ipv4);
+    let chosen = load("ip_address_type = \"dualstack\"").unwrap();
+    assert_eq!(
+        chosen.load_balancer.ip_address_type,
+        IpAddressType::Dualstack
+    );
+    let contradiction = load("allowed_cidrs = [\"::/0\"]\nip_address_type = \"ipv4\"")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        contradiction.contains("envs/test.toml:")
+            && contradiction.contains("load_balancer.ip_address_type")
+            && contradiction.contains("\"::/0\" could never connect"),
+        "{contradiction}"
+    );
+    let unknown = load("ip_address_type = \"ipv6\"").unwrap_err().to_string();
+    assert!(
+        unknown.contains("\"ipv6\" is not an IP address type; use \"ipv4\" or \"dualstack\""),
+        "{unknown}"
+    );
 }
 
 #[test]

@@ -24,8 +24,8 @@ use super::{
     bucket_name_error, state_prefix_error, S3StateConfig, StateConfig, DEFAULT_STATE_PREFIX,
 };
 use super::{
-    Config, ContainerConfig, EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig, Problem,
-    ServiceConfig, TaskConfig, TimeoutsConfig, DEFAULT_CONTAINER_NAME,
+    Config, ContainerConfig, EcrConfig, HealthCheckConfig, IpAddressType, LoadBalancerConfig,
+    LogsConfig, Problem, ServiceConfig, TaskConfig, TimeoutsConfig, DEFAULT_CONTAINER_NAME,
 };
 
 /// Checks every value of `raw` and converts it to the public types, with the
@@ -276,6 +276,7 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
     let service = build_service(&raw.service, v);
 
     let lb = &raw.load_balancer;
+    let allowed = allowed_cidrs(&lb.allowed_cidrs, v);
     let load_balancer = LoadBalancerConfig {
         port: v.port(&["load_balancer", "port"], lb.port),
         deregistration_delay_seconds: v.u32_in(
@@ -284,7 +285,8 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
             0,
             3600,
         ),
-        allowed_cidrs: allowed_cidrs(&lb.allowed_cidrs, v),
+        ip_address_type: ip_address_type(lb.ip_address_type.as_deref(), &allowed, v),
+        allowed_cidrs: allowed,
         internal: lb.internal,
     };
 
@@ -405,6 +407,39 @@ fn allowed_cidrs(cidrs: &[String], v: &mut Validator<'_>) -> Vec<String> {
         }
     }
     seen
+}
+
+/// `load_balancer.ip_address_type`: as set, else `dualstack` when an allowed block is IPv6 (an
+/// IPv4-only load balancer has no IPv6 address for such a client to reach).
+fn ip_address_type(
+    given: Option<&str>,
+    allowed: &[String],
+    v: &mut Validator<'_>,
+) -> IpAddressType {
+    let key = ["load_balancer", "ip_address_type"];
+    let ipv6 = allowed.iter().find(|c| c.contains(':'));
+    match (given, ipv6) {
+        (None, None) => IpAddressType::Ipv4,
+        (None, Some(_)) | (Some("dualstack"), _) => IpAddressType::Dualstack,
+        (Some("ipv4"), None) => IpAddressType::Ipv4,
+        (Some("ipv4"), Some(block)) => {
+            v.push_near(
+                &key,
+                &[&key, &["load_balancer", "allowed_cidrs"]],
+                format!(
+                    "\"ipv4\" leaves the load balancer without an IPv6 address, so                      load_balancer.allowed_cidrs {block:?} could never connect; use                      \"dualstack\" or list IPv4 blocks only"
+                ),
+            );
+            IpAddressType::Ipv4
+        }
+        (Some(other), _) => {
+            v.push(
+                &key,
+                format!("{other:?} is not an IP address type; use \"ipv4\" or \"dualstack\""),
+            );
+            IpAddressType::Ipv4
+        }
+    }
 }
 
 /// The canonical form of an IPv4 or IPv6 CIDR block, or why it is not one.

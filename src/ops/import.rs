@@ -264,6 +264,7 @@ mod tests {
         let default = DefaultNetwork {
             vpc_id: "vpc-0a1b2c3d".into(),
             subnet_ids: vec!["subnet-0000000a".into(), "subnet-0000000b".into()],
+            described: Vec::new(),
         };
         let network = NetworkConfig {
             vpc_id: "vpc-0a1b2c3d".into(),

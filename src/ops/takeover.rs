@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use crate::config::{
     CapacityProviderItem, Config, ContainerConfig, ContainerHealthCheck, CpuArchitecture,
-    EcrConfig, HealthCheckConfig, LoadBalancerConfig, LogsConfig, NameOverrides, NetworkConfig,
-    PolicyStatement, ServiceConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig,
+    EcrConfig, HealthCheckConfig, IpAddressType, LoadBalancerConfig, LogsConfig, NameOverrides,
+    NetworkConfig, PolicyStatement, ServiceConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig,
 };
 use crate::names::Names;
 use crate::state::ResourceRecord;
@@ -380,6 +380,10 @@ pub fn take_over(
                 .get("internal")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
+            ip_address_type: match text(&load_balancer.attributes, "ip_address_type") {
+                "dualstack" => IpAddressType::Dualstack,
+                _ => IpAddressType::Ipv4,
+            },
         },
         health_check: HealthCheckConfig {
             path: or_default(text(&tg_check, "path"), &default_check.path),

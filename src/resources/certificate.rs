@@ -6,6 +6,12 @@
 //! certificate once it can resolve them; it keeps renewing the certificate as long as they stay.
 //! A certificate given by `https.certificate_arn` is not this step's (see `given_certificate`).
 //!
+//! ACM cannot change a certificate's names, and cannot reissue one that failed validation: either
+//! is a replacement, requested and validated beside the old certificate, which the HTTPS listener
+//! serves until the new one is issued; the old one is deleted at the end of the apply. ACM gives
+//! the same validation record to every certificate of the account for the same name, so records
+//! of names the configuration still lists stay.
+//!
 //! ACM refuses to delete a certificate while a listener uses it (`ResourceInUseException`), and
 //! Elastic Load Balancing lets go of it a little after the listener is deleted: `destroy` waits
 //! for that within `timeouts.resource_release`.
@@ -45,6 +51,9 @@ pub struct Desired {
     pub domain: String,
     pub subject_alternative_names: Vec<String>,
     pub zone_id: String,
+    /// The ARN of the certificate this one replaces: part of the request's idempotency token, so
+    /// that a replacement for the same names is a new certificate, not the failed one again.
+    pub replaces: Option<String>,
 }
 
 const ISSUED: &str = "ISSUED";
@@ -227,6 +236,7 @@ fn idempotency_token(ctx: &Ctx, desired: &Desired) -> String {
         &ctx.config.environment,
         &desired.domain,
         &desired.subject_alternative_names,
+        &desired.replaces,
     )
         .hash(&mut hasher);
     format!("deployer{:016x}", hasher.finish())
@@ -236,6 +246,7 @@ impl Resource for Certificate {
     const STEP: StepId = StepId::new("certificate", "ACM certificate");
     const DEPENDS_ON: &'static [&'static str] = &["hosted_zone"];
     const READ_DEPENDS_ON: &'static [&'static str] = &["hosted_zone"];
+    const REPLACEABLE: bool = true;
     type Live = Live;
     type Desired = Desired;
 
@@ -252,6 +263,7 @@ impl Resource for Certificate {
             domain: https.domain.unwrap_or_default(),
             subject_alternative_names: sorted(https.subject_alternative_names),
             zone_id: known(&facts.hosted_zone_id),
+            replaces: None,
         }
     }
 
@@ -385,7 +397,26 @@ impl Resource for Certificate {
         facts.requested_certificate_arn = Some(live.arn.clone());
     }
 
+    fn replacement(live: &Live, desired: Desired) -> Desired {
+        Desired {
+            replaces: Some(live.arn.clone()),
+            ..desired
+        }
+    }
+
     async fn retire(ctx: &Ctx, record: &ResourceRecord) -> Result<()> {
+        // The validation records of names still configured serve the certificate that replaced
+        // this one.
+        let https = ctx.config.https.as_ref().filter(|_| Self::wanted(ctx));
+        let kept: Vec<String> = https
+            .map(|h| {
+                h.domain
+                    .iter()
+                    .chain(&h.subject_alternative_names)
+                    .map(|n| route53::fqdn(n.strip_prefix("*.").unwrap_or(n)))
+                    .collect()
+            })
+            .unwrap_or_default();
         let records: Vec<Record> = record
             .parts
             .iter()
@@ -398,9 +429,19 @@ impl Resource for Certificate {
                     value: fields.next()?.to_owned(),
                 })
             })
+            .filter(|r| !kept.contains(&validated_name(&r.name)))
             .collect();
         let arn = record.arn.as_deref().unwrap_or(&record.id);
         delete_certificate(ctx, arn, zone_of(record), &records).await
+    }
+}
+
+/// The name a DNS validation record validates: ACM names it `_<token>.<name>.`.
+fn validated_name(record_name: &str) -> String {
+    let name = route53::fqdn(record_name);
+    match name.split_once('.') {
+        Some((token, rest)) if token.starts_with('_') => rest.to_owned(),
+        _ => name,
     }
 }
 
@@ -461,6 +502,7 @@ mod tests {
             domain: "app.example.com".into(),
             subject_alternative_names: vec!["www.example.com".into()],
             zone_id: "Z1".into(),
+            replaces: None,
         }
     }
 
@@ -495,6 +537,15 @@ mod tests {
             Certificate::diff(&live("VALIDATION_TIMED_OUT"), &desired()),
             [Change::replacing("status", "VALIDATION_TIMED_OUT", ISSUED)]
         );
+    }
+
+    #[test]
+    fn a_validation_record_validates_the_name_after_its_token() {
+        assert_eq!(
+            validated_name("_3639ac514e785e898d2646601fa951d5.App.Example.com."),
+            "app.example.com."
+        );
+        assert_eq!(validated_name("app.example.com"), "app.example.com.");
     }
 
     #[test]

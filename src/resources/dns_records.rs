@@ -1,16 +1,26 @@
 //! The alias A and AAAA records of `https.domain`, in the hosted zone, pointing at the load
 //! balancer (see "Routing traffic to an ELB load balancer" in the Route 53 Developer Guide).
 //!
+//! The AAAA record exists only for a `dualstack` load balancer (`load_balancer.ip_address_type`):
+//! an IPv4-only one has no IPv6 address to point at.
+//!
+//! Another `https.domain` or `https.hosted_zone` is a replacement: the new records are made
+//! beside the old ones, which are deleted at the end of the apply. A new name that already points
+//! somewhere else stops the plan.
+//!
 //! Route 53 records have no tags: a record is this stack's when the state records it, or when it
 //! already points at this stack's load balancer. One that points elsewhere belongs to someone
 //! else, and `apply` stops instead of taking the domain over (unless `--adopt`).
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use aws_sdk_route53::types::RrType;
 
 use crate::aws::route53::{self, fqdn, Alias};
 use crate::aws::{AwsResultExt, Created};
-use crate::contract::{compare, known, Change, Ctx, Detail, Facts, Resource, StepId};
+use crate::config::IpAddressType;
+use crate::contract::{
+    compare, compare_replacing, known, Change, Ctx, Detail, Facts, Resource, StepId,
+};
 use crate::state::ResourceRecord;
 
 pub struct DnsRecords;
@@ -34,6 +44,8 @@ pub struct Desired {
     pub domain: String,
     pub zone_id: String,
     pub target: (String, String),
+    /// Whether the AAAA record is wanted (a `dualstack` load balancer).
+    pub ipv6: bool,
 }
 
 const ZONE_PART: &str = "zone:";
@@ -63,6 +75,7 @@ impl Resource for DnsRecords {
     const STEP: StepId = StepId::new("dns_records", "domain alias records");
     const DEPENDS_ON: &'static [&'static str] = &["hosted_zone", "load_balancer", "listener"];
     const READ_DEPENDS_ON: &'static [&'static str] = &["hosted_zone", "load_balancer"];
+    const REPLACEABLE: bool = true;
     type Live = Live;
     type Desired = Desired;
 
@@ -86,68 +99,60 @@ impl Resource for DnsRecords {
                 fqdn(&known(&facts.load_balancer_dns_name)),
                 known(&facts.load_balancer_zone_id),
             ),
+            ipv6: ctx.config.load_balancer.ip_address_type == IpAddressType::Dualstack,
         }
     }
 
     async fn read(ctx: &Ctx, facts: &Facts, _: Detail) -> Result<Option<Live>> {
-        // What the configuration names, else what the state remembers (to remove it).
-        let recorded = ctx.recorded(Self::STEP.key());
-        let configured = ctx.config.https.as_ref().and_then(|h| h.domain.clone());
-        let (domain, zone_id) = match (configured, &facts.hosted_zone_id, recorded) {
-            (Some(domain), Some(zone), _) => (domain, zone.clone()),
-            (_, _, Some(record)) => match zone_of(record) {
-                Some(zone) => (record.id.clone(), zone.to_owned()),
-                None => return Ok(None),
-            },
-            _ => return Ok(None),
-        };
-        let name = fqdn(&domain);
-        let answer = ctx
-            .aws
-            .route53
-            .list_resource_record_sets()
-            .hosted_zone_id(&zone_id)
-            .start_record_name(&name)
-            .start_record_type(RrType::A)
-            .max_items(2)
-            .send()
-            .await
-            .or_context(format!("reading the records of {domain}"))?;
-        let target = |kind: &str| -> Target {
-            answer
-                .resource_record_sets()
-                .iter()
-                .filter(|r| fqdn(r.name()) == name && r.r#type().as_str() == kind)
-                .find_map(|r| r.alias_target())
-                .map(|t| (fqdn(t.dns_name()), t.hosted_zone_id().to_owned()))
-        };
-        let (a, aaaa) = (target("A"), target("AAAA"));
-        if a.is_none() && aaaa.is_none() {
-            return Ok(None);
+        // What the configuration names, and what the state remembers (to move from, or remove).
+        let configured = ctx
+            .config
+            .https
+            .as_ref()
+            .and_then(|h| h.domain.clone())
+            .zip(facts.hosted_zone_id.clone());
+        let recorded = ctx
+            .recorded(Self::STEP.key())
+            .and_then(|r| Some((r.id.clone(), zone_of(r)?.to_owned())));
+        match (configured, recorded) {
+            (Some(new), Some(old)) if !same_place(&new, &old) => {
+                // A move: the records to replace are the recorded ones, and the new name must
+                // not already be someone else's.
+                if let Some(there) = records_at(ctx, facts, &new).await? {
+                    if !there.points_here {
+                        bail!(
+                            "https.domain: {} already has A/AAAA records in the hosted zone {} \
+                             that point elsewhere ({}); delete them, or choose another domain",
+                            there.domain,
+                            there.zone_id,
+                            shown(&there.a).or(shown(&there.aaaa)).unwrap_or_default()
+                        );
+                    }
+                }
+                records_at(ctx, facts, &old).await
+            }
+            (Some(place), _) | (None, Some(place)) => records_at(ctx, facts, &place).await,
+            (None, None) => Ok(None),
         }
-        let ours = facts
-            .load_balancer_dns_name
-            .as_deref()
-            .map(|dns| Some((fqdn(dns), known(&facts.load_balancer_zone_id))));
-        let points_here = ours.is_some_and(|ours| a == ours && aaaa == ours);
-        Ok(Some(Live {
-            domain,
-            zone_id,
-            a,
-            aaaa,
-            points_here,
-        }))
     }
 
     fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
         let mut changes = Vec::new();
+        // Records are found by their name: another name (or zone) is another set of records.
+        compare_replacing(
+            &mut changes,
+            "domain",
+            &fqdn(&live.domain),
+            &fqdn(&desired.domain),
+        );
+        compare_replacing(&mut changes, "hosted_zone", &live.zone_id, &desired.zone_id);
         let wanted = shown(&Some(desired.target.clone()));
-        for (kind, target) in KINDS.iter().zip([&live.a, &live.aaaa]) {
+        for (kind, target, want) in [("A", &live.a, true), ("AAAA", &live.aaaa, desired.ipv6)] {
             compare(
                 &mut changes,
                 &format!("{kind}.alias"),
                 &shown(target),
-                &wanted,
+                &wanted.clone().filter(|_| want),
             );
         }
         changes
@@ -157,8 +162,24 @@ impl Resource for DnsRecords {
         Ok(Created::New(upsert(ctx, desired).await?))
     }
 
-    async fn update(ctx: &Ctx, _: &Live, desired: &Desired) -> Result<Live> {
-        upsert(ctx, desired).await
+    async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
+        let updated = upsert(ctx, desired).await?;
+        if live.aaaa.is_some() && !desired.ipv6 {
+            // An IPv4-only load balancer: the AAAA record would point at no address.
+            let stale = Live {
+                a: None,
+                ..live.clone()
+            };
+            route53::delete(
+                &ctx.aws.route53,
+                &live.zone_id,
+                &[],
+                &aliases(&live.domain, &stale),
+                &format!("deleting the AAAA record of {}", live.domain),
+            )
+            .await?;
+        }
+        Ok(updated)
     }
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
@@ -232,13 +253,63 @@ fn zone_of(record: &ResourceRecord) -> Option<&str> {
     record.parts.iter().find_map(|p| p.strip_prefix(ZONE_PART))
 }
 
+/// Whether two (domain, hosted zone) pairs name the same records.
+fn same_place(a: &(String, String), b: &(String, String)) -> bool {
+    fqdn(&a.0) == fqdn(&b.0) && a.1 == b.1
+}
+
+/// The alias records of `domain` in `zone_id`, when there are any.
+async fn records_at(
+    ctx: &Ctx,
+    facts: &Facts,
+    (domain, zone_id): &(String, String),
+) -> Result<Option<Live>> {
+    let name = fqdn(domain);
+    let answer = ctx
+        .aws
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .start_record_name(&name)
+        .start_record_type(RrType::A)
+        .max_items(2)
+        .send()
+        .await
+        .or_context(format!("reading the records of {domain}"))?;
+    let target = |kind: &str| -> Target {
+        answer
+            .resource_record_sets()
+            .iter()
+            .filter(|r| fqdn(r.name()) == name && r.r#type().as_str() == kind)
+            .find_map(|r| r.alias_target())
+            .map(|t| (fqdn(t.dns_name()), t.hosted_zone_id().to_owned()))
+    };
+    let (a, aaaa) = (target("A"), target("AAAA"));
+    if a.is_none() && aaaa.is_none() {
+        return Ok(None);
+    }
+    // Each record there points at this stack's load balancer (an AAAA may be absent).
+    let ours = facts
+        .load_balancer_dns_name
+        .as_deref()
+        .map(|dns| Some((fqdn(dns), known(&facts.load_balancer_zone_id))));
+    let points_here = ours.is_some_and(|ours| a == ours && (aaaa.is_none() || aaaa == ours));
+    Ok(Some(Live {
+        domain: domain.clone(),
+        zone_id: zone_id.clone(),
+        a,
+        aaaa,
+        points_here,
+    }))
+}
+
 async fn upsert(ctx: &Ctx, desired: &Desired) -> Result<Live> {
     let (dns, zone) = desired.target.clone();
     let live = Live {
         domain: desired.domain.clone(),
         zone_id: desired.zone_id.clone(),
         a: Some((dns.clone(), zone.clone())),
-        aaaa: Some((dns, zone)),
+        aaaa: desired.ipv6.then_some((dns, zone)),
         points_here: true,
     };
     route53::upsert_aliases(
@@ -277,6 +348,7 @@ mod tests {
             domain: "app.example.com".into(),
             zone_id: "Z1".into(),
             target: target(),
+            ipv6: true,
         }
     }
 
@@ -296,6 +368,52 @@ mod tests {
                 "(none)",
                 "app-dev-1.eu-central-1.elb.amazonaws.com. (Z215JYRZR1TBD5)"
             )]
+        );
+    }
+
+    #[test]
+    fn ipv4_only_load_balancer_wants_no_aaaa_record() {
+        let wanted = Desired {
+            ipv6: false,
+            ..desired()
+        };
+        assert_eq!(
+            DnsRecords::diff(&live(Some(target()), None), &wanted),
+            Vec::<Change>::new()
+        );
+        assert_eq!(
+            DnsRecords::diff(&live(Some(target()), Some(target())), &wanted),
+            [Change::new(
+                "AAAA.alias",
+                "app-dev-1.eu-central-1.elb.amazonaws.com. (Z215JYRZR1TBD5)",
+                "(none)"
+            )]
+        );
+    }
+
+    #[test]
+    fn domain_change_leaves_old_alias_records_unless_replaced() {
+        // Another domain is other records: made beside, the old ones deleted after.
+        let wanted = Desired {
+            domain: "www.example.com".into(),
+            ..desired()
+        };
+        assert_eq!(
+            DnsRecords::diff(&live(Some(target()), Some(target())), &wanted),
+            [Change::replacing(
+                "domain",
+                "app.example.com.",
+                "www.example.com."
+            )]
+        );
+        // The same name written in another case is the same records.
+        let same = Desired {
+            domain: "App.Example.com".into(),
+            ..desired()
+        };
+        assert_eq!(
+            DnsRecords::diff(&live(Some(target()), Some(target())), &same),
+            Vec::<Change>::new()
         );
     }
 }

@@ -1,6 +1,9 @@
 //! The application load balancer, internet-facing or (with `load_balancer.internal`) internal,
 //! in the stack's subnets, behind the ALB security group.
 //!
+//! Its IP address type follows `load_balancer.ip_address_type` (`dualstack` when IPv6 clients are
+//! allowed), and changes in place with `SetIpAddressType`.
+//!
 //! A new load balancer stays `provisioning` for minutes; nothing here waits for it, because the
 //! listener and the service can be created meanwhile.
 
@@ -31,6 +34,8 @@ pub struct Live {
     pub load_balancer_type: Option<String>,
     pub subnet_ids: Vec<String>,
     pub security_groups: Vec<String>,
+    /// `ipv4`, `dualstack` or `dualstack-without-public-ipv4`.
+    pub ip_address_type: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +45,8 @@ pub struct Desired {
     pub security_groups: Vec<String>,
     /// `internet-facing` or `internal`.
     pub scheme: &'static str,
+    /// `ipv4` or `dualstack`.
+    pub ip_address_type: &'static str,
 }
 
 const INTERNET_FACING: &str = "internet-facing";
@@ -67,6 +74,7 @@ impl Resource for LoadBalancer {
             } else {
                 INTERNET_FACING
             },
+            ip_address_type: ctx.config.load_balancer.ip_address_type.as_str(),
         }
     }
 
@@ -102,6 +110,7 @@ impl Resource for LoadBalancer {
                     .collect(),
             ),
             security_groups: sorted(lb.security_groups().to_vec()),
+            ip_address_type: lb.ip_address_type().map(|t| t.as_str().to_owned()),
         }))
     }
 
@@ -132,6 +141,12 @@ impl Resource for LoadBalancer {
             &live.security_groups,
             &desired.security_groups,
         );
+        compare(
+            &mut changes,
+            "ip_address_type",
+            &live.ip_address_type.as_deref(),
+            &Some(desired.ip_address_type),
+        );
         changes
     }
 
@@ -144,7 +159,7 @@ impl Resource for LoadBalancer {
             .name(&desired.name)
             .r#type(LoadBalancerTypeEnum::Application)
             .scheme(LoadBalancerSchemeEnum::from(desired.scheme))
-            .ip_address_type(IpAddressType::Ipv4)
+            .ip_address_type(IpAddressType::from(desired.ip_address_type))
             .set_subnets(Some(desired.subnet_ids.clone()))
             .set_security_groups(Some(desired.security_groups.clone()))
             .set_tags(Some(owner_tags(&ctx.owner)?));
@@ -172,6 +187,7 @@ impl Resource for LoadBalancer {
             load_balancer_type: Some(TYPE.to_owned()),
             subnet_ids: desired.subnet_ids.clone(),
             security_groups: desired.security_groups.clone(),
+            ip_address_type: Some(desired.ip_address_type.to_owned()),
         }))
     }
 
@@ -205,9 +221,23 @@ impl Resource for LoadBalancer {
                 .await
                 .or_context(format!("setting the security groups of {}", live.name))?;
         }
+        if live.ip_address_type.as_deref() != Some(desired.ip_address_type) {
+            ctx.aws
+                .elb
+                .set_ip_address_type()
+                .load_balancer_arn(&live.arn)
+                .ip_address_type(IpAddressType::from(desired.ip_address_type))
+                .send()
+                .await
+                .or_context(format!(
+                    "setting the IP address type of {} to {}",
+                    live.name, desired.ip_address_type
+                ))?;
+        }
         Ok(Live {
             subnet_ids: desired.subnet_ids.clone(),
             security_groups: desired.security_groups.clone(),
+            ip_address_type: Some(desired.ip_address_type.to_owned()),
             ..live.clone()
         })
     }
@@ -269,6 +299,7 @@ mod tests {
             load_balancer_type: Some("application".into()),
             subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
             security_groups: vec!["sg-alb".into()],
+            ip_address_type: Some("ipv4".into()),
         }
     }
 
@@ -278,7 +309,20 @@ mod tests {
             subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
             security_groups: vec!["sg-alb".into()],
             scheme: INTERNET_FACING,
+            ip_address_type: "ipv4",
         }
+    }
+
+    #[test]
+    fn ipv4_only_load_balancer_for_ipv6_clients_is_changed_in_place() {
+        let wanted = Desired {
+            ip_address_type: "dualstack",
+            ..desired()
+        };
+        assert_eq!(
+            LoadBalancer::diff(&live(), &wanted),
+            [change("ip_address_type", "ipv4", "dualstack")]
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::aws::vpc::{
     self, default_network, DefaultNetwork, DefaultRoute, Endpoint, RouteTable, AVAILABILITY_ZONE,
 };
 use crate::aws::{AwsResultExt, Created};
-use crate::config::NetworkConfig;
+use crate::config::{IpAddressType, NetworkConfig};
 use crate::contract::{Change, Ctx, Detail, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
 
@@ -48,7 +48,11 @@ impl Resource for Network {
         if let Some(network) = &ctx.config.network {
             return configured(ctx, network, detail).await.map(Some);
         }
-        let Some(DefaultNetwork { vpc_id, subnet_ids }) = default_network(&ctx.aws.ec2).await?
+        let Some(DefaultNetwork {
+            vpc_id,
+            subnet_ids,
+            described,
+        }) = default_network(&ctx.aws.ec2).await?
         else {
             bail!(
                 "region {} has no default VPC with default subnets; create one with \
@@ -64,6 +68,7 @@ impl Resource for Network {
                 subnet_ids.len()
             );
         }
+        check_ipv6(ctx, &described, &subnet_ids, "the default VPC's subnet")?;
         Ok(Some(Live {
             vpc_id,
             load_balancer_subnet_ids: subnet_ids.clone(),
@@ -149,6 +154,12 @@ async fn configured(ctx: &Ctx, network: &NetworkConfig, detail: Detail) -> Resul
         })
         .collect();
     check_subnets(network, &found)?;
+    check_ipv6(
+        ctx,
+        answer.subnets(),
+        &network.load_balancer_subnets,
+        "network.load_balancer_subnets:",
+    )?;
     if detail == Detail::Full {
         let zones: BTreeSet<String> = found.values().map(|f| f.zone.clone()).collect();
         let (types, tables) = futures_util::future::try_join(
@@ -191,6 +202,48 @@ struct Found {
     zone_id: String,
     /// Whether the subnet is on an AWS Outpost.
     outpost: bool,
+}
+
+/// A `dualstack` load balancer needs an IPv6 CIDR block in each of its subnets; ELB would refuse it
+/// only at `CreateLoadBalancer` ("You must specify subnets with an associated IPv6 CIDR block").
+fn check_ipv6(
+    ctx: &Ctx,
+    described: &[aws_sdk_ec2::types::Subnet],
+    load_balancer_subnets: &[String],
+    what: &str,
+) -> Result<()> {
+    if ctx.config.load_balancer.ip_address_type != IpAddressType::Dualstack {
+        return Ok(());
+    }
+    let without: Vec<&str> = load_balancer_subnets
+        .iter()
+        .filter(|id| {
+            !described
+                .iter()
+                .filter(|s| s.subnet_id() == Some(id.as_str()))
+                .any(has_ipv6)
+        })
+        .map(String::as_str)
+        .collect();
+    if without.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "{what} {} {} no IPv6 CIDR block, which a dualstack load balancer needs \
+         (load_balancer.ip_address_type, \"dualstack\" because load_balancer.allowed_cidrs lists \
+         an IPv6 block, unless set); associate an IPv6 block with the VPC and the subnets, or \
+         allow IPv4 clients only",
+        without.join(", "),
+        if without.len() == 1 { "has" } else { "have" }
+    )
+}
+
+/// Whether a subnet has an IPv6 CIDR block in the `associated` state.
+fn has_ipv6(subnet: &aws_sdk_ec2::types::Subnet) -> bool {
+    subnet.ipv6_cidr_block_association_set().iter().any(|a| {
+        a.ipv6_cidr_block_state().and_then(|s| s.state())
+            == Some(&aws_sdk_ec2::types::SubnetCidrBlockStateCode::Associated)
+    })
 }
 
 fn sorted(ids: &[String]) -> Vec<String> {

@@ -22,13 +22,14 @@ from moto.ec2.exceptions import (
 from moto.ec2 import ec2_backends
 from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend, Zone
 from moto.ec2.models.security_groups import SecurityGroupBackend
-from moto.ec2.models.subnets import SubnetBackend
+from moto.ec2.models.subnets import Subnet, SubnetBackend
 from moto.ec2.models.vpcs import VPCBackend
 from moto.ecr.models import Image
 from moto.ecr.responses import ECRResponse
 from moto.ecs.models import Container, EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
-from moto.elbv2.models import elbv2_backends
+from moto.elbv2.exceptions import ValidationError as ELBValidationError
+from moto.elbv2.models import ELBv2Backend, elbv2_backends
 from moto.elbv2.responses import ELBV2Response
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 from moto.s3.responses import S3Response
@@ -533,6 +534,63 @@ def _create_subnet_default_only_in_the_default_vpc(self, vpc_id, *args, **kwargs
 
 
 SubnetBackend.create_subnet = _create_subnet_default_only_in_the_default_vpc
+
+def _ipv6_cidr_block_association_set(self):
+    """DescribeSubnets reports each IPv6 block's state as a string, `"State": "associated"`
+    (EC2 API Reference, `SubnetCidrBlockState`); moto nests its own state dictionary in it."""
+    return [
+        {
+            "ipv6CidrBlock": association["ipv6CidrBlock"],
+            "associationId": association["associationId"],
+            "ipv6CidrBlockState": {
+                "state": association["ipv6CidrBlockState"]["State"],
+            },
+        }
+        for association in self.ipv6_cidr_block_associations.values()
+        if association["ipv6CidrBlockState"]["State"] == "associated"
+    ]
+
+
+Subnet.ipv6_cidr_block_association_set = property(_ipv6_cidr_block_association_set)
+
+_create_lb_backend = ELBv2Backend.create_load_balancer
+_set_ip_address_type = ELBv2Backend.set_ip_address_type
+
+
+def _refuse_dualstack_without_ipv6(backend, subnets):
+    """A dualstack load balancer needs subnets with an IPv6 CIDR block: ELB answers
+    `ValidationError` "You must specify subnets with an associated IPv6 CIDR block." (see "IP
+    address types" in the ELB User Guide); moto accepts any subnet."""
+    for subnet in subnets:
+        associated = [
+            a
+            for a in subnet.ipv6_cidr_block_associations.values()
+            if a.get("ipv6CidrBlockState", {}).get("State") == "associated"
+        ]
+        if not associated:
+            raise ELBValidationError(
+                "You must specify subnets with an associated IPv6 CIDR block."
+            )
+
+
+def _create_load_balancer_dualstack_needs_ipv6(self, *args, **kwargs):
+    if kwargs.get("ip_address_type") == "dualstack":
+        _refuse_dualstack_without_ipv6(
+            self,
+            [self.ec2_backend.get_subnet(s) for s in kwargs.get("subnet_ids") or []],
+        )
+    return _create_lb_backend(self, *args, **kwargs)
+
+
+def _set_ip_address_type_dualstack_needs_ipv6(self, arn, ip_type):
+    balancer = self.load_balancers.get(arn)
+    if ip_type == "dualstack" and balancer is not None:
+        _refuse_dualstack_without_ipv6(self, balancer.subnets)
+    return _set_ip_address_type(self, arn, ip_type)
+
+
+ELBv2Backend.create_load_balancer = _create_load_balancer_dualstack_needs_ipv6
+ELBv2Backend.set_ip_address_type = _set_ip_address_type_dualstack_needs_ipv6
 
 if __name__ == "__main__":
     main(sys.argv[1:])

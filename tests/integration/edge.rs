@@ -50,9 +50,110 @@ fn rules(pairs: &[(i32, &str)]) -> BTreeSet<(i32, String)> {
     pairs.iter().map(|(p, c)| (*p, (*c).to_owned())).collect()
 }
 
+/// Gives the default VPC an Amazon-provided IPv6 block and each default subnet a /64 of it, as
+/// `aws ec2 associate-vpc-cidr-block --amazon-provided-ipv6-cidr-block` and
+/// `associate-subnet-cidr-block` do: what a dualstack load balancer needs.
+pub fn enable_ipv6(env: &TestEnv) {
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config());
+    let stack = Stack::read(env);
+    block_on(async {
+        let subnets = ec2
+            .describe_subnets()
+            .set_subnet_ids(Some(stack.default_subnets.clone()))
+            .send()
+            .await
+            .unwrap();
+        let vpc = subnets.subnets()[0].vpc_id().unwrap().to_owned();
+        let block = ec2
+            .associate_vpc_cidr_block()
+            .vpc_id(&vpc)
+            .amazon_provided_ipv6_cidr_block(true)
+            .send()
+            .await
+            .unwrap()
+            .ipv6_cidr_block_association
+            .unwrap()
+            .ipv6_cidr_block
+            .unwrap();
+        let prefix = block.split("::").next().unwrap().to_owned();
+        for (i, subnet) in stack.default_subnets.iter().enumerate() {
+            ec2.associate_subnet_cidr_block()
+                .subnet_id(subnet)
+                .ipv6_cidr_block(format!("{prefix}:{i:x}::/64"))
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+}
+
+fn ip_address_type(env: &TestEnv) -> String {
+    Stack::read(env).load_balancers[0]
+        .ip_address_type()
+        .unwrap()
+        .as_str()
+        .to_owned()
+}
+
+#[test]
+fn ipv6_allowed_cidrs_with_an_ipv4_only_load_balancer() {
+    // IPv6 clients were admitted by the security group of a load balancer that had no IPv6
+    // address (and, with [https], an AAAA record pointing at none).
+    let env = TestEnv::start();
+    env.write_config(
+        "dev",
+        &with_load_balancer(r#"allowed_cidrs = ["203.0.113.0/24", "2001:db8::/32"]"#),
+    );
+    // The default subnets have no IPv6 block: refused before any change, the subnets named.
+    let output = env.deployer().args(["apply", "--yes"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let default_subnets = Stack::read(&env).default_subnets;
+    assert!(
+        stderr.contains("no IPv6 CIDR block")
+            && stderr.contains("dualstack")
+            && default_subnets.iter().all(|s| stderr.contains(s.as_str())),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.mutating_calls(), [], "{stderr}");
+
+    enable_ipv6(&env);
+    apply(&env);
+    assert_eq!(ip_address_type(&env), "dualstack");
+    assert_converged(&env);
+
+    // IPv4 clients only: changed in place, the load balancer kept.
+    let arn = Stack::read(&env).load_balancers[0]
+        .load_balancer_arn()
+        .unwrap()
+        .to_owned();
+    env.write_config(
+        "dev",
+        &with_load_balancer(r#"allowed_cidrs = ["203.0.113.0/24"]"#),
+    );
+    let (code, plan) = plan_json(&env);
+    assert_eq!(code, 2, "{plan:#}");
+    let fields = changed_fields(&plan);
+    assert!(
+        fields.contains(&(
+            "load_balancer".to_owned(),
+            vec!["ip_address_type".to_owned()]
+        )),
+        "{plan:#}"
+    );
+    apply(&env);
+    assert_eq!(ip_address_type(&env), "ipv4");
+    assert_eq!(
+        Stack::read(&env).load_balancers[0].load_balancer_arn(),
+        Some(arn.as_str())
+    );
+    assert_converged(&env);
+}
+
 #[test]
 fn allowed_cidrs_admit_only_those_blocks_and_a_rule_opened_by_hand_is_closed_again() {
     let env = TestEnv::start();
+    enable_ipv6(&env);
     env.write_config(
         "dev",
         &with_load_balancer(r#"allowed_cidrs = ["203.0.113.0/24", "2001:DB8::/32"]"#),
@@ -231,7 +332,8 @@ fn create_zone(env: &TestEnv) -> String {
         .to_owned()
 }
 
-/// The records of the zone, as `(name, type)`, with the alias target of alias records.
+/// The records of the zone, as `(name, type, target)`: the alias target of an alias record, the
+/// value of another; names and targets without their trailing dot, targets lowercase.
 fn records(env: &TestEnv, zone: &str) -> Vec<(String, String, Option<String>)> {
     let route53 = aws_sdk_route53::Client::new(&env.sdk_config());
     let answer = block_on(
@@ -250,7 +352,49 @@ fn records(env: &TestEnv, zone: &str) -> Vec<(String, String, Option<String>)> {
                 r.name().trim_end_matches('.').to_owned(),
                 r.r#type().as_str().to_owned(),
                 r.alias_target()
-                    .map(|t| t.dns_name().trim_end_matches('.').to_lowercase()),
+                    .map(|t| t.dns_name())
+                    .or_else(|| r.resource_records().first().map(|v| v.value()))
+                    .map(|t| t.trim_end_matches('.').to_lowercase()),
+            )
+        })
+        .collect()
+}
+
+/// The CNAME records of the zone, as `(name, value)`.
+fn validation_records(found: &[(String, String, Option<String>)]) -> BTreeSet<(String, String)> {
+    found
+        .iter()
+        .filter(|r| r.1 == "CNAME")
+        .map(|r| (r.0.to_lowercase(), r.2.clone().unwrap_or_default()))
+        .collect()
+}
+
+/// The DNS validation records ACM asks for `certificate`, as `(name, value)` the way
+/// [`validation_records`] shows them: one per name.
+fn asked_validation_records(env: &TestEnv, certificate: &str) -> BTreeSet<(String, String)> {
+    let acm = aws_sdk_acm::Client::new(&env.sdk_config());
+    let detail = block_on(
+        acm.describe_certificate()
+            .certificate_arn(certificate)
+            .send(),
+    )
+    .unwrap()
+    .certificate
+    .unwrap();
+    let options = detail.domain_validation_options();
+    // ACM lists the domain among the alternative names: one option per name.
+    assert_eq!(
+        options.len(),
+        detail.subject_alternative_names().len(),
+        "{detail:?}"
+    );
+    options
+        .iter()
+        .map(|o| {
+            let record = o.resource_record().unwrap();
+            (
+                record.name().trim_end_matches('.').to_lowercase(),
+                record.value().trim_end_matches('.').to_lowercase(),
             )
         })
         .collect()
@@ -322,6 +466,7 @@ fn production_config() -> String {
 fn https_on_a_domain_requests_a_certificate_redirects_http_and_destroy_removes_what_it_made() {
     let env = https_env(2);
     let zone = create_zone(&env);
+    enable_ipv6(&env);
     env.write_config("dev", &production_config());
     let policy = printed_policy(&env);
 
@@ -426,8 +571,11 @@ fn https_on_a_domain_requests_a_certificate_redirects_http_and_destroy_removes_w
             "{kind} alias to {dns}: {found:?}"
         );
     }
-    let cnames = found.iter().filter(|r| r.1 == "CNAME").count();
-    assert_eq!(cnames, 2, "a validation record per name: {found:?}");
+    assert_eq!(
+        validation_records(&found),
+        asked_validation_records(&env, certificate),
+        "a validation record per name, as ACM asked: {found:?}"
+    );
 
     // The outputs.
     let outputs: Value = serde_json::from_str(&stdout_of(&env, &["outputs", "--json"])).unwrap();
@@ -548,6 +696,91 @@ fn https_on_a_domain_requests_a_certificate_redirects_http_and_destroy_removes_w
         "{called:#?}"
     );
     assert_eq!(not_allowed(&policy, &called), Vec::<String>::new());
+}
+
+/// The action a plan takes for each step it changes.
+fn actions_of(plan: &Value) -> Vec<(String, String)> {
+    plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !matches!(r["action"].as_str(), Some("no-change" | "read")))
+        .map(|r| {
+            (
+                r["step"].as_str().unwrap().to_owned(),
+                r["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn changed_domain_left_its_old_alias_records_and_its_certificate_was_not_replaced() {
+    // Another domain was refused as a replacement of the certificate, and the records of the
+    // old domain stayed in the zone.
+    let env = https_env(1);
+    let zone = create_zone(&env);
+    let config = |domain: &str| {
+        format!(
+            "{DEV_TOML}\n[https]\ndomain = \"{domain}\"\nhosted_zone = \"{ZONE}\"\n\
+             subject_alternative_names = [\"www.{ZONE}\"]\n"
+        )
+    };
+    env.write_config("dev", &config(DOMAIN));
+    apply(&env);
+    let old_certificate = certificates(&env).remove(0);
+
+    let shop = format!("shop.{ZONE}");
+    env.write_config("dev", &config(&shop));
+    let (code, plan) = plan_json(&env);
+    assert_eq!(code, 2, "{plan:#}");
+    assert_eq!(
+        actions_of(&plan),
+        [
+            ("certificate".to_owned(), "replace".to_owned()),
+            ("listener".to_owned(), "update".to_owned()),
+            ("dns_records".to_owned(), "replace".to_owned()),
+        ],
+        "{plan:#}"
+    );
+    apply(&env);
+
+    // One certificate, the new one, served by the HTTPS listener.
+    let now = certificates(&env);
+    assert_eq!(now.len(), 1, "{now:?}");
+    let certificate = &now[0];
+    assert_ne!(*certificate, old_certificate);
+    let stack = Stack::read(&env);
+    let https = stack
+        .listeners
+        .iter()
+        .find(|l| l.port() == Some(443))
+        .unwrap();
+    assert_eq!(
+        https.certificates()[0].certificate_arn(),
+        Some(certificate.as_str())
+    );
+    // The new name points at the load balancer, the old one nowhere; the validation records
+    // are those of the new certificate: www's stayed, app's went.
+    let dns = stack.load_balancers[0].dns_name().unwrap().to_lowercase();
+    let found = records(&env, &zone);
+    let aliases: Vec<(String, String, Option<String>)> =
+        found.iter().filter(|r| r.1 != "CNAME").cloned().collect();
+    assert_eq!(
+        aliases,
+        [(shop.clone(), "A".to_owned(), Some(dns))],
+        "{found:?}"
+    );
+    assert_eq!(
+        validation_records(&found),
+        asked_validation_records(&env, certificate),
+        "{found:?}"
+    );
+    assert_converged(&env);
+
+    env.deployer().args(["destroy", "--yes"]).assert().success();
+    assert_eq!(records(&env, &zone), []);
+    assert_eq!(certificates(&env), Vec::<String>::new());
 }
 
 #[test]
