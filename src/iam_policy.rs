@@ -685,6 +685,13 @@ fn https_statements(arns: &Arns<'_>, config: &Config, https: &HttpsConfig) -> Ve
                 }
             }
         }
+        // Waiting until a change of the alias records is on every Route 53 DNS server.
+        statements.push(allow(
+            "Route53WaitForChange",
+            &["route53:GetChange"],
+            &[format!("arn:{}:route53:::change/*", arns.partition)],
+            None,
+        ));
         statements.push(allow(
             "Route53ChangeRecords",
             &["route53:ChangeResourceRecordSets"],

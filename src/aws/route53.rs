@@ -3,13 +3,17 @@
 //!
 //! See "ChangeResourceRecordSets" in the Route 53 API Reference: a batch is applied whole or not
 //! at all, `UPSERT` creates or replaces, and `DELETE` must name the record exactly as it is.
+//! A change is `PENDING` until every Route 53 DNS server has it (`INSYNC`, see "GetChange").
 
 use anyhow::Result;
 use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord,
+    ResourceRecordSet, RrType,
 };
 
 use super::errors::{is_code, AwsResultExt};
+use super::retry::{until_done, Attempt, Budget};
+use crate::printer::Printer;
 
 /// A plain record: a name, a type and one value (a CNAME of a DNS validation).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -57,23 +61,68 @@ fn alias_set(alias: &Alias) -> Result<ResourceRecordSet> {
         .build()?)
 }
 
+/// A change batch Route 53 accepted but has not applied on all its DNS servers yet: its ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a pending change is waited for with `wait_in_sync`"]
+pub struct Pending(pub Option<String>);
+
 async fn change(
     route53: &aws_sdk_route53::Client,
     zone_id: &str,
     changes: Vec<Change>,
     doing: &str,
-) -> Result<()> {
-    route53
+) -> Result<Pending> {
+    let answer = route53
         .change_resource_record_sets()
         .hosted_zone_id(zone_id)
         .change_batch(ChangeBatch::builder().set_changes(Some(changes)).build()?)
         .send()
         .await
         .or_context(doing)?;
-    Ok(())
+    Ok(Pending(answer.change_info().and_then(|info| {
+        (info.status() != &ChangeStatus::Insync).then(|| info.id().to_owned())
+    })))
 }
 
-/// Creates or replaces plain records, in one batch.
+/// Waits, within `budget`, until Route 53 has applied a change on all its DNS servers, so that
+/// the name resolves everywhere once `apply` says it is done (Route 53 says "generally within
+/// 60 seconds"). Progress goes to stderr.
+///
+/// Errors: the budget spent (exit code 5), or `GetChange` failing.
+pub async fn wait_in_sync(
+    route53: &aws_sdk_route53::Client,
+    pending: Pending,
+    budget: Budget,
+    printer: &Printer,
+    what: &str,
+) -> Result<()> {
+    let Some(id) = pending.0 else {
+        return Ok(());
+    };
+    // `ChangeInfo.Id` is `/change/ID`; `GetChange` takes the ID.
+    let id = id.trim_start_matches("/change/").to_owned();
+    until_done(what, budget, printer, || {
+        let id = id.clone();
+        async move {
+            let answer = route53
+                .get_change()
+                .id(&id)
+                .send()
+                .await
+                .or_context(format!("reading the Route 53 change {id}"))?;
+            Ok(match answer.change_info().map(|i| i.status()) {
+                Some(ChangeStatus::Insync) => Attempt::Done(()),
+                _ => Attempt::Wait(format!(
+                    "the Route 53 change {id} is PENDING until every Route 53 DNS server has it"
+                )),
+            })
+        }
+    })
+    .await
+}
+
+/// Creates or replaces plain records, in one batch. Not waited for: ACM keeps looking until it
+/// resolves them.
 pub async fn upsert_records(
     route53: &aws_sdk_route53::Client,
     zone_id: &str,
@@ -89,16 +138,18 @@ pub async fn upsert_records(
                 .build()?)
         })
         .collect::<Result<Vec<_>>>()?;
-    change(route53, zone_id, changes, doing).await
+    let _ = change(route53, zone_id, changes, doing).await?;
+    Ok(())
 }
 
-/// Creates or replaces alias records, in one batch.
+/// Creates or replaces alias records, in one batch: the change, to wait for with
+/// [`wait_in_sync`].
 pub async fn upsert_aliases(
     route53: &aws_sdk_route53::Client,
     zone_id: &str,
     aliases: &[Alias],
     doing: &str,
-) -> Result<()> {
+) -> Result<Pending> {
     let changes = aliases
         .iter()
         .map(|a| {

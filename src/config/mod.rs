@@ -712,6 +712,8 @@ pub struct TimeoutsConfig {
     /// Waiting for ACM to issue a requested certificate once its DNS validation records are in
     /// the hosted zone.
     pub certificate_validation: u32,
+    /// Waiting for Route 53 to apply a change of the domain's records on all its DNS servers.
+    pub dns_propagation: u32,
 }
 
 impl Default for TimeoutsConfig {
@@ -721,6 +723,7 @@ impl Default for TimeoutsConfig {
             resource_release: 1200,
             deployment: 900,
             certificate_validation: 1800,
+            dns_propagation: 600,
         }
     }
 }

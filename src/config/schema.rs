@@ -433,6 +433,7 @@ pub(super) struct RawTimeouts {
     pub(super) resource_release: Int,
     pub(super) deployment: Int,
     pub(super) certificate_validation: Int,
+    pub(super) dns_propagation: Int,
 }
 
 impl From<&Config> for RawConfig {
@@ -594,6 +595,7 @@ impl From<&TimeoutsConfig> for RawTimeouts {
             resource_release: t.resource_release.into(),
             deployment: t.deployment.into(),
             certificate_validation: t.certificate_validation.into(),
+            dns_propagation: t.dns_propagation.into(),
         }
     }
 }
@@ -700,6 +702,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "resource_release",
             "deployment",
             "certificate_validation",
+            "dns_propagation",
         ],
     ),
     ("task_role", &["managed_policies", "statements"]),

@@ -100,6 +100,7 @@ fn dev_toml_loads_with_exactly_the_documented_values() {
             resource_release: 1200,
             deployment: 900,
             certificate_validation: 1800,
+            dns_propagation: 600,
         },
         task_role: None,
         state: StateConfig::Local,

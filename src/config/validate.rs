@@ -332,6 +332,7 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
             1,
             86400,
         ),
+        dns_propagation: v.u32_in(&["timeouts", "dns_propagation"], t.dns_propagation, 1, 7200),
     };
     let https = raw
         .https

@@ -198,6 +198,14 @@ impl Ctx {
         })
     }
 
+    /// How long to wait for Route 53 to apply a change everywhere.
+    pub fn dns_budget(&self) -> Budget {
+        Budget {
+            limit: Duration::from_secs(self.config.timeouts.dns_propagation.into()),
+            setting: "timeouts.dns_propagation",
+        }
+    }
+
     /// How long to wait for a deleted resource to let go of what it used.
     pub fn release_budget(&self) -> Budget {
         Budget {

@@ -312,11 +312,20 @@ async fn upsert(ctx: &Ctx, desired: &Desired) -> Result<Live> {
         aaaa: desired.ipv6.then_some((dns, zone)),
         points_here: true,
     };
-    route53::upsert_aliases(
+    let doing = format!("pointing {} at the load balancer", desired.domain);
+    let pending = route53::upsert_aliases(
         &ctx.aws.route53,
         &desired.zone_id,
         &aliases(&desired.domain, &live),
-        &format!("pointing {} at the load balancer", desired.domain),
+        &doing,
+    )
+    .await?;
+    route53::wait_in_sync(
+        &ctx.aws.route53,
+        pending,
+        ctx.dns_budget(),
+        &ctx.printer,
+        &format!("waiting for Route 53 to apply {doing}"),
     )
     .await?;
     Ok(live)

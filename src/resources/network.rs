@@ -168,6 +168,7 @@ async fn configured(ctx: &Ctx, network: &NetworkConfig, detail: Detail) -> Resul
         )
         .await?;
         check_zones(network, &ctx.aws.region, &found, &types)?;
+        check_tasks_reachable(network, &found)?;
         let needs = Needs::of(ctx);
         let routed = network
             .subnets
@@ -295,6 +296,29 @@ fn check_subnets(network: &NetworkConfig, found: &BTreeMap<String, Found>) -> Re
             },
             by_zone.keys().copied().collect::<Vec<_>>().join(", ")
         );
+    }
+    Ok(())
+}
+
+/// Checks that the load balancer has a subnet in the zone of every task subnet: "If you register
+/// targets in an Availability Zone but do not enable the Availability Zone, these registered
+/// targets do not receive traffic from the load balancer" (ELB User Guide, "Availability Zones
+/// for your Application Load Balancer"), and a deployment whose tasks never turn healthy stalls.
+fn check_tasks_reachable(network: &NetworkConfig, found: &BTreeMap<String, Found>) -> Result<()> {
+    let zone_of = |subnet: &String| found.get(subnet).map(|f| f.zone.as_str());
+    let served: BTreeSet<&str> = network
+        .load_balancer_subnets
+        .iter()
+        .filter_map(zone_of)
+        .collect();
+    for subnet in &network.subnets {
+        if let Some(zone) = zone_of(subnet).filter(|z| !served.contains(z)) {
+            bail!(
+                "network.subnets: subnet {subnet} is in {zone}, where the load balancer has no \
+                 subnet, so tasks there would get no traffic; add a subnet of {zone} to \
+                 network.load_balancer_subnets, or leave {subnet} out"
+            );
+        }
     }
     Ok(())
 }
@@ -556,6 +580,24 @@ mod tests {
             load_balancer_subnets: load_balancer.iter().map(|s| s.to_string()).collect(),
             assign_public_ip: false,
         }
+    }
+
+    #[test]
+    fn task_subnets_in_a_zone_without_the_load_balancer_are_refused() {
+        assert!(check_tasks_reachable(
+            &network(&["subnet-a2"], &["subnet-a", "subnet-b"]),
+            &found()
+        )
+        .is_ok());
+        let uncovered = network(&["subnet-a", "subnet-b"], &["subnet-a", "subnet-x"]);
+        assert_eq!(
+            check_tasks_reachable(&uncovered, &found())
+                .unwrap_err()
+                .to_string(),
+            "network.subnets: subnet subnet-b is in eu-central-1b, where the load balancer has no \
+             subnet, so tasks there would get no traffic; add a subnet of eu-central-1b to \
+             network.load_balancer_subnets, or leave subnet-b out"
+        );
     }
 
     fn found() -> BTreeMap<String, Found> {

@@ -6,7 +6,9 @@ behaviour rather than against a gap of the emulator. Usage is that of `python -m
 """
 
 import hashlib
+import itertools
 import json
+import os
 import sys
 
 from moto.acm.models import AWSCertificateManagerBackend
@@ -33,6 +35,9 @@ from moto.elbv2.models import ELBv2Backend, elbv2_backends
 from moto.elbv2.responses import ELBV2Response
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 from moto.s3.responses import S3Response
+from moto.core.utils import utcnow
+from moto.route53.exceptions import Route53ClientError
+from moto.route53.responses import Route53
 from moto.server import main
 
 _create_service = EC2ContainerServiceResponse.create_service
@@ -591,6 +596,55 @@ def _set_ip_address_type_dualstack_needs_ipv6(self, arn, ip_type):
 
 ELBv2Backend.create_load_balancer = _create_load_balancer_dualstack_needs_ipv6
 ELBv2Backend.set_ip_address_type = _set_ip_address_type_dualstack_needs_ipv6
+
+
+class NoSuchChange(Route53ClientError):
+    def __init__(self, change_id):
+        super().__init__(
+            "NoSuchChange",
+            f"A change with the specified change ID does not exist: {change_id}",
+        )
+
+
+_change_resource_record_sets = Route53.change_resource_record_sets
+# Change ID -> how many more GetChange calls answer PENDING.
+_pending_changes = {}
+_change_ids = itertools.count(1)
+
+
+def _change_resource_record_sets_pending(self):
+    """ChangeResourceRecordSets answers `PENDING` with the ID of the change, which `GetChange`
+    reports `INSYNC` once every Route 53 DNS server has it ("GetChange", Route 53 API
+    Reference); moto answers `INSYNC` at once, with one ID for every change.
+    `MOTO_ROUTE53_PENDING_POLLS` (default 0) is how many GetChange calls still answer
+    `PENDING`."""
+    answer = _change_resource_record_sets(self)
+    change_id = f"C{next(_change_ids):013d}"
+    _pending_changes[change_id] = int(os.environ.get("MOTO_ROUTE53_PENDING_POLLS", "0"))
+    answer.result["ChangeInfo"]["Id"] = f"/change/{change_id}"
+    answer.result["ChangeInfo"]["Status"] = "PENDING"
+    return answer
+
+
+def _get_change_in_sync_after_polls(self):
+    change_id = self._get_param("Id").removeprefix("/change/")
+    if change_id not in _pending_changes:
+        raise NoSuchChange(change_id)
+    pending = _pending_changes[change_id] > 0
+    _pending_changes[change_id] -= 1
+    return ActionResult(
+        {
+            "ChangeInfo": {
+                "Id": f"/change/{change_id}",
+                "Status": "PENDING" if pending else "INSYNC",
+                "SubmittedAt": utcnow(),
+            }
+        }
+    )
+
+
+Route53.change_resource_record_sets = _change_resource_record_sets_pending
+Route53.get_change = _get_change_in_sync_after_polls
 
 if __name__ == "__main__":
     main(sys.argv[1:])

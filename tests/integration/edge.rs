@@ -718,7 +718,14 @@ fn actions_of(plan: &Value) -> Vec<(String, String)> {
 fn changed_domain_left_its_old_alias_records_and_its_certificate_was_not_replaced() {
     // Another domain was refused as a replacement of the certificate, and the records of the
     // old domain stayed in the zone.
-    let env = https_env(1);
+    // Route 53 takes two polls to apply each change everywhere, as it does on AWS for a while.
+    let env = TestEnv::with_moto(
+        MotoServer::builder()
+            .env("MOTO_ECS_SERVICE_RUNNING", "2")
+            .env("MOTO_ACM_VALIDATION_WAIT", "1")
+            .env("MOTO_ROUTE53_PENDING_POLLS", "2")
+            .start(),
+    );
     let zone = create_zone(&env);
     let config = |domain: &str| {
         format!(
@@ -743,7 +750,19 @@ fn changed_domain_left_its_old_alias_records_and_its_certificate_was_not_replace
         ],
         "{plan:#}"
     );
-    apply(&env);
+    env.proxy.clear();
+    let stderr = apply(&env);
+    // The new alias records were waited for until Route 53 had them everywhere.
+    assert!(
+        stderr.contains("waiting for Route 53 to apply pointing shop.example.com"),
+        "{stderr}"
+    );
+    assert_eq!(
+        env.proxy.count("GetChange"),
+        3,
+        "{:?}",
+        env.proxy.operations()
+    );
 
     // One certificate, the new one, served by the HTTPS listener.
     let now = certificates(&env);
@@ -997,7 +1016,7 @@ fn subnets_that_do_not_fit_stop_apply_with_the_subnet_named_and_no_aws_write() {
         ),
         (
             with_network(&vpc, &[&a, "subnet-0123456789abcdef0"], ""),
-            "subnet-0123456789abcdef0".to_owned(),
+            "network.subnets: The subnet ID 'subnet-0123456789abcdef0' does not exist".to_owned(),
         ),
         (
             with_network(&vpc, &[&a, &a2], ""),
@@ -1012,7 +1031,29 @@ fn subnets_that_do_not_fit_stop_apply_with_the_subnet_named_and_no_aws_write() {
             String::new(),
         ),
     ];
-    for (config, expected) in &cases[..3] {
+    // Tasks in a zone where the load balancer has no subnet would get no traffic.
+    let c = block_on(
+        aws_sdk_ec2::Client::new(&env.sdk_config())
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block("10.20.4.0/24")
+            .availability_zone("eu-central-1c")
+            .send(),
+    )
+    .unwrap()
+    .subnet
+    .unwrap()
+    .subnet_id
+    .unwrap();
+    let uncovered = (
+        with_network(
+            &vpc,
+            &[&a, &c],
+            &format!("load_balancer_subnets = [\"{a}\", \"{b}\"]"),
+        ),
+        format!("network.subnets: subnet {c} is in eu-central-1c, where the load balancer has no subnet"),
+    );
+    for (config, expected) in cases[..3].iter().chain([&uncovered]) {
         env.write_config("dev", config);
         env.proxy.clear();
         let stderr = run_failing(&env, &["apply", "--yes"]);
@@ -1026,4 +1067,123 @@ fn subnets_that_do_not_fit_stop_apply_with_the_subnet_named_and_no_aws_write() {
         .assert()
         .code(2);
     assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
+}
+
+/// The whole production edge of a real stack at once: HTTPS on a custom domain, a restricted
+/// block, and tasks without public IPs in private subnets of a VPC of their own (reaching ECR
+/// through a NAT gateway).
+#[test]
+fn https_on_a_domain_with_restricted_cidrs_and_private_task_subnets_applies_plans_clean_repairs_drift_and_destroys(
+) {
+    let env = https_env(1);
+    let zone = create_zone(&env);
+    let (vpc, [a, b, _]) = create_vpc(&env);
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk_config());
+    crate::network::route_to_nat_gateway(&ec2, &a, &crate::network::main_route_table(&ec2, &vpc));
+    let config = format!(
+        "{}\n[network]\nvpc_id = \"{vpc}\"\nsubnets = [\"{a}\", \"{b}\"]\n\
+         assign_public_ip = false\n\n[https]\ndomain = \"{DOMAIN}\"\nhosted_zone = \"{ZONE}\"\n",
+        with_load_balancer(r#"allowed_cidrs = ["203.0.113.0/24"]"#)
+    );
+    env.write_config("dev", &config);
+    let policy = printed_policy(&env);
+
+    let stderr = apply(&env);
+    assert!(!stderr.contains("warning:"), "{stderr}");
+    let stack = Stack::read(&env);
+    let service = &stack.services[0];
+    let network = service
+        .network_configuration()
+        .and_then(|n| n.awsvpc_configuration())
+        .unwrap();
+    assert_eq!(
+        network.assign_public_ip().map(|p| p.as_str()),
+        Some("DISABLED")
+    );
+    assert_eq!(stack.load_balancers[0].vpc_id(), Some(vpc.as_str()));
+    assert_eq!(
+        inbound(stack.security_group("alb-sg")),
+        rules(&[(80, "203.0.113.0/24"), (443, "203.0.113.0/24")])
+    );
+    let https = stack
+        .listeners
+        .iter()
+        .find(|l| l.port() == Some(443))
+        .unwrap()
+        .clone();
+    let certificate = certificates(&env).remove(0);
+    assert_eq!(
+        https.certificates()[0].certificate_arn(),
+        Some(certificate.as_str())
+    );
+    let dns = stack.load_balancers[0].dns_name().unwrap().to_lowercase();
+    let found = records(&env, &zone);
+    assert!(
+        found.contains(&(DOMAIN.to_owned(), "A".to_owned(), Some(dns.clone()))),
+        "{found:?}"
+    );
+    // An IPv4-only load balancer gets no AAAA record.
+    assert!(!found.iter().any(|r| r.1 == "AAAA"), "{found:?}");
+    assert_converged(&env);
+
+    // Drift: an older TLS policy on the HTTPS listener and the A record deleted, by hand.
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&env.sdk_config());
+    let route53 = aws_sdk_route53::Client::new(&env.sdk_config());
+    block_on(async {
+        elb.modify_listener()
+            .listener_arn(https.listener_arn().unwrap())
+            .ssl_policy("ELBSecurityPolicy-2016-08")
+            .send()
+            .await
+            .unwrap();
+        let record = route53
+            .list_resource_record_sets()
+            .hosted_zone_id(&zone)
+            .send()
+            .await
+            .unwrap()
+            .resource_record_sets()
+            .iter()
+            .find(|r| r.r#type().as_str() == "A")
+            .cloned()
+            .unwrap();
+        route53
+            .change_resource_record_sets()
+            .hosted_zone_id(&zone)
+            .change_batch(
+                aws_sdk_route53::types::ChangeBatch::builder()
+                    .changes(
+                        aws_sdk_route53::types::Change::builder()
+                            .action(aws_sdk_route53::types::ChangeAction::Delete)
+                            .resource_record_set(record)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let (code, plan) = plan_json(&env);
+    assert_eq!(code, 2, "{plan:#}");
+    // The only record gone, the records are made again.
+    assert_eq!(
+        actions_of(&plan),
+        [
+            ("listener".to_owned(), "update".to_owned()),
+            ("dns_records".to_owned(), "create".to_owned()),
+        ],
+        "{plan:#}"
+    );
+    assert_eq!(changed_fields(&plan)[0].1, ["ssl_policy"], "{plan:#}");
+    apply(&env);
+    assert_converged(&env);
+
+    env.deployer().args(["destroy", "--yes"]).assert().success();
+    assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
+    assert_eq!(records(&env, &zone), []);
+    assert_eq!(certificates(&env), Vec::<String>::new());
+    assert_eq!(not_allowed(&policy, &actions(&env)), Vec::<String>::new());
 }

@@ -68,6 +68,11 @@ const RARE: &[(&str, &str)] = &[
          not set; tests/integration/app_settings.rs runs it",
     ),
     (
+        "elasticloadbalancing:SetIpAddressType",
+        "only when load_balancer.ip_address_type changes (an IPv6 block allowed, or no longer), \
+         which needs subnets with IPv6 blocks; tests/integration/edge.rs runs it",
+    ),
+    (
         "ecs:ExecuteCommand",
         "only for `deployer exec`, which needs AWS's session-manager-plugin; \
          tests/integration/day2.rs runs it with a stand-in plugin",
