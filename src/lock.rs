@@ -284,7 +284,7 @@ impl Lock {
             Found::Holder(holder) => {
                 // A run of this host that is still alive is not gone: removing its lock would
                 // let a second run change the same stack beside it.
-                if holder.host == hostname() && !holder.is_dead_here() {
+                if holder.is_alive_here() {
                     return Err(LockError::StillRunning {
                         environment: environment.to_owned(),
                         holder: Box::new(holder),
@@ -477,14 +477,25 @@ enum Found {
 
 fn read_holder(path: &Path) -> Found {
     match fs::read(path) {
-        Ok(bytes) => match serde_json::from_slice(&bytes) {
+        Ok(bytes) => match parse_holder(&bytes) {
             Ok(holder) => Found::Holder(holder),
-            Err(_) if bytes.is_empty() => Found::Unreadable("it is empty".to_owned()),
-            Err(e) => Found::Unreadable(format!("not a lock file: {e}")),
+            Err(reason) => Found::Unreadable(reason),
         },
         Err(e) if e.kind() == io::ErrorKind::NotFound => Found::Missing,
         Err(e) => Found::Unreadable(e.to_string()),
     }
+}
+
+/// The holder a lock's contents name (a lock file's, or an S3 lock object's). Errors: why they
+/// name none, for [`LockError::Unreadable`].
+pub fn parse_holder(bytes: &[u8]) -> Result<Holder, String> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        if bytes.is_empty() {
+            "it is empty".to_owned()
+        } else {
+            format!("not a lock: {e}")
+        }
+    })
 }
 
 fn remove(path: &Path) -> io::Result<()> {
@@ -639,6 +650,16 @@ mod tests {
             Lock::force_unlock(dir.path(), "prod").unwrap(),
             Unlocked::NotLocked
         );
+    }
+
+    #[test]
+    fn a_lock_names_its_holder_or_says_why_it_names_none() {
+        let holder = Holder::me("apply");
+        let bytes = serde_json::to_vec(&holder).unwrap();
+        assert_eq!(parse_holder(&bytes), Ok(holder));
+        assert_eq!(parse_holder(b""), Err("it is empty".to_owned()));
+        let garbage = parse_holder(b"{\"pid\": \"x\"}").unwrap_err();
+        assert!(garbage.starts_with("not a lock: "), "{garbage}");
     }
 
     #[test]

@@ -13,7 +13,8 @@ use aws_sdk_applicationautoscaling::types::{
 use aws_sdk_applicationautoscaling::Client;
 
 use super::errors::AwsResultExt;
-use crate::names::Names;
+use super::tags::owner_tag_map;
+use crate::names::{Names, OwnerTags};
 
 /// The namespace of ECS resources.
 pub const NAMESPACE: ServiceNamespace = ServiceNamespace::Ecs;
@@ -85,6 +86,19 @@ pub async fn tags(client: &Client, arn: &str) -> Result<Vec<(String, String)>> {
         .unwrap_or_default();
     tags.sort();
     Ok(tags)
+}
+
+/// Puts this stack's owner tags on the scalable target `arn` (of `resource_id`, which errors
+/// name).
+pub async fn tag(client: &Client, arn: &str, resource_id: &str, owner: &OwnerTags) -> Result<()> {
+    client
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(owner_tag_map(owner)))
+        .send()
+        .await
+        .or_context(format!("tagging the scalable target {resource_id}"))?;
+    Ok(())
 }
 
 /// The predefined metric of a target tracking policy, with the key of `[autoscaling]` that sets

@@ -33,6 +33,20 @@ pub async fn describe(
     Ok(answer.map(|a| a.listeners().to_vec()).unwrap_or_default())
 }
 
+/// Deletes listener `arn` (`what` names it in errors); one already gone is done.
+pub async fn delete(
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    arn: &str,
+    what: &str,
+) -> Result<()> {
+    elb.delete_listener()
+        .listener_arn(arn)
+        .send()
+        .await
+        .or_absent(&["ListenerNotFound"], format!("deleting the {what}"))?;
+    Ok(())
+}
+
 /// The listener that forwards to the app: the one on its port; otherwise the one with the lowest
 /// port that is not the redirect's, so that a changed port (or HTTPS switched on) updates it
 /// instead of adding a second one.

@@ -6,6 +6,7 @@
 pub mod acm;
 pub mod autoscaling;
 mod clients;
+pub mod ecr;
 pub mod ecs;
 mod elb_tags;
 pub mod errors;
@@ -28,4 +29,26 @@ pub use errors::{AwsResultExt, Created};
 /// hand.
 pub fn partition(region: &str) -> &'static str {
     crate::config::partition_of(region)
+}
+
+/// The account of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`); `None` when the ARN has
+/// none (an S3 bucket's) or is not an ARN.
+pub fn account_of(arn: &str) -> Option<String> {
+    let account = arn.split(':').nth(4)?;
+    (!account.is_empty()).then(|| account.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_is_the_fifth_part_of_an_arn() {
+        assert_eq!(
+            account_of("arn:aws:iam::123456789012:role/x").as_deref(),
+            Some("123456789012")
+        );
+        assert_eq!(account_of("arn:aws:s3:::bucket"), None);
+        assert_eq!(account_of("not an arn"), None);
+    }
 }

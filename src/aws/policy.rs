@@ -2,7 +2,22 @@
 //! whatever the order of a statement's fields or whether a one-element list is written as the
 //! element alone. Every role compares its policies through these.
 
-use serde_json::Value;
+use serde_json::{json, Value};
+
+/// The trust policy of a role that ECS tasks assume (`ecs-tasks.amazonaws.com`); with `account`,
+/// only on behalf of that account (`aws:SourceAccount`), AWS's confused-deputy protection for
+/// task roles ("Task IAM role" in the Amazon ECS Developer Guide).
+pub fn ecs_tasks_trust_policy(account: Option<&str>) -> Value {
+    let mut statement = json!({
+        "Effect": "Allow",
+        "Principal": { "Service": "ecs-tasks.amazonaws.com" },
+        "Action": "sts:AssumeRole",
+    });
+    if let Some(account) = account {
+        statement["Condition"] = json!({ "StringEquals": { "aws:SourceAccount": account } });
+    }
+    json!({ "Version": "2012-10-17", "Statement": [statement] })
+}
 
 /// IAM returns policy documents URL-encoded; some emulators return them as plain JSON.
 pub fn parse_policy_document(text: &str) -> Option<Value> {
@@ -29,4 +44,12 @@ pub fn same_policy(a: &Value, b: &Value) -> bool {
         }
     }
     normalize(a) == normalize(b)
+}
+
+/// [`same_policy`] for a policy that may be absent (an inline policy not put, or not wanted).
+pub fn same_optional_policy(a: &Option<Value>, b: &Option<Value>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => same_policy(a, b),
+        (a, b) => a == b,
+    }
 }

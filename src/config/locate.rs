@@ -191,6 +191,45 @@ pub(super) fn check_table_shapes(
     None
 }
 
+/// Every key of a known table that the table does not take, in file order, as problems naming the
+/// key and what the table takes: serde stops at the first one.
+pub(super) fn unknown_keys(
+    locator: &Locator<'_>,
+    doc: &toml_edit::ImDocument<&str>,
+) -> Vec<super::Problem> {
+    let mut problems = Vec::new();
+    for (table, fields) in SCHEMA {
+        let path: Vec<&str> = if table.is_empty() {
+            Vec::new()
+        } else {
+            table.split('.').collect()
+        };
+        let Some(found) = path
+            .iter()
+            .try_fold(doc.as_item(), |item, part| item.as_table_like()?.get(part))
+            .and_then(|item| item.as_table_like())
+        else {
+            continue;
+        };
+        for (key, _) in found.iter() {
+            if fields.contains(&key) {
+                continue;
+            }
+            let mut at = path.clone();
+            at.push(key);
+            let position = locator.key_pos(&at);
+            problems.push(super::Problem {
+                key: at.join("."),
+                line: position.map(|(l, _)| l),
+                column: position.map(|(_, c)| c),
+                message: unknown_key_message(key, table, fields),
+            });
+        }
+    }
+    problems.sort_by_key(|p| (p.line, p.column));
+    problems
+}
+
 /// Rewords serde's messages (unknown field, missing field, invalid type) to
 /// name the key, its table and what is expected.
 pub(super) fn describe_shape_error(

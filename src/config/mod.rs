@@ -80,7 +80,9 @@ pub use validate::region_error;
 pub use validate_app::{check_action, check_resource};
 pub use validate_names::{name_rule_error, NAME_RULES};
 
-use locate::{check_table_shapes, describe_shape_error, describe_syntax_error, Locator};
+use locate::{
+    check_table_shapes, describe_shape_error, describe_syntax_error, unknown_keys, Locator,
+};
 use schema::RawConfig;
 
 // ---------------------------------------------------------------------------
@@ -1130,6 +1132,14 @@ impl Config {
         let locator = Locator::new(text, &doc);
         if let Some(message) = check_table_shapes(&locator, &doc) {
             return Err(parse_error(message));
+        }
+        // Several unknown keys are listed together; one is left to serde's message.
+        let unknown = unknown_keys(&locator, &doc);
+        if unknown.len() > 1 {
+            return Err(ConfigError::Invalid {
+                path: origin.to_path_buf(),
+                problems: unknown,
+            });
         }
         let raw: RawConfig = toml::from_str(text)
             .map_err(|e| parse_error(describe_shape_error(&locator, e.message(), e.span())))?;

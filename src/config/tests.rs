@@ -418,6 +418,15 @@ fn parse_errors_name_key_and_expectation() {
         error_of(&with("[logs]\nretention = 30\n")),
         "envs/test.toml:9:1: unknown key `retention` in [logs] (did you mean `retention_days`?); expected one of: retention_days"
     );
+    // Several unknown keys are listed together, in file order, not one per run.
+    assert_eq!(
+        error_of(&with("[logs]\nretention = 30\n\n[task]\ncpus = 256\n")),
+        "envs/test.toml: 2 problems:\n  \
+         envs/test.toml:9:1: logs.retention: unknown key `retention` in [logs] (did you mean \
+         `retention_days`?); expected one of: retention_days\n  \
+         envs/test.toml:12:1: task.cpus: unknown key `cpus` in [task] (did you mean `cpu`?); \
+         expected one of: cpu, memory, cpu_architecture"
+    );
     let dup = error_of(&with("[task]\ncpu = 256\ncpu = 512\n"));
     assert!(
         dup.starts_with("envs/test.toml:10:1: invalid TOML: duplicate key `cpu`"),

@@ -11,8 +11,10 @@ use anyhow::{anyhow, Result};
 use tokio::sync::OnceCell;
 
 use aws_sdk_ecs::types::Service;
+use aws_sdk_elasticloadbalancingv2::types::Listener;
 
 use crate::aws::ecs::{active, describe_services, SERVICE_READ};
+use crate::aws::listeners::{self, LISTENERS_READ};
 use crate::aws::retry::Budget;
 use crate::aws::{AwsClients, ElbTagBatch};
 use crate::config::Config;
@@ -60,6 +62,9 @@ pub struct Facts {
     /// with its image and that image's origin.
     pub task_definition_revision: Option<Revision>,
     pub service_arn: Option<String>,
+    /// The ARN of the service's Application Auto Scaling scalable target, which carries the
+    /// owner tags of its scaling policies; `None` while there is none.
+    pub scalable_target_arn: Option<String>,
     /// The service's PRIMARY deployment: after a create or update, the one this run started.
     pub deployment_id: Option<String>,
     /// A target group being replaced: until the service runs in its replacement, the listener
@@ -250,6 +255,31 @@ impl Ctx {
                 self.config.environment
             )
         })
+    }
+
+    /// The listener of the stack's load balancer that `pick` takes (see [`listeners::forwarding`]
+    /// and [`listeners::redirecting`]), from one `DescribeListeners` per run that both listener
+    /// steps share; `None` before the load balancer exists, or when `pick` takes none. The
+    /// listener's ARN joins the batch of tags read in one call ([`ElbTagBatch`]).
+    pub async fn listener(
+        &self,
+        facts: &Facts,
+        pick: for<'a> fn(&Config, &'a [Listener]) -> Option<&'a Listener>,
+    ) -> Result<Option<Listener>> {
+        // No load balancer yet, so no listener either: nothing to ask.
+        let Some(load_balancer_arn) = &facts.load_balancer_arn else {
+            return Ok(None);
+        };
+        let all = self
+            .read_once(LISTENERS_READ, || {
+                listeners::describe(&self.aws.elb, load_balancer_arn)
+            })
+            .await?;
+        let found = pick(&self.config, &all);
+        if let Some(arn) = found.and_then(|l| l.listener_arn()) {
+            self.elb_tags.remember(arn);
+        }
+        Ok(found.cloned())
     }
 
     /// Forgets the shared reads: once the stack has been read, a later read (of a resource a

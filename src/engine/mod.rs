@@ -735,18 +735,38 @@ fn publish_retiring(ctx: &Ctx, steps: &[&dyn Step], facts: &mut Facts) {
 
 /// Deletes what replacements left behind, once everything has moved to the replacements
 /// (dependents first), forgetting each in `journal` as it goes.
+///
+/// A deletion can wait long for AWS to release what the resource used; `interrupt` stops it at
+/// once (exit code 130): the resource stays recorded as retiring, and the next `apply` or
+/// `destroy` deletes it.
 pub async fn retire(
     ctx: &Ctx,
     steps: &[&dyn Step],
     retiring: &BTreeMap<String, ResourceRecord>,
     journal: &dyn Journal,
+    interrupt: &Interrupt,
     mut report: impl FnMut(StepId, &Finished<Outcome>),
 ) -> Result<()> {
     for step in steps.iter().rev() {
         let Some(record) = retiring.get(step.id().key()) else {
             continue;
         };
-        let result = step.retire(ctx, record).await;
+        let result = tokio::select! {
+            result = step.retire(ctx, record) => result,
+            () = interrupt.raised() => {
+                report(step.id(), &Finished::Skipped);
+                return Err(ExitError::new(
+                    Exit::Interrupted,
+                    anyhow!(
+                        "interrupted while deleting the replaced {} {}; it is still recorded \
+                         as retiring, and the next `deployer apply` (or `destroy`) deletes it",
+                        step.id(),
+                        record.id
+                    ),
+                )
+                .into());
+            }
+        };
         let finished = match &result {
             Ok(()) => Finished::Done(Outcome {
                 action: Action::Delete,

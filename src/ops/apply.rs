@@ -15,7 +15,7 @@ use super::outputs::outputs;
 use super::plan::Scope;
 use super::release::run_release;
 use super::restart::force_new_deployment as force_new_deployment_of;
-use super::rollout::Rollout;
+use super::rollout::follow_started;
 use super::wait::follow_primary;
 use super::{Session, Target};
 use crate::aws::ecs::active;
@@ -55,6 +55,9 @@ pub struct PreparedApply {
     pub plan: Plan,
     /// The steps this run reads and converges.
     pub scope: Scope,
+    /// Whether the run replaces (or retires) a resource the service uses, planned now or left
+    /// unfinished by an earlier run: then it goes in stages, waiting for the service in between.
+    replacing: bool,
     force_new_deployment: bool,
     skip_release: bool,
 }
@@ -117,6 +120,7 @@ pub async fn prepare(
         session,
         plan,
         scope,
+        replacing,
         force_new_deployment: options.force_new_deployment,
         skip_release: options.skip_release,
     })
@@ -145,6 +149,7 @@ impl PreparedApply {
             mut session,
             plan,
             scope,
+            replacing,
             force_new_deployment,
             skip_release,
         } = self;
@@ -159,20 +164,22 @@ impl PreparedApply {
         // A replacement (planned now, or left unfinished by an earlier run) is carried out in
         // stages, so that the service stays reachable throughout.
         let resuming_last_stages = session.ctx.stage == Stage::Finish;
-        let replacing = plan.has_retirements() || !session.ctx.recorded.retiring.is_empty();
         let (mut facts, mut service_changed);
         if resuming_last_stages {
             // The deployment into the replacement must be complete before traffic moves.
             follow_primary(&session.ctx, timeout, interrupt).await?;
-            (facts, service_changed) =
-                converge(&session, &scope, plan, release, interrupt, &mut report).await?;
-            if service_changed {
-                follow_primary(&session.ctx, timeout, interrupt).await?;
-                service_changed = false;
-            }
-            record(&session, &scope)?;
-            let retiring = session.store.snapshot().retiring;
-            engine::retire(&session.ctx, STACK, &retiring, &session.store, &mut report).await?;
+            facts = last_stages(
+                &session,
+                &scope,
+                plan,
+                release,
+                interrupt,
+                timeout,
+                &mut report,
+            )
+            .await?;
+            // Every deployment it started has been followed already.
+            service_changed = false;
         } else {
             if replacing {
                 session.ctx.stage = Stage::Expand;
@@ -329,6 +336,39 @@ fn record(session: &Session, scope: &Scope) -> Result<()> {
         .record_image_override(session.ctx.image.image_override())
 }
 
+/// The last stages of a run that retires resources, once the service runs in what replaces
+/// them (what a replacing run does after its first pass, and what is left of one interrupted
+/// there): converges by `plan` (the listener moves to the new target group, the service leaves
+/// the old one, the rules only the old tasks needed go), follows the deployment that starts,
+/// records the image deployed, and deletes what is retired. Returns what the pass learned.
+async fn last_stages(
+    session: &Session,
+    scope: &Scope,
+    plan: Plan,
+    release: Option<&[String]>,
+    interrupt: &Interrupt,
+    timeout: Option<u64>,
+    report: &mut impl FnMut(StepId, &Finished<Outcome>),
+) -> Result<Facts> {
+    let (facts, service_changed) =
+        converge(session, scope, plan, release, interrupt, report).await?;
+    if service_changed {
+        follow_primary(&session.ctx, timeout, interrupt).await?;
+    }
+    record(session, scope)?;
+    let retiring = session.store.snapshot().retiring;
+    engine::retire(
+        &session.ctx,
+        STACK,
+        &retiring,
+        &session.store,
+        interrupt,
+        report,
+    )
+    .await?;
+    Ok(facts)
+}
+
 /// The rest of a run that retires resources, once its first pass made what replaces them and
 /// pointed the service at both the old and the new (the old one keeping the traffic), or at
 /// none of a resource the configuration no longer asks for (a task role):
@@ -360,15 +400,8 @@ async fn finish_retirements(
     printer.info("Moving the rest over:");
     let scope = Scope::whole();
     let plan = super::plan::read(session, &scope, Operation::Apply, false).await?;
-    let (facts, service_changed) =
-        converge(session, &scope, plan, release, interrupt, report).await?;
-    if service_changed {
-        follow_primary(&session.ctx, timeout, interrupt).await?;
-    }
-
-    let retiring = session.store.snapshot().retiring;
-    engine::retire(&session.ctx, STACK, &retiring, &session.store, report).await?;
-    Ok(facts)
+    // The image was recorded after the first pass; recording it again writes nothing.
+    last_stages(session, &scope, plan, release, interrupt, timeout, report).await
 }
 
 impl Applied {
@@ -383,18 +416,14 @@ impl Applied {
     /// 4 (failed or rolled back), 5 (timed out, after `timeout` or `timeouts.deployment`
     /// seconds) or 130 (interrupted).
     pub async fn follow(&self, timeout: Option<u64>, interrupt: &Interrupt) -> Result<()> {
-        let Some(deployment_id) = self.deployment_id() else {
-            return Ok(());
-        };
-        let ctx = &self.session.ctx;
-        Rollout::new(
-            ctx,
-            deployment_id.to_owned(),
+        follow_started(
+            &self.session.ctx,
+            self.deployment_id(),
             self.facts.target_group_arn.clone(),
+            self.facts.execution_role_created,
             timeout,
+            interrupt,
         )
-        .role_created(self.facts.execution_role_created)
-        .follow(interrupt)
         .await
     }
 }

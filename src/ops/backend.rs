@@ -278,7 +278,7 @@ impl Backend {
                     let Some(object) = s3::get(&s3.client, &s3.bucket, &s3.lock_key).await? else {
                         return Ok(Unlocked::NotLocked);
                     };
-                    let found = match serde_json::from_slice::<Holder>(&object.body) {
+                    let found = match lock::parse_holder(&object.body) {
                         Ok(holder) if holder.is_alive_here() => {
                             return Err(LockError::StillRunning {
                                 environment: s3.environment.clone(),
@@ -385,15 +385,15 @@ impl S3Lock {
                 // Released between the write and the read: try again.
                 None => continue,
                 Some(object) => {
-                    return Err(match serde_json::from_slice::<Holder>(&object.body) {
+                    return Err(match lock::parse_holder(&object.body) {
                         Ok(holder) => LockError::Held {
                             environment: s3.environment.clone(),
                             holder: Box::new(holder),
                         },
-                        Err(e) => LockError::Unreadable {
+                        Err(reason) => LockError::Unreadable {
                             environment: s3.environment.clone(),
                             path: PathBuf::from(s3.lock_url()),
-                            reason: format!("not a lock: {e}"),
+                            reason,
                         },
                     }
                     .into())

@@ -58,7 +58,15 @@ impl PreparedDestroy {
         .await?;
         // What an unfinished replacement was retiring goes too, now that nothing uses it.
         let retiring = &session.ctx.recorded.retiring;
-        engine::retire(&session.ctx, STACK, retiring, &session.store, &mut report).await?;
+        engine::retire(
+            &session.ctx,
+            STACK,
+            retiring,
+            &session.store,
+            interrupt,
+            &mut report,
+        )
+        .await?;
         session.store.forget_all()
     }
 }

@@ -15,12 +15,12 @@
 use anyhow::{anyhow, Result};
 
 use super::Session;
+use crate::aws::ecr::{image_exists, ImageLookup};
 use crate::aws::partition;
 use crate::config::AWS_REGIONS;
 use crate::contract::{Ctx, DeployImage, Facts, Revision};
 use crate::exit::{Exit, ExitError};
 use crate::names::{image_digest, image_repository, EcrImage, ImageOrigin, ImageSource};
-use crate::resources::ecr_repository::{image_exists, ImageLookup};
 use crate::state::ImageOverride;
 
 /// An image chosen on the command line for this run, instead of `container.image`.

@@ -5,7 +5,7 @@
 
 use anyhow::Result;
 
-use super::rollout::Rollout;
+use super::rollout::follow_started;
 use super::{Session, Target};
 use crate::aws::ecs::{primary_deployment, target_group_arn};
 use crate::aws::AwsResultExt;
@@ -58,16 +58,14 @@ impl PreparedRestart {
 impl Restarted {
     /// Follows the deployment as `apply` does (exit codes 4, 5, 130).
     pub async fn follow(&self, timeout: Option<u64>, interrupt: &Interrupt) -> Result<()> {
-        let Some(deployment_id) = &self.deployment_id else {
-            return Ok(());
-        };
-        Rollout::new(
+        follow_started(
             &self.session.ctx,
-            deployment_id.clone(),
+            self.deployment_id.as_deref(),
             self.target_group_arn.clone(),
+            None,
             timeout,
+            interrupt,
         )
-        .follow(interrupt)
         .await
     }
 }

@@ -8,7 +8,7 @@
 use anyhow::{anyhow, Result};
 use aws_sdk_ecs::types::{Deployment, DeploymentRolloutState};
 
-use super::rollout::Rollout;
+use super::rollout::follow_started;
 use super::{Session, Target};
 use crate::aws::ecs::{active, primary_deployment};
 use crate::aws::AwsResultExt;
@@ -219,16 +219,20 @@ impl RolledBack {
 
     /// Follows the rollback's deployment as `apply` does (exit codes 4, 5, 130).
     pub async fn follow(&self, timeout: Option<u64>, interrupt: &Interrupt) -> Result<()> {
-        let Some(deployment_id) = &self.deployment_id else {
-            return Ok(());
-        };
         let ctx = &self.session.ctx;
         let target_group_arn = ctx
             .recorded(TargetGroup::STEP.key())
             .and_then(|r| r.arn.clone());
-        Rollout::new(ctx, deployment_id.clone(), target_group_arn, timeout)
-            .follow(interrupt)
-            .await
+        let deployment_id = self.deployment_id.as_deref();
+        follow_started(
+            ctx,
+            deployment_id,
+            target_group_arn,
+            None,
+            timeout,
+            interrupt,
+        )
+        .await
     }
 }
 

@@ -48,6 +48,29 @@ pub struct Rollout<'a> {
     pub role_created: Option<SystemTime>,
 }
 
+/// Follows the deployment a command started, when it started one (`deployment_id`), until it
+/// completes: what `apply`, `restart` and `rollback` do once they changed the service. An error
+/// carries exit code 4 (failed or rolled back), 5 (timed out, after `timeout` or
+/// `timeouts.deployment` seconds) or 130 (interrupted). `target_group_arn` is the service's target
+/// group, for the lines of its targets' health; `role_created` is when the execution role was
+/// created, if this run made it ([`Rollout::role_created`]).
+pub async fn follow_started(
+    ctx: &Ctx,
+    deployment_id: Option<&str>,
+    target_group_arn: Option<String>,
+    role_created: Option<SystemTime>,
+    timeout: Option<u64>,
+    interrupt: &Interrupt,
+) -> Result<()> {
+    let Some(deployment_id) = deployment_id else {
+        return Ok(());
+    };
+    Rollout::new(ctx, deployment_id.to_owned(), target_group_arn, timeout)
+        .role_created(role_created)
+        .follow(interrupt)
+        .await
+}
+
 /// What the watcher has already reported, so each line is printed once.
 #[derive(Default)]
 struct Seen {

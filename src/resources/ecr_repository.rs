@@ -7,10 +7,11 @@
 //! keeps it while it holds any, unless `--force-delete-images`.
 
 use anyhow::{Context as _, Result};
-use aws_sdk_ecr::types::{ImageIdentifier, ImageScanningConfiguration, ImageTagMutability};
+use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability};
 use serde_json::{json, Value};
 
-use crate::aws::errors::{brief, describe, is_code};
+use crate::aws::ecr::count_images;
+use crate::aws::errors::{brief, is_code};
 use crate::aws::tags::{owner_tags, pairs, SdkTag};
 use crate::aws::{AwsResultExt, Created};
 use crate::contract::{compare, Change, Ctx, Detail, Facts, Resource, StepId};
@@ -91,26 +92,6 @@ impl EcrRepository {
         Ok(pairs(answer.tags()))
     }
 
-    /// The number of images in the repository: `DescribeImages` lists each image once, with
-    /// all its tags (<https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html>),
-    /// a page of up to 1000 at a time.
-    async fn count_images(ctx: &Ctx, name: &str) -> Result<usize> {
-        let mut pages = ctx
-            .aws
-            .ecr
-            .describe_images()
-            .repository_name(name)
-            .max_results(1000)
-            .into_paginator()
-            .send();
-        let mut count = 0;
-        while let Some(page) = pages.next().await {
-            let page = page.or_context(format!("counting the images of {name}"))?;
-            count += page.image_details().len();
-        }
-        Ok(count)
-    }
-
     async fn put_lifecycle_policy(ctx: &Ctx, desired: &Desired) -> Result<()> {
         ctx.aws
             .ecr
@@ -135,63 +116,6 @@ fn kept_reason(images: Option<usize>, force: bool) -> Option<String> {
          `import` or `apply --adopt`): kept with them; `deployer destroy \
          --force-delete-images` deletes it and its images"
     ))
-}
-
-/// What ECR says about one image.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImageLookup {
-    /// There, with the digest of its manifest (`sha256:...`) when ECR gave one.
-    Found(Option<String>),
-    /// The repository is there, the tag or digest is not.
-    ImageMissing,
-    /// No such repository in that registry (or none this principal may see).
-    RepositoryMissing,
-    /// ECR refused to answer; the reason, as AWS gave it.
-    NotAllowed(String),
-}
-
-/// Looks up an image (by tag, or by digest `sha256:...`) in a repository of ECR, with
-/// `DescribeImages`, whose answer also says the digest the tag points to now
-/// (<https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html>). `ecr`
-/// is a client for the registry's region, which need not be the stack's; `registry` is the
-/// account ID, or `None` for the caller's own account.
-pub async fn image_exists(
-    ecr: &aws_sdk_ecr::Client,
-    registry: Option<&str>,
-    repository: &str,
-    reference: &str,
-) -> Result<ImageLookup> {
-    let id = if reference.starts_with("sha256:") {
-        ImageIdentifier::builder().image_digest(reference).build()
-    } else {
-        ImageIdentifier::builder().image_tag(reference).build()
-    };
-    let answer = ecr
-        .describe_images()
-        .set_registry_id(registry.map(str::to_owned))
-        .repository_name(repository)
-        .image_ids(id)
-        .send()
-        .await;
-    Ok(match answer {
-        Ok(found) if !found.image_details().is_empty() => ImageLookup::Found(
-            found
-                .image_details()
-                .iter()
-                .find_map(|d| d.image_digest())
-                .map(str::to_owned),
-        ),
-        Ok(_) => ImageLookup::ImageMissing,
-        Err(e) if is_code(&e, &["ImageNotFoundException"]) => ImageLookup::ImageMissing,
-        Err(e) if is_code(&e, &["RepositoryNotFoundException"]) => ImageLookup::RepositoryMissing,
-        Err(e) if is_code(&e, &["AccessDeniedException"]) => ImageLookup::NotAllowed(brief(&e)),
-        Err(e) => {
-            return Err(describe(
-                e,
-                format!("looking up image {repository}:{reference}"),
-            ))
-        }
-    })
 }
 
 /// Our tags in the form this service's calls take.
@@ -250,7 +174,7 @@ impl Resource for EcrRepository {
                 let pairs = || tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
                 let images =
                     if ctx.owner.matches(pairs()) && adopted(&tags) && !ctx.force_delete_images {
-                        Some(Self::count_images(ctx, name).await?)
+                        Some(count_images(&ctx.aws.ecr, name).await?)
                     } else {
                         None
                     };

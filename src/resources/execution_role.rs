@@ -6,13 +6,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde_json::{json, Value};
 
-use crate::aws::iam::{create_role, delete_inline_policy, delete_role, detach};
-use crate::aws::policy::{parse_policy_document, same_policy};
-use crate::aws::tags::{owner_tags, pairs};
-use crate::aws::{partition, AwsResultExt, Created};
+use crate::aws::iam;
+use crate::aws::policy::{ecs_tasks_trust_policy, same_optional_policy, same_policy};
+use crate::aws::{partition, Created};
 use crate::config::{SecretArn, SecretStore};
 use crate::contract::{Change, Ctx, Detail, Facts, Resource, StepId};
 use crate::state::ResourceRecord;
@@ -86,14 +85,7 @@ pub struct Desired {
 }
 
 fn trust_policy() -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": { "Service": "ecs-tasks.amazonaws.com" },
-            "Action": "sts:AssumeRole",
-        }],
-    })
+    ecs_tasks_trust_policy(None)
 }
 
 /// The ARN of the AWS-managed execution policy in the region's partition.
@@ -119,63 +111,30 @@ impl Resource for ExecutionRole {
     }
 
     async fn read(ctx: &Ctx, _: &Facts, _: Detail) -> Result<Option<Live>> {
+        let iam = &ctx.aws.iam;
         let name = &ctx.names.execution_role;
-        let role = ctx
-            .aws
-            .iam
-            .get_role()
-            .role_name(name)
-            .send()
-            .await
-            .or_absent(&["NoSuchEntity"], format!("reading IAM role {name}"))?;
-        let Some(role) = role else {
+        let Some(role) = iam::get_role(iam, name).await? else {
             return Ok(None);
         };
-        let role = role.role().context("GetRole returned no role")?;
-        let attached = ctx
-            .aws
-            .iam
-            .list_attached_role_policies()
-            .role_name(name)
-            .send()
-            .await
-            .or_context(format!("reading the policies of IAM role {name}"))?;
+        let attached = iam::attached_policies(iam, name).await?;
         // The inline policy costs a call, so it is only looked for when the configuration has
         // secrets or the state says this tool put it there.
         let recorded = ctx
             .recorded(Self::STEP.key())
             .is_some_and(|r| r.parts.iter().any(|p| p == SECRETS_POLICY));
         let secrets_policy = if recorded || !ctx.config.container.secrets.is_empty() {
-            ctx.aws
-                .iam
-                .get_role_policy()
-                .role_name(name)
-                .policy_name(SECRETS_POLICY)
-                .send()
-                .await
-                .or_absent(
-                    &["NoSuchEntity"],
-                    format!("reading the secrets policy of {name}"),
-                )?
-                .and_then(|answer| parse_policy_document(answer.policy_document()))
+            iam::inline_policy(iam, name, SECRETS_POLICY).await?
         } else {
             None
         };
         Ok(Some(Live {
             secrets_policy,
-            created: SystemTime::try_from(*role.create_date()).ok(),
+            created: role.created,
             name: name.clone(),
-            arn: role.arn().to_owned(),
-            trust_policy: role
-                .assume_role_policy_document()
-                .and_then(parse_policy_document)
-                .unwrap_or(Value::Null),
-            attached: attached
-                .attached_policies()
-                .iter()
-                .filter_map(|p| p.policy_arn().map(str::to_owned))
-                .collect(),
-            tags: pairs(role.tags()),
+            arn: role.arn,
+            trust_policy: role.trust_policy,
+            attached,
+            tags: role.tags,
         }))
     }
 
@@ -194,35 +153,29 @@ impl Resource for ExecutionRole {
         for extra in live.attached.difference(&desired.attached) {
             changes.push(Change::new("attached_policy", extra, "(none)"));
         }
-        let same_secrets = match (&live.secrets_policy, &desired.secrets_policy) {
-            (Some(a), Some(b)) => same_policy(a, b),
-            (a, b) => a == b,
-        };
-        if !same_secrets {
-            let show = |p: &Option<Value>| p.as_ref().map_or("(none)".to_owned(), Value::to_string);
+        if !same_optional_policy(&live.secrets_policy, &desired.secrets_policy) {
             changes.push(Change::new(
                 "secrets_policy",
-                show(&live.secrets_policy),
-                show(&desired.secrets_policy),
+                &live.secrets_policy,
+                &desired.secrets_policy,
             ));
         }
         changes
     }
 
     async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
-        let tags = owner_tags(&ctx.owner)?;
-        let create = ctx
-            .aws
-            .iam
-            .create_role()
-            .role_name(&desired.name)
-            .assume_role_policy_document(desired.trust_policy.to_string())
-            .description(format!(
+        let created = iam::create_role(
+            &ctx.aws.iam,
+            &desired.name,
+            &desired.trust_policy,
+            format!(
                 "ECS task execution role of {}-{}, managed by deployer",
                 ctx.config.project, ctx.config.environment
-            ))
-            .set_tags(Some(tags));
-        let created = create_role(create, &desired.name, ctx.iam_budget(), &ctx.printer);
+            ),
+            &ctx.owner,
+            ctx.iam_budget(),
+            &ctx.printer,
+        );
         let Created::New(arn) = created.await? else {
             return Ok(Created::AlreadyExists);
         };
@@ -240,39 +193,21 @@ impl Resource for ExecutionRole {
 
     async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
         let iam = &ctx.aws.iam;
-        if !same_policy(&live.trust_policy, &desired.trust_policy) {
-            iam.update_assume_role_policy()
-                .role_name(&live.name)
-                .policy_document(desired.trust_policy.to_string())
-                .send()
-                .await
-                .or_context(format!("setting the trust policy of {}", live.name))?;
-        }
-        for arn in desired.attached.difference(&live.attached) {
-            iam.attach_role_policy()
-                .role_name(&live.name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .or_context(format!("attaching {arn} to {}", live.name))?;
-        }
-        for arn in live.attached.difference(&desired.attached) {
-            detach(iam, &live.name, arn).await?;
-        }
-        match (&live.secrets_policy, &desired.secrets_policy) {
-            (Some(old), Some(new)) if same_policy(old, new) => {}
-            (_, Some(new)) => {
-                iam.put_role_policy()
-                    .role_name(&live.name)
-                    .policy_name(SECRETS_POLICY)
-                    .policy_document(new.to_string())
-                    .send()
-                    .await
-                    .or_context(format!("letting {} read the container secrets", live.name))?;
-            }
-            (Some(_), None) => delete_inline_policy(iam, &live.name, SECRETS_POLICY).await?,
-            (None, None) => {}
-        }
+        iam::converge_role(
+            iam,
+            &live.name,
+            (&live.trust_policy, &live.attached),
+            (&desired.trust_policy, &desired.attached),
+        )
+        .await?;
+        iam::converge_inline_policy(
+            iam,
+            &live.name,
+            SECRETS_POLICY,
+            &live.secrets_policy,
+            &desired.secrets_policy,
+        )
+        .await?;
         Ok(Live {
             trust_policy: desired.trust_policy.clone(),
             attached: desired.attached.clone(),
@@ -282,7 +217,7 @@ impl Resource for ExecutionRole {
     }
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
-        delete_role(
+        iam::delete_role(
             &ctx.aws.iam,
             &live.name,
             live.attached.iter().map(String::as_str),
@@ -297,16 +232,7 @@ impl Resource for ExecutionRole {
     }
 
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-        let tags = owner_tags(&ctx.owner)?;
-        ctx.aws
-            .iam
-            .tag_role()
-            .role_name(&live.name)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .or_context(format!("tagging IAM role {}", live.name))?;
-        Ok(())
+        iam::tag_role(&ctx.aws.iam, &live.name, &ctx.owner).await
     }
 
     fn record(live: &Live) -> ResourceRecord {
@@ -331,6 +257,7 @@ impl Resource for ExecutionRole {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::policy::parse_policy_document;
 
     const PARAMETER: &str = "arn:aws:ssm:eu-west-1:123456789012:parameter/app/db-password";
     const SECRET: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/api-key-AbCdEf";

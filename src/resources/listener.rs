@@ -5,7 +5,7 @@
 use anyhow::{Context as _, Result};
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, Certificate, ProtocolEnum};
 
-use crate::aws::listeners::{self, LISTENERS_READ};
+use crate::aws::listeners;
 use crate::aws::tags::{owner_tags, tag_elb};
 use crate::aws::{AwsResultExt, Created};
 use crate::contract::{compare, known, Change, Ctx, Detail, Facts, Resource, StepId};
@@ -140,18 +140,8 @@ impl Resource for Listener {
     }
 
     async fn read(ctx: &Ctx, facts: &Facts, _: Detail) -> Result<Option<Live>> {
-        // No load balancer yet, so no listener either: nothing to ask.
-        let Some(lb_arn) = &facts.load_balancer_arn else {
-            return Ok(None);
-        };
-        let all = ctx
-            .read_once(LISTENERS_READ, || listeners::describe(&ctx.aws.elb, lb_arn))
-            .await?;
-        let found = listeners::forwarding(&ctx.config, &all);
-        if let Some(arn) = found.and_then(|l| l.listener_arn()) {
-            ctx.elb_tags.remember(arn);
-        }
-        Ok(found.map(live_from))
+        let found = ctx.listener(facts, listeners::forwarding).await?;
+        Ok(found.as_ref().map(live_from))
     }
 
     fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
@@ -230,14 +220,7 @@ impl Resource for Listener {
     }
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
-        ctx.aws
-            .elb
-            .delete_listener()
-            .listener_arn(&live.arn)
-            .send()
-            .await
-            .or_absent(&["ListenerNotFound"], "deleting the listener")?;
-        Ok(())
+        listeners::delete(&ctx.aws.elb, &live.arn, "listener").await
     }
 
     async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {

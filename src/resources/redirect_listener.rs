@@ -10,7 +10,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
 };
 
-use crate::aws::listeners::{self, LISTENERS_READ};
+use crate::aws::listeners;
 use crate::aws::tags::{owner_tags, tag_elb};
 use crate::aws::{AwsResultExt, Created};
 use crate::config::HTTPS_PORT;
@@ -18,6 +18,9 @@ use crate::contract::{compare, known, Change, Ctx, Detail, Facts, Resource, Step
 use crate::state::ResourceRecord;
 
 pub struct RedirectListener;
+
+/// What errors call it.
+const REDIRECT_LISTENER: &str = "redirect listener";
 
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -100,17 +103,8 @@ impl Resource for RedirectListener {
     }
 
     async fn read(ctx: &Ctx, facts: &Facts, _: Detail) -> Result<Option<Live>> {
-        let Some(lb_arn) = &facts.load_balancer_arn else {
-            return Ok(None);
-        };
-        let all = ctx
-            .read_once(LISTENERS_READ, || listeners::describe(&ctx.aws.elb, lb_arn))
-            .await?;
-        let found = listeners::redirecting(&ctx.config, &all);
-        if let Some(arn) = found.and_then(|l| l.listener_arn()) {
-            ctx.elb_tags.remember(arn);
-        }
-        Ok(found.map(live_from))
+        let found = ctx.listener(facts, listeners::redirecting).await?;
+        Ok(found.as_ref().map(live_from))
     }
 
     fn diff(live: &Live, desired: &Desired) -> Vec<Change> {
@@ -174,7 +168,7 @@ impl Resource for RedirectListener {
     }
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
-        delete(ctx, &live.arn).await
+        listeners::delete(&ctx.aws.elb, &live.arn, REDIRECT_LISTENER).await
     }
 
     async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
@@ -192,19 +186,8 @@ impl Resource for RedirectListener {
     fn publish(_: &Live, _: &mut Facts) {}
 
     async fn retire(ctx: &Ctx, record: &ResourceRecord) -> Result<()> {
-        delete(ctx, &record.id).await
+        listeners::delete(&ctx.aws.elb, &record.id, REDIRECT_LISTENER).await
     }
-}
-
-async fn delete(ctx: &Ctx, arn: &str) -> Result<()> {
-    ctx.aws
-        .elb
-        .delete_listener()
-        .listener_arn(arn)
-        .send()
-        .await
-        .or_absent(&["ListenerNotFound"], "deleting the redirect listener")?;
-    Ok(())
 }
 
 #[cfg(test)]

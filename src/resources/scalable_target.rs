@@ -8,7 +8,7 @@
 
 use anyhow::{Context as _, Result};
 
-use crate::aws::autoscaling::{resource_id, scalable_target, tags, DIMENSION, NAMESPACE};
+use crate::aws::autoscaling::{self, resource_id, scalable_target, tags, DIMENSION, NAMESPACE};
 use crate::aws::tags::owner_tag_map;
 use crate::aws::{AwsResultExt, Created};
 use crate::contract::{compare, Change, Ctx, Detail, Facts, Resource, StepId};
@@ -155,22 +155,22 @@ impl Resource for ScalableTarget {
     }
 
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-        ctx.aws
-            .autoscaling
-            .tag_resource()
-            .resource_arn(&live.arn)
-            .set_tags(Some(owner_tag_map(&ctx.owner)))
-            .send()
-            .await
-            .or_context(format!("tagging the scalable target {}", live.resource_id))?;
-        Ok(())
+        autoscaling::tag(
+            &ctx.aws.autoscaling,
+            &live.arn,
+            &live.resource_id,
+            &ctx.owner,
+        )
+        .await
     }
 
     fn record(live: &Live) -> ResourceRecord {
         ResourceRecord::new(live.resource_id.clone(), Some(live.arn.clone()))
     }
 
-    fn publish(_: &Live, _: &mut Facts) {}
+    fn publish(live: &Live, facts: &mut Facts) {
+        facts.scalable_target_arn = Some(live.arn.clone());
+    }
 
     /// Without `[autoscaling]`: deregistered once the service no longer needs it (it never
     /// does; the apply removes it with the rest of what it retires).

@@ -19,12 +19,10 @@ use aws_sdk_applicationautoscaling::types::{
 };
 
 use crate::aws::autoscaling::{
-    alb_resource_label, resource_id, scalable_target, scaling_policies, tags, Metric, DIMENSION,
-    NAMESPACE,
+    self, alb_resource_label, resource_id, scaling_policies, tags, Metric, DIMENSION, NAMESPACE,
 };
 use crate::aws::errors::is_code;
 use crate::aws::retry::send_when_ready;
-use crate::aws::tags::owner_tag_map;
 use crate::aws::{AwsResultExt, Created};
 use crate::contract::{compare, Change, Ctx, Detail, Facts, PlanValue, Resource, StepId, UNKNOWN};
 use crate::names::Names;
@@ -66,12 +64,16 @@ pub struct Live {
     pub resource_id: String,
     /// This stack's policies, by metric.
     pub policies: BTreeMap<Metric, Tracking>,
+    /// The scalable target's ARN, which carries the owner tags of its policies (they have none
+    /// of their own), as its step found or made it; `None` when there is no target.
+    pub target_arn: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Desired {
     pub resource_id: String,
     pub policies: BTreeMap<Metric, Tracking>,
+    pub target_arn: Option<String>,
 }
 
 fn tracking(policy: &ScalingPolicy) -> Option<Tracking> {
@@ -152,13 +154,6 @@ impl ScalingPolicies {
         let found = scaling_policies(&ctx.aws.autoscaling, resource_id).await?;
         Ok(ours(&found, &ctx.names))
     }
-
-    /// The scalable target's ARN, which carries the owner tags of its policies.
-    async fn target_arn(ctx: &Ctx, resource_id: &str) -> Result<Option<String>> {
-        Ok(scalable_target(&ctx.aws.autoscaling, resource_id)
-            .await?
-            .and_then(|t| t.scalable_target_arn().map(str::to_owned)))
-    }
 }
 
 /// The policies of this stack's names among `found`. One of ours that is not target tracking
@@ -190,6 +185,8 @@ impl Resource for ScalingPolicies {
         "listener",
         "scalable_target",
     ];
+    // Their owner tags are the scalable target's: its read tells its ARN.
+    const READ_DEPENDS_ON: &'static [&'static str] = &["scalable_target"];
     type Live = Live;
     type Desired = Desired;
 
@@ -233,10 +230,11 @@ impl Resource for ScalingPolicies {
         Desired {
             resource_id: resource_id(&ctx.names),
             policies,
+            target_arn: facts.scalable_target_arn.clone(),
         }
     }
 
-    async fn read(ctx: &Ctx, _: &Facts, _: Detail) -> Result<Option<Live>> {
+    async fn read(ctx: &Ctx, facts: &Facts, _: Detail) -> Result<Option<Live>> {
         // Deregistering the scalable target deletes its policies, so a destroy needs them only
         // when the state records them; a plan or apply also when `[autoscaling]` asks for them.
         let recorded = ctx.recorded(Self::STEP.key()).is_some()
@@ -246,9 +244,10 @@ impl Resource for ScalingPolicies {
         }
         let id = resource_id(&ctx.names);
         let policies = Self::read_policies(ctx, &id).await?;
-        Ok((!policies.is_empty()).then_some(Live {
+        Ok((!policies.is_empty()).then(|| Live {
             resource_id: id,
             policies,
+            target_arn: facts.scalable_target_arn.clone(),
         }))
     }
 
@@ -272,6 +271,7 @@ impl Resource for ScalingPolicies {
         Ok(Created::New(Live {
             resource_id: desired.resource_id.clone(),
             policies: desired.policies.clone(),
+            target_arn: desired.target_arn.clone(),
         }))
     }
 
@@ -288,8 +288,8 @@ impl Resource for ScalingPolicies {
             }
         }
         Ok(Live {
-            resource_id: live.resource_id.clone(),
             policies: desired.policies.clone(),
+            ..live.clone()
         })
     }
 
@@ -301,25 +301,17 @@ impl Resource for ScalingPolicies {
     }
 
     async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
-        match Self::target_arn(ctx, &live.resource_id).await? {
-            Some(arn) => tags(&ctx.aws.autoscaling, &arn).await,
+        match &live.target_arn {
+            Some(arn) => tags(&ctx.aws.autoscaling, arn).await,
             None => Ok(Vec::new()),
         }
     }
 
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-        let Some(arn) = Self::target_arn(ctx, &live.resource_id).await? else {
+        let Some(arn) = &live.target_arn else {
             return Ok(());
         };
-        ctx.aws
-            .autoscaling
-            .tag_resource()
-            .resource_arn(&arn)
-            .set_tags(Some(owner_tag_map(&ctx.owner)))
-            .send()
-            .await
-            .or_context(format!("tagging the scalable target {}", live.resource_id))?;
-        Ok(())
+        autoscaling::tag(&ctx.aws.autoscaling, arn, &live.resource_id, &ctx.owner).await
     }
 
     fn record(live: &Live) -> ResourceRecord {
@@ -362,10 +354,12 @@ mod tests {
             &Live {
                 resource_id: ID.into(),
                 policies: with(live),
+                target_arn: None,
             },
             &Desired {
                 resource_id: ID.into(),
                 policies: with(desired),
+                target_arn: None,
             },
         )
     }

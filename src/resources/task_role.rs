@@ -14,9 +14,8 @@ use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Map, Value};
 
 use crate::aws::iam;
-use crate::aws::policy::{parse_policy_document, same_policy};
-use crate::aws::tags::{owner_tags, pairs};
-use crate::aws::{AwsResultExt, Created};
+use crate::aws::policy::{ecs_tasks_trust_policy, same_optional_policy, same_policy};
+use crate::aws::{account_of, Created};
 use crate::config::{PolicyStatement, TaskRoleConfig};
 use crate::contract::{Change, Ctx, Detail, Facts, Resource, StepId, NONE};
 use crate::state::ResourceRecord;
@@ -54,24 +53,10 @@ pub struct DesiredRole {
     pub inline: Option<Value>,
 }
 
-/// The account of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`).
-fn account_of(arn: &str) -> Option<String> {
-    let account = arn.split(':').nth(4)?;
-    (!account.is_empty()).then(|| account.to_owned())
-}
-
 /// Trusted by ECS tasks, and only on behalf of `account`: AWS's confused-deputy protection for
 /// task roles.
 fn trust_policy(account: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": { "Service": "ecs-tasks.amazonaws.com" },
-            "Action": "sts:AssumeRole",
-            "Condition": { "StringEquals": { "aws:SourceAccount": account } },
-        }],
-    })
+    ecs_tasks_trust_policy(Some(account))
 }
 
 /// The statements as one policy document; `None` when there are none.
@@ -127,68 +112,27 @@ fn desired_role(config: Option<&TaskRoleConfig>, enable_exec: bool) -> DesiredRo
     }
 }
 
-fn same_inline(a: &Option<Value>, b: &Option<Value>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => same_policy(a, b),
-        (a, b) => a == b,
-    }
-}
-
-fn show(policy: &Option<Value>) -> String {
-    policy.as_ref().map_or(NONE.to_owned(), Value::to_string)
-}
-
 async fn read_role(ctx: &Ctx, detail: Detail) -> Result<Option<Live>> {
     let iam = &ctx.aws.iam;
     let name = &ctx.names.task_role;
-    let answer = iam
-        .get_role()
-        .role_name(name)
-        .send()
-        .await
-        .or_absent(&["NoSuchEntity"], format!("reading IAM role {name}"))?;
-    let Some(answer) = answer else {
+    let Some(role) = iam::get_role(iam, name).await? else {
         return Ok(None);
     };
-    let role = answer.role().context("GetRole returned no role")?;
     let policy_name = &ctx.names.task_role_policy;
     let mut found = Live {
         name: name.clone(),
         policy_name: policy_name.clone(),
-        arn: role.arn().to_owned(),
-        trust_policy: role
-            .assume_role_policy_document()
-            .and_then(parse_policy_document)
-            .unwrap_or(Value::Null),
+        arn: role.arn,
+        trust_policy: role.trust_policy,
         attached: BTreeSet::new(),
         inline: None,
         other_inline: BTreeSet::new(),
-        tags: pairs(role.tags()),
+        tags: role.tags,
     };
     // Deleting lists what is attached anyway; a destroy skips the reads of the settings.
     if detail == Detail::Full {
-        let attached = iam
-            .list_attached_role_policies()
-            .role_name(name)
-            .send()
-            .await
-            .or_context(format!("reading the policies of IAM role {name}"))?;
-        found.attached = attached
-            .attached_policies()
-            .iter()
-            .filter_map(|p| p.policy_arn().map(str::to_owned))
-            .collect();
-        found.inline = iam
-            .get_role_policy()
-            .role_name(name)
-            .policy_name(policy_name)
-            .send()
-            .await
-            .or_absent(
-                &["NoSuchEntity"],
-                format!("reading policy {policy_name} of {name}"),
-            )?
-            .and_then(|answer| parse_policy_document(answer.policy_document()));
+        found.attached = iam::attached_policies(iam, name).await?;
+        found.inline = iam::inline_policy(iam, name, policy_name).await?;
         found.other_inline = iam::inline_policy_names(iam, name)
             .await?
             .into_iter()
@@ -202,39 +146,15 @@ async fn read_role(ctx: &Ctx, detail: Detail) -> Result<Option<Live>> {
 async fn converge(ctx: &Ctx, role: &Live, desired: &DesiredRole, trust: &Value) -> Result<Live> {
     let iam = &ctx.aws.iam;
     let name = &role.name;
-    if !same_policy(&role.trust_policy, trust) {
-        iam.update_assume_role_policy()
-            .role_name(name)
-            .policy_document(trust.to_string())
-            .send()
-            .await
-            .or_context(format!("setting the trust policy of {name}"))?;
-    }
-    for arn in desired.attached.difference(&role.attached) {
-        iam.attach_role_policy()
-            .role_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            .or_context(format!("attaching {arn} to {name}"))?;
-    }
-    for arn in role.attached.difference(&desired.attached) {
-        iam::detach(iam, name, arn).await?;
-    }
-    if !same_inline(&role.inline, &desired.inline) {
-        match &desired.inline {
-            Some(policy) => {
-                iam.put_role_policy()
-                    .role_name(name)
-                    .policy_name(&role.policy_name)
-                    .policy_document(policy.to_string())
-                    .send()
-                    .await
-                    .or_context(format!("putting policy {} on {name}", role.policy_name))?;
-            }
-            None => iam::delete_inline_policy(iam, name, &role.policy_name).await?,
-        }
-    }
+    iam::converge_role(
+        iam,
+        name,
+        (&role.trust_policy, &role.attached),
+        (trust, &desired.attached),
+    )
+    .await?;
+    iam::converge_inline_policy(iam, name, &role.policy_name, &role.inline, &desired.inline)
+        .await?;
     // A policy put by hand would grant the app what the configuration does not.
     for policy in &role.other_inline {
         iam::delete_inline_policy(iam, name, policy).await?;
@@ -299,12 +219,8 @@ impl Resource for TaskRole {
         for extra in live.attached.difference(&wanted.attached) {
             changes.push(Change::new("managed_policy", extra, NONE));
         }
-        if !same_inline(&live.inline, &wanted.inline) {
-            changes.push(Change::new(
-                "statements",
-                show(&live.inline),
-                show(&wanted.inline),
-            ));
+        if !same_optional_policy(&live.inline, &wanted.inline) {
+            changes.push(Change::new("statements", &live.inline, &wanted.inline));
         }
         for other in &live.other_inline {
             changes.push(Change::new("inline_policy", other, NONE));
@@ -320,18 +236,18 @@ impl Resource for TaskRole {
             );
         };
         let trust = trust_policy(account);
-        let create = ctx
-            .aws
-            .iam
-            .create_role()
-            .role_name(&desired.name)
-            .assume_role_policy_document(trust.to_string())
-            .description(format!(
+        let created = iam::create_role(
+            &ctx.aws.iam,
+            &desired.name,
+            &trust,
+            format!(
                 "ECS task role of {}-{}, managed by deployer",
                 ctx.config.project, ctx.config.environment
-            ))
-            .set_tags(Some(owner_tags(&ctx.owner)?));
-        let created = iam::create_role(create, &desired.name, ctx.iam_budget(), &ctx.printer);
+            ),
+            &ctx.owner,
+            ctx.iam_budget(),
+            &ctx.printer,
+        );
         let Created::New(arn) = created.await? else {
             return Ok(Created::AlreadyExists);
         };
@@ -375,15 +291,7 @@ impl Resource for TaskRole {
     }
 
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-        ctx.aws
-            .iam
-            .tag_role()
-            .role_name(&live.name)
-            .set_tags(Some(owner_tags(&ctx.owner)?))
-            .send()
-            .await
-            .or_context(format!("tagging IAM role {}", live.name))?;
-        Ok(())
+        iam::tag_role(&ctx.aws.iam, &live.name, &ctx.owner).await
     }
 
     fn record(live: &Live) -> ResourceRecord {
@@ -512,10 +420,6 @@ mod tests {
         assert_eq!(
             trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"],
             ACCOUNT
-        );
-        assert_eq!(
-            account_of("arn:aws:iam::123456789012:role/x").as_deref(),
-            Some(ACCOUNT)
         );
         // A trust policy without the condition is not the one wanted.
         let mut live = as_made(&wanted());

@@ -402,6 +402,25 @@ fn destroy_deregisters_the_scalable_target_before_the_service() {
         at(":DeregisterScalableTarget") < at(":DeleteService"),
         "{operations:?}"
     );
+    // The policies' owner tags are the scalable target's, whose ARN its own read found: the
+    // check of their tags reads the target only once.
+    let reads: Vec<String> = env
+        .proxy
+        .calls()
+        .into_iter()
+        .filter(|c| c.service == "application-autoscaling" && !c.is_mutating())
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(
+        reads,
+        [
+            "DescribeScalableTargets",
+            "DescribeScalingPolicies",
+            "ListTagsForResource",
+            "ListTagsForResource"
+        ],
+        "{operations:?}"
+    );
 }
 
 #[test]

@@ -631,10 +631,39 @@ fn exec_hands_the_session_to_the_plugin_as_the_aws_cli_does() {
     )
     .unwrap();
     let document = urlencoding::decode(policy.policy_document()).unwrap();
-    assert!(
-        document.contains("ssmmessages:OpenDataChannel"),
-        "{document}"
+    let document: Value = serde_json::from_str(&document).unwrap();
+    // The four actions "ECS Exec: IAM permissions required" (Amazon ECS Developer Guide) lists,
+    // which have no resource-level permissions: every one of them, on `*`.
+    let statements = document["Statement"].as_array().unwrap();
+    let session_manager: Vec<&Value> = statements
+        .iter()
+        .filter(|s| {
+            s["Action"].as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|a| a.as_str().unwrap().starts_with("ssmmessages:"))
+            })
+        })
+        .collect();
+    assert_eq!(session_manager.len(), 1, "{document:#}");
+    let mut actions: Vec<&str> = session_manager[0]["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    actions.sort_unstable();
+    assert_eq!(
+        actions,
+        [
+            "ssmmessages:CreateControlChannel",
+            "ssmmessages:CreateDataChannel",
+            "ssmmessages:OpenControlChannel",
+            "ssmmessages:OpenDataChannel",
+        ],
+        "{document:#}"
     );
+    assert_eq!(session_manager[0]["Effect"], "Allow", "{document:#}");
+    assert_eq!(session_manager[0]["Resource"], json!(["*"]), "{document:#}");
 
     // A plugin that records how it is called.
     let bin = tempfile::tempdir().unwrap();
@@ -691,7 +720,7 @@ fn exec_hands_the_session_to_the_plugin_as_the_aws_cli_does() {
     let output = env
         .deployer()
         .env("PATH", &path)
-        .args(["exec", "--", "ls", "-la", "/app"])
+        .args(["exec", "--", "sh", "-c", "ls -la /app"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -700,7 +729,16 @@ fn exec_hands_the_session_to_the_plugin_as_the_aws_cli_does() {
         Some(7),
         "the plugin's exit code: {stderr}"
     );
-    assert_eq!(env.proxy.count("ExecuteCommand"), 1);
+    // ECS Exec takes the command as one string: the words as given, each quoted for `sh` where
+    // it needs to be; in the task's app container, interactive (as the AWS CLI sends it).
+    let sent = env.proxy.requests("ExecuteCommand");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let request = sent[0].json();
+    assert_eq!(request["command"], "sh -c 'ls -la /app'", "{request:#}");
+    assert_eq!(request["cluster"], CLUSTER, "{request:#}");
+    assert_eq!(request["task"], json!(task), "{request:#}");
+    assert_eq!(request["container"], "app", "{request:#}");
+    assert_eq!(request["interactive"], true, "{request:#}");
     let args = std::fs::read_to_string(&record).unwrap();
     let args: Vec<&str> = args.lines().collect();
     assert_eq!(args.len(), 6, "{args:?}");

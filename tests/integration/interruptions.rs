@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::lifecycle::{apply, assert_complete_stack, dev_env, offline_dev_env};
 use crate::stack::Stack;
-use crate::support::TestEnv;
+use crate::support::{Fault, TestEnv};
 
 /// Starts `deployer <args>` in the background.
 pub(crate) fn start(env: &TestEnv, args: &[&str]) -> Child {
@@ -248,4 +248,70 @@ fn sigterm_saves_the_state_explains_and_exits_130() {
         "re-created something already made"
     );
     assert_complete_stack(&env, &Stack::read(&env));
+}
+
+/// Reported case: Ctrl-C was ignored while the replaced target group was being deleted at the
+/// end of an apply, which waits up to `timeouts.resource_release` for ELB to let go of it.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_ignored_during_final_old_target_group_deletion() {
+    let env = dev_env();
+    apply(&env);
+    env.write_config("dev", &crate::trust::with_container_port(8080));
+    // ELB keeps saying the old target group is in use, as it does while it still holds it.
+    env.proxy.script(
+        "DeleteTargetGroup",
+        10_000,
+        Fault::error(
+            400,
+            "ResourceInUse",
+            "Target group 'arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/simhill-dev-tg/0123456789abcdef' is currently in use by a listener or a rule",
+        ),
+    );
+    let mut child = start(&env, &["apply", "--yes"]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while env.proxy.count("DeleteTargetGroup") < 2 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before the deletion was retried"
+        );
+        assert!(Instant::now() < deadline, "the deletion was never retried");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted while deleting the replaced target group")
+            && stderr.contains("the next `deployer apply`"),
+        "{stderr}"
+    );
+    assert_state_parses(&env);
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.dir.path().join(".deployer/dev.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        state["retiring"]["target_group"].is_object(),
+        "still recorded as retiring: {state:#}"
+    );
+
+    // ELB has let go: the next apply deletes it, and the stack has one target group.
+    env.proxy.reset_faults();
+    apply(&env);
+    let stack = Stack::read(&env);
+    assert_eq!(stack.target_groups.len(), 1, "{:?}", stack.target_groups);
+    assert_eq!(
+        (
+            stack.target_groups[0].target_group_name(),
+            stack.target_groups[0].port()
+        ),
+        (Some("simhill-dev-tg-b"), Some(8080))
+    );
+    crate::lifecycle::assert_converged(&env);
 }

@@ -1,7 +1,7 @@
 //! The S3 backend: a state and a lock that several machines share. Two runners (two working
 //! directories) deploy one environment through one bucket on the emulator: exactly one goes ahead,
 //! the other names it, or waits for it with `--lock-timeout`; a state written by another run
-//! between read and write is never overwritten; `state init` is idempotent; `state migrate`
+//! between read and write is never overwritten, whether it was the first state or a later one; `state init` is idempotent; `state migrate`
 //! round-trips; `outputs` reads the bucket with one call; a killed run's lock is reported and
 //! cleared by `force-unlock`.
 
@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use crate::interruptions::wait_for_calls;
 use crate::lifecycle::{assert_complete_stack, DEV_TOML};
 use crate::stack::Stack;
+use crate::support::proxy::SentRequest;
 use crate::support::{block_on, TestEnv, REGION};
 
 const BUCKET: &str = "team-deployer-state";
@@ -220,29 +221,40 @@ fn assert_s3_calls_allowed_by_the_policy(env: &TestEnv) {
     }
 }
 
-#[test]
-fn a_state_written_by_another_run_between_read_and_write_is_never_overwritten() {
-    let env = s3_env();
+/// A state an earlier run wrote, with a marker in its outputs.
+fn state_with_marker(marker: &str) -> String {
+    json!({
+        "version": 1,
+        "project": "simhill",
+        "environment": "dev",
+        "region": REGION,
+        "outputs": { "alb_dns_name": marker },
+    })
+    .to_string()
+}
+
+/// The ETag of the object, as S3 has it now.
+fn etag(env: &TestEnv, key: &str) -> String {
+    let client = s3(env);
+    let head = block_on(client.head_object().bucket(BUCKET).key(key).send()).unwrap();
+    head.e_tag().unwrap().to_owned()
+}
+
+/// Runs an apply during which, once it holds its lock and has read the state, another run (whose
+/// lock was force-unlocked) writes `theirs`; checks that the apply stopped because S3 refused its
+/// write (one `PutObject` answered 412), that `theirs` is there as written and that the lock was
+/// released. Returns the refused request.
+fn apply_while_another_run_writes(env: &TestEnv, theirs: &str) -> SentRequest {
     env.proxy.clear();
     env.proxy.set_latency(Duration::from_millis(150));
-    let mut run = start_in(&env, env.dir.path(), &["apply", "--yes"]);
-    // The run has its lock and has read the (absent) state: another run, whose lock was
-    // force-unlocked, writes a state now.
+    let mut run = start_in(env, env.dir.path(), &["apply", "--yes"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !env.proxy.operations().iter().any(|op| op == "s3:GetObject") {
         assert!(Instant::now() < deadline, "{:?}", env.proxy.operations());
         assert!(run.try_wait().unwrap().is_none(), "the run ended early");
         std::thread::sleep(Duration::from_millis(2));
     }
-    let theirs = json!({
-        "version": 1,
-        "project": "simhill",
-        "environment": "dev",
-        "region": REGION,
-        "outputs": { "alb_dns_name": "written-by-another-run" },
-    })
-    .to_string();
-    put_object(&env, STATE_KEY, &theirs);
+    put_object(env, STATE_KEY, theirs);
 
     let output = run.wait_with_output().unwrap();
     let stderr = stderr_of(&output);
@@ -254,17 +266,50 @@ fn a_state_written_by_another_run_between_read_and_write_is_never_overwritten() 
         "{stderr}"
     );
     assert!(stderr.contains("it was not overwritten"), "{stderr}");
-    assert_eq!(object(&env, STATE_KEY).as_deref(), Some(theirs.as_str()));
+    assert_eq!(object(env, STATE_KEY).as_deref(), Some(theirs));
     // The write was refused by S3's condition, not skipped.
-    let refused: Vec<_> = env
+    let mut refused: Vec<SentRequest> = env
         .proxy
-        .calls()
+        .requests("PutObject")
         .into_iter()
-        .filter(|c| c.operation == "PutObject" && c.status == 412)
+        .filter(|r| r.call.status == 412)
         .collect();
     assert_eq!(refused.len(), 1, "{:?}", env.proxy.calls());
     // The run's lock was released all the same.
-    assert_eq!(object(&env, LOCK_KEY), None);
+    assert_eq!(object(env, LOCK_KEY), None);
+    refused.remove(0)
+}
+
+#[test]
+fn a_state_written_by_another_run_between_read_and_write_is_never_overwritten() {
+    let env = s3_env();
+    let refused =
+        apply_while_another_run_writes(&env, &state_with_marker("written-by-another-run"));
+    // There was no state to read: the write was one where none may exist.
+    assert_eq!(refused.header("if-none-match"), Some("*"));
+}
+
+#[test]
+fn a_later_write_with_a_stale_etag_is_refused_and_the_newer_state_kept() {
+    let env = s3_env();
+    // A state exists: this run's writes are conditional on the version it reads (If-Match), not
+    // on there being none.
+    put_object(
+        &env,
+        STATE_KEY,
+        &state_with_marker("written-by-an-earlier-run"),
+    );
+    let read_etag = etag(&env, STATE_KEY);
+    let refused =
+        apply_while_another_run_writes(&env, &state_with_marker("written-by-another-run"));
+    // S3 refused the write by its condition: the ETag the run had read.
+    assert_eq!(
+        refused.header("if-match").map(|e| e.trim_matches('"')),
+        Some(read_etag.trim_matches('"')),
+        "{:?}",
+        refused.headers
+    );
+    assert_eq!(refused.header("if-none-match"), None);
 }
 
 #[test]

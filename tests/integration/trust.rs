@@ -205,7 +205,7 @@ fn security_group_of_another_team_referencing_ours_stops_destroy_at_once() {
 }
 
 /// The shipped configuration with another container port.
-fn with_container_port(port: u16) -> String {
+pub(crate) fn with_container_port(port: u16) -> String {
     crate::lifecycle::DEV_TOML.replacen("port = 5000 ", &format!("port = {port} "), 1)
 }
 

@@ -11,6 +11,9 @@
 //!   the wire format of the service, so the SDK parses them exactly like a
 //!   real AWS error and retries (or not) exactly as it would in production;
 //! * it can rewrite moto's JSON answers, e.g. to script an ECS rollout;
+//! * it keeps each request's headers and body ([`AwsProxy::requests`]), for
+//!   tests that check what was sent (a conditional write's `If-Match`, the
+//!   command of an `ExecuteCommand`);
 //! * it can add latency to every call, and records when each call started
 //!   and ended ([`AwsProxy::timed_calls`]), for the benchmark
 //!   (`examples/bench.rs`) that measures the binary as if AWS were far away.
@@ -102,6 +105,32 @@ pub struct TimedCall {
     pub request_hash: u64,
 }
 
+/// A request as the proxy received it, with the call it was: what a test
+/// checks when what matters is what was sent, not only that it was.
+#[derive(Debug, Clone)]
+pub struct SentRequest {
+    pub call: ApiCall,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl SentRequest {
+    /// A header's value, when it is there and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header_str(&self.headers, name)
+    }
+
+    /// The body as JSON (JSON-protocol services: ECS, ECR, CloudWatch Logs).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "{} sent a body that is not JSON ({e}): {:?}",
+                self.call, self.body
+            )
+        })
+    }
+}
+
 /// Read-only operations whose names do not start with a read-only verb.
 const READ_ONLY_OPERATIONS: &[&str] = &[
     "FilterLogEvents",
@@ -164,6 +193,8 @@ struct State {
     /// The same calls, with timings (kept apart so `calls` stays cheap to
     /// compare in tests).
     timed: Vec<TimedCall>,
+    /// The same calls, with what was sent.
+    requests: Vec<SentRequest>,
     latency: Duration,
     /// Per operation, a queue of (remaining uses, fault).
     scripts: HashMap<String, VecDeque<(usize, Fault)>>,
@@ -271,11 +302,23 @@ impl AwsProxy {
         self.lock().timed.clone()
     }
 
+    /// The recorded requests of `operation`, with their headers and bodies,
+    /// in the order they completed.
+    pub fn requests(&self, operation: &str) -> Vec<SentRequest> {
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| r.call.operation == operation)
+            .cloned()
+            .collect()
+    }
+
     /// Forgets the recorded calls (faults, scripts and rewriters stay).
     pub fn clear(&self) {
         let mut state = self.lock();
         state.calls.clear();
         state.timed.clear();
+        state.requests.clear();
     }
 
     /// Recorded calls of operations that may change state. Includes attempts
@@ -507,6 +550,13 @@ async fn handle(
 
     let (service, protocol, operation) = identify(&parts, &body);
     let request_hash = request_hash(&parts, &body);
+    // `Bytes` clones share the buffer: the body is kept without a copy.
+    let sent_body = body.clone();
+    let sent = |call: ApiCall| SentRequest {
+        call,
+        headers: parts.headers.clone(),
+        body: sent_body.clone(),
+    };
 
     if context.upstream.is_none() {
         let message = "this test runs without an AWS emulator: no AWS call is expected";
@@ -519,6 +569,7 @@ async fn handle(
         };
         let mut state = lock(&context.state);
         state.calls.push(call.clone());
+        state.requests.push(sent(call.clone()));
         state.timed.push(TimedCall {
             call,
             start,
@@ -548,6 +599,7 @@ async fn handle(
         let end = Instant::now();
         let mut state = lock(&context.state);
         state.calls.push(call.clone());
+        state.requests.push(sent(call.clone()));
         state.timed.push(TimedCall {
             call,
             start,
