@@ -92,7 +92,7 @@ impl Holder {
     }
 
     /// Whether the holder is a process of this host that no longer exists.
-    fn is_dead_here(&self) -> bool {
+    pub fn is_dead_here(&self) -> bool {
         self.host == hostname() && !process_exists(self.pid)
     }
 }

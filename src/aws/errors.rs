@@ -29,13 +29,33 @@ pub fn message<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&st
 
 /// Converts an SDK error into an `anyhow` error whose one-line display has the whole cause
 /// chain: the SDK's own `Display` only says "service error".
+///
+/// The chain is the one [`DisplayErrorContext`] shows, without the `Debug` form of the error it
+/// appends (the whole HTTP response, kilobytes long); that goes to the `-v` log.
 pub fn describe<E, R>(error: SdkError<E, R>, doing: impl std::fmt::Display) -> anyhow::Error
 where
     E: std::error::Error + ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
+    tracing::debug!("{doing}: {}", DisplayErrorContext(&error));
     let advice = code(&error).and_then(advice).unwrap_or_default();
-    anyhow::anyhow!("{doing}: {}{advice}", DisplayErrorContext(&error))
+    anyhow::anyhow!("{doing}: {}{advice}", causes(&error))
+}
+
+/// An error and each of its sources, as their `Display` shows them, joined by ": ".
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let shown = cause.to_string();
+        // Some errors repeat their source's text in their own.
+        if !text.ends_with(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Every service's "not allowed": IAM, ELB and STS say `AccessDenied`, the JSON services
@@ -212,5 +232,43 @@ pub fn brief<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> String {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_owned(),
         _ => "the connection failed".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error with a message and an optional cause.
+    #[derive(Debug)]
+    struct Failure(&'static str, Option<Box<Failure>>);
+
+    impl std::fmt::Display for Failure {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Failure {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn raw_sdk_debug_dump_in_error_messages() {
+        // The reported case: DisplayErrorContext appends the error's Debug form, with the whole
+        // HTTP response, to every message.
+        let error = Failure(
+            "service error",
+            Some(Box::new(Failure(
+                "NoSuchHostedZone: No hosted zone found with ID: Z1",
+                Some(Box::new(Failure("No hosted zone found with ID: Z1", None))),
+            ))),
+        );
+        assert_eq!(
+            causes(&error),
+            "service error: NoSuchHostedZone: No hosted zone found with ID: Z1"
+        );
     }
 }

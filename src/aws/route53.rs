@@ -194,6 +194,8 @@ pub async fn delete(
             .await;
         match answer {
             Err(e) if is_code(&e, &["InvalidChangeBatch"]) && gone(&e) => {}
+            // The zone was deleted, and its records with it.
+            Err(e) if is_code(&e, &["NoSuchHostedZone"]) => return Ok(()),
             answer => {
                 answer.or_context(doing)?;
             }

@@ -77,15 +77,10 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// The environment: reads envs/<ENV>.toml.
-    #[arg(
-        long,
-        short,
-        global = true,
-        env = "DEPLOYER_ENV",
-        default_value = "dev"
-    )]
-    env: String,
+    /// The environment: reads envs/<ENV>.toml [default: dev]. With --config, the file's
+    /// `environment` must be ENV when it is given.
+    #[arg(long, short, global = true, env = "DEPLOYER_ENV")]
+    env: Option<String>,
 
     /// Read the configuration from this file instead of envs/<ENV>.toml.
     #[arg(long, global = true, value_name = "PATH")]
@@ -267,11 +262,15 @@ fn init_tracing(verbose: u8) {
     }
 }
 
+/// The environment when neither `--env` nor `DEPLOYER_ENV` names one.
+const DEFAULT_ENV: &str = "dev";
+
 impl GlobalArgs {
     /// The stack these options name, for the workflows.
     fn target(&self) -> Target {
         Target {
-            env: self.env.clone(),
+            env: self.env.clone().unwrap_or_else(|| DEFAULT_ENV.to_owned()),
+            env_given: self.env.is_some(),
             config: self.config.clone(),
             state_dir: self.state_dir.clone(),
             profile: self.profile.clone(),

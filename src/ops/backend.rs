@@ -353,19 +353,25 @@ pub struct S3Lock {
 
 impl S3Lock {
     /// Creates the lock object, naming this run, if no lock exists.
+    ///
+    /// A lock named by a process of this host that no longer exists (a run killed with `kill -9`)
+    /// is taken over, as the local lock is: replaced only if it is still the object read
+    /// (`If-Match`), so two runs cannot both take it.
     async fn acquire(s3: &S3Backend, command: &str) -> Result<S3Lock> {
         let me = Holder::me(command);
         let body = serde_json::to_vec_pretty(&me)?;
+        let mut condition = Condition::Absent;
         for _ in 0..ATTEMPTS {
             let written = s3::put(
                 &s3.client,
                 &s3.bucket,
                 &s3.lock_key,
                 body.clone(),
-                &Condition::Absent,
+                &condition,
                 s3.kms_key_id.as_deref(),
             )
             .await?;
+            condition = Condition::Absent;
             if let Written::Done(etag) = written {
                 let (client, bucket, key) =
                     (s3.client.clone(), s3.bucket.clone(), s3.lock_key.clone());
@@ -385,7 +391,19 @@ impl S3Lock {
                 // Released between the write and the read: try again.
                 None => continue,
                 Some(object) => {
-                    return Err(match lock::parse_holder(&object.body) {
+                    let holder = lock::parse_holder(&object.body);
+                    // This process's own ID on this host is an earlier run's (process 1 of
+                    // every container): this run has not taken the lock yet.
+                    if let Some(gone) = holder
+                        .as_ref()
+                        .ok()
+                        .filter(|h| h.is_dead_here() || (h.host == me.host && h.pid == me.pid))
+                    {
+                        tracing::warn!("taking over the lock of {gone}, which is gone");
+                        condition = Condition::Unchanged(object.etag);
+                        continue;
+                    }
+                    return Err(match holder {
                         Ok(holder) => LockError::Held {
                             environment: s3.environment.clone(),
                             holder: Box::new(holder),
@@ -396,7 +414,7 @@ impl S3Lock {
                             reason,
                         },
                     }
-                    .into())
+                    .into());
                 }
             }
         }

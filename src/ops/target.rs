@@ -18,8 +18,10 @@ use crate::state::State;
 /// Where a command's stack is described and recorded, and how to reach AWS.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// The environment named on the command line: reads `envs/<env>.toml`.
+    /// The environment named on the command line (or the default): reads `envs/<env>.toml`.
     pub env: String,
+    /// Whether `--env` (or `DEPLOYER_ENV`) named it, rather than the default.
+    pub env_given: bool,
     /// A configuration file given instead of `envs/<env>.toml`.
     pub config: Option<PathBuf>,
     /// Where state files and locks are kept.
@@ -124,12 +126,18 @@ impl Target {
                 return Err(ExitError::new(Exit::InvalidInput, anyhow!(lines.join("\n"))).into());
             }
         };
-        if self.config.is_none() && config.environment != self.env {
+        // With --config, the file names the environment unless --env says otherwise: a file
+        // of another environment would act on that environment's stack and state.
+        if (self.config.is_none() || self.env_given) && config.environment != self.env {
+            let chosen = if self.config.is_none() {
+                "the file was chosen with"
+            } else {
+                "the run was given"
+            };
             return Err(ExitError::new(
                 Exit::InvalidInput,
                 anyhow!(
-                    "{}: environment is \"{}\" but the file was chosen with --env {}; make them \
-                     the same",
+                    "{}: environment is \"{}\" but {chosen} --env {}; make them the same",
                     path.display(),
                     config.environment,
                     self.env

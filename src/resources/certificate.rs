@@ -225,13 +225,18 @@ fn names(domain: &str, sans: &[String]) -> usize {
         .len()
 }
 
-/// An idempotency token for the request: the same names ask for the same certificate within the
-/// hour ACM keeps tokens, so a request whose answer was lost is not made twice. Letters and
-/// digits, at most 32.
+/// An idempotency token for the request: the SDK's retries of a request whose answer was lost
+/// ask for the same certificate, not a second one. Letters and digits, at most 32.
+///
+/// It is this run's own: ACM answers a token it saw within the hour with the certificate it made
+/// then, even one deleted since (a destroy, or `[https]` off and on again). An earlier run whose
+/// answer was lost is covered by the read, which finds the certificate by its tags.
 fn idempotency_token(ctx: &Ctx, desired: &Desired) -> String {
     use std::hash::{Hash, Hasher};
+    static RUN: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (
+        RUN.get_or_init(|| fastrand::u64(..)),
         &ctx.config.project,
         &ctx.config.environment,
         &desired.domain,
@@ -269,15 +274,18 @@ impl Resource for Certificate {
 
     async fn read(ctx: &Ctx, facts: &Facts, _: Detail) -> Result<Option<Live>> {
         let recorded = ctx.recorded(Self::STEP.key()).and_then(|r| r.arn.clone());
-        let zone_id = facts.hosted_zone_id.clone().or_else(|| {
-            ctx.recorded(Self::STEP.key())
-                .and_then(|r| zone_of(r).map(str::to_owned))
-        });
+        // The recorded certificate's validation records are in the zone it was validated in,
+        // which may not be the configured one any more (to delete them from there).
+        let recorded_zone = ctx
+            .recorded(Self::STEP.key())
+            .and_then(|r| zone_of(r).map(str::to_owned));
         if let Some(arn) = recorded {
             if let Some(certificate) = describe(ctx, &arn).await? {
+                let zone_id = recorded_zone.or_else(|| facts.hosted_zone_id.clone());
                 return Ok(Some(live_from(&certificate, zone_id)));
             }
         }
+        let zone_id = facts.hosted_zone_id.clone();
         let Some(domain) = ctx.config.https.as_ref().and_then(|h| h.domain.as_deref()) else {
             return Ok(None);
         };

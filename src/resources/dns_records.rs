@@ -275,7 +275,14 @@ async fn records_at(
         .max_items(2)
         .send()
         .await
-        .or_context(format!("reading the records of {domain}"))?;
+        // A zone deleted took its records with it.
+        .or_absent(
+            &["NoSuchHostedZone"],
+            format!("reading the records of {domain}"),
+        )?;
+    let Some(answer) = answer else {
+        return Ok(None);
+    };
     let target = |kind: &str| -> Target {
         answer
             .resource_record_sets()

@@ -81,6 +81,35 @@ fn environment_in_file_must_match_env_flag() {
 }
 
 #[test]
+fn config_flag_skips_the_environment_vs_env_check() {
+    // `--config FILE --env staging` acted on the file's environment, not the one named.
+    let config = DEV_TOML.replace("environment = \"dev\"", "environment = \"prod\"");
+    let stderr = rejected(
+        Some(&config),
+        &[
+            "apply",
+            "--yes",
+            "--config",
+            "envs/dev.toml",
+            "--env",
+            "staging",
+        ],
+    );
+    assert!(
+        stderr
+            .contains("envs/dev.toml: environment is \"prod\" but the run was given --env staging"),
+        "{stderr}"
+    );
+    // Without --env, the file names the environment.
+    let env = TestEnv::offline();
+    env.write_config("dev", &config);
+    env.deployer()
+        .args(["validate", "--config", "envs/dev.toml"])
+        .assert()
+        .success();
+}
+
+#[test]
 fn unknown_flag_is_invalid_input() {
     let stderr = rejected(Some(DEV_TOML), &["apply", "--yes", "--colour"]);
     assert!(stderr.contains("--colour"), "{stderr}");

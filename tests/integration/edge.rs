@@ -316,12 +316,17 @@ fn https_env(validation_wait: u32) -> TestEnv {
 
 /// Creates the public hosted zone `example.com` in the emulator; returns its ID.
 fn create_zone(env: &TestEnv) -> String {
+    create_zone_named(env, ZONE)
+}
+
+/// Creates a public hosted zone in the emulator; returns its ID.
+fn create_zone_named(env: &TestEnv, name: &str) -> String {
     let route53 = aws_sdk_route53::Client::new(&env.sdk_config());
     let zone = block_on(
         route53
             .create_hosted_zone()
-            .name(ZONE)
-            .caller_reference("edge-tests")
+            .name(name)
+            .caller_reference(format!("edge-tests-{name}"))
             .send(),
     )
     .unwrap();
@@ -1186,4 +1191,88 @@ fn https_on_a_domain_with_restricted_cidrs_and_private_task_subnets_applies_plan
     assert_eq!(records(&env, &zone), []);
     assert_eq!(certificates(&env), Vec::<String>::new());
     assert_eq!(not_allowed(&policy, &actions(&env)), Vec::<String>::new());
+
+    // Made again within the hour: a new certificate, not the deleted one ACM remembers by the
+    // request's idempotency token.
+    apply(&env);
+    let again = certificates(&env);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_ne!(again[0], certificate);
+    env.deployer().args(["destroy", "--yes"]).assert().success();
+}
+
+/// Deletes every record of a zone (but its NS and SOA), then the zone, as someone cleaning up
+/// by hand would.
+fn delete_zone(env: &TestEnv, zone: &str) {
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch};
+    let route53 = aws_sdk_route53::Client::new(&env.sdk_config());
+    block_on(async {
+        let sets = route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .send()
+            .await
+            .unwrap();
+        for set in sets.resource_record_sets() {
+            if matches!(set.r#type().as_str(), "NS" | "SOA") {
+                continue;
+            }
+            let change = Change::builder()
+                .action(ChangeAction::Delete)
+                .resource_record_set(set.clone())
+                .build()
+                .unwrap();
+            route53
+                .change_resource_record_sets()
+                .hosted_zone_id(zone)
+                .change_batch(ChangeBatch::builder().changes(change).build().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        route53.delete_hosted_zone().id(zone).send().await.unwrap();
+    });
+}
+
+#[test]
+fn hosted_zone_change_deleted_the_old_validation_records_from_the_new_zone() {
+    // Another hosted_zone replaced the certificate, then looked for the old certificate's
+    // validation records in the new zone; every later apply and destroy failed on it.
+    let env = https_env(1);
+    let old_zone = create_zone(&env);
+    let new_zone = create_zone_named(&env, "kb.example.com");
+    let config = |domain: &str, zone: &str| {
+        format!("{DEV_TOML}\n[https]\ndomain = \"{domain}\"\nhosted_zone = \"{zone}\"\n")
+    };
+    env.write_config("dev", &config(DOMAIN, ZONE));
+    apply(&env);
+    let old_certificate = certificates(&env).remove(0);
+
+    env.write_config("dev", &config("app.kb.example.com", "kb.example.com"));
+    apply(&env);
+    let now = certificates(&env);
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now[0], old_certificate);
+    // Nothing of the stack is left in the old zone; the new one has the alias and the
+    // validation record of the new certificate.
+    assert_eq!(records(&env, &old_zone), []);
+    let found = records(&env, &new_zone);
+    assert_eq!(
+        validation_records(&found),
+        asked_validation_records(&env, &now[0]),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|r| r.0 == "app.kb.example.com" && r.1 == "A"),
+        "{found:?}"
+    );
+    assert_converged(&env);
+
+    // The zone deleted by hand, with its records: destroy still removes the rest.
+    delete_zone(&env, &new_zone);
+    env.deployer().args(["destroy", "--yes"]).assert().success();
+    assert_eq!(certificates(&env), Vec::<String>::new());
+    assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
 }

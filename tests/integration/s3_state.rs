@@ -546,8 +546,7 @@ fn migrate_never_overwrites_a_different_state_at_the_destination() {
 
 #[cfg(unix)]
 #[test]
-fn killed_during_an_s3_backed_apply_the_lock_is_reported_force_unlock_clears_it_and_a_rerun_converges(
-) {
+fn stale_s3_lock_of_a_dead_process_on_the_same_host_needed_force_unlock() {
     let env = s3_env();
     env.proxy.set_latency(Duration::from_millis(20));
     env.proxy.clear();
@@ -561,17 +560,34 @@ fn killed_during_an_s3_backed_apply_the_lock_is_reported_force_unlock_clears_it_
     let holder: Value = serde_json::from_str(&object(&env, LOCK_KEY).unwrap()).unwrap();
     assert_eq!(holder["pid"], json!(child.id()));
 
+    // The killed run was a process of this host that is gone: its lock is taken over.
     env.proxy.clear();
-    let output = env.deployer().args(["apply", "--yes"]).assert().code(1);
+    let output = env.deployer().args(["apply", "--yes"]).assert().success();
     let stderr = String::from_utf8_lossy(&output.get_output().stderr).into_owned();
     assert!(
         stderr.contains(&format!(
-            "locked by `deployer apply` (pid {} on host",
+            "taking over the lock of `deployer apply` (pid {} on host",
             child.id()
         )),
         "{stderr}"
     );
-    assert!(stderr.contains("s ago"), "the lock's age: {stderr}");
+    assert_eq!(object(&env, LOCK_KEY), None);
+    assert_complete_stack(&env, &Stack::read(&env));
+
+    // A lock of another host (a runner that may still be going) is reported, not taken.
+    put_object(
+        &env,
+        LOCK_KEY,
+        r#"{"pid": 4242, "host": "ci-runner-elsewhere", "started_at": 0, "command": "apply"}"#,
+    );
+    env.proxy.clear();
+    let output = env.deployer().args(["apply", "--yes"]).assert().code(1);
+    let stderr = String::from_utf8_lossy(&output.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("locked by `deployer apply` (pid 4242 on host ci-runner-elsewhere"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("started 20"), "the lock's age: {stderr}");
     // Only the refused lock write and the read of its holder.
     assert_eq!(env.proxy.operations(), ["s3:PutObject", "s3:GetObject"]);
 
