@@ -16,6 +16,16 @@ use crate::config::{suffix, Config};
 /// The value of the `ManagedBy` tag on everything this tool creates.
 pub const MANAGED_BY: &str = "deployer";
 
+/// The default name of the task role's inline policy, which holds `[[task_role.statements]]`.
+pub const TASK_ROLE_POLICY: &str = "app-permissions";
+
+/// The tag `AdoptedBy=deployer`, put beside the owner tags on an ECR repository this tool took
+/// over (`import`, `apply --adopt`) rather than created. Its images are someone else's to
+/// delete: `destroy` keeps such a repository while it holds images, unless
+/// `--force-delete-images`. A tag rather than a mark in the state, because the state is a cache
+/// (a lost one changes no plan) while the repository and its tags are what lasts.
+pub const ADOPTED_TAG: (&str, &str) = ("AdoptedBy", MANAGED_BY);
+
 /// Names of every resource of one environment, derived once from the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Names {
@@ -24,6 +34,8 @@ pub struct Names {
     pub ecr_repository: String,
     pub execution_role: String,
     pub task_role: String,
+    /// The task role's inline policy (not of the `{project}-{environment}-` pattern).
+    pub task_role_policy: String,
     pub log_group: String,
     pub load_balancer: String,
     pub target_group: String,
@@ -47,6 +59,10 @@ impl Names {
             ecr_repository: name(&o.ecr_repository, suffix::ECR_REPOSITORY),
             execution_role: name(&o.execution_role, suffix::TASK_EXECUTION_ROLE),
             task_role: name(&o.task_role, suffix::TASK_ROLE),
+            task_role_policy: o
+                .task_role_policy
+                .clone()
+                .unwrap_or_else(|| TASK_ROLE_POLICY.to_owned()),
             log_group: name(&o.log_group, suffix::LOG_GROUP),
             load_balancer: name(&o.load_balancer, suffix::ALB),
             target_group: name(&o.target_group, suffix::TARGET_GROUP),
@@ -73,6 +89,7 @@ impl Names {
             "task_family" => suffix::TASK_FAMILY,
             "service" => suffix::SERVICE,
             "container" => return Some(crate::config::DEFAULT_CONTAINER_NAME.to_owned()),
+            "task_role_policy" => return Some(TASK_ROLE_POLICY.to_owned()),
             _ => return None,
         };
         Some(format!("{project}-{environment}-{suffix}"))
@@ -120,6 +137,12 @@ impl OwnerTags {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         pairs.join(", ")
+    }
+
+    /// Whether a resource's tags say that it was taken over by this tool rather than made by it
+    /// ([`ADOPTED_TAG`]).
+    pub fn adopted<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
+        tags.into_iter().any(|pair| pair == ADOPTED_TAG)
     }
 
     /// Whether a resource's tags say that it belongs to this project and environment.
@@ -359,6 +382,7 @@ mod tests {
             ecr_repository,
             execution_role,
             task_role,
+            task_role_policy,
             log_group,
             load_balancer,
             target_group,
@@ -366,6 +390,8 @@ mod tests {
             task_family,
             service,
         } = Names::new(&config);
+        // The one name that is not the stack's: an inline policy lives inside its role.
+        assert_eq!(task_role_policy, TASK_ROLE_POLICY);
         let mut built = vec![
             alb_security_group,
             ecs_security_group,

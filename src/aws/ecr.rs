@@ -1,11 +1,14 @@
 //! Images in ECR, as a deploy checks them: whether a tag or digest is there, and the digest a tag
-//! points to now. The stack's own repository is a resource (`ecr_repository`); this looks into
-//! any repository, of any account and region, that an image names.
+//! points to now; and how many images a repository holds, as `destroy` counts them before it
+//! keeps a repository it took over. The stack's own repository is a resource
+//! (`ecr_repository`); this looks into any repository, of any account and region, that an image
+//! names.
 
 use anyhow::Result;
 use aws_sdk_ecr::types::ImageIdentifier;
 
 use super::errors::{brief, describe, is_code};
+use super::AwsResultExt;
 
 /// What ECR says about one image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,4 +65,23 @@ pub async fn image_exists(
             ))
         }
     })
+}
+
+/// The number of images in `repository` of the client's account and region: `DescribeImages`
+/// lists each image once, with all its tags
+/// (<https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html>), a
+/// page of up to 1000 at a time. Errors: the call's.
+pub async fn count_images(ecr: &aws_sdk_ecr::Client, repository: &str) -> Result<usize> {
+    let mut pages = ecr
+        .describe_images()
+        .repository_name(repository)
+        .max_results(1000)
+        .into_paginator()
+        .send();
+    let mut count = 0;
+    while let Some(page) = pages.next().await {
+        let page = page.or_context(format!("counting the images of {repository}"))?;
+        count += page.image_details().len();
+    }
+    Ok(count)
 }

@@ -2,6 +2,8 @@
 //! change: the kind of zone each subnet is in, where each route table sends traffic for the
 //! internet, and which VPC endpoints the VPC has. Each read is one call filtered by the VPC (or
 //! by the subnets' zones), so that a VPC with many tables or endpoints costs no more calls.
+//! Also the default VPC and its default subnets: where a stack without `[network]` runs, read
+//! by the network step and by `import` (to tell whether a stack taken over runs there).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -285,4 +287,51 @@ mod tests {
             Some("vpce-svc-0123")
         );
     }
+}
+
+/// The default VPC and its default subnets (one per Availability Zone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefaultNetwork {
+    pub vpc_id: String,
+    /// Sorted, so that comparisons do not depend on AWS's order.
+    pub subnet_ids: Vec<String>,
+    /// The subnets as EC2 described them (their IPv6 blocks, for a dualstack load balancer).
+    pub described: Vec<aws_sdk_ec2::types::Subnet>,
+}
+
+/// The region's default VPC and its default subnets, with one `DescribeSubnets` filtered on
+/// `default-for-az` (the default subnets all belong to the default VPC:
+/// <https://docs.aws.amazon.com/vpc/latest/userguide/default-vpc.html>); `None` when the
+/// region has none.
+pub async fn default_network(ec2: &aws_sdk_ec2::Client) -> Result<Option<DefaultNetwork>> {
+    let answer = ec2
+        .describe_subnets()
+        .filters(
+            Filter::builder()
+                .name("default-for-az")
+                .values("true")
+                .build(),
+        )
+        .send()
+        .await
+        .or_context("looking up the default subnets")?;
+    let subnets = answer.subnets();
+    let Some(vpc_id) = subnets.iter().find_map(|s| s.vpc_id()) else {
+        return Ok(None);
+    };
+    let mut subnet_ids: Vec<String> = subnets
+        .iter()
+        .filter(|s| s.vpc_id() == Some(vpc_id))
+        .filter_map(|s| s.subnet_id().map(str::to_owned))
+        .collect();
+    subnet_ids.sort();
+    Ok(Some(DefaultNetwork {
+        vpc_id: vpc_id.to_owned(),
+        subnet_ids,
+        described: subnets
+            .iter()
+            .filter(|s| s.vpc_id() == Some(vpc_id))
+            .cloned()
+            .collect(),
+    }))
 }

@@ -14,14 +14,27 @@ use crate::ops::destroy;
 use crate::printer::Printer;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  deployer destroy --env dev
+  deployer destroy --env dev --yes
+  deployer destroy --env dev --yes --force-delete-images
+
+An ECR repository deployer took over (deployer import, apply --adopt) rather than created is kept,
+with its images, while it holds any: the rest of the stack is destroyed and the run says so
+(exit 0). --force-delete-images deletes it and its images too.")]
 pub struct DestroyArgs {
     /// Destroy without asking for confirmation (for CI).
     #[arg(long, short = 'y', visible_alias = "auto-approve")]
     yes: bool,
+
+    /// Also delete an ECR repository that deployer took over (import, apply --adopt) and the
+    /// images in it; without this it is kept while it holds images.
+    #[arg(long)]
+    force_delete_images: bool,
 }
 
 pub async fn run(global: &GlobalArgs, args: &DestroyArgs, printer: &Printer) -> Result<Exit> {
-    let prepared = destroy::prepare(&global.target(), printer).await?;
+    let prepared = destroy::prepare(&global.target(), printer, args.force_delete_images).await?;
     let config = &prepared.session.ctx.config;
     let (project, environment) = (config.project.clone(), config.environment.clone());
     if !prepared.plan.has_changes() {
@@ -34,10 +47,19 @@ pub async fn run(global: &GlobalArgs, args: &DestroyArgs, printer: &Printer) -> 
             }
         }
         prepared.finish_empty()?;
-        printer.info(&format!(
-            "Nothing to destroy: no resource of {project}-{environment} that is this stack's \
-             exists."
-        ));
+        let kept = prepared
+            .plan
+            .outcomes()
+            .iter()
+            .any(|(_, o)| matches!(o.action, Action::Kept(_)));
+        printer.info(&if kept {
+            format!("Nothing to destroy: what is left of {project}-{environment} is kept (above).")
+        } else {
+            format!(
+                "Nothing to destroy: no resource of {project}-{environment} that is this \
+                 stack's exists."
+            )
+        });
         return Ok(Exit::Success);
     }
     let planned = Summary::of_plan(&prepared.plan);
@@ -68,12 +90,19 @@ pub async fn run(global: &GlobalArgs, args: &DestroyArgs, printer: &Printer) -> 
     let progress = printer.progress("Destroying");
     let mut done = Summary::default();
     let mut left = Vec::new();
+    let mut kept = Vec::new();
     let result = prepared
         .execute(&Interrupt::listen(), |step, finished| {
             if let Finished::Done(outcome) = finished {
                 done.count(&outcome.action);
-                if let Action::NotOurs(_) = outcome.action {
-                    left.push(step.label());
+                match &outcome.action {
+                    Action::NotOurs(_) => left.push(step.label()),
+                    Action::Kept(why) => kept.push(format!(
+                        "{} {} ({why})",
+                        step.label(),
+                        outcome.id.as_deref().unwrap_or_default()
+                    )),
+                    _ => {}
                 }
             }
             for line in report::finished_lines(step, finished) {
@@ -93,14 +122,13 @@ pub async fn run(global: &GlobalArgs, args: &DestroyArgs, printer: &Printer) -> 
         }
         return Err(error);
     }
-    if left.is_empty() {
-        printer.info(&format!("Destroy complete: {} deleted.", done.delete));
-    } else {
-        printer.info(&format!(
-            "Destroy complete: {} deleted; left alone as not ours: {}.",
-            done.delete,
-            left.join(", ")
-        ));
+    let mut summary = format!("Destroy complete: {} deleted", done.delete);
+    if !left.is_empty() {
+        summary.push_str(&format!("; left alone as not ours: {}", left.join(", ")));
     }
+    if !kept.is_empty() {
+        summary.push_str(&format!("; kept: {}", kept.join("; ")));
+    }
+    printer.info(&format!("{summary}."));
     Ok(Exit::Success)
 }

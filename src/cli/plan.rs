@@ -26,6 +26,11 @@ pub struct PlanArgs {
     #[arg(long)]
     destroy: bool,
 
+    /// With --destroy: plan what `destroy --force-delete-images` would do (delete a repository
+    /// deployer took over with its images).
+    #[arg(long, requires = "destroy")]
+    force_delete_images: bool,
+
     /// Plan to take over resources found under this stack's names without its tags, as
     /// `apply --adopt` would.
     #[arg(long)]
@@ -43,8 +48,12 @@ pub async fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Res
         Operation::Apply
     };
     let scope = Scope::targeting(&args.target)?;
-    let (session, plan) =
-        ops::plan::plan(&global.target(), printer, &scope, operation, args.adopt).await?;
+    let options = ops::plan::PlanOptions {
+        operation,
+        adopt: args.adopt,
+        force_delete_images: args.force_delete_images,
+    };
+    let (session, plan) = ops::plan::plan(&global.target(), printer, &scope, &options).await?;
     let targeted = report::targeted_note(&scope);
     if args.json {
         let json = PlanJson::new(&session.ctx.config, &plan, &scope);

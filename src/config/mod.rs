@@ -156,7 +156,7 @@ pub struct Config {
 }
 
 /// The `[network]` table: a VPC and its subnets instead of the default VPC.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkConfig {
     /// `vpc-...`.
@@ -168,6 +168,23 @@ pub struct NetworkConfig {
     /// Whether the tasks get a public IP: false by default, for private subnets with a NAT
     /// gateway or VPC endpoints.
     pub assign_public_ip: bool,
+}
+
+/// Written as a person would write the table (`deployer import`): `load_balancer_subnets` only
+/// when they are not the tasks' subnets, which is what the key defaults to.
+impl Serialize for NetworkConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let own = self.load_balancer_subnets != self.subnets;
+        let mut table = serializer.serialize_struct("NetworkConfig", 3 + usize::from(own))?;
+        table.serialize_field("vpc_id", &self.vpc_id)?;
+        table.serialize_field("subnets", &self.subnets)?;
+        if own {
+            table.serialize_field("load_balancer_subnets", &self.load_balancer_subnets)?;
+        }
+        table.serialize_field("assign_public_ip", &self.assign_public_ip)?;
+        table.end()
+    }
 }
 
 /// The `[https]` table: an HTTPS listener on port 443 with an ACM certificate, either one given
@@ -288,6 +305,10 @@ pub struct NameOverrides {
     /// IAM role the app's code runs as.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_role: Option<String>,
+    /// The task role's inline policy, which holds `[[task_role.statements]]` (default
+    /// `app-permissions`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_role_policy: Option<String>,
     /// CloudWatch Logs log group.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_group: Option<String>,
@@ -318,13 +339,14 @@ impl NameOverrides {
     }
 
     /// Every key of the table with its value, in the order of [`NAME_RULES`].
-    pub fn entries(&self) -> [(&'static str, Option<&str>); 12] {
+    pub fn entries(&self) -> [(&'static str, Option<&str>); 13] {
         [
             ("alb_security_group", self.alb_security_group.as_deref()),
             ("ecs_security_group", self.ecs_security_group.as_deref()),
             ("ecr_repository", self.ecr_repository.as_deref()),
             ("execution_role", self.execution_role.as_deref()),
             ("task_role", self.task_role.as_deref()),
+            ("task_role_policy", self.task_role_policy.as_deref()),
             ("log_group", self.log_group.as_deref()),
             ("load_balancer", self.load_balancer.as_deref()),
             ("target_group", self.target_group.as_deref()),

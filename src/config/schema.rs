@@ -730,6 +730,7 @@ pub(super) const SCHEMA: &[(&str, &[&str])] = &[
             "ecr_repository",
             "execution_role",
             "task_role",
+            "task_role_policy",
             "log_group",
             "load_balancer",
             "target_group",

@@ -58,6 +58,7 @@ pub const NAME_RULES: &[(&str, &str, usize, usize)] = &[
     ("ecr_repository", "ECR repository", 2, 256),
     ("execution_role", "IAM role", 1, 64),
     ("task_role", "IAM role", 1, 64),
+    ("task_role_policy", "IAM inline policy", 1, 128),
     ("log_group", "log group", 1, 512),
     ("load_balancer", "load balancer", 1, 32),
     ("target_group", "target group", 1, 32),
@@ -71,7 +72,7 @@ fn alphabet(key: &str) -> &'static Alphabet {
     match key {
         "alb_security_group" | "ecs_security_group" => &SECURITY_GROUP,
         "ecr_repository" => &ECR,
-        "execution_role" | "task_role" => &IAM,
+        "execution_role" | "task_role" | "task_role_policy" => &IAM,
         "log_group" => &LOG_GROUP,
         "load_balancer" | "target_group" => &LETTERS_DIGITS_HYPHENS,
         _ => &LETTERS_DIGITS_HYPHENS_UNDERSCORES,

@@ -152,6 +152,9 @@ pub struct Ctx {
     pub elb_tags: ElbTagBatch,
     /// Where the run is in a replacement; set by the workflow between its passes.
     pub stage: Stage,
+    /// `destroy --force-delete-images`: a repository this tool took over is deleted with its
+    /// images too (by default it is kept while it holds any).
+    pub force_delete_images: bool,
     memo: Memo,
 }
 
@@ -170,6 +173,7 @@ impl Ctx {
             recorded,
             elb_tags: ElbTagBatch::default(),
             stage: Stage::default(),
+            force_delete_images: false,
             memo: Memo::default(),
         }
     }

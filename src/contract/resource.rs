@@ -78,8 +78,15 @@ pub trait Resource: 'static {
     fn read_tags(_live: &Self::Live) -> Option<Vec<(String, String)>> {
         None
     }
-    /// Puts this stack's owner tags on a resource found without them (`--adopt`).
+    /// Puts this stack's owner tags on a resource found without them (`--adopt`, or one taken
+    /// over by `import`).
     async fn tag(ctx: &Ctx, live: &Self::Live) -> Result<()>;
+    /// Why `destroy` must keep a resource of this stack that it would otherwise delete (a
+    /// repository this tool took over that still holds images), from what the destroy read
+    /// found; `None` to delete it. Pure.
+    fn kept_by_destroy(_ctx: &Ctx, _live: &Self::Live) -> Option<String> {
+        None
+    }
     /// Its identity in the state file.
     fn record(live: &Self::Live) -> ResourceRecord;
     /// What later steps learn from it.
@@ -162,6 +169,7 @@ pub trait Step: Sync {
         live: &'a AnyLive,
     ) -> LocalBoxFuture<'a, Result<Vec<(String, String)>>>;
     fn tag<'a>(&'a self, ctx: &'a Ctx, live: &'a AnyLive) -> LocalBoxFuture<'a, Result<()>>;
+    fn kept_by_destroy(&self, ctx: &Ctx, live: &AnyLive) -> Result<Option<String>>;
     fn read_tags(&self, live: &AnyLive) -> Result<Option<Vec<(String, String)>>>;
     fn record(&self, live: &AnyLive) -> Result<ResourceRecord>;
     fn publish(&self, live: &AnyLive, facts: &mut Facts) -> Result<()>;
@@ -324,6 +332,10 @@ impl<R: Resource> Step for Kind<R> {
 
     fn tag<'a>(&'a self, ctx: &'a Ctx, live: &'a AnyLive) -> LocalBoxFuture<'a, Result<()>> {
         async move { R::tag(ctx, Self::live(live)?).await }.boxed_local()
+    }
+
+    fn kept_by_destroy(&self, ctx: &Ctx, live: &AnyLive) -> Result<Option<String>> {
+        Ok(R::kept_by_destroy(ctx, Self::live(live)?))
     }
 
     fn read_tags(&self, live: &AnyLive) -> Result<Option<Vec<(String, String)>>> {

@@ -49,8 +49,9 @@ pub enum Action {
     Absent,
     /// Found under our name but not ours: left alone, for the reason given.
     NotOurs(String),
-    /// Ours, but kept by destroy: something that depends on it is not ours (the reason says
-    /// what), and deleting it would pull the ground from under that.
+    /// Ours, but kept by destroy, for the reason given: something that depends on it is not
+    /// ours, and deleting it would pull the ground from under that; or it holds what is not
+    /// this tool's to delete (the images of a repository it took over).
     Kept(String),
     /// Not asked for by the configuration, and not there: nothing to do, nothing to show.
     NotWanted,
@@ -313,7 +314,7 @@ fn judge_step(ctx: &Ctx, step: &dyn Step, facts: &Facts, found: &Found) -> Resul
 }
 
 /// What the destroy pass would do with what a step found.
-fn judge_destroy(step: &dyn Step, found: &Found) -> Result<Outcome> {
+fn judge_destroy(ctx: &Ctx, step: &dyn Step, found: &Found) -> Result<Outcome> {
     Ok(match &found.live {
         // A lookup that found nothing (not configured, or not needed to destroy) is not shown.
         None if !step.managed() => Outcome {
@@ -328,7 +329,10 @@ fn judge_destroy(step: &dyn Step, found: &Found) -> Result<Outcome> {
             action: match &found.foreign {
                 _ if !step.managed() => Action::Read,
                 Some(tags) => Action::NotOurs(tags.clone()),
-                None => Action::Delete,
+                None => match step.kept_by_destroy(ctx, live)? {
+                    Some(why) => Action::Kept(why),
+                    None => Action::Delete,
+                },
             },
             id: Some(step.record(live)?.id),
         },
@@ -554,7 +558,7 @@ pub fn judge(ctx: &Ctx, steps: &[&dyn Step], reading: Reading) -> Result<Plan> {
             .ok_or_else(|| anyhow!("internal error: the {id} was not read"))?;
         let outcome = match operation {
             Operation::Apply => judge_step(ctx, *step, &applied, &found)?,
-            Operation::Destroy => judge_destroy(*step, &found)?,
+            Operation::Destroy => judge_destroy(ctx, *step, &found)?,
         };
         let made_anew = match &outcome.action {
             Action::Create | Action::Replace(_) | Action::Delete | Action::NotWanted => true,

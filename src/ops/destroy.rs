@@ -18,8 +18,15 @@ pub struct PreparedDestroy {
 }
 
 /// Opens the stack under its lock and reads what exists of it. Changes nothing.
-pub async fn prepare(target: &Target, printer: &Printer) -> Result<PreparedDestroy> {
-    let session = target.open(printer, Some("destroy")).await?;
+/// `force_delete_images` deletes a repository this tool took over with its images (by default
+/// it is kept while it holds any).
+pub async fn prepare(
+    target: &Target,
+    printer: &Printer,
+    force_delete_images: bool,
+) -> Result<PreparedDestroy> {
+    let mut session = target.open(printer, Some("destroy")).await?;
+    session.ctx.force_delete_images = force_delete_images;
     let plan = super::plan::read(&session, &Scope::whole(), Operation::Destroy, false).await?;
     Ok(PreparedDestroy { session, plan })
 }

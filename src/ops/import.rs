@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _, Result};
 
 use super::takeover::{take_over, Takeover};
-use super::Target;
-use crate::config::{parse_state_url, Config};
+use super::{Session, Target};
+use crate::aws::vpc::{default_network, DefaultNetwork};
+use crate::config::{parse_state_url, Config, NetworkConfig};
 use crate::engine::{Action, Operation, Plan};
 use crate::exit::{Exit, ExitError};
 use crate::printer::Printer;
@@ -59,6 +60,20 @@ pub fn config_text(config: &Config, from: &Path) -> Result<String> {
          {body}",
         from.display()
     ))
+}
+
+/// Whether a stack runs where one without `[network]` runs: the default VPC, its default
+/// subnets (all of them, for the tasks and the load balancer alike) and public IPs. Pure.
+pub fn runs_as_default(network: &NetworkConfig, default: &DefaultNetwork) -> bool {
+    let sorted = |subnets: &[String]| {
+        let mut subnets = subnets.to_vec();
+        subnets.sort();
+        subnets
+    };
+    network.vpc_id == default.vpc_id
+        && sorted(&network.subnets) == default.subnet_ids
+        && sorted(&network.load_balancer_subnets) == default.subnet_ids
+        && network.assign_public_ip
 }
 
 /// Why a step's planned outcome is not a takeover without downtime; `None` when it is.
@@ -116,11 +131,13 @@ pub fn refusal(step: &str, action: &Action) -> Option<String> {
     }
 }
 
-/// Runs the import (see the module documentation). Refuses, with the files it wrote for the
-/// plan taken back (the configuration stays, to be read), when the plan does more than tag.
+/// Runs the import (see the module documentation). Holds the environment's lock, as `apply`
+/// does, from before anything is written until the plan is judged, and reads the state once.
+/// Refuses, with the state it wrote taken back (the state there was before, with `--force`, is
+/// put back; the configuration stays, to be read), when the plan does more than tag.
 pub async fn import(options: &ImportOptions, printer: &Printer) -> Result<Imported> {
     let resources = terraform::load(&options.from).map_err(invalid)?;
-    let takeover = take_over(&resources, options.project.as_deref(), &options.target.env)
+    let mut takeover = take_over(&resources, options.project.as_deref(), &options.target.env)
         .map_err(|message| invalid(anyhow!("{}: {message}", options.from.display())))?;
     if let Err(problems) = takeover.config.validate() {
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -132,28 +149,37 @@ pub async fn import(options: &ImportOptions, printer: &Printer) -> Result<Import
     }
     let target = &options.target;
     let config_path = target.config_path();
+    if !options.force && config_path.exists() {
+        return Err(invalid(anyhow!(
+            "{} already exists; move it aside, or pass --force to overwrite it",
+            config_path.display()
+        )));
+    }
     // The state goes where the written configuration (with `--state`, if given) keeps it.
     let mut placed = takeover.config.clone();
     if let Some(url) = &target.state {
         placed.state = parse_state_url(url, &placed.state)
             .map_err(|why| invalid(anyhow!("--state: {why}")))?;
     }
-    let backend = target.reading_backend(&placed).await;
-    if !options.force {
-        if config_path.exists() {
-            return Err(invalid(anyhow!(
-                "{} already exists; move it aside, or pass --force to overwrite it",
-                config_path.display()
-            )));
-        }
-        let (existing, _) = backend.load(&placed.project, &placed.environment).await?;
-        if existing.is_some() {
-            return Err(invalid(anyhow!(
-                "{} already exists; move it aside, or pass --force to overwrite it",
-                backend.location()
-            )));
+    // The lock first: while another run holds it, nothing is written, not even the
+    // configuration.
+    let mut session = target.open_with(placed, printer, Some("import")).await?;
+    if session.found_state && !options.force {
+        return Err(invalid(anyhow!(
+            "{} already exists; move it aside, or pass --force to overwrite it",
+            session.store.location()
+        )));
+    }
+    let previous = session.found_state.then(|| session.store.snapshot());
+    // Without `[network]` a stack runs in the default VPC's default subnets, with public IPs:
+    // the table is written only for a stack that runs anywhere else.
+    if let Some(found) = &takeover.config.network {
+        let default = default_network(&session.ctx.aws.ec2).await?;
+        if default.is_some_and(|default| runs_as_default(found, &default)) {
+            takeover.config.network = None;
         }
     }
+    session.ctx.config.network = takeover.config.network.clone();
 
     let text = config_text(&takeover.config, &options.from)?;
     if let Some(dir) = config_path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -170,28 +196,25 @@ pub async fn import(options: &ImportOptions, printer: &Printer) -> Result<Import
         state.resources.insert((*key).to_owned(), record.clone());
     }
     // The revision that runs needs no record: AWS keeps it (the service names it).
-    let mut revision = None;
-    if options.force {
-        // Replacing an existing state: write over the version there is.
-        (_, revision) = backend.load(&placed.project, &placed.environment).await?;
-    }
-    backend.save(&state, &mut revision)?;
+    session.store.replace(state.clone())?;
+    session.ctx.recorded = state;
+    // Not taken over: nothing records the resources as this stack's.
+    let take_back = |session: &Session| match &previous {
+        Some(previous) => session.store.replace(previous.clone()),
+        None => session.store.remove(),
+    };
 
-    let planned = async {
-        let session = target.open(printer, None).await?;
-        super::plan::read(
-            &session,
-            &super::plan::Scope::whole(),
-            Operation::Apply,
-            false,
-        )
-        .await
-    }
+    let planned = super::plan::read(
+        &session,
+        &super::plan::Scope::whole(),
+        Operation::Apply,
+        false,
+    )
     .await;
     let plan = match planned {
         Ok(plan) => plan,
         Err(e) => {
-            backend.remove(&mut revision)?;
+            take_back(&session)?;
             return Err(e);
         }
     };
@@ -218,13 +241,12 @@ pub async fn import(options: &ImportOptions, printer: &Printer) -> Result<Import
             .with_context(|| format!("writing {}", path.display()))?;
         Some(path)
     } else {
-        // Not taken over: nothing records the resources as this stack's.
-        backend.remove(&mut revision)?;
+        take_back(&session)?;
         None
     };
     Ok(Imported {
         config_path,
-        state_location: backend.location(),
+        state_location: session.store.location(),
         removed_tf,
         takeover,
         plan,
@@ -236,6 +258,40 @@ pub async fn import(options: &ImportOptions, printer: &Printer) -> Result<Import
 mod tests {
     use super::*;
     use crate::contract::Change;
+
+    #[test]
+    fn only_the_default_vpcs_default_subnets_with_public_ips_need_no_network_table() {
+        let default = DefaultNetwork {
+            vpc_id: "vpc-0a1b2c3d".into(),
+            subnet_ids: vec!["subnet-0000000a".into(), "subnet-0000000b".into()],
+            described: Vec::new(),
+        };
+        let network = NetworkConfig {
+            vpc_id: "vpc-0a1b2c3d".into(),
+            subnets: vec!["subnet-0000000b".into(), "subnet-0000000a".into()],
+            load_balancer_subnets: vec!["subnet-0000000a".into(), "subnet-0000000b".into()],
+            assign_public_ip: true,
+        };
+        assert!(runs_as_default(&network, &default), "in any order");
+        let other_vpc = NetworkConfig {
+            vpc_id: "vpc-1a1b2c3d".into(),
+            ..network.clone()
+        };
+        assert!(!runs_as_default(&other_vpc, &default));
+        let fewer = NetworkConfig {
+            subnets: vec!["subnet-0000000a".into()],
+            ..network.clone()
+        };
+        assert!(
+            !runs_as_default(&fewer, &default),
+            "not every default subnet"
+        );
+        let private = NetworkConfig {
+            assign_public_ip: false,
+            ..network.clone()
+        };
+        assert!(!runs_as_default(&private, &default));
+    }
 
     #[test]
     fn tags_and_settings_in_place_are_accepted() {

@@ -108,15 +108,28 @@ pub async fn read_for_apply(
     engine::judge(&session.ctx, scope.steps(), reading)
 }
 
-/// Opens the stack without taking its lock and plans `operation` for `scope`.
+/// What `plan` plans.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanOptions {
+    pub operation: Operation,
+    /// As `apply --adopt`.
+    pub adopt: bool,
+    /// As `destroy --force-delete-images`.
+    pub force_delete_images: bool,
+}
+
+/// Opens the stack without taking its lock and plans `options.operation` for `scope`.
 pub async fn plan(
     target: &Target,
     printer: &Printer,
     scope: &Scope,
-    operation: Operation,
-    adopt: bool,
+    options: &PlanOptions,
 ) -> Result<(Session, Plan)> {
+    let PlanOptions {
+        operation, adopt, ..
+    } = *options;
     let mut session = target.open(printer, None).await?;
+    session.ctx.force_delete_images = options.force_delete_images;
     let plan = match operation {
         Operation::Apply => {
             read_for_apply(&mut session, scope, adopt, None, Missing::Warns).await?

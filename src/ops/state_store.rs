@@ -94,6 +94,23 @@ impl StateStore {
         Ok(())
     }
 
+    /// Writes `state` in place of the whole state (`import`, which records a stack taken over).
+    pub fn replace(&self, state: State) -> Result<()> {
+        let mut current = self.lock();
+        *current = state;
+        self.save(&current)
+    }
+
+    /// Removes the state, whatever it holds (an `import` that was not accepted takes back the
+    /// state it wrote).
+    pub fn remove(&self) -> Result<()> {
+        let mut state = self.lock();
+        self.guarded(|revision| self.backend.remove(revision))?;
+        state.resources.clear();
+        state.outputs.clear();
+        Ok(())
+    }
+
     /// Deletes the state file once nothing is left in it; otherwise keeps what is left.
     pub fn forget_all(&self) -> Result<()> {
         let mut state = self.lock();

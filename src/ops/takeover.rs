@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::config::{
     CapacityProviderItem, Config, ContainerConfig, ContainerHealthCheck, CpuArchitecture,
     EcrConfig, HealthCheckConfig, IpAddressType, LoadBalancerConfig, LogsConfig, NameOverrides,
-    ServiceConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig,
+    NetworkConfig, PolicyStatement, ServiceConfig, TaskConfig, TaskRoleConfig, TimeoutsConfig,
 };
 use crate::names::Names;
 use crate::state::ResourceRecord;
@@ -132,6 +132,12 @@ pub fn take_over(
         &task_sg_id,
         &from(service, "network_configuration.security_groups"),
     )?;
+    let network_found = network_of(
+        network,
+        load_balancer,
+        [target_group, ecs_security_group],
+        &from(service, "network_configuration"),
+    )?;
     let alb_sg_id = one_string(
         Some(&load_balancer.attributes),
         "security_groups",
@@ -229,15 +235,48 @@ pub fn take_over(
                 .push(attachment.str("policy_arn").to_owned());
         }
     }
-    if let Some(task_role) = task_role {
-        if let Some(inline) =
-            of_kind("aws_iam_role_policy").find(|p| p.str("role") == task_role.str("name"))
-        {
-            return Err(format!(
-                "{} is an inline policy of the task role; write its statements in \
-                 [task_role] by hand (import takes over managed policy attachments only)",
-                inline.address
-            ));
+    // The task role's inline policy becomes `[[task_role.statements]]`, under its own name: only
+    // one, and only statements `[task_role]` can write exactly as they are.
+    let mut task_role_policy: Option<(String, Vec<PolicyStatement>)> = None;
+    if let Some(role) = task_role {
+        let mut policies: Vec<(String, String, String)> = of_kind("aws_iam_role_policy")
+            .filter(|p| p.str("role") == role.str("name"))
+            .map(|p| {
+                attachments.push(p);
+                (
+                    p.address.clone(),
+                    p.str("name").to_owned(),
+                    p.str("policy").to_owned(),
+                )
+            })
+            .collect();
+        // Inline policies written in the role's own `inline_policy` blocks.
+        for block in list(role, "inline_policy") {
+            let name = text(block, "name");
+            if !name.is_empty() && !policies.iter().any(|(_, n, _)| n == name) {
+                policies.push((
+                    format!("{}.inline_policy {name:?}", role.address),
+                    name.to_owned(),
+                    text(block, "policy").to_owned(),
+                ));
+            }
+        }
+        match policies.as_slice() {
+            [] => {}
+            [(address, name, policy)] => {
+                task_role_policy = Some((name.clone(), statements_of(policy, address)?));
+            }
+            many => {
+                let names: Vec<&str> = many.iter().map(|(a, ..)| a.as_str()).collect();
+                return Err(format!(
+                    "the task role {} has {} inline policies ({}); [task_role] keeps its \
+                     statements in one: merge them into one in Terraform and apply that, then \
+                     import again",
+                    role.str("name"),
+                    many.len(),
+                    names.join(", ")
+                ));
+            }
         }
     }
 
@@ -375,7 +414,10 @@ pub fn take_over(
                 .get(role.str("name"))
                 .cloned()
                 .unwrap_or_default(),
-            statements: Vec::new(),
+            statements: task_role_policy
+                .as_ref()
+                .map(|(_, statements)| statements.clone())
+                .unwrap_or_default(),
         }),
         names: NameOverrides::default(),
         // Local unless `--state` says otherwise (see `ops::import`).
@@ -383,9 +425,9 @@ pub fn take_over(
         autoscaling: None,
         release: None,
         https: None,
-        // The default VPC, as the old stack; a stack elsewhere shows as a subnet change in the
-        // plan, which import refuses.
-        network: None,
+        // As the state has it; `import` leaves the table out when that is the default VPC's
+        // default subnets, where a stack without it runs.
+        network: Some(network_found),
     };
 
     // Every name the pattern would not give is written in [names].
@@ -443,6 +485,13 @@ pub fn take_over(
             != Some(role.str("name"))
         {
             names.task_role = Some(role.str("name").to_owned());
+        }
+    }
+    if let Some((name, _)) = &task_role_policy {
+        if Names::default_for(&project, environment, "task_role_policy").as_deref()
+            != Some(name.as_str())
+        {
+            names.task_role_policy = Some(name.clone());
         }
     }
     let mut config = config;
@@ -508,6 +557,131 @@ pub fn take_over(
         revision: task_definition.str("arn").to_owned(),
         removed,
         left_alone,
+    })
+}
+
+/// The statements of an inline policy document (`aws_iam_role_policy.policy`, a JSON text) as
+/// `[[task_role.statements]]` write them, when they can be written exactly: `Effect`, `Action`,
+/// `Resource` and `Condition` with string values (`Sid` is a label IAM ignores in comparisons,
+/// and so does deployer). `Err` names what cannot be.
+fn statements_of(policy: &str, what: &str) -> Result<Vec<PolicyStatement>, String> {
+    let document: Value = serde_json::from_str(policy)
+        .map_err(|e| format!("{what}: the policy is not a JSON document: {e}"))?;
+    let statements = match document.get("Statement") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(one @ Value::Object(_)) => vec![one],
+        _ => return Err(format!("{what}: the policy has no Statement")),
+    };
+    let one_or_many = |statement: &Value, key: &str| -> Result<Vec<String>, String> {
+        match statement.get(key) {
+            Some(Value::String(one)) => Ok(vec![one.clone()]),
+            Some(Value::Array(items)) if !items.is_empty() => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| format!("{what}: {key} holds something other than strings")),
+            _ => Err(format!("{what}: a statement has no {key}")),
+        }
+    };
+    statements
+        .into_iter()
+        .map(|statement| {
+            let Some(fields) = statement.as_object() else {
+                return Err(format!("{what}: a statement is not an object"));
+            };
+            if let Some(key) = fields.keys().find(|k| {
+                !["Sid", "Effect", "Action", "Resource", "Condition"].contains(&k.as_str())
+            }) {
+                return Err(format!(
+                    "{what}: a statement has {key}, which [[task_role.statements]] cannot \
+                     write (they have actions, resources, effect and conditions); write the \
+                     policy with Action and Resource in Terraform, or leave the role to it"
+                ));
+            }
+            let mut conditions = BTreeMap::new();
+            for (operator, keys) in fields
+                .get("Condition")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                let mut by_key = BTreeMap::new();
+                for (key, values) in keys.as_object().into_iter().flatten() {
+                    let values = match values {
+                        Value::String(one) => vec![one.clone()],
+                        Value::Array(items) => items
+                            .iter()
+                            .map(|v| v.as_str().map(str::to_owned))
+                            .collect::<Option<Vec<_>>>()
+                            .unwrap_or_default(),
+                        _ => Vec::new(),
+                    };
+                    if values.is_empty() {
+                        return Err(format!(
+                            "{what}: the condition {operator} {key} is not a string or a list \
+                             of strings, as [[task_role.statements]] conditions are"
+                        ));
+                    }
+                    by_key.insert(key.clone(), values);
+                }
+                conditions.insert(operator.clone(), by_key);
+            }
+            Ok(PolicyStatement {
+                effect: fields
+                    .get("Effect")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                actions: one_or_many(statement, "Action")?,
+                resources: one_or_many(statement, "Resource")?,
+                conditions,
+            })
+        })
+        .collect()
+}
+
+/// Where the service and the load balancer run, as the state has it: the VPC of the target
+/// group (or of the tasks' security group), the service's subnets and public IP setting, and
+/// the load balancer's subnets (`subnets`, or those of its `subnet_mapping` blocks).
+fn network_of(
+    service_network: Option<&Value>,
+    load_balancer: &TfResource,
+    in_vpc: [&TfResource; 2],
+    what: &str,
+) -> Result<NetworkConfig, String> {
+    let subnets = strings(service_network.and_then(|n| n.get("subnets")));
+    if subnets.is_empty() {
+        return Err(format!("{what} has no subnets"));
+    }
+    let mut load_balancer_subnets = strings(load_balancer.attributes.get("subnets"));
+    if load_balancer_subnets.is_empty() {
+        load_balancer_subnets = list(load_balancer, "subnet_mapping")
+            .iter()
+            .map(|m| text(m, "subnet_id").to_owned())
+            .filter(|id| !id.is_empty())
+            .collect();
+    }
+    if load_balancer_subnets.is_empty() {
+        return Err(format!("{} has no subnets", load_balancer.address));
+    }
+    let vpc_id = in_vpc
+        .iter()
+        .map(|r| r.str("vpc_id"))
+        .find(|id| !id.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "neither {} nor {} names its vpc_id",
+                in_vpc[0].address, in_vpc[1].address
+            )
+        })?;
+    Ok(NetworkConfig {
+        vpc_id: vpc_id.to_owned(),
+        subnets,
+        load_balancer_subnets,
+        assign_public_ip: service_network
+            .and_then(|n| n.get("assign_public_ip"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }
 
@@ -645,6 +819,9 @@ mod tests {
     const TG: &str = "arn:aws:elasticloadbalancing:eu-central-1:1:targetgroup/simhill-dev-tg/2";
     const TD: &str = "arn:aws:ecs:eu-central-1:1:task-definition/simhill-dev-task:3";
     const ROLE: &str = "arn:aws:iam::1:role/simhill-dev-ecs-task-execution-role";
+    const VPC: &str = "vpc-0a1b2c3d4e5f67890";
+    const SUBNET_A: &str = "subnet-0a1b2c3d4e5f67890";
+    const SUBNET_B: &str = "subnet-1a2b3c4d5e6f78901";
 
     fn resource(address: &str, values: Value) -> Value {
         let (kind, name) = address.split_once('.').unwrap();
@@ -669,7 +846,7 @@ mod tests {
                 "load_balancer": [{"target_group_arn": TG,
                     "container_name": "simhill-dev-container", "container_port": 5000}],
                 "network_configuration": [{"security_groups": ["sg-tasks"],
-                    "subnets": ["subnet-1"], "assign_public_ip": true}],
+                    "subnets": [SUBNET_A, SUBNET_B], "assign_public_ip": true}],
                 "tags": {"Project": "simhill"}}),
             ),
             resource(
@@ -686,7 +863,7 @@ mod tests {
             ),
             resource(
                 "aws_lb_target_group.app",
-                json!({"arn": TG, "name": "simhill-dev-tg",
+                json!({"arn": TG, "name": "simhill-dev-tg", "vpc_id": VPC,
                 "deregistration_delay": "300", "health_check": [{"path": "/health",
                 "interval": 30, "timeout": 5, "healthy_threshold": 2,
                 "unhealthy_threshold": 3, "matcher": "200"}]}),
@@ -700,7 +877,7 @@ mod tests {
             resource(
                 "aws_lb.main",
                 json!({"arn": LB, "name": "simhill-dev-alb",
-                "security_groups": ["sg-alb"]}),
+                "security_groups": ["sg-alb"], "subnets": [SUBNET_A, SUBNET_B]}),
             ),
             resource(
                 "aws_security_group.alb",
@@ -750,6 +927,11 @@ mod tests {
         assert_eq!(config.names.log_group.as_deref(), Some("/ecs/simhill-dev"));
         assert_eq!(config.names.load_balancer, None);
         assert_eq!(config.names.alb_security_group, None);
+        let network = config.network.as_ref().unwrap();
+        assert_eq!(network.vpc_id, VPC);
+        assert_eq!(network.subnets, [SUBNET_A, SUBNET_B]);
+        assert_eq!(network.load_balancer_subnets, network.subnets);
+        assert!(network.assign_public_ip);
         assert_eq!(found.records["ecs_security_group"].id, "sg-tasks");
         assert_eq!(found.records["task_definition"].id, TD);
         assert!(found.records.values().all(|r| r.imported));
@@ -790,6 +972,148 @@ mod tests {
         );
         assert!(!found.removed.iter().any(|a| a.contains("other")));
         assert!(found.removed.contains(&"aws_ecs_service.app".to_owned()));
+    }
+
+    #[test]
+    fn the_load_balancer_subnets_of_subnet_mappings_are_read_and_written_when_they_differ() {
+        let mut resources = old_stack(vec![]);
+        for r in &mut resources {
+            if r.kind == "aws_lb" {
+                r.attributes["subnets"] = json!([]);
+                r.attributes["subnet_mapping"] = json!([
+                    {"subnet_id": "subnet-2a3b4c5d6e7f89012", "allocation_id": ""},
+                    {"subnet_id": "subnet-3a4b5c6d7e8f90123", "allocation_id": ""}]);
+            }
+        }
+        let found = take_over(&resources, None, "dev").unwrap();
+        let network = found.config.network.as_ref().unwrap();
+        assert_eq!(
+            network.load_balancer_subnets,
+            ["subnet-2a3b4c5d6e7f89012", "subnet-3a4b5c6d7e8f90123"]
+        );
+        let origin = std::path::Path::new("envs/dev.toml");
+        let text = crate::ops::import::config_text(&found.config, origin).unwrap();
+        assert!(text.contains("load_balancer_subnets = ["), "{text}");
+        assert_eq!(
+            &Config::from_toml_str(&text, origin).unwrap(),
+            &found.config
+        );
+
+        // The same subnets for both: the key is left to its default.
+        let text = crate::ops::import::config_text(
+            &take_over(&old_stack(vec![]), None, "dev").unwrap().config,
+            origin,
+        )
+        .unwrap();
+        assert!(text.contains("[network]"), "{text}");
+        assert!(!text.contains("load_balancer_subnets"), "{text}");
+    }
+
+    /// The old stack with a task role and `policy` as its inline policy.
+    fn with_task_role(policy: Value) -> Vec<TfResource> {
+        let role = "arn:aws:iam::1:role/simhill-dev-ecs-task-role";
+        let mut resources = old_stack(vec![
+            resource(
+                "aws_iam_role.task",
+                json!({"arn": role, "name": "simhill-dev-ecs-task-role"}),
+            ),
+            resource(
+                "aws_iam_role_policy.task",
+                json!({"id": "simhill-dev-ecs-task-role:simhill-dev-task-policy",
+                       "name": "simhill-dev-task-policy", "role": "simhill-dev-ecs-task-role",
+                       "policy": policy.to_string()}),
+            ),
+        ]);
+        for r in &mut resources {
+            if r.kind == "aws_ecs_task_definition" {
+                r.attributes["task_role_arn"] = json!(role);
+            }
+        }
+        resources
+    }
+
+    #[test]
+    fn the_task_roles_inline_policy_becomes_its_statements_under_its_own_name() {
+        let policy = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject",
+             "Resource": ["arn:aws:s3:::assets/*"]},
+            {"Effect": "Deny", "Action": ["s3:DeleteObject"], "Resource": "*",
+             "Condition": {"StringNotEquals": {"aws:PrincipalTag/team": "ops"}}}]});
+        let found = take_over(&with_task_role(policy), None, "dev").unwrap();
+        let role = found.config.task_role.as_ref().unwrap();
+        assert_eq!(role.statements.len(), 2);
+        assert_eq!(role.statements[0].actions, ["s3:GetObject"]);
+        assert_eq!(role.statements[0].resources, ["arn:aws:s3:::assets/*"]);
+        assert_eq!(role.statements[1].effect, "Deny");
+        assert_eq!(
+            role.statements[1].conditions["StringNotEquals"]["aws:PrincipalTag/team"],
+            ["ops"]
+        );
+        assert_eq!(
+            found.config.names.task_role_policy.as_deref(),
+            Some("simhill-dev-task-policy")
+        );
+        assert_eq!(
+            found.config.names.task_role.as_deref(),
+            Some("simhill-dev-ecs-task-role")
+        );
+        assert!(found
+            .removed
+            .contains(&"aws_iam_role_policy.task".to_owned()));
+        assert!(found.left_alone.is_empty(), "{:?}", found.left_alone);
+        assert!(
+            found.config.validate().is_ok(),
+            "{:?}",
+            found.config.validate()
+        );
+        let origin = std::path::Path::new("envs/dev.toml");
+        let text = crate::ops::import::config_text(&found.config, origin).unwrap();
+        assert_eq!(
+            &Config::from_toml_str(&text, origin).unwrap(),
+            &found.config
+        );
+    }
+
+    #[test]
+    fn an_inline_policy_that_task_role_cannot_write_is_refused_naming_it() {
+        let not_action = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]});
+        let error = take_over(&with_task_role(not_action), None, "dev").unwrap_err();
+        assert!(error.starts_with("aws_iam_role_policy.task: "), "{error}");
+        assert!(error.contains("NotAction"), "{error}");
+        let boolean = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+             "Condition": {"Bool": {"aws:SecureTransport": true}}}]});
+        let error = take_over(&with_task_role(boolean), None, "dev").unwrap_err();
+        assert!(error.contains("Bool aws:SecureTransport"), "{error}");
+
+        let mut two = with_task_role(json!({"Version": "2012-10-17", "Statement": []}));
+        two.extend(
+            old_stack(vec![resource(
+                "aws_iam_role_policy.more",
+                json!({"name": "more", "role": "simhill-dev-ecs-task-role", "policy": "{}"}),
+            )])
+            .into_iter()
+            .filter(|r| r.kind == "aws_iam_role_policy"),
+        );
+        let error = take_over(&two, None, "dev").unwrap_err();
+        assert!(error.contains("has 2 inline policies"), "{error}");
+        assert!(error.contains("aws_iam_role_policy.more"), "{error}");
+    }
+
+    #[test]
+    fn a_service_without_subnets_is_named() {
+        let mut resources = old_stack(vec![]);
+        for r in &mut resources {
+            if r.kind == "aws_ecs_service" {
+                r.attributes["network_configuration"][0]["subnets"] = json!([]);
+            }
+        }
+        let error = take_over(&resources, None, "dev").unwrap_err();
+        assert!(
+            error.contains("aws_ecs_service.app.network_configuration has no subnets"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -72,6 +72,9 @@ fn state_dir_problem(dir: &Path) -> Option<String> {
 pub struct Session {
     pub ctx: Ctx,
     pub store: StateStore,
+    /// Whether the backend held a state for the environment when the session was opened (read
+    /// once, under the lock when there is one).
+    pub found_state: bool,
     _lock: Option<EnvLock>,
 }
 
@@ -220,6 +223,18 @@ impl Target {
     /// (which makes no call by itself).
     pub async fn open(&self, printer: &Printer, lock_for: Option<&str>) -> Result<Session> {
         let config = self.load_config(printer)?;
+        self.open_with(config, printer, lock_for).await
+    }
+
+    /// [`Target::open`] with a configuration already read and validated (`import` makes it
+    /// from a Terraform state): takes the lock when `lock_for` names a command, then reads the
+    /// state once.
+    pub async fn open_with(
+        &self,
+        config: Config,
+        printer: &Printer,
+        lock_for: Option<&str>,
+    ) -> Result<Session> {
         let aws = AwsClients::connect(&self.connect_options(&config)).await;
         let backend = self.backend(&config, &aws);
         let lock = match lock_for {
@@ -227,11 +242,13 @@ impl Target {
             None => None,
         };
         let (state, revision) = self.load_state(&config, &backend).await?;
+        let found_state = state.is_some();
         let ctx = Ctx::new(config, aws, state, printer.clone());
         let store = StateStore::new(backend, revision, ctx.recorded.clone());
         Ok(Session {
             ctx,
             store,
+            found_state,
             _lock: lock,
         })
     }

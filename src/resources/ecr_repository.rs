@@ -1,14 +1,21 @@
 //! The ECR repository the service's images are pushed to: scan on push, tag mutability as
 //! configured, and a lifecycle policy that keeps only the last N images so storage does not grow
 //! without bound.
+//!
+//! A repository this tool created is deleted with its images. One it took over (`import`,
+//! `apply --adopt`: it carries [`ADOPTED_TAG`]) holds images someone else pushed: `destroy`
+//! keeps it while it holds any, unless `--force-delete-images`.
 
 use anyhow::{Context as _, Result};
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability};
 use serde_json::{json, Value};
 
-use crate::aws::tags::{owner_tags, pairs};
+use crate::aws::ecr::count_images;
+use crate::aws::errors::{brief, is_code};
+use crate::aws::tags::{owner_tags, pairs, SdkTag};
 use crate::aws::{AwsResultExt, Created};
 use crate::contract::{compare, Change, Ctx, Detail, Facts, Resource, StepId};
+use crate::names::{OwnerTags, ADOPTED_TAG};
 use crate::state::ResourceRecord;
 
 pub struct EcrRepository;
@@ -21,6 +28,24 @@ pub struct Live {
     pub scan_on_push: bool,
     pub immutable_tags: bool,
     pub lifecycle_policy: Option<Value>,
+    /// Its tags, read by `destroy` (which must know whether the repository was taken over);
+    /// `None` when the read did not ask for them.
+    pub tags: Option<Vec<(String, String)>>,
+    /// How many images it holds: counted only by `destroy`, only for a repository of this
+    /// stack that it took over, and not with `--force-delete-images`.
+    pub images: Option<usize>,
+}
+
+impl Live {
+    /// Whether its tags say it was taken over rather than created; also when they were not
+    /// read, so that images are never deleted on a guess.
+    fn adopted(&self) -> bool {
+        self.tags.as_ref().map_or(true, |tags| adopted(tags))
+    }
+}
+
+fn adopted(tags: &[(String, String)]) -> bool {
+    OwnerTags::adopted(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +80,18 @@ fn mutability(immutable: bool) -> ImageTagMutability {
 }
 
 impl EcrRepository {
+    async fn list_tags(ctx: &Ctx, arn: &str, name: &str) -> Result<Vec<(String, String)>> {
+        let answer = ctx
+            .aws
+            .ecr
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .or_context(format!("reading the tags of {name}"))?;
+        Ok(pairs(answer.tags()))
+    }
+
     async fn put_lifecycle_policy(ctx: &Ctx, desired: &Desired) -> Result<()> {
         ctx.aws
             .ecr
@@ -66,6 +103,19 @@ impl EcrRepository {
             .or_context(format!("setting the lifecycle policy of {}", desired.name))?;
         Ok(())
     }
+}
+
+/// Why destroy keeps a repository it took over that holds `images` (counted only for such a
+/// repository), unless `force` (`--force-delete-images`); `None` to delete it. An empty one is
+/// deleted: it holds nothing to lose.
+fn kept_reason(images: Option<usize>, force: bool) -> Option<String> {
+    let images = images.filter(|n| *n > 0 && !force)?;
+    let plural = if images == 1 { "image" } else { "images" };
+    Some(format!(
+        "it holds {images} {plural} and deployer did not create it (it was taken over by \
+         `import` or `apply --adopt`): kept with them; `deployer destroy \
+         --force-delete-images` deletes it and its images"
+    ))
 }
 
 /// Our tags in the form this service's calls take.
@@ -114,9 +164,28 @@ impl Resource for EcrRepository {
                 .and_then(|p| serde_json::from_str(p.lifecycle_policy_text()?).ok()),
             Detail::Identity => None,
         };
+        let arn = repo.repository_arn().unwrap_or_default().to_owned();
+        // Destroy reads the tags anyway (to check that the repository is ours); reading them
+        // here tells, before the plan is shown, whether it was taken over and holds images.
+        let (tags, images) = match detail {
+            Detail::Full => (None, None),
+            Detail::Identity => {
+                let tags = Self::list_tags(ctx, &arn, name).await?;
+                let pairs = || tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                let images =
+                    if ctx.owner.matches(pairs()) && adopted(&tags) && !ctx.force_delete_images {
+                        Some(count_images(&ctx.aws.ecr, name).await?)
+                    } else {
+                        None
+                    };
+                (Some(tags), images)
+            }
+        };
         Ok(Some(Live {
             name: name.clone(),
-            arn: repo.repository_arn().unwrap_or_default().to_owned(),
+            tags,
+            images,
+            arn,
             uri: repo.repository_uri().unwrap_or_default().to_owned(),
             scan_on_push: repo
                 .image_scanning_configuration()
@@ -188,6 +257,8 @@ impl Resource for EcrRepository {
             scan_on_push: desired.scan_on_push,
             immutable_tags: desired.immutable_tags,
             lifecycle_policy: Some(desired.lifecycle_policy.clone()),
+            tags: None,
+            images: None,
         }))
     }
 
@@ -228,35 +299,49 @@ impl Resource for EcrRepository {
     }
 
     async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
-        // `force` deletes the images too: the repository exists only for this stack.
-        ctx.aws
-            .ecr
-            .delete_repository()
-            .repository_name(&live.name)
-            .force(true)
-            .send()
-            .await
-            .or_absent(
-                &["RepositoryNotFoundException"],
-                format!("deleting ECR repository {}", live.name),
-            )?;
-        Ok(())
-    }
-
-    async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
+        // `force` deletes the images too: right for a repository that exists only for this
+        // stack. One taken over is only deleted without its images (destroy kept it if it held
+        // any), so that an image pushed since the destroy's read makes ECR refuse rather than
+        // delete it.
+        let force = ctx.force_delete_images || !live.adopted();
         let answer = ctx
             .aws
             .ecr
-            .list_tags_for_resource()
-            .resource_arn(&live.arn)
+            .delete_repository()
+            .repository_name(&live.name)
+            .force(force)
             .send()
-            .await
-            .or_context(format!("reading the tags of {}", live.name))?;
-        Ok(pairs(answer.tags()))
+            .await;
+        match answer {
+            Err(e) if is_code(&e, &["RepositoryNotEmptyException"]) => Err(anyhow::anyhow!(
+                "ECR repository {} was empty when destroy read it, but holds images now; it \
+                 was kept with them. Run destroy again to keep it with its images, or with \
+                 --force-delete-images to delete them ({})",
+                live.name,
+                brief(&e)
+            )),
+            answer => {
+                answer.or_absent(
+                    &["RepositoryNotFoundException"],
+                    format!("deleting ECR repository {}", live.name),
+                )?;
+                Ok(())
+            }
+        }
     }
 
+    async fn tags(ctx: &Ctx, live: &Live) -> Result<Vec<(String, String)>> {
+        match &live.tags {
+            Some(tags) => Ok(tags.clone()),
+            None => Self::list_tags(ctx, &live.arn, &live.name).await,
+        }
+    }
+
+    /// The owner tags, and [`ADOPTED_TAG`]: this tool did not create the repository, so its
+    /// images are not this tool's to delete.
     async fn tag(ctx: &Ctx, live: &Live) -> Result<()> {
-        let tags = owner_tags(&ctx.owner)?;
+        let mut tags = owner_tags(&ctx.owner)?;
+        tags.push(SdkTag::build(ADOPTED_TAG.0, ADOPTED_TAG.1)?);
         ctx.aws
             .ecr
             .tag_resource()
@@ -266,6 +351,10 @@ impl Resource for EcrRepository {
             .await
             .or_context(format!("tagging ECR repository {}", live.name))?;
         Ok(())
+    }
+
+    fn kept_by_destroy(ctx: &Ctx, live: &Live) -> Option<String> {
+        kept_reason(live.images, ctx.force_delete_images)
     }
 
     fn record(live: &Live) -> ResourceRecord {
@@ -289,6 +378,8 @@ mod tests {
             scan_on_push: true,
             immutable_tags: false,
             lifecycle_policy: Some(lifecycle_policy(30)),
+            tags: None,
+            images: None,
         }
     }
 
@@ -303,6 +394,37 @@ mod tests {
 
     fn change(field: &str, old: &str, new: &str) -> Change {
         Change::new(field, old, new)
+    }
+
+    #[test]
+    fn a_repository_taken_over_is_kept_only_while_it_holds_images_and_not_forced() {
+        let why = kept_reason(Some(3), false).unwrap_or_default();
+        assert!(
+            why.starts_with("it holds 3 images and deployer did not create it"),
+            "{why}"
+        );
+        assert!(why.contains("--force-delete-images"), "{why}");
+        assert!(kept_reason(Some(1), false)
+            .unwrap_or_default()
+            .contains("it holds 1 image and"));
+        assert_eq!(kept_reason(Some(3), true), None, "forced");
+        assert_eq!(kept_reason(Some(0), false), None, "empty");
+        assert_eq!(kept_reason(None, false), None, "created by this tool");
+    }
+
+    #[test]
+    fn images_are_kept_when_the_tags_were_not_read() {
+        assert!(live().adopted(), "no tags read: never a forced delete");
+        let created = Live {
+            tags: Some(vec![("ManagedBy".into(), "deployer".into())]),
+            ..live()
+        };
+        assert!(!created.adopted());
+        let taken_over = Live {
+            tags: Some(vec![("AdoptedBy".into(), "deployer".into())]),
+            ..live()
+        };
+        assert!(taken_over.adopted());
     }
 
     #[test]

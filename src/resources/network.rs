@@ -15,9 +15,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Result};
-use aws_sdk_ec2::types::Filter;
 
-use crate::aws::vpc::{self, DefaultRoute, Endpoint, RouteTable, AVAILABILITY_ZONE};
+use crate::aws::vpc::{
+    self, default_network, DefaultNetwork, DefaultRoute, Endpoint, RouteTable, AVAILABILITY_ZONE,
+};
 use crate::aws::{AwsResultExt, Created};
 use crate::config::{IpAddressType, NetworkConfig};
 use crate::contract::{Change, Ctx, Detail, Facts, Resource, StepId};
@@ -47,23 +48,12 @@ impl Resource for Network {
         if let Some(network) = &ctx.config.network {
             return configured(ctx, network, detail).await.map(Some);
         }
-        // The default subnets (one per availability zone) all belong to the default VPC, so one
-        // call finds both.
-        let answer = ctx
-            .aws
-            .ec2
-            .describe_subnets()
-            .filters(
-                Filter::builder()
-                    .name("default-for-az")
-                    .values("true")
-                    .build(),
-            )
-            .send()
-            .await
-            .or_context("looking up the default subnets")?;
-        let subnets = answer.subnets();
-        let Some(vpc_id) = subnets.iter().find_map(|s| s.vpc_id()) else {
+        let Some(DefaultNetwork {
+            vpc_id,
+            subnet_ids,
+            described,
+        }) = default_network(&ctx.aws.ec2).await?
+        else {
             bail!(
                 "region {} has no default VPC with default subnets; create one with \
                  `aws ec2 create-default-vpc --region {}`",
@@ -71,12 +61,6 @@ impl Resource for Network {
                 ctx.aws.region
             );
         };
-        let mut subnet_ids: Vec<String> = subnets
-            .iter()
-            .filter(|s| s.vpc_id() == Some(vpc_id))
-            .filter_map(|s| s.subnet_id().map(str::to_owned))
-            .collect();
-        subnet_ids.sort();
         if subnet_ids.len() < 2 {
             bail!(
                 "the default VPC {vpc_id} has {} default subnet(s); an application load \
@@ -84,9 +68,9 @@ impl Resource for Network {
                 subnet_ids.len()
             );
         }
-        check_ipv6(ctx, subnets, &subnet_ids, "the default VPC's")?;
+        check_ipv6(ctx, &described, &subnet_ids, "the default VPC's")?;
         Ok(Some(Live {
-            vpc_id: vpc_id.to_owned(),
+            vpc_id,
             load_balancer_subnet_ids: subnet_ids.clone(),
             subnet_ids,
             assign_public_ip: true,

@@ -22,13 +22,12 @@ use crate::state::ResourceRecord;
 
 pub struct TaskRole;
 
-/// The name of the inline policy that holds `[[task_role.statements]]`.
-pub const APP_POLICY: &str = "app-permissions";
-
 /// The role as AWS has it.
 #[derive(Debug, Clone)]
 pub struct Live {
     pub name: String,
+    /// The name of the inline policy of the statements (`[names] task_role_policy`).
+    pub policy_name: String,
     pub arn: String,
     pub trust_policy: Value,
     pub attached: BTreeSet<String>,
@@ -119,8 +118,10 @@ async fn read_role(ctx: &Ctx, detail: Detail) -> Result<Option<Live>> {
     let Some(role) = iam::get_role(iam, name).await? else {
         return Ok(None);
     };
+    let policy_name = &ctx.names.task_role_policy;
     let mut found = Live {
         name: name.clone(),
+        policy_name: policy_name.clone(),
         arn: role.arn,
         trust_policy: role.trust_policy,
         attached: BTreeSet::new(),
@@ -131,11 +132,11 @@ async fn read_role(ctx: &Ctx, detail: Detail) -> Result<Option<Live>> {
     // Deleting lists what is attached anyway; a destroy skips the reads of the settings.
     if detail == Detail::Full {
         found.attached = iam::attached_policies(iam, name).await?;
-        found.inline = iam::inline_policy(iam, name, APP_POLICY).await?;
+        found.inline = iam::inline_policy(iam, name, policy_name).await?;
         found.other_inline = iam::inline_policy_names(iam, name)
             .await?
             .into_iter()
-            .filter(|policy| policy != APP_POLICY)
+            .filter(|policy| policy != policy_name)
             .collect();
     }
     Ok(Some(found))
@@ -152,7 +153,8 @@ async fn converge(ctx: &Ctx, role: &Live, desired: &DesiredRole, trust: &Value) 
         (trust, &desired.attached),
     )
     .await?;
-    iam::converge_inline_policy(iam, name, APP_POLICY, &role.inline, &desired.inline).await?;
+    iam::converge_inline_policy(iam, name, &role.policy_name, &role.inline, &desired.inline)
+        .await?;
     // A policy put by hand would grant the app what the configuration does not.
     for policy in &role.other_inline {
         iam::delete_inline_policy(iam, name, policy).await?;
@@ -251,6 +253,7 @@ impl Resource for TaskRole {
         };
         let role = Live {
             name: desired.name.clone(),
+            policy_name: ctx.names.task_role_policy.clone(),
             arn,
             trust_policy: trust.clone(),
             attached: BTreeSet::new(),
@@ -295,7 +298,11 @@ impl Resource for TaskRole {
         ResourceRecord {
             id: live.name.clone(),
             arn: Some(live.arn.clone()),
-            parts: live.inline.iter().map(|_| APP_POLICY.to_owned()).collect(),
+            parts: live
+                .inline
+                .iter()
+                .map(|_| live.policy_name.clone())
+                .collect(),
             imported: false,
         }
     }
@@ -352,6 +359,7 @@ mod tests {
     fn as_made(desired: &Desired) -> Live {
         Live {
             name: desired.name.clone(),
+            policy_name: crate::names::TASK_ROLE_POLICY.to_owned(),
             arn: format!("arn:aws:iam::{ACCOUNT}:role/{}", desired.name),
             trust_policy: trust_policy(ACCOUNT),
             attached: desired.role.attached.clone(),

@@ -457,6 +457,13 @@ fn life_cycle_actions(env: &TestEnv) -> BTreeSet<String> {
         ),
     );
     run(env, &["destroy", "--yes"]);
+    // The repository was taken over by --adopt above and holds the image pushed then: kept
+    // with it (its images counted) until asked to delete them.
+    assert_eq!(
+        Stack::read(env).leftovers(),
+        [format!("repository Some(\"{PREFIX}-ecr\")")]
+    );
+    run(env, &["destroy", "--yes", "--force-delete-images"]);
     assert_eq!(Stack::read(env).leftovers(), Vec::<String>::new());
 
     env.proxy

@@ -27,7 +27,7 @@ fn lock_path(env: &TestEnv) -> PathBuf {
 }
 
 /// The host name as the binary reads it.
-fn this_host() -> String {
+pub fn this_host() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname")
         .unwrap()
         .trim()

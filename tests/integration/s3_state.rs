@@ -60,7 +60,7 @@ fn start_in(env: &TestEnv, dir: &Path, args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn s3(env: &TestEnv) -> aws_sdk_s3::Client {
+pub fn s3(env: &TestEnv) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::config::Builder::from(&env.sdk_config())
         .force_path_style(true)
         .build();
@@ -68,7 +68,7 @@ fn s3(env: &TestEnv) -> aws_sdk_s3::Client {
 }
 
 /// The object's text, `None` when there is none.
-fn object(env: &TestEnv, key: &str) -> Option<String> {
+pub fn object(env: &TestEnv, key: &str) -> Option<String> {
     let client = s3(env);
     block_on(async {
         match client.get_object().bucket(BUCKET).key(key).send().await {
