@@ -687,7 +687,8 @@ pub struct EcrConfig {
     pub scan_on_push: bool,
     /// Forbid overwriting a tag.
     pub immutable_tags: bool,
-    /// The lifecycle policy keeps the last N images.
+    /// The lifecycle policy keeps the last N images; 0 sets no policy and leaves one there as
+    /// it is (a repository taken over from another tool, whose images are kept).
     pub keep_images: u32,
 }
 

@@ -531,8 +531,8 @@ fn ranges_are_enforced() {
         ),
         ("[logs]\nretention_days = 0\n", "logs.retention_days"),
         (
-            "[ecr]\nkeep_images = 0\n",
-            "ecr.keep_images: 0 is out of range; allowed 1-1000",
+            "[ecr]\nkeep_images = 1001\n",
+            "ecr.keep_images: 1001 is out of range; allowed 0-1000",
         ),
         ("[timeouts]\niam_propagation = 0\n", "allowed 1-3600"),
         ("[timeouts]\nresource_release = 7201\n", "allowed 1-7200"),

@@ -313,7 +313,7 @@ fn build(raw: &RawConfig, v: &mut Validator<'_>) -> Config {
     let ecr = EcrConfig {
         scan_on_push: raw.ecr.scan_on_push,
         immutable_tags: raw.ecr.immutable_tags,
-        keep_images: v.u32_in(&["ecr", "keep_images"], raw.ecr.keep_images, 1, 1000),
+        keep_images: v.u32_in(&["ecr", "keep_images"], raw.ecr.keep_images, 0, 1000),
     };
 
     let t = &raw.timeouts;

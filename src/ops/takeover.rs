@@ -197,6 +197,9 @@ pub fn take_over(
     let repository_url = crate::names::image_repository(&image);
     let ecr_repository =
         of_kind("aws_ecr_repository").find(|r| r.str("repository_url") == repository_url);
+    let has_lifecycle_policy = ecr_repository.is_some_and(|repo| {
+        of_kind("aws_ecr_lifecycle_policy").any(|p| p.str("repository") == repo.str("name"))
+    });
 
     // Project and environment: given, or the tags the old stack put on its service.
     let tag = |key: &str| {
@@ -404,7 +407,13 @@ pub fn take_over(
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
                 immutable_tags: repo.str("image_tag_mutability") == "IMMUTABLE",
-                keep_images: EcrConfig::default().keep_images,
+                // The old stack's repository without a lifecycle policy keeps every image:
+                // the takeover sets none either.
+                keep_images: if has_lifecycle_policy {
+                    EcrConfig::default().keep_images
+                } else {
+                    0
+                },
             },
             None => EcrConfig::default(),
         },

@@ -53,7 +53,9 @@ pub struct Desired {
     pub name: String,
     pub scan_on_push: bool,
     pub immutable_tags: bool,
-    pub lifecycle_policy: Value,
+    /// `None` with `ecr.keep_images = 0`: the repository's lifecycle policy, if any, is not
+    /// deployer's to set.
+    pub lifecycle_policy: Option<Value>,
 }
 
 fn lifecycle_policy(keep: u32) -> Value {
@@ -92,15 +94,15 @@ impl EcrRepository {
         Ok(pairs(answer.tags()))
     }
 
-    async fn put_lifecycle_policy(ctx: &Ctx, desired: &Desired) -> Result<()> {
+    async fn put_lifecycle_policy(ctx: &Ctx, name: &str, policy: &Value) -> Result<()> {
         ctx.aws
             .ecr
             .put_lifecycle_policy()
-            .repository_name(&desired.name)
-            .lifecycle_policy_text(desired.lifecycle_policy.to_string())
+            .repository_name(name)
+            .lifecycle_policy_text(policy.to_string())
             .send()
             .await
-            .or_context(format!("setting the lifecycle policy of {}", desired.name))?;
+            .or_context(format!("setting the lifecycle policy of {name}"))?;
         Ok(())
     }
 }
@@ -129,7 +131,9 @@ impl Resource for EcrRepository {
             name: ctx.names.ecr_repository.clone(),
             scan_on_push: ctx.config.ecr.scan_on_push,
             immutable_tags: ctx.config.ecr.immutable_tags,
-            lifecycle_policy: lifecycle_policy(ctx.config.ecr.keep_images),
+            lifecycle_policy: Some(ctx.config.ecr.keep_images)
+                .filter(|keep| *keep > 0)
+                .map(lifecycle_policy),
         }
     }
 
@@ -149,8 +153,9 @@ impl Resource for EcrRepository {
         let Some(repo) = answer.as_ref().and_then(|a| a.repositories().first()) else {
             return Ok(None);
         };
+        let manages_policy = ctx.config.ecr.keep_images > 0;
         let lifecycle_policy = match detail {
-            Detail::Full => ctx
+            Detail::Full if manages_policy => ctx
                 .aws
                 .ecr
                 .get_lifecycle_policy()
@@ -162,7 +167,7 @@ impl Resource for EcrRepository {
                     format!("reading the lifecycle policy of {name}"),
                 )?
                 .and_then(|p| serde_json::from_str(p.lifecycle_policy_text()?).ok()),
-            Detail::Identity => None,
+            Detail::Full | Detail::Identity => None,
         };
         let arn = repo.repository_arn().unwrap_or_default().to_owned();
         // Destroy reads the tags anyway (to check that the repository is ours); reading them
@@ -209,16 +214,16 @@ impl Resource for EcrRepository {
             &live.immutable_tags,
             &desired.immutable_tags,
         );
-        if live.lifecycle_policy.as_ref() != Some(&desired.lifecycle_policy) {
+        if let Some(wanted) = desired
+            .lifecycle_policy
+            .as_ref()
+            .filter(|p| live.lifecycle_policy.as_ref() != Some(p))
+        {
             let old = live
                 .lifecycle_policy
                 .as_ref()
                 .map_or("(none)".to_owned(), Value::to_string);
-            changes.push(Change::new(
-                "lifecycle_policy",
-                old,
-                &desired.lifecycle_policy,
-            ));
+            changes.push(Change::new("lifecycle_policy", old, wanted));
         }
         changes
     }
@@ -249,14 +254,16 @@ impl Resource for EcrRepository {
         let repo = created
             .repository()
             .context("CreateRepository returned no repository")?;
-        Self::put_lifecycle_policy(ctx, desired).await?;
+        if let Some(policy) = &desired.lifecycle_policy {
+            Self::put_lifecycle_policy(ctx, &desired.name, policy).await?;
+        }
         Ok(Created::New(Live {
             name: desired.name.clone(),
             arn: repo.repository_arn().unwrap_or_default().to_owned(),
             uri: repo.repository_uri().unwrap_or_default().to_owned(),
             scan_on_push: desired.scan_on_push,
             immutable_tags: desired.immutable_tags,
-            lifecycle_policy: Some(desired.lifecycle_policy.clone()),
+            lifecycle_policy: desired.lifecycle_policy.clone(),
             tags: None,
             images: None,
         }))
@@ -287,13 +294,20 @@ impl Resource for EcrRepository {
                 .await
                 .or_context(format!("setting tag mutability of {}", desired.name))?;
         }
-        if live.lifecycle_policy.as_ref() != Some(&desired.lifecycle_policy) {
-            Self::put_lifecycle_policy(ctx, desired).await?;
+        if let Some(policy) = desired
+            .lifecycle_policy
+            .as_ref()
+            .filter(|p| live.lifecycle_policy.as_ref() != Some(p))
+        {
+            Self::put_lifecycle_policy(ctx, &desired.name, policy).await?;
         }
         Ok(Live {
             scan_on_push: desired.scan_on_push,
             immutable_tags: desired.immutable_tags,
-            lifecycle_policy: Some(desired.lifecycle_policy.clone()),
+            lifecycle_policy: desired
+                .lifecycle_policy
+                .clone()
+                .or_else(|| live.lifecycle_policy.clone()),
             ..live.clone()
         })
     }
@@ -388,7 +402,7 @@ mod tests {
             name: "app-dev".into(),
             scan_on_push: true,
             immutable_tags: false,
-            lifecycle_policy: lifecycle_policy(30),
+            lifecycle_policy: Some(lifecycle_policy(30)),
         }
     }
 
@@ -482,7 +496,7 @@ mod tests {
     #[test]
     fn lifecycle_policy_change_shows_both_policies_as_compact_json() {
         let fewer = Desired {
-            lifecycle_policy: lifecycle_policy(10),
+            lifecycle_policy: Some(lifecycle_policy(10)),
             ..desired()
         };
         let changes = EcrRepository::diff(&live(), &fewer);

@@ -921,13 +921,14 @@ fn takes_over(fixture_name: &str, fixture: fn(&OldStack) -> String) {
         removed.matches("destroy = false").count()
     );
 
-    // The printed plan: tags, and the lifecycle policy this tool keeps on every repository.
+    // The printed plan: tags only.
     let changed: Vec<&str> = stdout.lines().filter(|l| l.contains(" -> ")).collect();
+    assert!(changed.iter().all(|l| l.contains("tags")), "{stdout}");
     assert!(
-        changed
-            .iter()
-            .all(|l| l.contains("tags") || l.contains("lifecycle_policy")),
-        "{stdout}"
+        std::fs::read_to_string(env.dir.path().join("envs/dev.toml"))
+            .unwrap()
+            .contains("keep_images = 0"),
+        "the repository had no lifecycle policy"
     );
     assert!(
         stdout.contains("Plan of the next apply: 0 to create,") && stdout.contains("0 to delete."),
@@ -943,7 +944,7 @@ fn takes_over(fixture_name: &str, fixture: fn(&OldStack) -> String) {
         .iter()
         .map(|c| c.operation.clone())
         .collect();
-    // Only tags, and the lifecycle policy: nothing created, deleted, registered or deployed.
+    // Only tags: nothing created, deleted, registered or deployed, and no lifecycle policy.
     for operation in &mutating {
         assert!(
             TAKEOVER_CALLS.contains(&operation.as_str()),
@@ -983,15 +984,14 @@ fn takes_over(fixture_name: &str, fixture: fn(&OldStack) -> String) {
         .code(0);
 }
 
-/// Only these calls change anything when a stack taken over is first applied: tags, and the
-/// lifecycle policy this tool keeps on every repository.
-const TAKEOVER_CALLS: [&str; 6] = [
+/// Only these calls change anything when a stack taken over is first applied: tags. (The old
+/// stack's repository has no lifecycle policy, and the import sets none: `ecr.keep_images = 0`.)
+const TAKEOVER_CALLS: [&str; 5] = [
     "TagResource",
     "TagRole",
     "CreateTags",
     "AddTags",
     "TagLogGroup",
-    "PutLifecyclePolicy",
 ];
 
 /// A stack in a VPC of its own (private subnets for the tasks, without public IPs; public ones
