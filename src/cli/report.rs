@@ -23,6 +23,8 @@ fn marker(action: &Action, done: bool) -> (&'static str, &'static str) {
         (Action::NoChange, _) => ("=", "up to date"),
         (Action::Delete, false) => ("-", "delete"),
         (Action::Delete, true) => ("-", "deleted"),
+        (Action::Retire, false) => ("-", "delete"),
+        (Action::Retire, true) => ("-", "to delete"),
         (Action::Absent, _) => ("", "not found"),
         (Action::NotOurs(_), _) => ("!", "not ours, left alone"),
         (Action::Kept(_), _) => ("!", "kept"),
@@ -114,7 +116,7 @@ impl Summary {
             Action::Create => self.create += 1,
             Action::Update(_) => self.update += 1,
             Action::Replace(_) => self.replace += 1,
-            Action::Delete => self.delete += 1,
+            Action::Delete | Action::Retire => self.delete += 1,
             _ => {}
         }
     }
@@ -229,6 +231,7 @@ impl<'a> PlanJson<'a> {
                     Action::Replace(_) => "replace",
                     Action::NoChange => "no-change",
                     Action::Delete => "delete",
+                    Action::Retire => "retire",
                     Action::Absent => "absent",
                     Action::NotOurs(_) => "not-ours",
                     Action::Kept(_) => "keep",

@@ -45,6 +45,9 @@ pub enum Action {
     Replace(Vec<Change>),
     NoChange,
     Delete,
+    /// No longer asked for, and recorded as retiring: deleted at the end of the run, once
+    /// nothing uses it (what an apply's first pass did with it).
+    Retire,
     /// Nothing to delete: it does not exist.
     Absent,
     /// Found under our name but not ours: left alone, for the reason given.
@@ -61,7 +64,11 @@ impl Action {
     pub fn is_change(&self) -> bool {
         matches!(
             self,
-            Action::Create | Action::Update(_) | Action::Replace(_) | Action::Delete
+            Action::Create
+                | Action::Update(_)
+                | Action::Replace(_)
+                | Action::Delete
+                | Action::Retire
         )
     }
 }
@@ -289,6 +296,8 @@ fn judge_step(ctx: &Ctx, step: &dyn Step, facts: &Facts, found: &Found) -> Resul
         None if !step.managed() && !step.wanted(ctx) => Action::NotWanted,
         _ if !step.managed() => Action::Read,
         None if !step.wanted(ctx) => Action::NotWanted,
+        // Already to be deleted at the end of the run (the plan lists it among what retires).
+        Some(live) if !step.wanted(ctx) && retiring_already(ctx, step, live)? => Action::NotWanted,
         Some(_) if !step.wanted(ctx) => Action::Delete,
         None => Action::Create,
         Some(live) => {
@@ -561,7 +570,11 @@ pub fn judge(ctx: &Ctx, steps: &[&dyn Step], reading: Reading) -> Result<Plan> {
             Operation::Destroy => judge_destroy(ctx, *step, &found)?,
         };
         let made_anew = match &outcome.action {
-            Action::Create | Action::Replace(_) | Action::Delete | Action::NotWanted => true,
+            Action::Create
+            | Action::Replace(_)
+            | Action::Delete
+            | Action::Retire
+            | Action::NotWanted => true,
             // Tags are put on the resource as it is: only another change makes a new one.
             Action::Update(changes) => {
                 step.update_makes_new() && changes.iter().any(|c| c.field != RETAG_FIELD)
@@ -608,7 +621,7 @@ async fn apply_step(
 ) -> Result<Outcome> {
     let known = lock(facts).clone();
     if step.managed() && !step.wanted(ctx) {
-        return retire_unwanted(step, found, journal);
+        return retire_unwanted(ctx, step, found, journal);
     }
     let (live, action) = match found.live {
         None if !step.managed() && !step.wanted(ctx) => {
@@ -672,7 +685,21 @@ async fn apply_step(
 /// The apply pass for a resource the configuration does not ask for: nothing to do when it is
 /// not there; otherwise it is no longer the stack's resource but one to retire, deleted once the
 /// service no longer uses it (see [`retire`]). Later steps learn nothing from it.
-fn retire_unwanted(step: &dyn Step, found: Found, journal: &dyn Journal) -> Result<Outcome> {
+fn retire_unwanted(
+    ctx: &Ctx,
+    step: &dyn Step,
+    found: Found,
+    journal: &dyn Journal,
+) -> Result<Outcome> {
+    if let Some(live) = &found.live {
+        if retiring_already(ctx, step, live)? {
+            // An earlier pass of this run (or an earlier run) retired it already.
+            return Ok(Outcome {
+                action: Action::NotWanted,
+                id: None,
+            });
+        }
+    }
     let Some(live) = found.live else {
         journal.record(step.id(), None)?;
         return Ok(Outcome {
@@ -684,9 +711,17 @@ fn retire_unwanted(step: &dyn Step, found: Found, journal: &dyn Journal) -> Resu
     journal.retire(step.id(), Some(record.clone()))?;
     journal.record(step.id(), None)?;
     Ok(Outcome {
-        action: Action::Delete,
+        action: Action::Retire,
         id: Some(record.id),
     })
+}
+
+/// Whether `live` is what the state already records as retiring for `step`.
+fn retiring_already(ctx: &Ctx, step: &dyn Step, live: &AnyLive) -> Result<bool> {
+    let Some(retiring) = ctx.recorded.retiring.get(step.id().key()) else {
+        return Ok(false);
+    };
+    Ok(step.record(live)?.id == retiring.id)
 }
 
 /// The destroy pass for one step: delete what the plan pass found and judged ours to delete.

@@ -94,7 +94,7 @@ pub fn refusal(step: &str, action: &Action) -> Option<String> {
     ];
     match action {
         Action::Create => Some(format!("{step}: would be created")),
-        Action::Delete => Some(format!("{step}: would be deleted")),
+        Action::Delete | Action::Retire => Some(format!("{step}: would be deleted")),
         Action::Replace(changes) => {
             let fields: Vec<String> = changes
                 .iter()

@@ -1409,3 +1409,36 @@ fn a_move_to_another_vpc_was_applied_and_leaked_the_security_groups() {
     env.deployer().args(["destroy", "--yes"]).assert().success();
     assert_eq!(Stack::read(&env).leftovers(), Vec::<String>::new());
 }
+
+#[test]
+fn https_switched_off_reported_each_deletion_up_to_three_times() {
+    // The second pass of the apply found the resources already retiring and deleted them again
+    // in its report, and the end of the run once more.
+    let env = https_env(1);
+    let zone = create_zone(&env);
+    env.write_config(
+        "dev",
+        &format!("{DEV_TOML}\n[https]\ndomain = \"{DOMAIN}\"\nhosted_zone = \"{ZONE}\"\n"),
+    );
+    apply(&env);
+    env.write_config("dev", DEV_TOML);
+    let stderr = apply(&env);
+    for step in [
+        "ACM certificate",
+        "HTTP redirect listener",
+        "domain alias records",
+    ] {
+        let deleted = stderr
+            .lines()
+            .filter(|l| l.contains(step) && l.contains("deleted"))
+            .count();
+        assert_eq!(deleted, 1, "{step}: {stderr}");
+    }
+    assert!(stderr.contains(", 3 deleted."), "{stderr}");
+    let stack = Stack::read(&env);
+    assert_eq!(stack.listeners.len(), 1, "{:?}", stack.listeners);
+    assert_eq!(stack.listeners[0].port(), Some(80));
+    assert_eq!(certificates(&env), Vec::<String>::new());
+    assert_eq!(records(&env, &zone), []);
+    assert_converged(&env);
+}
