@@ -13,6 +13,7 @@ use super::takeover::{take_over, Takeover};
 use super::{Session, Target};
 use crate::aws::vpc::{default_network, DefaultNetwork};
 use crate::config::{parse_state_url, Config, NetworkConfig};
+use crate::contract::Change;
 use crate::engine::{Action, Operation, Plan};
 use crate::exit::{Exit, ExitError};
 use crate::printer::Printer;
@@ -76,13 +77,17 @@ pub fn runs_as_default(network: &NetworkConfig, default: &DefaultNetwork) -> boo
         && network.assign_public_ip
 }
 
-/// Why a step's planned outcome is not a takeover without downtime; `None` when it is.
+/// Why a step's planned outcome is not a takeover that leaves the running stack as it is;
+/// `None` when it is.
 ///
-/// Only changes made in place, without a new task definition revision or a service
-/// deployment, are accepted: tags above all, and settings (a log retention, an ECR lifecycle
-/// policy) that AWS changes on the running resource. A service starts a deployment when its
-/// task definition, network configuration or load balancers change.
+/// Only tags are accepted, and what deployer does to every stack of its own without touching
+/// what serves traffic: the task role's trust narrowed to this account, the ECR lifecycle
+/// policy. Any other change means the Terraform state is not what runs (a desired count an
+/// autoscaler or a person changed, a rule added by hand): the configuration written from the
+/// state would undo it. A service starts a deployment when its task definition, network
+/// configuration or load balancers change.
 pub fn refusal(step: &str, action: &Action) -> Option<String> {
+    const HOUSEKEEPING: &[&str] = &["tags", "trust_policy", "lifecycle_policy"];
     const DEPLOYING: &[&str] = &[
         "task_definition",
         "subnets",
@@ -125,10 +130,31 @@ pub fn refusal(step: &str, action: &Action) -> Option<String> {
                 .filter(|c| DEPLOYING.contains(&c.field.as_str()))
                 .map(|c| format!("{step}.{} ({} -> {})", c.field, c.old, c.new))
                 .collect();
-            (!fields.is_empty()).then(|| format!("{}: would start a deployment", fields.join(", ")))
+            if !fields.is_empty() {
+                return Some(format!("{}: would start a deployment", fields.join(", ")));
+            }
+            differs_from_the_state(step, changes, HOUSEKEEPING)
         }
+        Action::Update(changes) => differs_from_the_state(step, changes, HOUSEKEEPING),
         _ => None,
     }
+}
+
+/// The fields of an in-place update other than `allowed`, as a refusal: values of the running
+/// stack that the configuration written from the Terraform state would change.
+fn differs_from_the_state(step: &str, changes: &[Change], allowed: &[&str]) -> Option<String> {
+    let fields: Vec<String> = changes
+        .iter()
+        .filter(|c| !allowed.contains(&c.field.as_str()))
+        .map(|c| format!("{step}.{} ({} -> {})", c.field, c.old, c.new))
+        .collect();
+    (!fields.is_empty()).then(|| {
+        format!(
+            "{}: the running stack differs from the Terraform state, and apply would change it \
+             back",
+            fields.join(", ")
+        )
+    })
 }
 
 /// Runs the import (see the module documentation). Holds the environment's lock, as `apply`
@@ -298,10 +324,8 @@ mod tests {
         let tags = Action::Update(vec![Change::new("tags", "ManagedBy=terraform", "x")]);
         assert_eq!(refusal("service", &tags), None);
         assert_eq!(refusal("task_definition", &tags), None);
-        let retention = Action::Update(vec![Change::new("retention_days", "7", "30")]);
-        assert_eq!(refusal("log_group", &retention), None);
-        let count = Action::Update(vec![Change::new("desired_count", "1", "2")]);
-        assert_eq!(refusal("service", &count), None);
+        let trust = Action::Update(vec![Change::new("trust_policy", "{}", "{}")]);
+        assert_eq!(refusal("task_role", &trust), None);
         assert_eq!(refusal("cluster", &Action::NoChange), None);
     }
 
@@ -320,5 +344,24 @@ mod tests {
         let why = refusal("log_group", &Action::Create).unwrap_or_default();
         assert_eq!(why, "log_group: would be created");
         assert!(refusal("target_group", &Action::Delete).is_some());
+    }
+
+    #[test]
+    fn import_accepted_a_stale_state_whose_apply_shrinks_or_opens_the_stack() {
+        // The state said 2 tasks while 6 ran, and an ALB rule the stack has was missing.
+        let count = Action::Update(vec![Change::new("desired_count", "6", "2")]);
+        let why = refusal("service", &count).unwrap_or_default();
+        assert!(
+            why.contains("service.desired_count (6 -> 2)") && why.contains("differs"),
+            "{why}"
+        );
+        let rule = Action::Update(vec![Change::new(
+            "ingress",
+            "(none)",
+            "tcp 80 from 0.0.0.0/0",
+        )]);
+        assert!(refusal("alb_security_group", &rule).is_some());
+        let retention = Action::Update(vec![Change::new("retention_days", "7", "30")]);
+        assert!(refusal("log_group", &retention).is_some());
     }
 }

@@ -1256,6 +1256,44 @@ fn import_refuses_when_the_running_stack_differs_from_its_state() {
 }
 
 #[test]
+fn import_accepted_a_stale_state_whose_apply_shrinks_the_service() {
+    // Six tasks ran (scaled by hand, or by an autoscaler Terraform ignores) while the state
+    // said two: the first apply would have scaled production down.
+    let env = TestEnv::start();
+    let stack = build_old_stack(&env, 5000);
+    let ecs = aws_sdk_ecs::Client::new(&env.sdk_config());
+    block_on(
+        ecs.update_service()
+            .cluster("simhill-dev-cluster")
+            .service("simhill-dev-service")
+            .desired_count(6)
+            .send(),
+    )
+    .unwrap();
+    std::fs::write(env.dir.path().join("tf-state.json"), show_json(&stack)).unwrap();
+    env.proxy.clear();
+    let (code, stdout, stderr) = run(
+        &env,
+        &[
+            "import",
+            "--from-terraform",
+            "tf-state.json",
+            "--env",
+            "dev",
+        ],
+    );
+    assert_eq!(code, 3, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("service.desired_count (6 -> 2)")
+            && stderr.contains("differs from the Terraform state"),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.mutating_calls(), []);
+    assert!(!env.dir.path().join(".deployer/dev.json").exists());
+    assert!(!env.dir.path().join("removed.tf").exists());
+}
+
+#[test]
 fn import_of_an_unsupported_state_says_what_is_read_and_calls_nothing() {
     let env = TestEnv::offline();
     for (doc, expected) in [
