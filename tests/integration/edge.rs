@@ -612,7 +612,6 @@ fn https_on_a_domain_requests_a_certificate_redirects_http_and_destroy_removes_w
 
     // Drift: the redirect turned into a forward by hand, the AAAA record deleted.
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&env.sdk_config());
-    let route53 = aws_sdk_route53::Client::new(&env.sdk_config());
     block_on(async {
         elb.modify_listener()
             .listener_arn(http.listener_arn().unwrap())
@@ -625,36 +624,8 @@ fn https_on_a_domain_requests_a_certificate_redirects_http_and_destroy_removes_w
             .send()
             .await
             .unwrap();
-        let aaaa = route53
-            .list_resource_record_sets()
-            .hosted_zone_id(&zone)
-            .send()
-            .await
-            .unwrap()
-            .resource_record_sets()
-            .iter()
-            .find(|r| r.r#type().as_str() == "AAAA")
-            .cloned()
-            .unwrap();
-        route53
-            .change_resource_record_sets()
-            .hosted_zone_id(&zone)
-            .change_batch(
-                aws_sdk_route53::types::ChangeBatch::builder()
-                    .changes(
-                        aws_sdk_route53::types::Change::builder()
-                            .action(aws_sdk_route53::types::ChangeAction::Delete)
-                            .resource_record_set(aaaa)
-                            .build()
-                            .unwrap(),
-                    )
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
     });
+    delete_record(&env, &zone, "AAAA");
     let (code, plan) = plan_json(&env);
     assert_eq!(code, 2, "{plan:#}");
     assert_eq!(
@@ -1133,7 +1104,6 @@ fn https_on_a_domain_with_restricted_cidrs_and_private_task_subnets_applies_plan
 
     // Drift: an older TLS policy on the HTTPS listener and the A record deleted, by hand.
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&env.sdk_config());
-    let route53 = aws_sdk_route53::Client::new(&env.sdk_config());
     block_on(async {
         elb.modify_listener()
             .listener_arn(https.listener_arn().unwrap())
@@ -1141,36 +1111,8 @@ fn https_on_a_domain_with_restricted_cidrs_and_private_task_subnets_applies_plan
             .send()
             .await
             .unwrap();
-        let record = route53
-            .list_resource_record_sets()
-            .hosted_zone_id(&zone)
-            .send()
-            .await
-            .unwrap()
-            .resource_record_sets()
-            .iter()
-            .find(|r| r.r#type().as_str() == "A")
-            .cloned()
-            .unwrap();
-        route53
-            .change_resource_record_sets()
-            .hosted_zone_id(&zone)
-            .change_batch(
-                aws_sdk_route53::types::ChangeBatch::builder()
-                    .changes(
-                        aws_sdk_route53::types::Change::builder()
-                            .action(aws_sdk_route53::types::ChangeAction::Delete)
-                            .resource_record_set(record)
-                            .build()
-                            .unwrap(),
-                    )
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
     });
+    delete_record(&env, &zone, "A");
     let (code, plan) = plan_json(&env);
     assert_eq!(code, 2, "{plan:#}");
     // The only record gone, the records are made again.
@@ -1441,4 +1383,35 @@ fn https_switched_off_reported_each_deletion_up_to_three_times() {
     assert_eq!(certificates(&env), Vec::<String>::new());
     assert_eq!(records(&env, &zone), []);
     assert_converged(&env);
+}
+
+/// Deletes the zone's record set of type `kind` (the first one), as someone would by hand.
+fn delete_record(env: &TestEnv, zone: &str, kind: &str) {
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch};
+    let route53 = aws_sdk_route53::Client::new(&env.sdk_config());
+    block_on(async {
+        let set = route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .send()
+            .await
+            .unwrap()
+            .resource_record_sets()
+            .iter()
+            .find(|r| r.r#type().as_str() == kind)
+            .cloned()
+            .unwrap();
+        let change = Change::builder()
+            .action(ChangeAction::Delete)
+            .resource_record_set(set)
+            .build()
+            .unwrap();
+        route53
+            .change_resource_record_sets()
+            .hosted_zone_id(zone)
+            .change_batch(ChangeBatch::builder().changes(change).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+    });
 }
