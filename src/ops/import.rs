@@ -97,6 +97,20 @@ pub fn refusal(step: &str, action: &Action) -> Option<String> {
         "launch_type",
         "capacity_provider_strategy",
     ];
+    // Another deployer environment's resource: taking it over would make the two fight over
+    // its tags, and destroying either would delete the other's stack.
+    if let Action::Update(changes) | Action::Replace(changes) = action {
+        if let Some(tags) = changes
+            .iter()
+            .find(|c| c.field == "tags" && c.old.contains("ManagedBy=deployer"))
+        {
+            return Some(format!(
+                "{step}: already managed by deployer ({}); import takes over only what no \
+                 deployer stack manages",
+                tags.old
+            ));
+        }
+    }
     match action {
         Action::Create => Some(format!("{step}: would be created")),
         Action::Delete | Action::Retire => Some(format!("{step}: would be deleted")),
@@ -186,6 +200,9 @@ pub async fn import(options: &ImportOptions, printer: &Printer) -> Result<Import
     if let Some(url) = &target.state {
         placed.state = parse_state_url(url, &placed.state)
             .map_err(|why| invalid(anyhow!("--state: {why}")))?;
+        // Written into the configuration, so that the next commands find the state without
+        // being told again.
+        takeover.config.state = placed.state.clone();
     }
     // The lock first: while another run holds it, nothing is written, not even the
     // configuration.
@@ -363,5 +380,19 @@ mod tests {
         assert!(refusal("alb_security_group", &rule).is_some());
         let retention = Action::Update(vec![Change::new("retention_days", "7", "30")]);
         assert!(refusal("log_group", &retention).is_some());
+    }
+
+    #[test]
+    fn import_took_over_a_stack_another_deployer_environment_owns() {
+        let owned = Action::Update(vec![Change::new(
+            "tags",
+            "Environment=prod, ManagedBy=deployer, Project=shop",
+            "Environment=qa, ManagedBy=deployer, Project=shop",
+        )]);
+        let why = refusal("load_balancer", &owned).unwrap_or_default();
+        assert!(
+            why.contains("load_balancer: already managed by deployer (Environment=prod"),
+            "{why}"
+        );
     }
 }

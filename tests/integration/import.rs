@@ -1587,4 +1587,8 @@ fn import_to_s3_takes_the_lock_and_reads_the_state_once() {
         crate::s3_state::object(&env, "deployer/simhill/dev.lock"),
         None
     );
+    // The written configuration keeps its state there: the next plan finds it untold.
+    let written = std::fs::read_to_string(env.dir.path().join("envs/dev.toml")).unwrap();
+    assert!(written.contains("backend = \"s3\""), "{written}");
+    env.deployer().args(["plan"]).assert().success();
 }
