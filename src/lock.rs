@@ -92,8 +92,18 @@ impl Holder {
     }
 
     /// Whether the holder is a process of this host that no longer exists.
-    pub fn is_dead_here(&self) -> bool {
+    fn is_dead_here(&self) -> bool {
         self.host == hostname() && !process_exists(self.pid)
+    }
+
+    /// Whether the holder is a run of this host that is gone: a process that no longer exists,
+    /// or one with this process's ID that this process does not hold (`held_here`: a run that
+    /// had the same ID before, as every run has in a container where it is process 1).
+    pub fn is_gone_here(&self, held_here: bool) -> bool {
+        if self.host == hostname() && self.pid == std::process::id() {
+            return !held_here;
+        }
+        self.is_dead_here()
     }
 }
 
@@ -351,13 +361,10 @@ pub(crate) fn release_all_for_exit() {
 }
 
 /// Whether the lock at `path` names a process of this host that is gone: one that no longer
-/// exists, or one with this process's ID that this process does not hold (a run that had the same
-/// ID before, as every run has in a container where it is process 1).
+/// exists, or one with this process's ID that this process does not hold (see
+/// [`Holder::is_gone_here`]).
 fn is_stale(holder: &Holder, path: &Path, held: &[(PathBuf, Holder)]) -> bool {
-    if holder.host == hostname() && holder.pid == std::process::id() {
-        return !held.iter().any(|(p, h)| p == path && h == holder);
-    }
-    holder.is_dead_here()
+    holder.is_gone_here(held.iter().any(|(p, h)| p == path && h == holder))
 }
 
 /// Removes the lock file at `path` if it still names `holder`.

@@ -392,13 +392,9 @@ impl S3Lock {
                 None => continue,
                 Some(object) => {
                     let holder = lock::parse_holder(&object.body);
-                    // This process's own ID on this host is an earlier run's (process 1 of
-                    // every container): this run has not taken the lock yet.
-                    if let Some(gone) = holder
-                        .as_ref()
-                        .ok()
-                        .filter(|h| h.is_dead_here() || (h.host == me.host && h.pid == me.pid))
-                    {
+                    // This run has not taken the lock yet: a holder with its own ID on this
+                    // host is an earlier run's.
+                    if let Some(gone) = holder.as_ref().ok().filter(|h| h.is_gone_here(false)) {
                         tracing::warn!("taking over the lock of {gone}, which is gone");
                         condition = Condition::Unchanged(object.etag);
                         continue;
