@@ -100,9 +100,10 @@ pub fn refusal(step: &str, action: &Action) -> Option<String> {
     // Another deployer environment's resource: taking it over would make the two fight over
     // its tags, and destroying either would delete the other's stack.
     if let Action::Update(changes) | Action::Replace(changes) = action {
+        let ours = format!("ManagedBy={}", crate::names::MANAGED_BY);
         if let Some(tags) = changes
             .iter()
-            .find(|c| c.field == "tags" && c.old.contains("ManagedBy=deployer"))
+            .find(|c| c.field == "tags" && c.old.contains(&ours))
         {
             return Some(format!(
                 "{step}: already managed by deployer ({}); import takes over only what no \

@@ -1334,6 +1334,40 @@ fn imported_and_applied(env: &TestEnv) -> OldStack {
     stack
 }
 
+#[test]
+fn import_took_over_a_stack_another_deployer_environment_owns() {
+    // The dev stack, imported and applied, is deployer's now; importing the same Terraform
+    // state as qa made the two environments fight over its tags, and destroying qa deleted it.
+    let env = TestEnv::start();
+    imported_and_applied(&env);
+    let qa = env.dir.path().join("qa");
+    std::fs::create_dir_all(&qa).unwrap();
+    env.proxy.clear();
+    let output = env
+        .deployer_process()
+        .current_dir(&qa)
+        .args([
+            "import",
+            "--from-terraform",
+            "../tf-state.json",
+            "--env",
+            "qa",
+            "--removed-tf",
+            "removed.tf",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("already managed by deployer (") && stderr.contains("Environment=dev"),
+        "{stderr}"
+    );
+    assert_eq!(env.proxy.mutating_calls(), [], "{stderr}");
+    assert!(!qa.join(".deployer/qa.json").exists());
+    assert!(!qa.join("removed.tf").exists());
+}
+
 /// The number of images in `repository`, or `None` when it does not exist.
 fn images_in(env: &TestEnv, repository: &str) -> Option<usize> {
     let ecr = aws_sdk_ecr::Client::new(&env.sdk_config());
