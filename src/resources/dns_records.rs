@@ -25,16 +25,28 @@ use crate::state::ResourceRecord;
 
 pub struct DnsRecords;
 
-/// The alias target of one record: the load balancer's DNS name (as Route 53 keeps it: lowercase,
-/// with a trailing dot) and its canonical hosted zone.
-pub type Target = Option<(String, String)>;
+/// What one record of the domain holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// An alias to a load balancer: its DNS name (as Route 53 keeps it: lowercase, with a
+    /// trailing dot) and its canonical hosted zone.
+    Alias { dns_name: String, zone_id: String },
+    /// A plain record's values (someone else's server), as a plan shows them.
+    Values(String),
+}
+
+impl Target {
+    fn alias(dns_name: String, zone_id: String) -> Self {
+        Target::Alias { dns_name, zone_id }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Live {
     pub domain: String,
     pub zone_id: String,
-    pub a: Target,
-    pub aaaa: Target,
+    pub a: Option<Target>,
+    pub aaaa: Option<Target>,
     /// Whether both point at this stack's load balancer.
     pub points_here: bool,
 }
@@ -43,7 +55,7 @@ pub struct Live {
 pub struct Desired {
     pub domain: String,
     pub zone_id: String,
-    pub target: (String, String),
+    pub target: Target,
     /// Whether the AAAA record is wanted (a `dualstack` load balancer).
     pub ipv6: bool,
 }
@@ -54,32 +66,25 @@ const ZONE_PART: &str = "zone:";
 const KINDS: [&str; 2] = ["A", "AAAA"];
 
 /// A target as plans show it: an alias's DNS name and zone, a plain record's values.
-fn shown(target: &Target) -> Option<String> {
-    target.as_ref().map(|(dns, zone)| {
-        if zone.is_empty() {
-            dns.clone()
-        } else {
-            format!("{dns} ({zone})")
-        }
+fn shown(target: &Option<Target>) -> Option<String> {
+    target.as_ref().map(|target| match target {
+        Target::Alias { dns_name, zone_id } => format!("{dns_name} ({zone_id})"),
+        Target::Values(values) => values.clone(),
     })
 }
 
-/// Whether a target is an alias (a plain record has values and no zone).
-fn is_alias(target: &Target) -> bool {
-    target.as_ref().is_some_and(|(_, zone)| !zone.is_empty())
-}
-
+/// The alias records among the domain's (plain records are not this stack's to delete).
 fn aliases(domain: &str, live: &Live) -> Vec<Alias> {
     [(RrType::A, &live.a), (RrType::Aaaa, &live.aaaa)]
         .into_iter()
-        .filter(|(_, target)| is_alias(target))
-        .filter_map(|(kind, target)| {
-            target.as_ref().map(|(dns, zone)| Alias {
+        .filter_map(|(kind, target)| match target {
+            Some(Target::Alias { dns_name, zone_id }) => Some(Alias {
                 name: fqdn(domain),
                 kind,
-                dns_name: dns.clone(),
-                zone_id: zone.clone(),
-            })
+                dns_name: dns_name.clone(),
+                zone_id: zone_id.clone(),
+            }),
+            _ => None,
         })
         .collect()
 }
@@ -108,7 +113,7 @@ impl Resource for DnsRecords {
                 .and_then(|h| h.domain.clone())
                 .unwrap_or_default(),
             zone_id: known(&facts.hosted_zone_id),
-            target: (
+            target: Target::alias(
                 fqdn(&known(&facts.load_balancer_dns_name)),
                 known(&facts.load_balancer_zone_id),
             ),
@@ -227,8 +232,11 @@ impl Resource for DnsRecords {
                 KINDS
                     .iter()
                     .zip([&live.a, &live.aaaa])
-                    .filter_map(|(kind, t)| {
-                        t.as_ref().map(|(dns, zone)| format!("{kind} {dns} {zone}"))
+                    .filter_map(|(kind, t)| match t {
+                        Some(Target::Alias { dns_name, zone_id }) => {
+                            Some(format!("{kind} {dns_name} {zone_id}"))
+                        }
+                        _ => None,
                     }),
             )
             .collect();
@@ -241,11 +249,15 @@ impl Resource for DnsRecords {
         let Some(zone_id) = zone_of(record) else {
             return Ok(());
         };
-        let target = |kind: &str| -> Target {
+        let target = |kind: &str| -> Option<Target> {
             record.parts.iter().find_map(|p| {
                 let mut fields = p.split(' ');
-                (fields.next()? == kind)
-                    .then(|| Some((fields.next()?.to_owned(), fields.next()?.to_owned())))?
+                (fields.next()? == kind).then(|| {
+                    Some(Target::alias(
+                        fields.next()?.to_owned(),
+                        fields.next()?.to_owned(),
+                    ))
+                })?
             })
         };
         let live = Live {
@@ -310,13 +322,13 @@ async fn records_at(
     }
     // An alias, or a plain record with its values (someone else's either way unless it points
     // at this stack's load balancer).
-    let target = |kind: &str| -> Target {
+    let target = |kind: &str| -> Option<Target> {
         let set = sets.iter().find(|r| r.r#type().as_str() == kind)?;
         Some(match set.alias_target() {
-            Some(t) => (fqdn(t.dns_name()), t.hosted_zone_id().to_owned()),
+            Some(t) => Target::alias(fqdn(t.dns_name()), t.hosted_zone_id().to_owned()),
             None => {
                 let values: Vec<&str> = set.resource_records().iter().map(|r| r.value()).collect();
-                (values.join(", "), String::new())
+                Target::Values(values.join(", "))
             }
         })
     };
@@ -325,10 +337,12 @@ async fn records_at(
         return Ok(None);
     }
     // Each record there points at this stack's load balancer (an AAAA may be absent).
-    let ours = facts
-        .load_balancer_dns_name
-        .as_deref()
-        .map(|dns| Some((fqdn(dns), known(&facts.load_balancer_zone_id))));
+    let ours = facts.load_balancer_dns_name.as_deref().map(|dns| {
+        Some(Target::alias(
+            fqdn(dns),
+            known(&facts.load_balancer_zone_id),
+        ))
+    });
     let points_here = ours.is_some_and(|ours| a == ours && (aaaa.is_none() || aaaa == ours));
     Ok(Some(Live {
         domain: domain.clone(),
@@ -340,12 +354,11 @@ async fn records_at(
 }
 
 async fn upsert(ctx: &Ctx, desired: &Desired) -> Result<Live> {
-    let (dns, zone) = desired.target.clone();
     let live = Live {
         domain: desired.domain.clone(),
         zone_id: desired.zone_id.clone(),
-        a: Some((dns.clone(), zone.clone())),
-        aaaa: desired.ipv6.then_some((dns, zone)),
+        a: Some(desired.target.clone()),
+        aaaa: desired.ipv6.then(|| desired.target.clone()),
         points_here: true,
     };
     let doing = format!("pointing {} at the load balancer", desired.domain);
@@ -371,14 +384,14 @@ async fn upsert(ctx: &Ctx, desired: &Desired) -> Result<Live> {
 mod tests {
     use super::*;
 
-    fn target() -> (String, String) {
-        (
+    fn target() -> Target {
+        Target::alias(
             "app-dev-1.eu-central-1.elb.amazonaws.com.".into(),
             "Z215JYRZR1TBD5".into(),
         )
     }
 
-    fn live(a: Target, aaaa: Target) -> Live {
+    fn live(a: Option<Target>, aaaa: Option<Target>) -> Live {
         Live {
             domain: "app.example.com".into(),
             zone_id: "Z1".into(),
