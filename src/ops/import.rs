@@ -112,64 +112,42 @@ pub fn refusal(step: &str, action: &Action) -> Option<String> {
             ));
         }
     }
+    // The changes `keep` picks, as `step.field (old -> new)`, joined; `None` when there are none.
+    let named = |changes: &[Change], keep: &dyn Fn(&Change) -> bool| {
+        let fields: Vec<String> = changes
+            .iter()
+            .filter(|c| keep(c))
+            .map(|c| format!("{step}.{} ({} -> {})", c.field, c.old, c.new))
+            .collect();
+        (!fields.is_empty()).then(|| fields.join(", "))
+    };
+    let differs = |changes: &[Change]| {
+        named(changes, &|c| !HOUSEKEEPING.contains(&c.field.as_str())).map(|fields| {
+            format!(
+                "{fields}: the running stack differs from the Terraform state, and apply would \
+                 change it back"
+            )
+        })
+    };
     match action {
         Action::Create => Some(format!("{step}: would be created")),
         Action::Delete | Action::Retire => Some(format!("{step}: would be deleted")),
-        Action::Replace(changes) => {
-            let fields: Vec<String> = changes
-                .iter()
-                .filter(|c| c.forces_replacement)
-                .map(|c| format!("{step}.{} ({} -> {})", c.field, c.old, c.new))
-                .collect();
-            Some(format!(
-                "{step}: would be replaced for {}",
-                fields.join(", ")
-            ))
-        }
+        Action::Replace(changes) => Some(named(changes, &|c| c.forces_replacement).map_or_else(
+            || format!("{step}: would be replaced"),
+            |fields| format!("{step}: would be replaced for {fields}"),
+        )),
         Action::Update(changes) if step == "task_definition" => {
-            let fields: Vec<String> = changes
-                .iter()
-                .filter(|c| c.field != "tags")
-                .map(|c| format!("{step}.{} ({} -> {})", c.field, c.old, c.new))
-                .collect();
-            (!fields.is_empty()).then(|| {
-                format!(
-                    "{}: would register a new revision and deploy it",
-                    fields.join(", ")
-                )
-            })
+            named(changes, &|c| c.field != "tags")
+                .map(|fields| format!("{fields}: would register a new revision and deploy it"))
         }
         Action::Update(changes) if step == "service" => {
-            let fields: Vec<String> = changes
-                .iter()
-                .filter(|c| DEPLOYING.contains(&c.field.as_str()))
-                .map(|c| format!("{step}.{} ({} -> {})", c.field, c.old, c.new))
-                .collect();
-            if !fields.is_empty() {
-                return Some(format!("{}: would start a deployment", fields.join(", ")));
-            }
-            differs_from_the_state(step, changes, HOUSEKEEPING)
+            named(changes, &|c| DEPLOYING.contains(&c.field.as_str()))
+                .map(|fields| format!("{fields}: would start a deployment"))
+                .or_else(|| differs(changes))
         }
-        Action::Update(changes) => differs_from_the_state(step, changes, HOUSEKEEPING),
+        Action::Update(changes) => differs(changes),
         _ => None,
     }
-}
-
-/// The fields of an in-place update other than `allowed`, as a refusal: values of the running
-/// stack that the configuration written from the Terraform state would change.
-fn differs_from_the_state(step: &str, changes: &[Change], allowed: &[&str]) -> Option<String> {
-    let fields: Vec<String> = changes
-        .iter()
-        .filter(|c| !allowed.contains(&c.field.as_str()))
-        .map(|c| format!("{step}.{} ({} -> {})", c.field, c.old, c.new))
-        .collect();
-    (!fields.is_empty()).then(|| {
-        format!(
-            "{}: the running stack differs from the Terraform state, and apply would change it \
-             back",
-            fields.join(", ")
-        )
-    })
 }
 
 /// Runs the import (see the module documentation). Holds the environment's lock, as `apply`
