@@ -7,10 +7,10 @@
 //! off turns the existing listener into the other one instead of adding a second listener on a
 //! port that is taken.
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use aws_sdk_elasticloadbalancingv2::types::Listener;
 
-use super::errors::AwsResultExt;
+use super::errors::{AwsResultExt, Created};
 use crate::config::{Config, HTTPS_PORT};
 
 /// The key of the shared read.
@@ -31,6 +31,29 @@ pub async fn describe(
             "reading the listeners of the load balancer",
         )?;
     Ok(answer.map(|a| a.listeners().to_vec()).unwrap_or_default())
+}
+
+/// Sends `request` and returns the new listener's ARN; [`Created::AlreadyExists`] when ELB says
+/// a listener on that port exists (`DuplicateListener`: a lost answer of an earlier attempt).
+/// `what` names it in errors.
+pub async fn create(
+    request: aws_sdk_elasticloadbalancingv2::operation::create_listener::builders::CreateListenerFluentBuilder,
+    what: &str,
+) -> Result<Created<String>> {
+    let created = request
+        .send()
+        .await
+        .or_exists(&["DuplicateListener"], format!("creating the {what}"))?;
+    let Created::New(created) = created else {
+        return Ok(Created::AlreadyExists);
+    };
+    let listener = created
+        .listeners()
+        .first()
+        .context("CreateListener returned no listener")?;
+    Ok(Created::New(
+        listener.listener_arn().unwrap_or_default().to_owned(),
+    ))
 }
 
 /// Deletes listener `arn` (`what` names it in errors); one already gone is done.

@@ -2,7 +2,7 @@
 //! `load_balancer.port`, or with `[https]` HTTPS on 443 with the certificate and
 //! `https.ssl_policy`. (The port-80 redirect to HTTPS is `redirect_listener`.)
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, Certificate, ProtocolEnum};
 
 use crate::aws::listeners;
@@ -177,7 +177,7 @@ impl Resource for Listener {
     }
 
     async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
-        let created = ctx
+        let request = ctx
             .aws
             .elb
             .create_listener()
@@ -187,20 +187,11 @@ impl Resource for Listener {
             .set_certificates(desired.certificates())
             .set_ssl_policy(desired.tls.as_ref().map(|t| t.ssl_policy.clone()))
             .default_actions(forward(&desired.target_group_arn))
-            .set_tags(Some(owner_tags(&ctx.owner)?))
-            .send()
-            .await
-            .or_exists(&["DuplicateListener"], "creating the listener")?;
-        let Created::New(created) = created else {
-            return Ok(Created::AlreadyExists);
-        };
-        let listener = created
-            .listeners()
-            .first()
-            .context("CreateListener returned no listener")?;
-        Ok(Created::New(desired.live(
-            listener.listener_arn().unwrap_or_default().to_owned(),
-        )))
+            .set_tags(Some(owner_tags(&ctx.owner)?));
+        Ok(match listeners::create(request, "listener").await? {
+            Created::New(arn) => Created::New(desired.live(arn)),
+            Created::AlreadyExists => Created::AlreadyExists,
+        })
     }
 
     async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {

@@ -5,7 +5,7 @@
 //! Without a redirect, a listener left on the port it would use (after HTTPS is switched off, or
 //! the redirect turned off) is this step's, and is removed.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
 };
@@ -121,7 +121,7 @@ impl Resource for RedirectListener {
     }
 
     async fn create(ctx: &Ctx, desired: &Desired) -> Result<Created<Live>> {
-        let created = ctx
+        let request = ctx
             .aws
             .elb
             .create_listener()
@@ -129,23 +129,18 @@ impl Resource for RedirectListener {
             .protocol(ProtocolEnum::Http)
             .port(desired.port)
             .default_actions(redirect()?)
-            .set_tags(Some(owner_tags(&ctx.owner)?))
-            .send()
-            .await
-            .or_exists(&["DuplicateListener"], "creating the redirect listener")?;
-        let Created::New(created) = created else {
-            return Ok(Created::AlreadyExists);
-        };
-        let listener = created
-            .listeners()
-            .first()
-            .context("CreateListener returned no listener")?;
-        Ok(Created::New(Live {
-            arn: listener.listener_arn().unwrap_or_default().to_owned(),
-            port: desired.port,
-            protocol: "HTTP".to_owned(),
-            redirect: Some(wanted_redirect()),
-        }))
+            .set_tags(Some(owner_tags(&ctx.owner)?));
+        Ok(
+            match listeners::create(request, "redirect listener").await? {
+                Created::New(arn) => Created::New(Live {
+                    arn,
+                    port: desired.port,
+                    protocol: "HTTP".to_owned(),
+                    redirect: Some(wanted_redirect()),
+                }),
+                Created::AlreadyExists => Created::AlreadyExists,
+            },
+        )
     }
 
     async fn update(ctx: &Ctx, live: &Live, desired: &Desired) -> Result<Live> {
